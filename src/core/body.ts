@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { bytesToUtf8, utf8ByteLength, utf8ToBytes } from './encoding.js';
+import {
+  MalformedBodyError,
+  MetaChatError,
+  OversizeError,
+  UnsupportedVersionError,
+} from './errors.js';
+import { normalizeUsername } from './identity.js';
+import { PROTOCOL_VERSION } from './labels.js';
+import { parseWire } from './schemas.js';
+
+/** Largest text message, in UTF-8 bytes. */
+export const MAX_TEXT_BYTES = 16 * 1024;
+/** Largest encoded body (JSON, UTF-8) before encryption. */
+export const MAX_BODY_BYTES = 40 * 1024;
+/** C0 controls but tab and newline, DEL and C1 controls: refused so no text can drive a terminal. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
+const textSchema = z
+  .string()
+  .min(1)
+  .max(MAX_TEXT_BYTES)
+  .superRefine((text, ctx) => {
+    if (text.length > MAX_TEXT_BYTES) return;
+    if (CONTROL_CHARACTERS.test(text)) {
+      ctx.addIssue({ code: 'custom', message: 'contains control characters' });
+      return;
+    }
+    const bytes = utf8ByteLength(text);
+    if (bytes === null) {
+      ctx.addIssue({ code: 'custom', message: 'is not valid Unicode' });
+    } else if (bytes > MAX_TEXT_BYTES) {
+      ctx.addIssue({
+        code: 'too_big',
+        maximum: MAX_TEXT_BYTES,
+        origin: 'string',
+        message: `is over ${MAX_TEXT_BYTES} UTF-8 bytes`,
+      });
+    }
+  });
+
+const usernameSchema = z
+  .string()
+  .max(32)
+  .refine(
+    (name) => {
+      try {
+        return normalizeUsername(name) === name;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'is not a normalized username' },
+  );
+
+/** A chat message. */
+export const textBodySchema = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('text'),
+  text: textSchema,
+});
+
+/** The paper's username exchange: the sender's username, only ever inside the encryption. */
+export const helloBodySchema = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('hello'),
+  username: usernameSchema,
+});
+
+/** Everything a v1 packet can carry; a discriminated union so receipts can join later. */
+export const bodySchema = z.discriminatedUnion('type', [textBodySchema, helloBodySchema]);
+
+/** A decrypted message body. */
+export type Body = z.infer<typeof bodySchema>;
+
+/** Validates and serializes a body to UTF-8 JSON with a fixed key order (sender side). */
+export function encodeBody(body: Body): Uint8Array {
+  const checked = parseWire(bodySchema, body, 'body');
+  const ordered =
+    checked.type === 'text'
+      ? { v: checked.v, type: checked.type, text: checked.text }
+      : { v: checked.v, type: checked.type, username: checked.username };
+  const bytes = utf8ToBytes(JSON.stringify(ordered));
+  if (bytes.length > MAX_BODY_BYTES) {
+    throw new OversizeError(`The encoded body is over ${MAX_BODY_BYTES} bytes.`);
+  }
+  return bytes;
+}
+
+/** Parses decrypted bytes into a body (receiver side); anything off is MalformedBodyError. */
+export function decodeBody(bytes: Uint8Array): Body {
+  let value: unknown;
+  try {
+    if (bytes.length > MAX_BODY_BYTES) throw new OversizeError('The body is too large.');
+    value = JSON.parse(bytesToUtf8(bytes, 'body'));
+  } catch (cause) {
+    throw new MalformedBodyError('The message decrypted, but its body is not valid JSON.', {
+      cause,
+    });
+  }
+  const version = (value as { v?: unknown } | null)?.v;
+  if (typeof version === 'number' && version !== PROTOCOL_VERSION) {
+    throw new UnsupportedVersionError(
+      `The message body uses version ${version}; this client speaks ${PROTOCOL_VERSION}. Update MetaChat.`,
+    );
+  }
+  try {
+    return parseWire(bodySchema, value, 'body');
+  } catch (cause) {
+    const detail = cause instanceof MetaChatError ? ` (${cause.message})` : '';
+    throw new MalformedBodyError(`The message decrypted, but its body is invalid${detail}.`, {
+      cause,
+    });
+  }
+}

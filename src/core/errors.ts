@@ -1,0 +1,124 @@
+/** The stable failure codes of protocol v1; they cross the wire in error acknowledgements. */
+export const ERROR_CODES = [
+  'INVALID_USERNAME',
+  'WEAK_PASSWORD',
+  'MALFORMED_ENCODING',
+  'MALFORMED_INPUT',
+  'OVERSIZE',
+  'UNSUPPORTED_VERSION',
+  'INVALID_KEY',
+  'KEY_MISMATCH',
+  'SIGNATURE_INVALID',
+  'AUTH_PROOF_INVALID',
+  'NOT_ADDRESSED_TO_ME',
+  'DECRYPTION_FAILED',
+  'MALFORMED_BODY',
+  'WRONG_PASSWORD',
+  'KDF_BELOW_FLOOR',
+  'KDF_ABOVE_CEILING',
+] as const;
+
+/** One failure of the protocol, as named on the wire and in docs/protocol.md. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Base of every protocol failure, so callers can catch them all and still read a stable code. */
+export abstract class MetaChatError extends Error {
+  abstract readonly code: ErrorCode;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A username outside the allowed charset or length, after normalization. */
+export class InvalidUsernameError extends MetaChatError {
+  override readonly code = 'INVALID_USERNAME';
+}
+
+/** A password too short (or too long) to be accepted at registration. */
+export class WeakPasswordError extends MetaChatError {
+  override readonly code = 'WEAK_PASSWORD';
+}
+
+/** Bytes that are not canonical base64, lowercase hex or valid UTF-8. */
+export class MalformedEncodingError extends MetaChatError {
+  override readonly code = 'MALFORMED_ENCODING';
+}
+
+/** A wire object with a wrong type, a missing or an extra field. */
+export class MalformedInputError extends MetaChatError {
+  override readonly code = 'MALFORMED_INPUT';
+}
+
+/** A value over its size limit (text body, packet, key, string). */
+export class OversizeError extends MetaChatError {
+  override readonly code = 'OVERSIZE';
+}
+
+/** A protocol version this implementation does not speak. */
+export class UnsupportedVersionError extends MetaChatError {
+  override readonly code = 'UNSUPPORTED_VERSION';
+}
+
+/** A key that does not parse, or is not RSA-2048 with e = 65537. */
+export class InvalidKeyError extends MetaChatError {
+  override readonly code = 'INVALID_KEY';
+}
+
+/** A private key that does not belong to the public key it was paired with. */
+export class KeyMismatchError extends MetaChatError {
+  override readonly code = 'KEY_MISMATCH';
+}
+
+/** A packet whose signature does not verify under the sender's key: forged or altered. */
+export class SignatureInvalidError extends MetaChatError {
+  override readonly code = 'SIGNATURE_INVALID';
+}
+
+/** A socket-authentication proof that does not verify for this nonce and identifier. */
+export class AuthProofInvalidError extends MetaChatError {
+  override readonly code = 'AUTH_PROOF_INVALID';
+}
+
+/** An authentic packet that the reader is neither the sender nor the recipient of. */
+export class NotAddressedToMeError extends MetaChatError {
+  override readonly code = 'NOT_ADDRESSED_TO_ME';
+}
+
+/** A signed packet whose message key or ciphertext does not decrypt for the reader. */
+export class DecryptionFailedError extends MetaChatError {
+  override readonly code = 'DECRYPTION_FAILED';
+}
+
+/** A decrypted body that is not a valid v1 body structure. */
+export class MalformedBodyError extends MetaChatError {
+  override readonly code = 'MALFORMED_BODY';
+}
+
+/** A password that does not unwrap the private key. */
+export class WrongPasswordError extends MetaChatError {
+  override readonly code = 'WRONG_PASSWORD';
+}
+
+/** KDF parameters weaker than the floor, from whatever source: refused before deriving. */
+export class KdfBelowFloorError extends MetaChatError {
+  override readonly code = 'KDF_BELOW_FLOOR';
+}
+
+/** KDF parameters so costly that deriving would hang the client: refused before deriving. */
+export class KdfAboveCeilingError extends MetaChatError {
+  override readonly code = 'KDF_ABOVE_CEILING';
+}
+
+/** The {code, message} pair that an error acknowledgement carries on the wire. */
+export interface WireError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Turns any thrown value into a wire error without leaking internals of unexpected failures. */
+export function toWireError(error: unknown): WireError {
+  if (error instanceof MetaChatError) return { code: error.code, message: error.message };
+  return { code: 'INTERNAL', message: 'Internal error; the operation was not performed.' };
+}

@@ -1,0 +1,42 @@
+import { bytesToHex, utf8ToBytes } from './encoding.js';
+import { sha256 } from './digest.js';
+import { InvalidUsernameError } from './errors.js';
+
+/** Shortest allowed username, after normalization. */
+export const USERNAME_MIN_LENGTH = 3;
+/** Longest allowed username, after normalization. */
+export const USERNAME_MAX_LENGTH = 32;
+/** Input longer than this is refused before normalizing, so NFKC never runs on huge strings. */
+const RAW_USERNAME_MAX_LENGTH = 256;
+const USERNAME_PATTERN = /^[a-z0-9._-]+$/;
+const IDENTIFIER_PATTERN = /^[0-9a-f]{64}$/;
+
+/** A username in its one canonical form (NFKC, trimmed, lowercased), so `Alice` and `alice` are one. */
+export function normalizeUsername(raw: unknown): string {
+  if (typeof raw !== 'string') throw new InvalidUsernameError('A username must be text.');
+  if (raw.length > RAW_USERNAME_MAX_LENGTH) {
+    throw new InvalidUsernameError(`A username is at most ${USERNAME_MAX_LENGTH} characters.`);
+  }
+  const name = raw.normalize('NFKC').trim().toLowerCase();
+  if (name.length < USERNAME_MIN_LENGTH || name.length > USERNAME_MAX_LENGTH) {
+    throw new InvalidUsernameError(
+      `A username is ${USERNAME_MIN_LENGTH} to ${USERNAME_MAX_LENGTH} characters long; this one has ${name.length}.`,
+    );
+  }
+  if (!USERNAME_PATTERN.test(name)) {
+    throw new InvalidUsernameError(
+      'A username may contain only letters a-z, digits 0-9, dot, underscore and hyphen.',
+    );
+  }
+  return name;
+}
+
+/** The pseudonymous identifier the server knows a user by: lowercase hex SHA-256 of the name. */
+export function identifierFromUsername(raw: unknown): string {
+  return bytesToHex(sha256(utf8ToBytes(normalizeUsername(raw))));
+}
+
+/** True for a well-formed identifier (64 lowercase hex digits). */
+export function isIdentifier(value: unknown): value is string {
+  return typeof value === 'string' && IDENTIFIER_PATTERN.test(value);
+}

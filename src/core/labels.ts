@@ -1,0 +1,15 @@
+/** Protocol version spoken by this implementation; every packet and body carries it. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Domain-separation labels of protocol v1. Each signed or derived byte string starts with exactly
+ * one of them, so a value made for one purpose can never be accepted for another.
+ */
+export const LABELS = {
+  packetSignature: 'MetaChat-v1/packet-signature',
+  packetHeader: 'MetaChat-v1/packet-header',
+  auth: 'MetaChat-v1/auth',
+  keyEncryptionKey: 'MetaChat-v1/key-encryption-key',
+  loginProof: 'MetaChat-v1/login-proof',
+  safetyNumber: 'MetaChat-v1/safety-number',
+} as const;

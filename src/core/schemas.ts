@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { canonicalBase64Length } from './encoding.js';
+import { MalformedEncodingError, MalformedInputError, OversizeError } from './errors.js';
+
+const ENCODING_ISSUE = 'MALFORMED_ENCODING';
+
+/** A 64-hex-digit identifier (SHA-256 of a normalized username). */
+export const identifierSchema = z
+  .string()
+  .max(64)
+  .regex(/^[0-9a-f]{64}$/, {
+    message: 'must be 64 lowercase hex digits',
+  });
+
+/** A 32-hex-digit packet id (16 random bytes). */
+export const packetIdSchema = z
+  .string()
+  .max(32)
+  .regex(/^[0-9a-f]{32}$/, {
+    message: 'must be 32 lowercase hex digits',
+  });
+
+/** Canonical base64 whose decoded length lies in [min, max] bytes; oversize text is refused unread. */
+export function base64Bytes(min: number, max = min) {
+  const maxChars = Math.ceil(max / 3) * 4;
+  return z
+    .string()
+    .max(maxChars)
+    .superRefine((text, ctx) => {
+      if (text.length > maxChars) return;
+      const length = canonicalBase64Length(text);
+      if (length === null) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'is not canonical base64',
+          params: { code: ENCODING_ISSUE },
+        });
+      } else if (length > max) {
+        ctx.addIssue({
+          code: 'too_big',
+          maximum: max,
+          origin: 'string',
+          message: `decodes to more than ${max} bytes`,
+        });
+      } else if (length < min) {
+        const expected = min === max ? `exactly ${min}` : `at least ${min}`;
+        ctx.addIssue({ code: 'custom', message: `must decode to ${expected} bytes` });
+      }
+    });
+}
+
+/** A safe, non-negative integer of milliseconds since the Unix epoch. */
+export const timestampSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+function describe(issue: z.core.$ZodIssue, what: string): string {
+  const path = issue.path.map(String).join('.');
+  return `${path ? `${what}.${path}` : what}: ${issue.message}`;
+}
+
+/** A length limit of a string, array or collection: numeric ranges are shape errors, not sizes. */
+function isSizeIssue(issue: z.core.$ZodIssue): boolean {
+  return issue.code === 'too_big' && !['number', 'int', 'bigint', 'date'].includes(issue.origin);
+}
+
+function isEncodingIssue(issue: z.core.$ZodIssue): boolean {
+  if (issue.code === 'invalid_format') return true;
+  return issue.code === 'custom' && issue.params?.['code'] === ENCODING_ISSUE;
+}
+
+/**
+ * Parses untrusted input from the network, disk or user through a schema, and turns every
+ * failure into one typed error: oversize first, then encoding, then any other shape problem.
+ */
+export function parseWire<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues;
+  const oversize = issues.find(isSizeIssue);
+  if (oversize) throw new OversizeError(`${describe(oversize, what)}.`);
+  const encoding = issues.find(isEncodingIssue);
+  if (encoding) throw new MalformedEncodingError(`${describe(encoding, what)}.`);
+  const first = issues[0];
+  throw new MalformedInputError(first ? `${describe(first, what)}.` : `${what} is malformed.`);
+}

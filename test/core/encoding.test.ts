@@ -1,0 +1,94 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  base64ToBytes,
+  bytesToBase64,
+  bytesToHex,
+  bytesToUtf8,
+  canonicalBase64Length,
+  constantTimeEqual,
+  hexToBytes,
+  isCanonicalBase64,
+  MalformedEncodingError,
+  utf8ByteLength,
+  utf8ToBytes,
+} from '../../src/core/index.js';
+
+describe('base64', () => {
+  it('round-trips every byte value', () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    expect(base64ToBytes(bytesToBase64(all))).toEqual(all);
+  });
+
+  it.each([
+    ['an invalid character', 'AA*A'],
+    ['missing padding', 'AAA'],
+    ['URL-safe alphabet', 'A-_A'],
+    ['inner whitespace', 'AA AA==='],
+    ['non-zero padding bits', 'AB=='],
+    ['a trailing newline', 'AAAA\n'],
+  ])('refuses %s', (_why, text) => {
+    expect(() => base64ToBytes(text)).toThrow(MalformedEncodingError);
+    expect(isCanonicalBase64(text)).toBe(false);
+  });
+});
+
+describe('hex', () => {
+  it('round-trips and refuses uppercase, odd length and prefixes', () => {
+    expect(bytesToHex(hexToBytes('00ff10'))).toBe('00ff10');
+    for (const bad of ['00FF', '0', '0x00', 'zz']) {
+      expect(() => hexToBytes(bad)).toThrow(MalformedEncodingError);
+    }
+  });
+});
+
+describe('utf8', () => {
+  it('round-trips astral characters', () => {
+    expect(bytesToUtf8(utf8ToBytes('ça va 👋'))).toBe('ça va 👋');
+  });
+
+  it('refuses invalid UTF-8 and lone surrogates instead of replacing them', () => {
+    expect(() => bytesToUtf8(Uint8Array.of(0xc3, 0x28))).toThrow(MalformedEncodingError);
+    expect(() => bytesToUtf8(Uint8Array.of(0xc0, 0xaf))).toThrow(MalformedEncodingError);
+    expect(() => utf8ToBytes('\ud800')).toThrow(MalformedEncodingError);
+  });
+});
+
+describe('constantTimeEqual', () => {
+  it('compares contents and treats different lengths as unequal', () => {
+    expect(constantTimeEqual(Uint8Array.of(1, 2), Uint8Array.of(1, 2))).toBe(true);
+    expect(constantTimeEqual(Uint8Array.of(1, 2), Uint8Array.of(1, 3))).toBe(false);
+    expect(constantTimeEqual(Uint8Array.of(1), Uint8Array.of(1, 2))).toBe(false);
+  });
+});
+
+describe('canonicalBase64Length', () => {
+  it('equals the decoded length for every length from 0 to 300 bytes', () => {
+    for (let length = 0; length <= 300; length++) {
+      const bytes = Uint8Array.from({ length }, (_, i) => (i * 37 + length) & 0xff);
+      expect(canonicalBase64Length(bytesToBase64(bytes))).toBe(length);
+    }
+  });
+
+  it('is null for every non-canonical final character', () => {
+    // 1 byte leaves 4 unused bits: only 4 of the 64 characters before "==" are canonical.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const canonical = Array.from(alphabet).filter(
+      (ch) => canonicalBase64Length(`A${ch}==`) !== null,
+    );
+    expect(canonical).toEqual(['A', 'Q', 'g', 'w']);
+  });
+});
+
+describe('utf8ByteLength', () => {
+  it('agrees with the encoder on mixed scripts and astral characters', () => {
+    for (const text of ['', 'abc', 'ça', '日本語', '👋🏽', 'a\u0000b', `x${'é'.repeat(100)}😀`]) {
+      expect(utf8ByteLength(text)).toBe(utf8ToBytes(text).length);
+    }
+  });
+
+  it('is null for lone surrogates in any position', () => {
+    for (const text of ['\ud800', 'a\udc00', '\ud800a', '\udbff\ud800']) {
+      expect(utf8ByteLength(text)).toBeNull();
+    }
+  });
+});

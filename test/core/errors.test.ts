@@ -1,0 +1,103 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  assertKeyPairMatches,
+  assertPasswordAcceptable,
+  base64ToBytes,
+  createAuthProof,
+  ERROR_CODES,
+  identifierFromUsername,
+  importPublicKey,
+  MetaChatError,
+  newAuthNonce,
+  normalizeUsername,
+  openPacket,
+  parseKdfParams,
+  parsePacket,
+  sealPacket,
+  systemRandom,
+  toWireError,
+  unwrapPrivateKey,
+  utf8ToBytes,
+  verifyAuthProof,
+  wrapPrivateKey,
+  type ErrorCode,
+  type Packet,
+} from '../../src/core/index.js';
+import { captureError } from '../support/capture-error.js';
+import { alice, bob } from '../support/parties.js';
+import { sealRaw } from '../support/seal-raw.js';
+
+const packet: Packet = sealPacket({
+  sender: { identifier: alice.identifier, keyPair: alice.keyPair },
+  recipient: { identifier: bob.identifier, publicKey: bob.keyPair.publicKey },
+  body: { v: 1, type: 'text', text: 'hi' },
+});
+const asBob = (p: unknown) =>
+  openPacket({
+    packet: p,
+    reader: { identifier: bob.identifier, privateKey: bob.keyPair.privateKey },
+    senderPublicKey: alice.keyPair.publicKey,
+  });
+const kdf = { algorithm: 'pbkdf2-sha256', iterations: 600_000, salt: 'AAAAAAAAAAAAAAAAAAAAAA==' };
+
+/** One real way to reach each failure; the table must cover every code core can report. */
+const triggers: Record<ErrorCode, () => unknown> = {
+  INVALID_USERNAME: () => normalizeUsername('a'),
+  WEAK_PASSWORD: () => assertPasswordAcceptable('short'),
+  MALFORMED_ENCODING: () => base64ToBytes('*'),
+  MALFORMED_INPUT: () => parsePacket({}),
+  OVERSIZE: () => parsePacket({ ...packet, ct: 'A'.repeat(100_000) }),
+  UNSUPPORTED_VERSION: () => parsePacket({ ...packet, v: 9 }),
+  INVALID_KEY: () => importPublicKey('AAAA'),
+  KEY_MISMATCH: () => assertKeyPairMatches(bob.keyPair.privateKey, alice.keyPair.publicKey),
+  SIGNATURE_INVALID: () => asBob({ ...packet, time: packet.time + 1 }),
+  AUTH_PROOF_INVALID: () =>
+    verifyAuthProof(
+      alice.keyPair.publicKey,
+      alice.identifier,
+      newAuthNonce(),
+      createAuthProof(alice.keyPair.privateKey, alice.identifier, newAuthNonce()),
+    ),
+  NOT_ADDRESSED_TO_ME: () =>
+    openPacket({
+      packet,
+      reader: { identifier: identifierFromUsername('carol'), privateKey: alice.keyPair.privateKey },
+      senderPublicKey: alice.keyPair.publicKey,
+    }),
+  DECRYPTION_FAILED: () =>
+    asBob(sealRaw(alice, bob, { plaintext: utf8ToBytes('{}'), corruptCiphertext: true })),
+  MALFORMED_BODY: () => asBob(sealRaw(alice, bob, { plaintext: utf8ToBytes('not json') })),
+  WRONG_PASSWORD: () =>
+    unwrapPrivateKey(
+      wrapPrivateKey(alice.keyPair.privateKey, systemRandom(32), alice.identifier),
+      systemRandom(32),
+      alice.identifier,
+    ),
+  KDF_BELOW_FLOOR: () => parseKdfParams({ ...kdf, iterations: 1 }),
+  KDF_ABOVE_CEILING: () => parseKdfParams({ ...kdf, iterations: 2 ** 40 }),
+};
+
+describe('typed errors', () => {
+  it.each([...ERROR_CODES])('%s is thrown by its own class with an actionable message', (code) => {
+    const error = captureError(triggers[code]);
+    expect(error).toBeInstanceOf(MetaChatError);
+    expect(error instanceof MetaChatError ? error.code : undefined).toBe(code);
+    expect(error.name).toMatch(/Error$/);
+    expect(error.name).not.toBe('MetaChatError');
+    expect(error.message.length).toBeGreaterThan(10);
+    expect(toWireError(error)).toEqual({ code, message: error.message });
+  });
+
+  it('gives every code its own class', () => {
+    const names = ERROR_CODES.map((code) => captureError(triggers[code]).name);
+    expect(new Set(names).size).toBe(ERROR_CODES.length);
+  });
+
+  it('never leaks the text of an unexpected error onto the wire', () => {
+    expect(toWireError(new Error('/home/alice/.config secret'))).toEqual({
+      code: 'INTERNAL',
+      message: 'Internal error; the operation was not performed.',
+    });
+    expect(toWireError('a string')).toMatchObject({ code: 'INTERNAL' });
+  });
+});

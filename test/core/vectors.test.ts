@@ -1,0 +1,201 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  authSigningBytes,
+  base64ToBytes,
+  bytesToBase64,
+  bytesToHex,
+  derivePasswordMaster,
+  encodeBody,
+  hashLoginProof,
+  hexToBytes,
+  identifierFromUsername,
+  importPrivateKey,
+  importPublicKey,
+  InvalidUsernameError,
+  normalizeUsername,
+  openPacket,
+  packetHeaderAad,
+  packetSigningBytes,
+  parsePacket,
+  safetyNumber,
+  sealPacket,
+  splitPasswordMaster,
+  unwrapPrivateKey,
+  verifyAuthProof,
+  wrapPrivateKey,
+  type Body,
+  type Packet,
+  type RandomSource,
+} from '../../src/core/index.js';
+import { computeVectors, readInputs } from '../../scripts/generate-vectors.js';
+import { alice, bob } from '../support/parties.js';
+import { readVector, type KeysVector } from '../support/vectors.js';
+
+interface IdentityVector {
+  valid: { input: string; normalized: string; identifier: string }[];
+  invalid: { input: string; error: string }[];
+}
+interface PasswordVector {
+  password: string;
+  identifier: string;
+  kdf: unknown;
+  pbkdf2Output: string;
+  keyEncryptionKey: string;
+  loginProof: string;
+  loginProofHash: string;
+  wrapIv: string;
+  wrappedPrivateKey: { iv: string; ct: string };
+}
+interface SealedVector {
+  inputs: { id: string; time: number; messageKey: string; iv: string; body: Body };
+  bodyBytes: string;
+  aad: string;
+  ciphertext: string;
+  signingBytes: string;
+  packet: Packet;
+}
+interface AuthVector {
+  identifier: string;
+  nonce: string;
+  signingBytes: string;
+  proof: string;
+}
+
+const keys = readVector('keys') as KeysVector;
+const sealed = readVector('packet') as { text: SealedVector; hello: SealedVector };
+
+/** Hands out the vector's fixed randomness by requested length: id 16, key 32, IV 12. */
+function fixedRandom(inputs: SealedVector['inputs']): RandomSource {
+  const byLength = new Map([
+    [16, hexToBytes(inputs.id)],
+    [32, hexToBytes(inputs.messageKey)],
+    [12, hexToBytes(inputs.iv)],
+  ]);
+  return (length) => {
+    const value = byLength.get(length);
+    if (!value) throw new Error(`unexpected random(${length})`);
+    return value;
+  };
+}
+
+describe('test vectors', () => {
+  it('are what the independent generator produces from the committed inputs', () => {
+    const fresh = computeVectors(readInputs()) as {
+      packet: Record<'text' | 'hello', SealedVector>;
+      auth: AuthVector;
+    } & Record<string, unknown>;
+    for (const name of ['identity', 'keys', 'password'] as const) {
+      expect(readVector(name)).toEqual(fresh[name]);
+    }
+    for (const kind of ['text', 'hello'] as const) {
+      const { bodyBytes, aad, ciphertext } = sealed[kind];
+      expect({ bodyBytes, aad, ciphertext }).toEqual({
+        bodyBytes: fresh.packet[kind].bodyBytes,
+        aad: fresh.packet[kind].aad,
+        ciphertext: fresh.packet[kind].ciphertext,
+      });
+    }
+    expect((readVector('auth') as AuthVector).signingBytes).toBe(fresh.auth.signingBytes);
+  });
+
+  it('identity: normalization and identifiers', () => {
+    const vector = readVector('identity') as IdentityVector;
+    for (const { input, normalized, identifier } of vector.valid) {
+      expect(normalizeUsername(input)).toBe(normalized);
+      expect(identifierFromUsername(input)).toBe(identifier);
+    }
+    for (const { input } of vector.invalid) {
+      expect(() => normalizeUsername(input)).toThrow(InvalidUsernameError);
+    }
+  });
+
+  it('keys: public key derivation, fingerprints and the safety number', () => {
+    for (const entry of [keys.alice, keys.bob]) {
+      const privateKey = importPrivateKey(base64ToBytes(entry.privateKey));
+      expect(privateKey.pkcs8).toEqual(base64ToBytes(entry.privateKey));
+      const publicKey = importPublicKey(entry.publicKey);
+      expect(publicKey.fingerprint).toBe(entry.fingerprint);
+      expect(identifierFromUsername(entry.username)).toBe(entry.identifier);
+    }
+    expect(
+      safetyNumber(
+        { identifier: keys.alice.identifier, publicKey: importPublicKey(keys.alice.publicKey) },
+        { identifier: keys.bob.identifier, publicKey: importPublicKey(keys.bob.publicKey) },
+      ),
+    ).toBe(keys.safetyNumber);
+  });
+
+  it('password: PBKDF2, HKDF split, proof hash and the wrapped private key', async () => {
+    const vector = readVector('password') as PasswordVector;
+    const master = await derivePasswordMaster(vector.password, vector.kdf);
+    expect(bytesToHex(master)).toBe(vector.pbkdf2Output);
+    const split = await splitPasswordMaster(master);
+    expect(bytesToHex(split.keyEncryptionKey)).toBe(vector.keyEncryptionKey);
+    expect(bytesToHex(split.loginProof)).toBe(vector.loginProof);
+    expect(bytesToHex(hashLoginProof(split.loginProof))).toBe(vector.loginProofHash);
+
+    const wrapped = wrapPrivateKey(
+      alice.keyPair.privateKey,
+      split.keyEncryptionKey,
+      vector.identifier,
+      () => base64ToBytes(vector.wrapIv),
+    );
+    expect(wrapped).toEqual(vector.wrappedPrivateKey);
+    const unwrapped = unwrapPrivateKey(
+      vector.wrappedPrivateKey,
+      split.keyEncryptionKey,
+      vector.identifier,
+    );
+    expect(bytesToBase64(unwrapped.pkcs8)).toBe(keys.alice.privateKey);
+  });
+
+  it.each(['text', 'hello'] as const)(
+    'packet (%s): every deterministic byte, then open',
+    (kind) => {
+      const vector = sealed[kind];
+      const packet = parsePacket(vector.packet);
+      expect(bytesToHex(encodeBody(vector.inputs.body))).toBe(vector.bodyBytes);
+      expect(bytesToHex(packetHeaderAad(packet))).toBe(vector.aad);
+      expect(bytesToHex(packetSigningBytes(packet))).toBe(vector.signingBytes);
+
+      const resealed = sealPacket(
+        {
+          sender: { identifier: alice.identifier, keyPair: alice.keyPair },
+          recipient: { identifier: bob.identifier, publicKey: bob.keyPair.publicKey },
+          body: vector.inputs.body,
+        },
+        { random: fixedRandom(vector.inputs), now: () => vector.inputs.time },
+      );
+      const { keyTo: _k1, keyFrom: _k2, sig: _s, ...deterministic } = resealed;
+      const { keyTo: _k3, keyFrom: _k4, sig: _s2, ...expected } = vector.packet;
+      expect(deterministic).toEqual(expected);
+      expect(resealed.ct).toBe(vector.ciphertext);
+
+      for (const [reader, direction] of [
+        [bob, 'incoming'],
+        [alice, 'outgoing'],
+      ] as const) {
+        const opened = openPacket({
+          packet: vector.packet,
+          reader: { identifier: reader.identifier, privateKey: reader.keyPair.privateKey },
+          senderPublicKey: importPublicKey(keys.alice.publicKey),
+        });
+        expect(opened.body).toEqual(vector.inputs.body);
+        expect(opened.direction).toBe(direction);
+      }
+    },
+  );
+
+  it('auth: signing bytes and the proof', () => {
+    const vector = readVector('auth') as AuthVector;
+    expect(bytesToHex(authSigningBytes(vector.nonce, vector.identifier))).toBe(vector.signingBytes);
+    expect(() =>
+      verifyAuthProof(
+        importPublicKey(keys.alice.publicKey),
+        vector.identifier,
+        vector.nonce,
+        vector.proof,
+      ),
+    ).not.toThrow();
+  });
+});
