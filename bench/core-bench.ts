@@ -47,6 +47,7 @@ export async function runCoreBench(): Promise<void> {
     randomBytes(32),
   );
   const reader = { identifier: bobId, privateKey: bob.privateKey };
+  const sender = { identifier: identifierFromUsername('alice'), publicKey: alice.publicKey };
 
   const perMessage = new Bench({ time: FAST_TASK_MS, warmupTime: 300 });
   perMessage
@@ -71,13 +72,13 @@ export async function runCoreBench(): Promise<void> {
       );
     })
     .add('open (33-byte text)', () => {
-      openPacket({ packet: shortPacket, reader, senderPublicKey: alice.publicKey });
+      openPacket({ packet: shortPacket, reader, sender });
     })
     .add('seal (16 KiB text)', () => {
       sealLong();
     })
     .add('open (16 KiB text)', () => {
-      openPacket({ packet: longPacket, reader, senderPublicKey: alice.publicKey });
+      openPacket({ packet: longPacket, reader, sender });
     });
   await perMessage.run();
   const m = measurements(perMessage);
@@ -86,17 +87,17 @@ export async function runCoreBench(): Promise<void> {
   const password = 'correct horse battery staple';
   const params = newKdfParams();
   const aliceId = identifierFromUsername('alice');
-  const registered = await derivePasswordKeys(password, params);
+  const registered = await derivePasswordKeys(password, aliceId, params);
   const wrapped = wrapPrivateKey(alice.privateKey, registered.keyEncryptionKey, aliceId);
   const accounts = new Bench({ time: 3000, warmupTime: 0, iterations: 8 });
   accounts
     .add('register: RSA keygen + PBKDF2 600k + HKDF + wrap', async () => {
       const pair = await generateKeyPair();
-      const keys = await derivePasswordKeys(password, newKdfParams());
+      const keys = await derivePasswordKeys(password, aliceId, newKdfParams());
       wrapPrivateKey(pair.privateKey, keys.keyEncryptionKey, aliceId);
     })
     .add('login: PBKDF2 600k + HKDF + unwrap + key check', async () => {
-      const keys = await derivePasswordKeys(password, params);
+      const keys = await derivePasswordKeys(password, aliceId, params);
       assertKeyPairMatches(
         unwrapPrivateKey(wrapped, keys.keyEncryptionKey, aliceId),
         alice.publicKey,

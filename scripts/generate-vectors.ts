@@ -164,7 +164,8 @@ export function computeVectors(inputs: Inputs): Record<string, unknown> {
 
   const pw = inputs.password;
   const pwBytes = Buffer.from(pw.password.normalize('NFKC'), 'utf8');
-  const master = crypto.pbkdf2Sync(pwBytes, fromHex(pw.salt), pw.iterations, 32, 'sha256');
+  const pbkdf2Salt = Buffer.concat([fromHex(alice.id), fromHex(pw.salt)]);
+  const master = crypto.pbkdf2Sync(pwBytes, pbkdf2Salt, pw.iterations, 32, 'sha256');
   const expand = (label: string) =>
     Buffer.from(
       crypto.hkdfSync('sha256', master, Buffer.alloc(0), Buffer.from(label, 'ascii'), 32),

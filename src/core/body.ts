@@ -14,9 +14,13 @@ import { parseWire } from './schemas.js';
 export const MAX_TEXT_BYTES = 16 * 1024;
 /** Largest encoded body (JSON, UTF-8) before encryption. */
 export const MAX_BODY_BYTES = 40 * 1024;
-/** C0 controls but tab and newline, DEL and C1 controls: refused so no text can drive a terminal. */
+/**
+ * Refused in text so no message can drive a terminal or disguise itself: C0 controls but tab and
+ * newline, DEL, C1 controls, bidirectional embeddings, overrides and isolates, line and paragraph
+ * separators.
+ */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/;
 
 const textSchema = z
   .string()
@@ -75,9 +79,12 @@ export const bodySchema = z.discriminatedUnion('type', [textBodySchema, helloBod
 /** A decrypted message body. */
 export type Body = z.infer<typeof bodySchema>;
 
-/** Validates and serializes a body to UTF-8 JSON with a fixed key order (sender side). */
+/** Validates and serializes a body to its one canonical UTF-8 JSON form (sender side). */
 export function encodeBody(body: Body): Uint8Array {
-  const checked = parseWire(bodySchema, body, 'body');
+  return canonicalBytes(parseWire(bodySchema, body, 'body'));
+}
+
+function canonicalBytes(checked: Body): Uint8Array {
   const ordered =
     checked.type === 'text'
       ? { v: checked.v, type: checked.type, text: checked.text }
@@ -101,17 +108,30 @@ export function decodeBody(bytes: Uint8Array): Body {
     });
   }
   const version = (value as { v?: unknown } | null)?.v;
-  if (typeof version === 'number' && version !== PROTOCOL_VERSION) {
+  if (typeof version === 'number' && Number.isInteger(version) && version !== PROTOCOL_VERSION) {
     throw new UnsupportedVersionError(
       `The message body uses version ${version}; this client speaks ${PROTOCOL_VERSION}. Update MetaChat.`,
     );
   }
+  let body: Body;
   try {
-    return parseWire(bodySchema, value, 'body');
+    body = parseWire(bodySchema, value, 'body');
   } catch (cause) {
     const detail = cause instanceof MetaChatError ? ` (${cause.message})` : '';
     throw new MalformedBodyError(`The message decrypted, but its body is invalid${detail}.`, {
       cause,
     });
   }
+  if (!equalBytes(canonicalBytes(body), bytes)) {
+    throw new MalformedBodyError(
+      'The message decrypted, but its body is not in canonical form (duplicate keys, white space or reordering).',
+    );
+  }
+  return body;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -16,8 +16,8 @@ export function bytesToBase64(bytes: Uint8Array): string {
  * alphabet, bad padding, or non-zero unused bits (which would give one value two encodings).
  * Checks without decoding, so schemas can vet large fields cheaply.
  */
-export function canonicalBase64Length(text: string): number | null {
-  if (!BASE64_PATTERN.test(text)) return null;
+export function canonicalBase64Length(text: unknown): number | null {
+  if (typeof text !== 'string' || !BASE64_PATTERN.test(text)) return null;
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   if (padding > 0) {
     const last = BASE64_ALPHABET.indexOf(text.charAt(text.length - padding - 1));
@@ -27,13 +27,13 @@ export function canonicalBase64Length(text: string): number | null {
 }
 
 /** True when the text is canonical padded base64, for schema checks that must not throw. */
-export function isCanonicalBase64(text: string): boolean {
+export function isCanonicalBase64(text: unknown): boolean {
   return canonicalBase64Length(text) !== null;
 }
 
 /** Decodes base64 strictly: padded, standard alphabet, and canonical. */
-export function base64ToBytes(text: string, what = 'value'): Uint8Array {
-  if (canonicalBase64Length(text) === null) {
+export function base64ToBytes(text: unknown, what = 'value'): Uint8Array {
+  if (typeof text !== 'string' || canonicalBase64Length(text) === null) {
     throw new MalformedEncodingError(`${what} is not canonical padded base64.`);
   }
   return naclUtil.decodeBase64(text);
@@ -83,8 +83,9 @@ export function bytesToHex(bytes: Uint8Array): string {
 }
 
 /** Decodes lowercase hex strictly (even length, no uppercase, no prefix). */
-export function hexToBytes(text: string, what = 'value'): Uint8Array {
-  if (!HEX_PATTERN.test(text)) throw new MalformedEncodingError(`${what} is not lowercase hex.`);
+export function hexToBytes(text: unknown, what = 'value'): Uint8Array {
+  if (typeof text !== 'string' || !HEX_PATTERN.test(text))
+    throw new MalformedEncodingError(`${what} is not lowercase hex.`);
   const out = new Uint8Array(text.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16);
   return out;

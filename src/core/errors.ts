@@ -9,6 +9,8 @@ export const ERROR_CODES = [
   'INVALID_KEY',
   'KEY_MISMATCH',
   'SIGNATURE_INVALID',
+  'SENDER_MISMATCH',
+  'USERNAME_MISMATCH',
   'AUTH_PROOF_INVALID',
   'NOT_ADDRESSED_TO_ME',
   'DECRYPTION_FAILED',
@@ -23,7 +25,7 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Base of every protocol failure, so callers can catch them all and still read a stable code. */
 export abstract class MetaChatError extends Error {
-  abstract readonly code: ErrorCode;
+  abstract readonly code: ErrorCode | RelayErrorCode;
 
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -76,6 +78,16 @@ export class SignatureInvalidError extends MetaChatError {
   override readonly code = 'SIGNATURE_INVALID';
 }
 
+/** A packet whose claimed sender is not the one the reader expected (and holds a key for). */
+export class SenderMismatchError extends MetaChatError {
+  override readonly code = 'SENDER_MISMATCH';
+}
+
+/** A username exchange whose name does not hash to the sender's identifier: a lie, never shown. */
+export class UsernameMismatchError extends MetaChatError {
+  override readonly code = 'USERNAME_MISMATCH';
+}
+
 /** A socket-authentication proof that does not verify for this nonce and identifier. */
 export class AuthProofInvalidError extends MetaChatError {
   override readonly code = 'AUTH_PROOF_INVALID';
@@ -110,6 +122,38 @@ export class KdfBelowFloorError extends MetaChatError {
 export class KdfAboveCeilingError extends MetaChatError {
   override readonly code = 'KDF_ABOVE_CEILING';
 }
+
+/** Refusals that only the relay reports; each is one failure with its own code. */
+export const RELAY_ERROR_CODES = [
+  'NOT_AUTHENTICATED',
+  'ALREADY_AUTHENTICATED',
+  'NO_CHALLENGE',
+  'ALREADY_REGISTERED',
+  'UNKNOWN_IDENTIFIER',
+  'LOGIN_FAILED',
+  'RATE_LIMITED',
+  'TOO_MANY_SOCKETS',
+  'FORBIDDEN_SENDER',
+  'PACKET_ID_TAKEN',
+  'UNKNOWN_EVENT',
+  'STORE_FAILED',
+] as const;
+
+/** One refusal by the relay, as named on the wire. */
+export type RelayErrorCode = (typeof RELAY_ERROR_CODES)[number];
+
+/** A refusal by the relay; the code says which, the message says what to do about it. */
+export class RelayError extends MetaChatError {
+  override readonly code: RelayErrorCode;
+
+  constructor(code: RelayErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Every code an error acknowledgement can carry, INTERNAL (details withheld) included. */
+export const WIRE_ERROR_CODES = [...ERROR_CODES, ...RELAY_ERROR_CODES, 'INTERNAL'] as const;
 
 /** The {code, message} pair that an error acknowledgement carries on the wire. */
 export interface WireError {

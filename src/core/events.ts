@@ -1,20 +1,20 @@
 import { z } from 'zod';
-import { authProofSchema } from './auth.js';
+import { authNonceSchema, authProofSchema } from './auth.js';
 import type { WireError } from './errors.js';
+import { publicKeySchema } from './keys.js';
+import { packetSchema } from './packet.js';
 import { kdfParamsSchema, type KdfParams, KDF_SUBKEY_BYTES } from './password-keys.js';
 import type { Packet } from './packet.js';
 import { wrappedPrivateKeySchema, type WrappedPrivateKey } from './private-key-wrap.js';
-import { base64Bytes, identifierSchema, packetIdSchema } from './schemas.js';
+import { base64Bytes, identifierSchema, packetIdSchema, timestampSchema } from './schemas.js';
 
-/** Longest base64 public key accepted on the wire (RSA-2048 SPKI DER is 294 bytes). */
-const MAX_PUBLIC_KEY_CHARS = 1024;
 /** Most packets in one sync or history page. */
 export const MAX_PAGE_SIZE = 500;
 
 /** `register`: everything the key directory stores; the password itself never travels. */
 export const registerRequestSchema = z.strictObject({
   identifier: identifierSchema,
-  publicKey: z.string().max(MAX_PUBLIC_KEY_CHARS),
+  publicKey: publicKeySchema,
   wrappedPrivateKey: wrappedPrivateKeySchema,
   kdf: kdfParamsSchema,
   loginProof: base64Bytes(KDF_SUBKEY_BYTES),
@@ -51,8 +51,10 @@ export const historyRequestSchema = z.strictObject({
   limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
 });
 
-/** `receipt`: a device confirms it received a packet. */
-export const receiptRequestSchema = z.strictObject({ id: packetIdSchema });
+/** `receipt`: a device confirms it holds every packet of its stream up to a sequence number. */
+export const receiptRequestSchema = z.strictObject({
+  upTo: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+});
 
 /** Requests, as parsed on the daemon side. */
 export type RegisterRequest = z.infer<typeof registerRequestSchema>;
@@ -69,9 +71,12 @@ export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; e
 
 /** A packet as the server stored it: its per-user sequence number and the server's clock. */
 export interface StoredPacket {
+  /** Position in the reader's own stream: 1, 2, 3, … with no gaps, so a client can spot drops. */
   readonly seq: number;
   readonly serverTime: number;
   readonly packet: Packet;
+  /** For the sender's own packets: whether a device of the recipient has acknowledged it. */
+  readonly delivered?: boolean;
 }
 
 /** One page of packets and where the next page starts. */
@@ -85,6 +90,14 @@ export interface PresenceUpdate {
   readonly identifier: string;
   readonly online: boolean;
   readonly lastSeen: number;
+}
+
+/** Tells a sender that the recipient's device acknowledged one of its packets. */
+export interface DeliveredNotice {
+  readonly id: string;
+  readonly to: string;
+  /** The packet's position in the sender's own stream. */
+  readonly seq: number;
 }
 
 /** Events a client emits; payloads are `unknown` to the daemon until parsed by the schemas above. */
@@ -111,5 +124,67 @@ export interface ClientToServerEvents {
 export interface ServerToClientEvents {
   packet: (stored: StoredPacket) => void;
   presence: (update: PresenceUpdate) => void;
-  delivered: (receipt: { readonly id: string; readonly to: string }) => void;
+  delivered: (receipt: DeliveredNotice) => void;
+}
+
+const seqSchema = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** A pushed or paged packet, as a client parses it from the relay. */
+export const storedPacketSchema = z.strictObject({
+  seq: seqSchema,
+  serverTime: timestampSchema,
+  packet: packetSchema,
+  delivered: z.boolean().optional(),
+});
+
+/** A `sync` or `history` page. */
+export const packetPageSchema = z.strictObject({
+  packets: z.array(storedPacketSchema).max(MAX_PAGE_SIZE),
+  more: z.boolean(),
+});
+
+/** A `presence` push. */
+export const presenceUpdateSchema = z.strictObject({
+  identifier: identifierSchema,
+  online: z.boolean(),
+  lastSeen: timestampSchema,
+});
+
+/** A `delivered` push. */
+export const deliveredNoticeSchema = z.strictObject({
+  id: packetIdSchema,
+  to: identifierSchema,
+  seq: seqSchema,
+});
+
+/** The refusal inside an error acknowledgement. */
+export const wireErrorSchema = z.strictObject({
+  code: z
+    .string()
+    .max(40)
+    .refine((code) => /^[A-Z_]+$/.test(code), { message: 'is not an error code' }),
+  message: z.string().max(1000),
+});
+
+/** Results of each request, as a client parses them. */
+export const emptyResultSchema = z.strictObject({});
+export const preloginResultSchema = z.strictObject({ kdf: kdfParamsSchema });
+export const loginResultSchema = z.strictObject({
+  publicKey: publicKeySchema,
+  wrappedPrivateKey: wrappedPrivateKeySchema,
+});
+export const challengeResultSchema = z.strictObject({ nonce: authNonceSchema });
+export const keyResultSchema = z.strictObject({ publicKey: publicKeySchema });
+export const sendResultSchema = z.strictObject({
+  seq: seqSchema,
+  serverTime: timestampSchema,
+  duplicate: z.boolean(),
+});
+
+/** An acknowledgement carrying the given result, or a refusal. */
+export function ackSchema<T extends z.ZodRawShape>(result: z.ZodObject<T>) {
+  return z.union([
+    result.extend({ ok: z.literal(true) }),
+    z.strictObject({ ok: z.literal(false), error: wireErrorSchema }),
+  ]);
 }

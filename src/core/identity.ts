@@ -15,7 +15,9 @@ const IDENTIFIER_PATTERN = /^[0-9a-f]{64}$/;
 export function normalizeUsername(raw: unknown): string {
   if (typeof raw !== 'string') throw new InvalidUsernameError('A username must be text.');
   if (raw.length > RAW_USERNAME_MAX_LENGTH) {
-    throw new InvalidUsernameError(`A username is at most ${USERNAME_MAX_LENGTH} characters.`);
+    throw new InvalidUsernameError(
+      `A username is at most ${USERNAME_MAX_LENGTH} characters; this input is far longer.`,
+    );
   }
   const name = raw.normalize('NFKC').trim().toLowerCase();
   if (name.length < USERNAME_MIN_LENGTH || name.length > USERNAME_MAX_LENGTH) {
@@ -34,6 +36,15 @@ export function normalizeUsername(raw: unknown): string {
 /** The pseudonymous identifier the server knows a user by: lowercase hex SHA-256 of the name. */
 export function identifierFromUsername(raw: unknown): string {
   return bytesToHex(sha256(utf8ToBytes(normalizeUsername(raw))));
+}
+
+/** The username exchange's check: a claimed name counts only if it hashes to the sender's identifier. */
+export function usernameMatchesIdentifier(username: string, identifier: string): boolean {
+  try {
+    return identifierFromUsername(username) === identifier;
+  } catch {
+    return false;
+  }
 }
 
 /** True for a well-formed identifier (64 lowercase hex digits). */

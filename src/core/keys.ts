@@ -7,8 +7,9 @@ import type { KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { base64ToBytes, bytesToBase64, bytesToHex } from './encoding.js';
 import { sha256 } from './digest.js';
-import { InvalidKeyError, KeyMismatchError } from './errors.js';
+import { InvalidKeyError, KeyMismatchError, MalformedInputError, OversizeError } from './errors.js';
 import { asBuffer, asBytes } from './node-bytes.js';
+import { base64Bytes } from './schemas.js';
 
 /** RSA modulus size of protocol v1. */
 export const RSA_MODULUS_BITS = 2048;
@@ -35,10 +36,30 @@ export interface PrivateKey {
   readonly keyObject: KeyObject;
 }
 
-/** A user's RSA key pair. */
+declare const checkedPair: unique symbol;
+
+/**
+ * A user's RSA key pair whose halves are known to match: only generateKeyPair, keyPairFromPrivate
+ * and assertKeyPairMatches make one, so a public key served by the relay can never stand in for the
+ * user's own (sealing would otherwise encrypt `keyFrom` to whoever supplied it).
+ */
 export interface KeyPair {
   readonly publicKey: PublicKey;
   readonly privateKey: PrivateKey;
+  readonly [checkedPair]: true;
+}
+
+/** Size of an RSA-2048 SubjectPublicKeyInfo in DER, the only public key size of protocol v1. */
+export const SPKI_BYTES = 294;
+
+/** Longest public key text looked at before refusing it unread. */
+const MAX_PUBLIC_KEY_CHARS = 1024;
+
+/** A public key on the wire: base64 of exactly one RSA-2048 SPKI. */
+export const publicKeySchema = base64Bytes(SPKI_BYTES);
+
+function checked(publicKey: PublicKey, privateKey: PrivateKey): KeyPair {
+  return { publicKey, privateKey } as KeyPair;
 }
 
 function assertRsa2048(key: KeyObject, what: string): void {
@@ -63,13 +84,10 @@ export async function generateKeyPair(): Promise<KeyPair> {
     modulusLength: RSA_MODULUS_BITS,
     publicExponent: RSA_PUBLIC_EXPONENT,
   });
-  return {
-    publicKey: publicKeyFromObject(publicKey),
-    privateKey: {
-      pkcs8: asBytes(privateKey.export({ type: 'pkcs8', format: 'der' })),
-      keyObject: privateKey,
-    },
-  };
+  return checked(publicKeyFromObject(publicKey), {
+    pkcs8: asBytes(privateKey.export({ type: 'pkcs8', format: 'der' })),
+    keyObject: privateKey,
+  });
 }
 
 /** Parses SPKI DER bytes; refuses anything but canonical DER of an RSA-2048, e = 65537 key. */
@@ -88,9 +106,15 @@ export function importPublicKeyBytes(spki: Uint8Array): PublicKey {
   return parsed;
 }
 
-/** Parses a public key from its wire form (base64 SPKI DER). */
-export function importPublicKey(encoded: string): PublicKey {
-  return importPublicKeyBytes(base64ToBytes(encoded, 'public key'));
+/** Parses a public key from its wire form (base64 SPKI DER), whatever the input's type. */
+export function importPublicKey(encoded: unknown): PublicKey {
+  if (typeof encoded !== 'string') throw new MalformedInputError('The public key must be text.');
+  if (encoded.length > MAX_PUBLIC_KEY_CHARS) throw new OversizeError('The public key is too long.');
+  const spki = base64ToBytes(encoded, 'public key');
+  if (spki.length !== SPKI_BYTES) {
+    throw new InvalidKeyError('The public key is not an RSA-2048 key (wrong length).');
+  }
+  return importPublicKeyBytes(spki);
 }
 
 /** Parses PKCS#8 DER bytes; refuses anything but an RSA-2048, e = 65537 private key. */
@@ -117,5 +141,10 @@ export function assertKeyPairMatches(privateKey: PrivateKey, publicKey: PublicKe
       'The private key does not match the public key on record; refusing to use it.',
     );
   }
-  return { privateKey, publicKey };
+  return checked(publicKey, privateKey);
+}
+
+/** The key pair of a private key, with the public half derived rather than trusted. */
+export function keyPairFromPrivate(privateKey: PrivateKey): KeyPair {
+  return checked(publicKeyOf(privateKey), privateKey);
 }

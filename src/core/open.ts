@@ -1,7 +1,14 @@
 import { AES_KEY_BYTES, gcmDecrypt } from './aes-gcm.js';
 import { decodeBody, type Body } from './body.js';
 import { base64ToBytes } from './encoding.js';
-import { DecryptionFailedError, NotAddressedToMeError, SignatureInvalidError } from './errors.js';
+import {
+  DecryptionFailedError,
+  NotAddressedToMeError,
+  SenderMismatchError,
+  SignatureInvalidError,
+  UsernameMismatchError,
+} from './errors.js';
+import { usernameMatchesIdentifier } from './identity.js';
 import type { PrivateKey, PublicKey } from './keys.js';
 import {
   decodePacketBytes,
@@ -9,15 +16,16 @@ import {
   parsePacket,
   signingBytesOf,
   type Packet,
+  type PacketBytes,
 } from './packet.js';
 import { oaepDecrypt, pssVerify } from './rsa.js';
 
-/** Who reads, and the key the reader holds for the packet's claimed sender. */
+/** Who reads, and whom the reader expects the packet from, with the key it holds for them. */
 export interface OpenInput {
   readonly packet: unknown;
   readonly reader: { readonly identifier: string; readonly privateKey: PrivateKey };
-  /** The public key of `packet.from`, as pinned by the reader: never a key the packet names. */
-  readonly senderPublicKey: PublicKey;
+  /** The expected sender and its key from the reader's own pinned store: never a key the packet names. */
+  readonly sender: { readonly identifier: string; readonly publicKey: PublicKey };
 }
 
 /** An authenticated, decrypted packet. */
@@ -28,22 +36,36 @@ export interface OpenedPacket {
   readonly direction: 'incoming' | 'outgoing';
 }
 
-/**
- * Verifies a packet's signature before touching anything else, then checks it is meant for the
- * reader, unwraps the reader's copy of the message key and decrypts: fails closed at each step.
- */
-export function openPacket(input: OpenInput): OpenedPacket {
-  const packet = parsePacket(input.packet);
-  const bytes = decodePacketBytes(packet);
+/** Verifies a parsed packet's signature under the claimed sender's key: what the relay checks on send. */
+export function verifyPacketSignature(packet: Packet, senderPublicKey: PublicKey): void {
+  verifyWith(packet, decodePacketBytes(packet), senderPublicKey);
+}
+
+function verifyWith(packet: Packet, bytes: PacketBytes, senderPublicKey: PublicKey): void {
   const signature = base64ToBytes(packet.sig, 'sig');
-  if (!pssVerify(input.senderPublicKey.keyObject, signingBytesOf(packet, bytes), signature)) {
+  if (!pssVerify(senderPublicKey.keyObject, signingBytesOf(packet, bytes), signature)) {
     throw new SignatureInvalidError(
       'This packet is not signed by the sender it names: it was forged or altered in transit.',
     );
   }
+}
+
+/**
+ * Checks the packet comes from the expected sender and verifies its signature before touching
+ * anything else, then checks it is meant for the reader, unwraps the reader's copy of the message key and decrypts: fails closed at each step.
+ */
+export function openPacket(input: OpenInput): OpenedPacket {
+  const packet = parsePacket(input.packet);
+  if (packet.from !== input.sender.identifier) {
+    throw new SenderMismatchError(
+      'This packet claims a different sender than the one it was checked against; it is not shown.',
+    );
+  }
+  const bytes = decodePacketBytes(packet);
+  verifyWith(packet, bytes, input.sender.publicKey);
   const { identifier, privateKey } = input.reader;
   const direction =
-    packet.to === identifier ? 'incoming' : packet.from === identifier ? 'outgoing' : null;
+    packet.from === identifier ? 'outgoing' : packet.to === identifier ? 'incoming' : null;
   if (direction === null) {
     throw new NotAddressedToMeError(
       'This packet is addressed to someone else; the server misrouted it.',
@@ -60,5 +82,11 @@ export function openPacket(input: OpenInput): OpenedPacket {
   if (plaintext === null) {
     throw new DecryptionFailedError('The message body in this packet does not decrypt.');
   }
-  return { packet, body: decodeBody(plaintext), direction };
+  const body = decodeBody(plaintext);
+  if (body.type === 'hello' && !usernameMatchesIdentifier(body.username, packet.from)) {
+    throw new UsernameMismatchError(
+      'The sender offered a username that does not match its identifier; it is not shown.',
+    );
+  }
+  return { packet, body, direction };
 }

@@ -1,7 +1,7 @@
 import { hkdf, pbkdf2 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { bytesToBase64, base64ToBytes, utf8ToBytes } from './encoding.js';
+import { base64ToBytes, bytesToBase64, concatBytes, hexToBytes, utf8ToBytes } from './encoding.js';
 import { sha256 } from './digest.js';
 import {
   KdfAboveCeilingError,
@@ -12,7 +12,7 @@ import {
 import { LABELS } from './labels.js';
 import { asBytes } from './node-bytes.js';
 import { systemRandom, type RandomSource } from './random.js';
-import { base64Bytes, parseWire } from './schemas.js';
+import { base64Bytes, identifierSchema, parseWire } from './schemas.js';
 
 /** The only KDF of protocol v1. */
 export const KDF_ALGORITHM = 'pbkdf2-sha256';
@@ -30,13 +30,15 @@ export const KDF_MASTER_BYTES = 32;
 export const KDF_SUBKEY_BYTES = 32;
 /** Fewest characters a new password may have. */
 export const PASSWORD_MIN_LENGTH = 8;
-/** Most characters a password may have, so derivation input stays bounded. */
+/** Most characters (code points, after NFKC) a password may have, so derivation input stays bounded. */
 export const PASSWORD_MAX_LENGTH = 1024;
+/** Raw input longer than this (UTF-16 units) is refused before NFKC runs on it. */
+const PASSWORD_RAW_MAX_LENGTH = 4 * PASSWORD_MAX_LENGTH;
 
 /** Per-user KDF parameters, stored by the server and handed out at prelogin. */
 export const kdfParamsSchema = z.strictObject({
   algorithm: z.literal(KDF_ALGORITHM),
-  iterations: z.number().int().positive(),
+  iterations: z.number().int(),
   salt: base64Bytes(KDF_SALT_BYTES),
 });
 
@@ -79,40 +81,48 @@ export function parseKdfParams(input: unknown): KdfParams {
   return params;
 }
 
-function passwordBytes(password: unknown): Uint8Array {
+function codePoints(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+
+/** The password in its one canonical form (NFKC) and its length in code points. */
+function normalizePassword(password: unknown): { text: string; length: number } {
   if (typeof password !== 'string' || password.length === 0) {
     throw new WeakPasswordError('A password must be non-empty text.');
   }
-  if (password.length > PASSWORD_MAX_LENGTH) {
+  const text = password.length <= PASSWORD_RAW_MAX_LENGTH ? password.normalize('NFKC') : '';
+  const length = codePoints(text);
+  if (text === '' || length > PASSWORD_MAX_LENGTH) {
     throw new OversizeError(`A password is at most ${PASSWORD_MAX_LENGTH} characters.`);
   }
-  return utf8ToBytes(password.normalize('NFKC'), 'password');
+  return { text, length };
 }
 
 /** Refuses a new password that is too short; called at registration and password change only. */
 export function assertPasswordAcceptable(password: unknown): void {
-  passwordBytes(password);
-  if ((password as string).normalize('NFKC').length < PASSWORD_MIN_LENGTH) {
+  if (normalizePassword(password).length < PASSWORD_MIN_LENGTH) {
     throw new WeakPasswordError(`A password needs at least ${PASSWORD_MIN_LENGTH} characters.`);
   }
 }
 
-/** PBKDF2-HMAC-SHA256 of the NFKC-normalized password; the floor is enforced here too. */
+/**
+ * PBKDF2-HMAC-SHA256 of the NFKC password, salted with the identifier and the per-user salt, so a
+ * server that serves one salt to every user still cannot attack them all at once. Enforces the floor.
+ */
 export async function derivePasswordMaster(
   password: unknown,
+  identifier: string,
   params: unknown,
 ): Promise<Uint8Array> {
   const checked = parseKdfParams(params);
-  const salt = base64ToBytes(checked.salt, 'salt');
-  return asBytes(
-    await pbkdf2Async(
-      passwordBytes(password),
-      salt,
-      checked.iterations,
-      KDF_MASTER_BYTES,
-      'sha256',
-    ),
-  );
+  const salt = concatBytes([
+    hexToBytes(parseWire(identifierSchema, identifier, 'identifier')),
+    base64ToBytes(checked.salt, 'salt'),
+  ]);
+  const secret = utf8ToBytes(normalizePassword(password).text, 'password');
+  return asBytes(await pbkdf2Async(secret, salt, checked.iterations, KDF_MASTER_BYTES, 'sha256'));
 }
 
 /** HKDF-SHA256 split of the PBKDF2 output into two keys that reveal nothing about each other. */
@@ -130,9 +140,10 @@ export async function splitPasswordMaster(master: Uint8Array): Promise<PasswordK
 /** Password to key-encryption key and login proof, refusing parameters outside [floor, ceiling]. */
 export async function derivePasswordKeys(
   password: unknown,
+  identifier: string,
   params: unknown,
 ): Promise<PasswordKeys> {
-  return splitPasswordMaster(await derivePasswordMaster(password, params));
+  return splitPasswordMaster(await derivePasswordMaster(password, identifier, params));
 }
 
 /** What the server stores instead of the login proof: SHA-256 of it. */

@@ -29,7 +29,7 @@ export function wrapPrivateKey(
   identifier: string,
   random: RandomSource = systemRandom,
 ): WrappedPrivateKey {
-  if (keyEncryptionKey.length !== AES_KEY_BYTES) throw new RangeError('The KEK must be 32 bytes.');
+  if (keyEncryptionKey.length !== AES_KEY_BYTES) throw new TypeError('The KEK must be 32 bytes.');
   const iv = random(GCM_IV_BYTES);
   const ct = gcmEncrypt(keyEncryptionKey, iv, privateKey.pkcs8, identifierAad(identifier));
   return { iv: bytesToBase64(iv), ct: bytesToBase64(ct) };
@@ -38,6 +38,7 @@ export function wrapPrivateKey(
 /**
  * Decrypts a wrapped private key for this identifier. A wrong password, or a key wrapped for
  * another identifier (a server handing out someone else's), fails the same way: WrongPasswordError.
+ * Returns a bare private key: pair it with assertKeyPairMatches or keyPairFromPrivate.
  */
 export function unwrapPrivateKey(
   wrapped: unknown,

@@ -3,6 +3,7 @@ import { concatBytes, hexToBytes } from './encoding.js';
 import { sha512 } from './digest.js';
 import { LABELS } from './labels.js';
 import type { PublicKey } from './keys.js';
+import { identifierSchema, parseWire } from './schemas.js';
 
 /** SHA-512 rounds per half, as in Signal: makes searching for a colliding key costly. */
 export const SAFETY_NUMBER_ITERATIONS = 5200;
@@ -16,7 +17,10 @@ export interface SafetyNumberParty {
 function halfDigits(party: SafetyNumberParty): string {
   const spki = party.publicKey.spki;
   let hash = sha512(
-    framedBytes(LABELS.safetyNumber, [hexToBytes(party.identifier, 'identifier'), spki]),
+    framedBytes(LABELS.safetyNumber, [
+      hexToBytes(parseWire(identifierSchema, party.identifier, 'identifier')),
+      spki,
+    ]),
   );
   for (let i = 0; i < SAFETY_NUMBER_ITERATIONS; i++) hash = sha512(concatBytes([hash, spki]));
   let digits = '';

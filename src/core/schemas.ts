@@ -52,9 +52,41 @@ export function base64Bytes(min: number, max = min) {
 /** A safe, non-negative integer of milliseconds since the Unix epoch. */
 export const timestampSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+const SAFE_PATH_PART = /^[A-Za-z0-9_]{1,32}$/;
+
+/** What went wrong, from the issue's code alone: never the input's own text, which may hold escapes. */
+function problem(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `must be ${issue.expected === 'int' ? 'an integer' : `of type ${issue.expected}`}`;
+    case 'too_big':
+      return `is too large (at most ${String(issue.maximum)})`;
+    case 'too_small':
+      return `is too small (at least ${String(issue.minimum)})`;
+    case 'invalid_format':
+      return 'is not in the expected format';
+    case 'unrecognized_keys':
+      return `has ${issue.keys.length} unexpected field(s)`;
+    case 'invalid_value':
+      return 'has a value that is not allowed';
+    case 'invalid_union':
+      return 'matches none of the allowed shapes';
+    case 'not_multiple_of':
+    case 'invalid_key':
+    case 'invalid_element':
+      return 'is invalid';
+    case 'custom':
+      return issue.message;
+  }
+}
+
 function describe(issue: z.core.$ZodIssue, what: string): string {
-  const path = issue.path.map(String).join('.');
-  return `${path ? `${what}.${path}` : what}: ${issue.message}`;
+  const path = issue.path
+    .map((part) =>
+      typeof part === 'number' || SAFE_PATH_PART.test(String(part)) ? String(part) : '?',
+    )
+    .join('.');
+  return `${path ? `${what}.${path}` : what} ${problem(issue)}`;
 }
 
 /** A length limit of a string, array or collection: numeric ranges are shape errors, not sizes. */

@@ -1,4 +1,4 @@
-import type { StoredPacket, PacketPage, PresenceUpdate } from './events.js';
+import type { PresenceUpdate } from './events.js';
 import type { KdfParams } from './password-keys.js';
 import type { Packet } from './packet.js';
 import type { WrappedPrivateKey } from './private-key-wrap.js';
@@ -19,29 +19,55 @@ export interface KeyDirectory {
   get(identifier: string): Promise<UserRecord | undefined>;
   /** Adds a user; resolves false if the identifier is taken, true once durably stored. */
   create(record: UserRecord): Promise<boolean>;
-  count(): Promise<number>;
+  count(): number;
 }
 
-/** The outcome of appending a packet: its sequence number, and whether it was a resend. */
+/** A stored packet with its place in the sender's and the recipient's streams. */
+export interface StoredRecord {
+  /** Position in the whole log, 0-based. */
+  readonly pos: number;
+  readonly serverTime: number;
+  readonly seqFrom: number;
+  /** Equal to seqFrom for a note to self, which takes one place in one stream. */
+  readonly seqTo: number;
+  readonly packet: Packet;
+}
+
+/** The outcome of appending: the record, and whether its id was already stored. */
 export interface AppendResult {
-  readonly stored: StoredPacket;
+  readonly record: StoredRecord;
   readonly duplicate: boolean;
 }
 
-/** The primary store of packets and presence, declared here so lowdb can later give way to PostgreSQL. */
+/** One page of records, oldest first, and whether more lie beyond it. */
+export interface RecordPage {
+  readonly records: readonly StoredRecord[];
+  readonly more: boolean;
+}
+
+/** The primary store, declared here so lowdb can later give way to PostgreSQL behind the same shape. */
 export interface MessageStore {
   /** Stores a packet once (idempotent on its id) and resolves only once it is durable. */
   append(packet: Packet, serverTime: number): Promise<AppendResult>;
-  /** Packets to or from an identifier with a sequence number above `after`, oldest first. */
-  since(identifier: string, after: number, limit: number): Promise<PacketPage>;
-  /** One page of the conversation between two identifiers, before a sequence number, oldest first. */
+  /** Records of an identifier's stream with a sequence number above `after`, oldest first. */
+  since(identifier: string, after: number, limit: number): Promise<RecordPage>;
+  /** The last `limit` records between two identifiers before a sequence number of the first, oldest first. */
   conversation(
     identifier: string,
     peer: string,
     before: number | undefined,
     limit: number,
-  ): Promise<PacketPage>;
+  ): Promise<RecordPage>;
+  /** Everyone the identifier shares a conversation with. */
+  peersOf(identifier: string): readonly string[];
+  /** Moves the identifier's delivery cursor forward; resolves to the records it newly covers. */
+  acknowledge(identifier: string, upTo: number): Promise<readonly StoredRecord[]>;
+  /** The highest sequence number of the identifier's stream that a device acknowledged. */
+  deliveredUpTo(identifier: string): number;
   setPresence(update: PresenceUpdate): Promise<void>;
-  getPresence(identifier: string): Promise<PresenceUpdate | undefined>;
+  getPresence(identifier: string): PresenceUpdate | undefined;
+  /** How many packets the store holds. */
+  size(): number;
+  /** Finishes pending writes and releases the files. */
   close(): Promise<void>;
 }

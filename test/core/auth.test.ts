@@ -1,18 +1,23 @@
 import { describe, expect, it } from '@jest/globals';
+import { framedBytes, uint64Bytes } from '../../src/core/canonical-bytes.js';
 import {
-  authSigningBytes,
   AuthProofInvalidError,
+  base64ToBytes,
   bytesToBase64,
+  bytesToHex,
   createAuthProof,
+  decodePacketBytes,
+  hexToBytes,
+  LABELS,
   MalformedEncodingError,
   MalformedInputError,
   newAuthNonce,
-  openPacket,
   packetSigningBytes,
   parsePacket,
   sealPacket,
   SignatureInvalidError,
   verifyAuthProof,
+  verifyPacketSignature,
 } from '../../src/core/index.js';
 import { pssSign } from '../../src/core/rsa.js';
 import { alice, bob } from '../support/parties.js';
@@ -54,28 +59,30 @@ describe('socket authentication proof', () => {
 });
 
 describe('domain separation', () => {
-  it('an auth proof never passes as a packet signature', () => {
-    const packet = sealPacket({
-      sender: { identifier: alice.identifier, keyPair: alice.keyPair },
-      recipient: { identifier: bob.identifier, publicKey: bob.keyPair.publicKey },
-      body: { v: 1, type: 'text', text: 'hi' },
-    });
-    // Even if a server got alice to sign "nonce" bytes equal to anything, the label differs.
-    const forged = {
-      ...packet,
-      sig: createAuthProof(alice.keyPair.privateKey, alice.identifier, newAuthNonce()),
-    };
-    expect(() =>
-      openPacket({
-        packet: forged,
-        reader: { identifier: bob.identifier, privateKey: bob.keyPair.privateKey },
-        senderPublicKey: alice.keyPair.publicKey,
-      }),
-    ).toThrow(SignatureInvalidError);
+  const nonce = newAuthNonce();
+  const sameFields = [base64ToBytes(nonce), hexToBytes(alice.identifier)];
+  const signUnder = (label: string) =>
+    bytesToBase64(pssSign(alice.keyPair.privateKey.keyObject, framedBytes(label, sameFields)));
+
+  it('gives every purpose its own label', () => {
+    expect(new Set(Object.values(LABELS)).size).toBe(Object.keys(LABELS).length);
   });
 
-  it('a packet signature never passes as an auth proof', () => {
-    const nonce = newAuthNonce();
+  it('refuses as an auth proof the same fields signed under the packet label', () => {
+    expect(() =>
+      verifyAuthProof(
+        alice.keyPair.publicKey,
+        alice.identifier,
+        nonce,
+        signUnder(LABELS.packetSignature),
+      ),
+    ).toThrow(AuthProofInvalidError);
+    expect(() =>
+      verifyAuthProof(alice.keyPair.publicKey, alice.identifier, nonce, signUnder(LABELS.auth)),
+    ).not.toThrow();
+  });
+
+  it('refuses as a packet signature the same fields signed under the auth label', () => {
     const packet = parsePacket(
       sealPacket({
         sender: { identifier: alice.identifier, keyPair: alice.keyPair },
@@ -83,18 +90,27 @@ describe('domain separation', () => {
         body: { v: 1, type: 'text', text: 'hi' },
       }),
     );
-    const packetSig = bytesToBase64(
-      pssSign(alice.keyPair.privateKey.keyObject, packetSigningBytes(packet)),
+    const bytes = decodePacketBytes(packet);
+    const fields = framedBytes(LABELS.auth, [
+      Uint8Array.of(1),
+      hexToBytes(packet.id),
+      hexToBytes(packet.from),
+      hexToBytes(packet.to),
+      uint64Bytes(packet.time),
+      bytes.iv,
+      bytes.ct,
+      bytes.keyTo,
+      bytes.keyFrom,
+    ]);
+    expect(bytesToHex(fields.subarray(LABELS.auth.length))).toBe(
+      bytesToHex(packetSigningBytes(packet).subarray(LABELS.packetSignature.length)),
     );
-    expect(() =>
-      verifyAuthProof(alice.keyPair.publicKey, alice.identifier, nonce, packetSig),
-    ).toThrow(AuthProofInvalidError);
-  });
-
-  it('the two signed byte strings start with different labels', () => {
-    const auth = new TextDecoder().decode(
-      authSigningBytes(newAuthNonce(), alice.identifier).subarray(0, 17),
-    );
-    expect(auth).toBe('MetaChat-v1/auth\u0000');
+    const forged = {
+      ...packet,
+      sig: bytesToBase64(pssSign(alice.keyPair.privateKey.keyObject, fields)),
+    };
+    expect(() => {
+      verifyPacketSignature(forged, alice.keyPair.publicKey);
+    }).toThrow(SignatureInvalidError);
   });
 });

@@ -23,13 +23,24 @@ describe('base64', () => {
     ['an invalid character', 'AA*A'],
     ['missing padding', 'AAA'],
     ['URL-safe alphabet', 'A-_A'],
-    ['inner whitespace', 'AA AA==='],
+    ['inner whitespace', 'AAAA AAAA'],
     ['non-zero padding bits', 'AB=='],
     ['a trailing newline', 'AAAA\n'],
   ])('refuses %s', (_why, text) => {
     expect(() => base64ToBytes(text)).toThrow(MalformedEncodingError);
     expect(isCanonicalBase64(text)).toBe(false);
   });
+});
+
+describe('non-string input from the network', () => {
+  it.each([null, true, 1234, ['AAAA'], { a: 1 }])(
+    'is refused as %p, never a TypeError',
+    (value) => {
+      expect(() => base64ToBytes(value)).toThrow(MalformedEncodingError);
+      expect(() => hexToBytes(value)).toThrow(MalformedEncodingError);
+      expect(canonicalBase64Length(value)).toBeNull();
+    },
+  );
 });
 
 describe('hex', () => {

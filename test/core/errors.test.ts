@@ -36,7 +36,7 @@ const asBob = (p: unknown) =>
   openPacket({
     packet: p,
     reader: { identifier: bob.identifier, privateKey: bob.keyPair.privateKey },
-    senderPublicKey: alice.keyPair.publicKey,
+    sender: { identifier: alice.identifier, publicKey: alice.keyPair.publicKey },
   });
 const kdf = { algorithm: 'pbkdf2-sha256', iterations: 600_000, salt: 'AAAAAAAAAAAAAAAAAAAAAA==' };
 
@@ -51,6 +51,20 @@ const triggers: Record<ErrorCode, () => unknown> = {
   INVALID_KEY: () => importPublicKey('AAAA'),
   KEY_MISMATCH: () => assertKeyPairMatches(bob.keyPair.privateKey, alice.keyPair.publicKey),
   SIGNATURE_INVALID: () => asBob({ ...packet, time: packet.time + 1 }),
+  SENDER_MISMATCH: () =>
+    openPacket({
+      packet,
+      reader: { identifier: bob.identifier, privateKey: bob.keyPair.privateKey },
+      sender: { identifier: bob.identifier, publicKey: alice.keyPair.publicKey },
+    }),
+  USERNAME_MISMATCH: () =>
+    asBob(
+      sealPacket({
+        sender: { identifier: alice.identifier, keyPair: alice.keyPair },
+        recipient: { identifier: bob.identifier, publicKey: bob.keyPair.publicKey },
+        body: { v: 1, type: 'hello', username: 'bob' },
+      }),
+    ),
   AUTH_PROOF_INVALID: () =>
     verifyAuthProof(
       alice.keyPair.publicKey,
@@ -62,7 +76,7 @@ const triggers: Record<ErrorCode, () => unknown> = {
     openPacket({
       packet,
       reader: { identifier: identifierFromUsername('carol'), privateKey: alice.keyPair.privateKey },
-      senderPublicKey: alice.keyPair.publicKey,
+      sender: { identifier: alice.identifier, publicKey: alice.keyPair.publicKey },
     }),
   DECRYPTION_FAILED: () =>
     asBob(sealRaw(alice, bob, { plaintext: utf8ToBytes('{}'), corruptCiphertext: true })),

@@ -2,7 +2,12 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import {
   base64ToBytes,
   bytesToBase64,
+  assertKeyPairMatches,
   DecryptionFailedError,
+  KeyMismatchError,
+  keyPairFromPrivate,
+  SenderMismatchError,
+  UsernameMismatchError,
   MalformedBodyError,
   MalformedEncodingError,
   MalformedInputError,
@@ -32,11 +37,20 @@ function seal(body: Body = hello, from: Party = alice, to: Party = bob): Packet 
   });
 }
 
+/**
+ * Opens as a client would: it takes the key it holds for the packet's claimed sender. Tampering
+ * tests give it the genuine key under whatever identifier the packet now claims, the attacker's
+ * best case; the sender check itself has its own test.
+ */
 function open(packet: unknown, reader: Party = bob, sender: Party = alice) {
+  const claimed = (packet as { from?: unknown } | null)?.from;
   return openPacket({
     packet,
     reader: { identifier: reader.identifier, privateKey: reader.keyPair.privateKey },
-    senderPublicKey: sender.keyPair.publicKey,
+    sender: {
+      identifier: typeof claimed === 'string' ? claimed : sender.identifier,
+      publicKey: sender.keyPair.publicKey,
+    },
   });
 }
 
@@ -100,6 +114,20 @@ describe('seal and open', () => {
     expect(open(packet).body).toEqual({ v: 1, type: 'text', text });
   });
 
+  it.each([
+    ['a right-to-left override', 'abc\u202edcb'],
+    ['an isolate', 'a\u2066b'],
+    ['a line separator', 'a\u2028b'],
+    ['a C1 control', 'a\u009bb'],
+  ])('refuses text with %s', (_why, text) => {
+    expect(() => seal({ v: 1, type: 'text', text })).toThrow(MalformedInputError);
+  });
+
+  it('keeps emoji sequences with zero-width joiners, tabs and newlines', () => {
+    const text = 'family: 👨\u200d👩\u200d👧\tnext\nline';
+    expect(open(seal({ v: 1, type: 'text', text })).body).toEqual({ v: 1, type: 'text', text });
+  });
+
   it('refuses to seal an oversize or control-laden text', () => {
     expect(() => seal({ v: 1, type: 'text', text: 'x'.repeat(MAX_TEXT_BYTES + 1) })).toThrow(
       OversizeError,
@@ -109,6 +137,45 @@ describe('seal and open', () => {
     );
     expect(() => seal({ v: 1, type: 'text', text: 'red \u001b[31m alert' })).toThrow(
       MalformedInputError,
+    );
+  });
+});
+
+describe('who sent it, and to whom', () => {
+  it('refuses a packet whose sender is not the one the reader checks against', () => {
+    // Mallory signs "from: alice" with her own key; a reader that holds Mallory's key as the
+    // conversation peer must not be told the packet came from alice.
+    const forged = sealRaw({ ...carol, identifier: alice.identifier }, bob, {
+      plaintext: utf8ToBytes('{"v":1,"type":"text","text":"I am alice"}'),
+    });
+    expect(() =>
+      openPacket({
+        packet: forged,
+        reader: { identifier: bob.identifier, privateKey: bob.keyPair.privateKey },
+        sender: { identifier: carol.identifier, publicKey: carol.keyPair.publicKey },
+      }),
+    ).toThrow(SenderMismatchError);
+  });
+
+  it('shows a hello name only when it hashes to the sender, else UsernameMismatchError', () => {
+    expect(open(seal({ v: 1, type: 'hello', username: 'alice' })).body).toMatchObject({
+      username: 'alice',
+    });
+    expect(() => open(seal({ v: 1, type: 'hello', username: 'bob' }))).toThrow(
+      UsernameMismatchError,
+    );
+  });
+
+  it('opens a note to self as outgoing', () => {
+    const note = seal(hello, alice, alice);
+    expect(open(note, alice, alice)).toMatchObject({ direction: 'outgoing', body: hello });
+  });
+
+  it('seals only with a key pair whose halves match (the type cannot be built by hand)', () => {
+    const pair = keyPairFromPrivate(alice.keyPair.privateKey);
+    expect(pair.publicKey.fingerprint).toBe(alice.keyPair.publicKey.fingerprint);
+    expect(() => assertKeyPairMatches(alice.keyPair.privateKey, carol.keyPair.publicKey)).toThrow(
+      KeyMismatchError,
     );
   });
 });
@@ -185,6 +252,10 @@ describe('authentic packets that are still unreadable', () => {
     ['an unnormalized username', '{"v":1,"type":"hello","username":"Alice"}'],
     ['an empty text', '{"v":1,"type":"text","text":""}'],
     ['an array', '[1,2,3]'],
+    ['with duplicate keys', '{"v":1,"type":"text","text":"shown","text":"hidden"}'],
+    ['with white space', '{"v":1, "type":"text", "text":"hi"}'],
+    ['with keys reordered', '{"type":"text","v":1,"text":"hi"}'],
+    ['with an escaped letter', '{"v":1,"type":"text","text":"\\u0068i"}'],
   ])('refuses a signed body that is %s with MalformedBodyError', (_why, json) => {
     const plaintext = json === '\u00ff' ? Uint8Array.of(0xff, 0xfe) : utf8ToBytes(json);
     const packet = sealRaw(alice, bob, { plaintext });
@@ -257,6 +328,19 @@ describe('parsePacket on malformed input', () => {
   it.each(cases)('refuses %s with the right typed error', (_why, input, type) => {
     expect(() => parsePacket(input)).toThrow(type);
     expect(() => open(input)).toThrow(type);
+  });
+
+  it('never copies the input’s own text into the error message', () => {
+    const hostile = { ...valid, ['\u001b]0;pwned\u0007\u001b[2J']: 1 };
+    let message = '';
+    try {
+      parsePacket(hostile);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/unexpected field/);
+    expect(message).not.toMatch(/\p{Cc}/u);
+    expect(message).not.toContain('pwned');
   });
 
   it('accepts the valid packet unchanged', () => {

@@ -26,8 +26,8 @@ const params = newKdfParams();
 
 describe('derivePasswordKeys', () => {
   it('gives a key-encryption key and a login proof that differ and are stable', async () => {
-    const first = await derivePasswordKeys('correct horse', params);
-    const second = await derivePasswordKeys('correct horse', params);
+    const first = await derivePasswordKeys('correct horse', alice.identifier, params);
+    const second = await derivePasswordKeys('correct horse', alice.identifier, params);
     expect(first.keyEncryptionKey).toHaveLength(32);
     expect(first.loginProof).toHaveLength(32);
     expect(first.keyEncryptionKey).not.toEqual(first.loginProof);
@@ -35,9 +35,15 @@ describe('derivePasswordKeys', () => {
     expect(hashLoginProof(first.loginProof)).not.toEqual(first.loginProof);
   });
 
+  it('binds the derivation to the identifier, so one salt served to everyone gains nothing', async () => {
+    const forAlice = await derivePasswordKeys('correct horse', alice.identifier, params);
+    const forBob = await derivePasswordKeys('correct horse', identifierFromUsername('bob'), params);
+    expect(forBob.loginProof).not.toEqual(forAlice.loginProof);
+  });
+
   it('gives different keys for a different salt', async () => {
-    const one = await derivePasswordKeys('correct horse', params);
-    const two = await derivePasswordKeys('correct horse', newKdfParams());
+    const one = await derivePasswordKeys('correct horse', alice.identifier, params);
+    const two = await derivePasswordKeys('correct horse', alice.identifier, newKdfParams());
     expect(two.loginProof).not.toEqual(one.loginProof);
   });
 
@@ -48,15 +54,15 @@ describe('derivePasswordKeys', () => {
     'refuses parameters below the floor (%s) before deriving anything',
     async (_why, iterations) => {
       const error = await captureAsyncError(() =>
-        derivePasswordKeys('correct horse', { ...params, iterations }),
+        derivePasswordKeys('correct horse', alice.identifier, { ...params, iterations }),
       );
       expect(error).toBeInstanceOf(KdfBelowFloorError);
     },
   );
 
-  it('refuses parameters above the ceiling, so a server cannot hang the client', async () => {
+  it('checks parameters before deriving: a billion iterations is refused at once, not computed', async () => {
     const error = await captureAsyncError(() =>
-      derivePasswordKeys('correct horse', { ...params, iterations: 1e9 }),
+      derivePasswordKeys('correct horse', alice.identifier, { ...params, iterations: 1e9 }),
     );
     expect(error).toBeInstanceOf(KdfAboveCeilingError);
   });
@@ -88,11 +94,18 @@ describe('password policy', () => {
     expect(() => assertPasswordAcceptable('x'.repeat(2000))).toThrow(OversizeError);
     expect(() => assertPasswordAcceptable('long enough')).not.toThrow();
   });
+
+  it('counts characters as code points after NFKC, as the spec says', () => {
+    expect(() => assertPasswordAcceptable('😀😀😀😀😀😀😀')).toThrow(WeakPasswordError);
+    expect(() => assertPasswordAcceptable('😀😀😀😀😀😀😀😀')).not.toThrow();
+    expect(() => assertPasswordAcceptable('😀'.repeat(1024))).not.toThrow();
+    expect(() => assertPasswordAcceptable('😀'.repeat(1025))).toThrow(OversizeError);
+  });
 });
 
 describe('private key wrapping', () => {
   it('round-trips, and fails as WrongPasswordError for a wrong password', async () => {
-    const keys = await derivePasswordKeys('correct horse', params);
+    const keys = await derivePasswordKeys('correct horse', alice.identifier, params);
     const wrapped = wrapPrivateKey(
       alice.keyPair.privateKey,
       keys.keyEncryptionKey,
@@ -101,14 +114,14 @@ describe('private key wrapping', () => {
     const unwrapped = unwrapPrivateKey(wrapped, keys.keyEncryptionKey, alice.identifier);
     expect(unwrapped.pkcs8).toEqual(alice.keyPair.privateKey.pkcs8);
 
-    const wrong = await derivePasswordKeys('wrong horse', params);
+    const wrong = await derivePasswordKeys('wrong horse', alice.identifier, params);
     expect(() => unwrapPrivateKey(wrapped, wrong.keyEncryptionKey, alice.identifier)).toThrow(
       WrongPasswordError,
     );
   });
 
   it("refuses a wrapped key served under someone else's identifier (AAD binding)", async () => {
-    const keys = await derivePasswordKeys('correct horse', params);
+    const keys = await derivePasswordKeys('correct horse', alice.identifier, params);
     const wrapped = wrapPrivateKey(
       alice.keyPair.privateKey,
       keys.keyEncryptionKey,
@@ -121,7 +134,7 @@ describe('private key wrapping', () => {
   });
 
   it('refuses a tampered or truncated wrapped key', async () => {
-    const keys = await derivePasswordKeys('correct horse', params);
+    const keys = await derivePasswordKeys('correct horse', alice.identifier, params);
     const wrapped = wrapPrivateKey(
       alice.keyPair.privateKey,
       keys.keyEncryptionKey,

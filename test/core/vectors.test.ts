@@ -127,7 +127,7 @@ describe('test vectors', () => {
 
   it('password: PBKDF2, HKDF split, proof hash and the wrapped private key', async () => {
     const vector = readVector('password') as PasswordVector;
-    const master = await derivePasswordMaster(vector.password, vector.kdf);
+    const master = await derivePasswordMaster(vector.password, vector.identifier, vector.kdf);
     expect(bytesToHex(master)).toBe(vector.pbkdf2Output);
     const split = await splitPasswordMaster(master);
     expect(bytesToHex(split.keyEncryptionKey)).toBe(vector.keyEncryptionKey);
@@ -178,7 +178,10 @@ describe('test vectors', () => {
         const opened = openPacket({
           packet: vector.packet,
           reader: { identifier: reader.identifier, privateKey: reader.keyPair.privateKey },
-          senderPublicKey: importPublicKey(keys.alice.publicKey),
+          sender: {
+            identifier: keys.alice.identifier,
+            publicKey: importPublicKey(keys.alice.publicKey),
+          },
         });
         expect(opened.body).toEqual(vector.inputs.body);
         expect(opened.direction).toBe(direction);

@@ -3,7 +3,7 @@ import {
   generateKeyPair,
   identifierFromUsername,
   importPrivateKey,
-  publicKeyOf,
+  keyPairFromPrivate,
   type KeyPair,
 } from '../../src/core/index.js';
 import { readVector, type KeysVector } from './vectors.js';
@@ -15,10 +15,9 @@ export interface Party {
 }
 
 function party(username: string, pkcs8Base64: string): Party {
-  const privateKey = importPrivateKey(base64ToBytes(pkcs8Base64));
   return {
     identifier: identifierFromUsername(username),
-    keyPair: { privateKey, publicKey: publicKeyOf(privateKey) },
+    keyPair: keyPairFromPrivate(importPrivateKey(base64ToBytes(pkcs8Base64))),
   };
 }
 

@@ -1,0 +1,44 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  ackSchema,
+  MalformedInputError,
+  packetPageSchema,
+  parseWire,
+  sendResultSchema,
+} from '../../src/core/index.js';
+
+const sendAck = ackSchema(sendResultSchema);
+
+describe('acknowledgement schemas (what a client parses from the relay)', () => {
+  it('accepts a result and a refusal', () => {
+    expect(
+      parseWire(sendAck, { ok: true, seq: 3, serverTime: 5, duplicate: false }, 'ack'),
+    ).toEqual({
+      ok: true,
+      seq: 3,
+      serverTime: 5,
+      duplicate: false,
+    });
+    const refusal = { ok: false, error: { code: 'RATE_LIMITED', message: 'Slow down.' } };
+    expect(parseWire(sendAck, refusal, 'ack')).toEqual(refusal);
+  });
+
+  it.each([
+    [
+      'a result with extra fields',
+      { ok: true, seq: 3, serverTime: 5, duplicate: false, admin: true },
+    ],
+    ['a refusal with a result mixed in', { ok: false, error: { code: 'X', message: 'm' }, seq: 1 }],
+    ['a zero sequence number', { ok: true, seq: 0, serverTime: 5, duplicate: false }],
+    ['a lowercase error code', { ok: false, error: { code: 'x', message: 'm' } }],
+    ['no ok flag', { seq: 3, serverTime: 5, duplicate: false }],
+  ])('refuses %s', (_why, value) => {
+    expect(() => parseWire(sendAck, value, 'ack')).toThrow(MalformedInputError);
+  });
+
+  it('refuses a page longer than the page limit', () => {
+    expect(() =>
+      parseWire(packetPageSchema, { packets: new Array(501).fill({}), more: false }, 'page'),
+    ).toThrow();
+  });
+});
