@@ -6,7 +6,13 @@ import { packetSchema } from './packet.js';
 import { kdfParamsSchema, type KdfParams, KDF_SUBKEY_BYTES } from './password-keys.js';
 import type { Packet } from './packet.js';
 import { wrappedPrivateKeySchema, type WrappedPrivateKey } from './private-key-wrap.js';
-import { base64Bytes, identifierSchema, packetIdSchema, timestampSchema } from './schemas.js';
+import {
+  base64Bytes,
+  identifierSchema,
+  packetIdSchema,
+  parseWire,
+  timestampSchema,
+} from './schemas.js';
 
 /** Most packets in one sync or history page. */
 export const MAX_PAGE_SIZE = 500;
@@ -76,7 +82,7 @@ export interface StoredPacket {
   readonly serverTime: number;
   readonly packet: Packet;
   /** For the sender's own packets: whether a device of the recipient has acknowledged it. */
-  readonly delivered?: boolean;
+  readonly delivered?: boolean | undefined;
 }
 
 /** One page of packets and where the next page starts. */
@@ -181,10 +187,20 @@ export const sendResultSchema = z.strictObject({
   duplicate: z.boolean(),
 });
 
-/** An acknowledgement carrying the given result, or a refusal. */
-export function ackSchema<T extends z.ZodRawShape>(result: z.ZodObject<T>) {
-  return z.union([
-    result.extend({ ok: z.literal(true) }),
-    z.strictObject({ ok: z.literal(false), error: wireErrorSchema }),
-  ]);
+/** Any acknowledgement: a success carrying a result (parsed next by its own schema) or a refusal. */
+export const ackEnvelopeSchema = z.union([
+  z.looseObject({ ok: z.literal(true) }),
+  z.strictObject({ ok: z.literal(false), error: wireErrorSchema }),
+]);
+
+/** Parses an acknowledgement from `unknown`: the result, or null with the refusal. */
+export function parseAck<T>(
+  schema: z.ZodType<T>,
+  response: unknown,
+  what: string,
+): { ok: true; result: T } | { ok: false; error: WireError } {
+  const envelope = parseWire(ackEnvelopeSchema, response, what);
+  if (!envelope.ok) return { ok: false, error: envelope.error };
+  const { ok: _ok, ...result } = envelope;
+  return { ok: true, result: parseWire(schema, result, what) };
 }

@@ -1,26 +1,22 @@
 import { describe, expect, it } from '@jest/globals';
 import {
-  ackSchema,
   MalformedInputError,
   packetPageSchema,
+  parseAck,
   parseWire,
   sendResultSchema,
 } from '../../src/core/index.js';
 
-const sendAck = ackSchema(sendResultSchema);
+const parse = (value: unknown) => parseAck(sendResultSchema, value, 'ack');
 
 describe('acknowledgement schemas (what a client parses from the relay)', () => {
   it('accepts a result and a refusal', () => {
-    expect(
-      parseWire(sendAck, { ok: true, seq: 3, serverTime: 5, duplicate: false }, 'ack'),
-    ).toEqual({
+    expect(parse({ ok: true, seq: 3, serverTime: 5, duplicate: false })).toEqual({
       ok: true,
-      seq: 3,
-      serverTime: 5,
-      duplicate: false,
+      result: { seq: 3, serverTime: 5, duplicate: false },
     });
     const refusal = { ok: false, error: { code: 'RATE_LIMITED', message: 'Slow down.' } };
-    expect(parseWire(sendAck, refusal, 'ack')).toEqual(refusal);
+    expect(parse(refusal)).toEqual(refusal);
   });
 
   it.each([
@@ -33,7 +29,7 @@ describe('acknowledgement schemas (what a client parses from the relay)', () => 
     ['a lowercase error code', { ok: false, error: { code: 'x', message: 'm' } }],
     ['no ok flag', { seq: 3, serverTime: 5, duplicate: false }],
   ])('refuses %s', (_why, value) => {
-    expect(() => parseWire(sendAck, value, 'ack')).toThrow(MalformedInputError);
+    expect(() => parse(value)).toThrow(MalformedInputError);
   });
 
   it('refuses a page longer than the page limit', () => {

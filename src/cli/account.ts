@@ -1,0 +1,83 @@
+import {
+  assertKeyPairMatches,
+  assertPasswordAcceptable,
+  bytesToBase64,
+  derivePasswordKeys,
+  generateKeyPair,
+  identifierFromUsername,
+  importPublicKey,
+  newKdfParams,
+  normalizeUsername,
+  unwrapPrivateKey,
+  wrapPrivateKey,
+  type KeyPair,
+  type RegisterRequest,
+} from '../core/index.js';
+import type { RelayClient } from './relay-client.js';
+
+/** A user's identity once registered or logged in on this device. */
+export interface Account {
+  readonly username: string;
+  readonly identifier: string;
+  readonly keyPair: KeyPair;
+  /** What the relay stores, and this device keeps in its profile (never the unwrapped key). */
+  readonly wrappedPrivateKey: RegisterRequest['wrappedPrivateKey'];
+  readonly kdf: RegisterRequest['kdf'];
+}
+
+/** Everything for `register`, built locally: the password and the unwrapped key never leave. */
+export async function prepareRegistration(
+  username: string,
+  password: string,
+): Promise<{ account: Account; request: RegisterRequest }> {
+  const normalized = normalizeUsername(username);
+  assertPasswordAcceptable(password);
+  const identifier = identifierFromUsername(normalized);
+  const keyPair = await generateKeyPair();
+  const kdf = newKdfParams();
+  const keys = await derivePasswordKeys(password, identifier, kdf);
+  const wrappedPrivateKey = wrapPrivateKey(keyPair.privateKey, keys.keyEncryptionKey, identifier);
+  return {
+    account: { username: normalized, identifier, keyPair, wrappedPrivateKey, kdf },
+    request: {
+      identifier,
+      publicKey: keyPair.publicKey.encoded,
+      wrappedPrivateKey,
+      kdf,
+      loginProof: bytesToBase64(keys.loginProof),
+    },
+  };
+}
+
+/** Registers a new account on the relay. */
+export async function registerAccount(
+  client: RelayClient,
+  username: string,
+  password: string,
+): Promise<Account> {
+  const { account, request } = await prepareRegistration(username, password);
+  await client.register(request);
+  return account;
+}
+
+/**
+ * Logs in on a new device: prelogin, KDF (refusing parameters below the floor), login, unwrap,
+ * and a check that the unwrapped private key belongs to the public key the relay handed out.
+ */
+export async function loginAccount(
+  client: RelayClient,
+  username: string,
+  password: string,
+): Promise<Account> {
+  const normalized = normalizeUsername(username);
+  const identifier = identifierFromUsername(normalized);
+  const kdf = await client.prelogin(identifier);
+  const keys = await derivePasswordKeys(password, identifier, kdf);
+  const { publicKey, wrappedPrivateKey } = await client.login(
+    identifier,
+    bytesToBase64(keys.loginProof),
+  );
+  const privateKey = unwrapPrivateKey(wrappedPrivateKey, keys.keyEncryptionKey, identifier);
+  const keyPair = assertKeyPairMatches(privateKey, importPublicKey(publicKey));
+  return { username: normalized, identifier, keyPair, wrappedPrivateKey, kdf };
+}

@@ -1,0 +1,205 @@
+import { io, type Socket } from 'socket.io-client';
+import type { z } from 'zod';
+import {
+  challengeResultSchema,
+  createAuthProof,
+  deliveredNoticeSchema,
+  emptyResultSchema,
+  keyResultSchema,
+  loginResultSchema,
+  packetPageSchema,
+  parseAck,
+  parseWire,
+  preloginResultSchema,
+  presenceUpdateSchema,
+  sendResultSchema,
+  storedPacketSchema,
+  type DeliveredNotice,
+  type KdfParams,
+  type Packet,
+  type PacketPage,
+  type PresenceUpdate,
+  type PrivateKey,
+  type RegisterRequest,
+  type StoredPacket,
+  type WrappedPrivateKey,
+} from '../core/index.js';
+
+/** How long to wait for an acknowledgement before giving up on a request. */
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+/** The relay refused a request; `code` is the wire code (docs/protocol.md section 12). */
+export class RelayRefusedError extends Error {
+  override readonly name = 'RelayRefusedError';
+
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The relay did not answer in time (or the connection dropped before it did). */
+export class RelayTimeoutError extends Error {
+  override readonly name = 'RelayTimeoutError';
+}
+
+/** The relay could not be reached at all. */
+export class RelayUnreachableError extends Error {
+  override readonly name = 'RelayUnreachableError';
+}
+
+/** Pushes from the relay, each parsed through its schema before a listener sees it. */
+export interface RelayEvents {
+  packet: (stored: StoredPacket) => void;
+  presence: (update: PresenceUpdate) => void;
+  delivered: (notice: DeliveredNotice) => void;
+  /** A push that failed its schema: shown as a warning, never acted on. */
+  invalid: (event: string, error: Error) => void;
+}
+
+/** Options for connecting. */
+export interface ConnectOptions {
+  readonly timeoutMs?: number;
+  /** Keep reconnecting after a drop (the TUI and `listen`); one-shot commands pass false. */
+  readonly reconnect?: boolean;
+}
+
+/**
+ * The client side of the relay protocol over socket.io-client: every request is acknowledged and
+ * every answer and push is parsed from `unknown` through core's schemas, so a lying relay gets a
+ * typed error instead of a crash.
+ */
+export class RelayClient {
+  private constructor(
+    readonly socket: Socket,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Connects and resolves once the socket is up. */
+  static async connect(url: string, options: ConnectOptions = {}): Promise<RelayClient> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const socket = io(url, {
+      transports: ['websocket'],
+      reconnection: options.reconnect ?? false,
+      timeout: timeoutMs,
+      autoConnect: false,
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => {
+        resolve();
+      });
+      socket.once('connect_error', (error) => {
+        if (options.reconnect === true) return;
+        socket.close();
+        reject(new RelayUnreachableError(`Cannot reach the relay at ${url}: ${error.message}`));
+      });
+      socket.connect();
+    });
+    return new RelayClient(socket, timeoutMs);
+  }
+
+  /** Subscribes to a push; the payload is parsed first, and a bad one goes to `invalid`. */
+  on<E extends keyof RelayEvents>(event: E, listener: RelayEvents[E]): void {
+    if (event === 'invalid') {
+      this.invalidListeners.push(listener as RelayEvents['invalid']);
+      return;
+    }
+    const schemas: Record<string, z.ZodType> = {
+      packet: storedPacketSchema,
+      presence: presenceUpdateSchema,
+      delivered: deliveredNoticeSchema,
+    };
+    const name: string = event;
+    const schema = schemas[name];
+    if (schema === undefined) return;
+    this.socket.on(name, (payload: unknown) => {
+      let parsed: unknown;
+      try {
+        parsed = parseWire(schema, payload, event);
+      } catch (error) {
+        for (const onInvalid of this.invalidListeners) onInvalid(event, error as Error);
+        return;
+      }
+      (listener as (value: unknown) => void)(parsed);
+    });
+  }
+
+  private readonly invalidListeners: RelayEvents['invalid'][] = [];
+
+  private async request<T>(event: string, result: z.ZodType<T>, payload?: unknown): Promise<T> {
+    let response: unknown;
+    try {
+      const timed = this.socket.timeout(this.timeoutMs);
+      response =
+        payload === undefined
+          ? await timed.emitWithAck(event)
+          : await timed.emitWithAck(event, payload);
+    } catch {
+      throw new RelayTimeoutError(`The relay did not answer "${event}" in time.`);
+    }
+    const ack = parseAck(result, response, `${event} acknowledgement`);
+    if (!ack.ok) throw new RelayRefusedError(ack.error.code, ack.error.message);
+    return ack.result;
+  }
+
+  async register(request: RegisterRequest): Promise<void> {
+    await this.request('register', emptyResultSchema, request);
+  }
+
+  async prelogin(identifier: string): Promise<KdfParams> {
+    return (await this.request('prelogin', preloginResultSchema, { identifier })).kdf;
+  }
+
+  async login(
+    identifier: string,
+    loginProof: string,
+  ): Promise<{ publicKey: string; wrappedPrivateKey: WrappedPrivateKey }> {
+    return this.request('login', loginResultSchema, { identifier, loginProof });
+  }
+
+  /** Challenge, then prove possession of the private key: binds this connection to the identifier. */
+  async authenticate(identifier: string, privateKey: PrivateKey): Promise<void> {
+    const { nonce } = await this.request('challenge', challengeResultSchema);
+    const proof = createAuthProof(privateKey, identifier, nonce);
+    await this.request('authenticate', emptyResultSchema, { identifier, proof });
+  }
+
+  async key(identifier: string): Promise<string> {
+    return (await this.request('key', keyResultSchema, { identifier })).publicKey;
+  }
+
+  async send(packet: Packet): Promise<{ seq: number; serverTime: number; duplicate: boolean }> {
+    return this.request('send', sendResultSchema, packet);
+  }
+
+  async sync(after: number, limit?: number): Promise<PacketPage> {
+    return this.request(
+      'sync',
+      packetPageSchema,
+      limit === undefined ? { after } : { after, limit },
+    );
+  }
+
+  async history(peer: string, before?: number, limit?: number): Promise<PacketPage> {
+    return this.request('history', packetPageSchema, {
+      peer,
+      ...(before === undefined ? {} : { before }),
+      ...(limit === undefined ? {} : { limit }),
+    });
+  }
+
+  async receipt(upTo: number): Promise<void> {
+    await this.request('receipt', emptyResultSchema, { upTo });
+  }
+
+  /** Sends any event with any payload and returns the raw acknowledgement: for tests and diagnostics. */
+  async raw(event: string, ...args: unknown[]): Promise<unknown> {
+    return this.socket.timeout(this.timeoutMs).emitWithAck(event, ...args);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}

@@ -1,0 +1,77 @@
+import { Command, Option } from 'commander';
+import { ConfigError, resolveConfig, type RawOptions } from './config.js';
+import { createLogger } from './logger.js';
+import { startRelay } from './relay.js';
+import { StoreCorruptError } from './store-corrupt-error.js';
+
+const program = new Command('metachat-daemon')
+  .description(
+    'The MetaChat relay: stores and forwards end-to-end encrypted packets it cannot read.',
+  )
+  .addOption(
+    new Option('--host <address>', 'address to listen on (env METACHAT_HOST)').default(
+      undefined,
+      '127.0.0.1',
+    ),
+  )
+  .addOption(
+    new Option('--port <number>', 'port to listen on, 0 for any (env METACHAT_PORT)').default(
+      undefined,
+      '7373',
+    ),
+  )
+  .addOption(
+    new Option('--data <dir>', 'data directory (env METACHAT_DATA)').default(undefined, './data'),
+  )
+  .addOption(
+    new Option('--log-level <level>', 'log level on stderr (env METACHAT_LOG_LEVEL)').default(
+      undefined,
+      'info',
+    ),
+  )
+  .addOption(
+    new Option(
+      '--allow-origin <origin...>',
+      'browser origins allowed to connect (env METACHAT_ALLOW_ORIGIN)',
+    ),
+  )
+  .showHelpAfterError()
+  .exitOverride((error) => {
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  });
+
+async function main(): Promise<void> {
+  program.parse();
+  const config = resolveConfig(program.opts<RawOptions>(), process.env);
+  const logger = createLogger(config.logLevel);
+  const relay = await startRelay(config, logger);
+  process.stdout.write(`metachat-daemon listening on ${relay.url} (data: ${config.dataDir})\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ event: 'signal', signal }, 'shutting down');
+    relay.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => {
+    stop('SIGINT');
+  });
+  process.on('SIGTERM', () => {
+    stop('SIGTERM');
+  });
+}
+
+main().catch((error: unknown) => {
+  const known = error instanceof ConfigError || error instanceof StoreCorruptError;
+  const message = known
+    ? error.message
+    : `could not start: ${error instanceof Error ? error.message : String(error)}`;
+  process.stderr.write(`metachat-daemon: ${message}\n`);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+});

@@ -1,0 +1,133 @@
+import {
+  historyRequestSchema,
+  keyRequestSchema,
+  parsePacket,
+  parseWire,
+  receiptRequestSchema,
+  RelayError,
+  syncRequestSchema,
+  verifyPacketSignature,
+  type PacketPage,
+  type StoredRecord,
+} from '../core/index.js';
+import { publicKeyOf, roomOf, viewOf, type RelayContext, type Session } from './relay-context.js';
+
+/** Page sizes when the client does not ask for one. */
+const DEFAULT_SYNC_LIMIT = 100;
+const DEFAULT_HISTORY_LIMIT = 50;
+
+function me(session: Session): string {
+  if (session.identifier === undefined) {
+    throw new RelayError('NOT_AUTHENTICATED', 'Authenticate this connection first.');
+  }
+  return session.identifier;
+}
+
+/** `key`: a registered user's public key. */
+export async function key(
+  ctx: RelayContext,
+  session: Session,
+  input: unknown,
+): Promise<{ publicKey: string }> {
+  me(session);
+  const { identifier } = parseWire(keyRequestSchema, input, 'key');
+  const record = await ctx.keys.get(identifier);
+  if (!record)
+    throw new RelayError('UNKNOWN_IDENTIFIER', 'No user is registered under this identifier.');
+  return { publicKey: record.publicKey };
+}
+
+/**
+ * `send`: checks the packet (schema, sender, recipient, signature), stores it durably once, then
+ * acknowledges and pushes it to the recipient's sockets and the sender's other sockets.
+ */
+export async function send(
+  ctx: RelayContext,
+  session: Session,
+  input: unknown,
+): Promise<{ seq: number; serverTime: number; duplicate: boolean }> {
+  const sender = me(session);
+  const packet = parsePacket(input);
+  if (packet.from !== sender) {
+    throw new RelayError(
+      'FORBIDDEN_SENDER',
+      'A packet must come from the identifier this connection authenticated as.',
+    );
+  }
+  if (packet.to !== sender && !(await ctx.keys.get(packet.to))) {
+    throw new RelayError('UNKNOWN_IDENTIFIER', 'The recipient is not registered on this relay.');
+  }
+  const senderKey = await publicKeyOf(ctx, sender);
+  if (!senderKey)
+    throw new RelayError('UNKNOWN_IDENTIFIER', 'The sender is not registered on this relay.');
+  verifyPacketSignature(packet, senderKey);
+  const { record, duplicate } = await ctx.store.append(packet, Date.now());
+  if (record.packet.from !== sender) {
+    throw new RelayError(
+      'PACKET_ID_TAKEN',
+      'Another packet already uses this id; seal the message again.',
+    );
+  }
+  if (!duplicate) push(ctx, session, record);
+  return { seq: record.seqFrom, serverTime: record.serverTime, duplicate };
+}
+
+function push(ctx: RelayContext, session: Session, record: StoredRecord): void {
+  const { from, to } = record.packet;
+  if (to !== from) ctx.io.to(roomOf(to)).emit('packet', viewOf(ctx, record, to));
+  session.socket.to(roomOf(from)).emit('packet', viewOf(ctx, record, from));
+}
+
+function page(
+  ctx: RelayContext,
+  identifier: string,
+  records: readonly StoredRecord[],
+  more: boolean,
+): PacketPage {
+  return { packets: records.map((record) => viewOf(ctx, record, identifier)), more };
+}
+
+/** `sync`: my stream after a cursor, oldest first, one page at a time. */
+export async function sync(
+  ctx: RelayContext,
+  session: Session,
+  input: unknown,
+): Promise<PacketPage> {
+  const identifier = me(session);
+  const { after, limit } = parseWire(syncRequestSchema, input, 'sync');
+  const result = await ctx.store.since(identifier, after, limit ?? DEFAULT_SYNC_LIMIT);
+  return page(ctx, identifier, result.records, result.more);
+}
+
+/** `history`: one page of one conversation, before a sequence number of mine. */
+export async function history(
+  ctx: RelayContext,
+  session: Session,
+  input: unknown,
+): Promise<PacketPage> {
+  const identifier = me(session);
+  const { peer, before, limit } = parseWire(historyRequestSchema, input, 'history');
+  const result = await ctx.store.conversation(
+    identifier,
+    peer,
+    before,
+    limit ?? DEFAULT_HISTORY_LIMIT,
+  );
+  return page(ctx, identifier, result.records, result.more);
+}
+
+/** `receipt`: my device holds my stream up to a sequence number; tell the senders theirs arrived. */
+export async function receipt(
+  ctx: RelayContext,
+  session: Session,
+  input: unknown,
+): Promise<object> {
+  const identifier = me(session);
+  const { upTo } = parseWire(receiptRequestSchema, input, 'receipt');
+  for (const record of await ctx.store.acknowledge(identifier, upTo)) {
+    ctx.io
+      .to(roomOf(record.packet.from))
+      .emit('delivered', { id: record.packet.id, to: identifier, seq: record.seqFrom });
+  }
+  return {};
+}

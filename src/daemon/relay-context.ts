@@ -1,0 +1,83 @@
+import type { Logger } from 'pino';
+import type { Server, Socket } from 'socket.io';
+import {
+  importPublicKey,
+  type KeyDirectory,
+  type MessageStore,
+  type PublicKey,
+  type ServerToClientEvents,
+  type StoredPacket,
+  type StoredRecord,
+} from '../core/index.js';
+import type { RelayLimits } from './config.js';
+import type { FailureLimiter, TokenBucket } from './rate-limit.js';
+import type { ServerSecret } from './server-secret.js';
+
+/** Incoming events are untyped on purpose: every payload is `unknown` until a schema parses it. */
+export type RelayServer = Server<
+  Record<string, (...args: unknown[]) => void>,
+  ServerToClientEvents
+>;
+/** A connected socket of the relay. */
+export type RelaySocket = Socket<
+  Record<string, (...args: unknown[]) => void>,
+  ServerToClientEvents
+>;
+
+/** Per-socket state: who it is once authenticated, and what it has spent of its limits. */
+export interface Session {
+  readonly socket: RelaySocket;
+  readonly bucket: TokenBucket;
+  identifier: string | undefined;
+  nonce: string | undefined;
+  loginFailures: number;
+  authFailures: number;
+  registrations: number;
+}
+
+/** What every handler shares. */
+export interface RelayContext {
+  readonly io: RelayServer;
+  readonly keys: KeyDirectory;
+  readonly store: MessageStore;
+  readonly secret: ServerSecret;
+  readonly limits: RelayLimits;
+  readonly logger: Logger;
+  readonly loginLimiter: FailureLimiter;
+  /** Authenticated sockets per identifier. */
+  readonly sockets: Map<string, Set<string>>;
+  readonly publicKeys: Map<string, PublicKey>;
+}
+
+/** The Socket.IO room that holds every socket of one identifier. */
+export function roomOf(identifier: string): string {
+  return `user:${identifier}`;
+}
+
+/** A registered user's public key, parsed once and cached; undefined for an unknown identifier. */
+export async function publicKeyOf(
+  ctx: RelayContext,
+  identifier: string,
+): Promise<PublicKey | undefined> {
+  const cached = ctx.publicKeys.get(identifier);
+  if (cached) return cached;
+  const record = await ctx.keys.get(identifier);
+  if (!record) return undefined;
+  const key = importPublicKey(record.publicKey);
+  ctx.publicKeys.set(identifier, key);
+  return key;
+}
+
+/** A stored record as one participant sees it: its own sequence number, and delivery for its own packets. */
+export function viewOf(ctx: RelayContext, record: StoredRecord, identifier: string): StoredPacket {
+  const { packet } = record;
+  const outgoing = packet.from === identifier && packet.to !== identifier;
+  const view = {
+    seq: packet.from === identifier ? record.seqFrom : record.seqTo,
+    serverTime: record.serverTime,
+    packet,
+  };
+  return outgoing
+    ? { ...view, delivered: ctx.store.deliveredUpTo(packet.to) >= record.seqTo }
+    : view;
+}

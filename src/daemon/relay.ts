@@ -1,0 +1,187 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Server } from 'socket.io';
+import { MAX_PACKET_BYTES, MetaChatError, RelayError, toWireError } from '../core/index.js';
+import { login, prelogin, register } from './account-handlers.js';
+import { ensureDirectory } from './atomic-file.js';
+import type { DaemonConfig } from './config.js';
+import { FileKeyDirectory } from './key-directory.js';
+import { history, key, receipt, send, sync } from './message-handlers.js';
+import { FailureLimiter, TokenBucket } from './rate-limit.js';
+import type { RelayContext, RelayServer, RelaySocket, Session } from './relay-context.js';
+import { SegmentedStore } from './segmented-store.js';
+import { ServerSecret } from './server-secret.js';
+import { authenticate, challenge, leave } from './session-handlers.js';
+
+type Handler = (ctx: RelayContext, session: Session, input: unknown) => Promise<object>;
+
+/** Every event the relay answers; anything else is refused with UNKNOWN_EVENT. */
+const HANDLERS: Readonly<Record<string, Handler>> = {
+  register,
+  prelogin,
+  login,
+  challenge,
+  authenticate,
+  key,
+  send,
+  sync,
+  history,
+  receipt,
+};
+
+/** Socket.IO frame overhead allowed on top of the largest packet (event name, ack id, brackets). */
+const FRAME_OVERHEAD_BYTES = 1024;
+
+/** A running relay. */
+export interface Relay {
+  /** `http://host:port` the relay listens on. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting, finishes pending writes, closes every socket and file. */
+  close(): Promise<void>;
+}
+
+/** Starts the relay: opens the data directory, then listens. */
+export async function startRelay(config: DaemonConfig, logger: Logger): Promise<Relay> {
+  await ensureDirectory(config.dataDir);
+  const keys = await FileKeyDirectory.open(join(config.dataDir, 'keys'));
+  const store = await SegmentedStore.open(config.dataDir);
+  const secret = await ServerSecret.open(config.dataDir);
+  const started = Date.now();
+  const http = createServer((req, res) => {
+    health(req, res);
+  });
+  const io: RelayServer = new Server(http, {
+    serveClient: false,
+    maxHttpBufferSize: MAX_PACKET_BYTES + FRAME_OVERHEAD_BYTES,
+    allowRequest: (req, callback) => {
+      const origin = req.headers.origin;
+      callback(null, origin === undefined || config.allowedOrigins.includes(origin));
+    },
+    ...(config.allowedOrigins.length > 0 ? { cors: { origin: [...config.allowedOrigins] } } : {}),
+  });
+  const ctx: RelayContext = {
+    io,
+    keys,
+    store,
+    secret,
+    limits: config.limits,
+    logger,
+    loginLimiter: new FailureLimiter(
+      config.limits.loginFailuresPerIdentifier,
+      config.limits.loginWindowMs,
+    ),
+    sockets: new Map(),
+    publicKeys: new Map(),
+  };
+  const inflight = new Set<Promise<void>>();
+  let closing = false;
+
+  function health(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method === 'GET' && req.url === '/healthz') {
+      const body = JSON.stringify({
+        status: closing ? 'closing' : 'ok',
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        users: keys.count(),
+        connections: io.engine.clientsCount,
+        messages: store.size(),
+      });
+      res.writeHead(closing ? 503 : 200, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+  }
+
+  function dispatch(session: Session, event: string, args: unknown[]): void {
+    const last = args.at(-1);
+    const ack = typeof last === 'function' ? (last as (response: unknown) => void) : undefined;
+    const reply = (response: object) => {
+      try {
+        ack?.(response);
+      } catch (error) {
+        logger.warn({ event, err: String(error) }, 'acknowledgement failed');
+      }
+    };
+    const refuse = (error: unknown) => {
+      if (!(error instanceof MetaChatError)) logger.error({ event, err: error }, 'handler failed');
+      reply({ ok: false, error: toWireError(error) });
+    };
+    const handler = HANDLERS[event];
+    if (!session.bucket.take()) {
+      refuse(new RelayError('RATE_LIMITED', 'Too many requests; slow down.'));
+      return;
+    }
+    if (handler === undefined) {
+      refuse(new RelayError('UNKNOWN_EVENT', 'The relay does not know this event.'));
+      return;
+    }
+    if (closing) {
+      refuse(new RelayError('STORE_FAILED', 'The relay is shutting down; retry shortly.'));
+      return;
+    }
+    if (ack === undefined) return;
+    const payload =
+      args.length > 2 ? Symbol('too many arguments') : args.length === 2 ? args[0] : undefined;
+    const task = handler(ctx, session, payload).then((result) => {
+      reply({ ok: true, ...result });
+    }, refuse);
+    inflight.add(task);
+    void task.finally(() => inflight.delete(task));
+  }
+
+  io.on('connection', (socket: RelaySocket) => {
+    const session: Session = {
+      socket,
+      bucket: new TokenBucket(config.limits.eventBurst, config.limits.eventsPerSecond),
+      identifier: undefined,
+      nonce: undefined,
+      loginFailures: 0,
+      authFailures: 0,
+      registrations: 0,
+    };
+    const idle = setTimeout(() => {
+      if (session.identifier === undefined) socket.disconnect(true);
+    }, config.limits.unauthenticatedTimeoutMs);
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      dispatch(session, typeof event === 'string' ? event : '', args);
+    });
+    socket.on('disconnect', () => {
+      clearTimeout(idle);
+      const task = leave(ctx, session).catch((error: unknown) => {
+        logger.error({ err: error }, 'presence update failed');
+      });
+      inflight.add(task);
+      void task.finally(() => inflight.delete(task));
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.port, config.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const address = http.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  logger.info(
+    { event: 'listening', port: address.port, users: keys.count(), messages: store.size() },
+    'relay started',
+  );
+
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    async close() {
+      if (closing) return;
+      closing = true;
+      while (inflight.size > 0) await Promise.allSettled([...inflight]);
+      await io.close();
+      while (inflight.size > 0) await Promise.allSettled([...inflight]);
+      await store.close();
+      logger.info({ event: 'stopped' }, 'relay stopped');
+    },
+  };
+}

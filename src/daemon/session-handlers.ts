@@ -1,0 +1,84 @@
+import {
+  authenticateRequestSchema,
+  newAuthNonce,
+  parseWire,
+  RelayError,
+  verifyAuthProof,
+  AuthProofInvalidError,
+  type PresenceUpdate,
+} from '../core/index.js';
+import { publicKeyOf, roomOf, type RelayContext, type Session } from './relay-context.js';
+
+/** `challenge`: a fresh nonce for this socket, good for one authentication attempt. */
+export function challenge(_ctx: RelayContext, session: Session): Promise<{ nonce: string }> {
+  session.nonce = newAuthNonce();
+  return Promise.resolve({ nonce: session.nonce });
+}
+
+/** `authenticate`: binds the socket to an identifier once it proves it holds the private key. */
+export async function authenticate(
+  ctx: RelayContext,
+  session: Session,
+  input: unknown,
+): Promise<object> {
+  if (session.identifier !== undefined) {
+    throw new RelayError('ALREADY_AUTHENTICATED', 'This connection is already authenticated.');
+  }
+  const { identifier, proof } = parseWire(authenticateRequestSchema, input, 'authenticate');
+  const nonce = session.nonce;
+  session.nonce = undefined;
+  if (nonce === undefined) {
+    throw new RelayError(
+      'NO_CHALLENGE',
+      'Ask for a challenge before authenticating; each one is good for one try.',
+    );
+  }
+  const key = await publicKeyOf(ctx, identifier);
+  try {
+    if (!key)
+      throw new AuthProofInvalidError(
+        'Authentication failed: the proof does not match this identifier’s registered key.',
+      );
+    verifyAuthProof(key, identifier, nonce, proof);
+  } catch (error) {
+    session.authFailures++;
+    if (session.authFailures >= ctx.limits.authFailuresPerConnection) {
+      setImmediate(() => session.socket.disconnect(true));
+    }
+    throw error;
+  }
+  const sockets = ctx.sockets.get(identifier) ?? new Set<string>();
+  if (sockets.size >= ctx.limits.maxSocketsPerIdentifier) {
+    throw new RelayError(
+      'TOO_MANY_SOCKETS',
+      'Too many devices are connected for this user; close one and retry.',
+    );
+  }
+  sockets.add(session.socket.id);
+  ctx.sockets.set(identifier, sockets);
+  session.identifier = identifier;
+  await session.socket.join(roomOf(identifier));
+  if (sockets.size === 1) await announce(ctx, { identifier, online: true, lastSeen: Date.now() });
+  for (const peer of ctx.store.peersOf(identifier)) {
+    const presence = ctx.store.getPresence(peer);
+    if (presence) session.socket.emit('presence', presence);
+  }
+  return {};
+}
+
+/** Called when a socket closes: the last socket of a user takes it offline. */
+export async function leave(ctx: RelayContext, session: Session): Promise<void> {
+  const identifier = session.identifier;
+  if (identifier === undefined) return;
+  const sockets = ctx.sockets.get(identifier);
+  sockets?.delete(session.socket.id);
+  if (sockets && sockets.size > 0) return;
+  ctx.sockets.delete(identifier);
+  await announce(ctx, { identifier, online: false, lastSeen: Date.now() });
+}
+
+async function announce(ctx: RelayContext, update: PresenceUpdate): Promise<void> {
+  await ctx.store.setPresence(update);
+  for (const peer of ctx.store.peersOf(update.identifier))
+    ctx.io.to(roomOf(peer)).emit('presence', update);
+}

@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { io } from 'socket.io-client';
+import { prepareRegistration } from '../../src/cli/account.js';
+import { RelayClient, RelayRefusedError } from '../../src/cli/relay-client.js';
+import {
+  base64ToBytes,
+  bytesToBase64,
+  createAuthProof,
+  identifierFromUsername,
+  RELAY_ERROR_CODES,
+  type RelayErrorCode,
+} from '../../src/core/index.js';
+import {
+  newUser,
+  sealText,
+  startTestRelay,
+  type TestRelay,
+  type TestUser,
+} from '../support/relay-harness.js';
+
+let server: TestRelay;
+let alice: TestUser;
+let bob: TestUser;
+const opened: RelayClient[] = [];
+
+async function connect(): Promise<RelayClient> {
+  const client = await RelayClient.connect(server.url);
+  opened.push(client);
+  return client;
+}
+
+async function codeOf(run: () => Promise<unknown>): Promise<string> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof RelayRefusedError) return error.code;
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+beforeAll(async () => {
+  server = await startTestRelay({
+    limits: { maxSocketsPerIdentifier: 3, loginFailuresPerIdentifier: 3 },
+  });
+  alice = await newUser(server.url, 'alice');
+  bob = await newUser(server.url, 'bob');
+});
+
+afterAll(async () => {
+  for (const client of [alice.client, bob.client, ...opened]) client.close();
+  await server.stop();
+});
+
+/** One real way to provoke each relay refusal; the table must cover every code. */
+const provoke: Record<RelayErrorCode, () => Promise<unknown>> = {
+  NOT_AUTHENTICATED: async () => (await connect()).send(sealText(alice, bob, 'not yet')),
+  ALREADY_AUTHENTICATED: () =>
+    alice.client.authenticate(alice.identifier, alice.keyPair.privateKey),
+  NO_CHALLENGE: async () =>
+    (await connect())
+      .raw('authenticate', {
+        identifier: alice.identifier,
+        proof: bytesToBase64(new Uint8Array(256)),
+      })
+      .then((ack) => {
+        const error = (ack as { error?: { code: string; message: string } }).error;
+        if (error) throw new RelayRefusedError(error.code, error.message);
+      }),
+  ALREADY_REGISTERED: async () => {
+    const { request } = await prepareRegistration('alice', 'another password');
+    return (await connect()).register(request);
+  },
+  UNKNOWN_IDENTIFIER: () => alice.client.key(identifierFromUsername('nobody')),
+  LOGIN_FAILED: async () =>
+    (await connect()).login(alice.identifier, bytesToBase64(new Uint8Array(32))),
+  RATE_LIMITED: async () => {
+    const client = await connect();
+    const target = identifierFromUsername('locked-out');
+    for (let i = 0; i < 3; i++)
+      await codeOf(() => client.login(target, bytesToBase64(new Uint8Array(32))));
+    return client.login(target, bytesToBase64(new Uint8Array(32)));
+  },
+  TOO_MANY_SOCKETS: async () => {
+    for (let i = 0; i < 2; i++)
+      await (await connect()).authenticate(bob.identifier, bob.keyPair.privateKey);
+    return (await connect()).authenticate(bob.identifier, bob.keyPair.privateKey);
+  },
+  FORBIDDEN_SENDER: () => bob.client.send(sealText(alice, bob, 'bob pretends to be alice')),
+  PACKET_ID_TAKEN: async () => {
+    const original = sealText(alice, bob, 'original');
+    await alice.client.send(original);
+    const copy = { ...sealText(bob, alice, 'copy'), id: original.id };
+    const { sig: _sig, ...unsigned } = copy;
+    const { packetSigningBytes } = await import('../../src/core/index.js');
+    const { pssSign } = await import('../../src/core/rsa.js');
+    const sig = bytesToBase64(
+      pssSign(bob.keyPair.privateKey.keyObject, packetSigningBytes(unsigned)),
+    );
+    return bob.client.send({ ...unsigned, sig });
+  },
+  UNKNOWN_EVENT: async () => {
+    const ack = await alice.client.raw('launch-missiles', {});
+    const error = (ack as { error: { code: string; message: string } }).error;
+    throw new RelayRefusedError(error.code, error.message);
+  },
+  STORE_FAILED: async () => {
+    // A real disk failure: the segments directory becomes a plain file, so the write fails.
+    const segments = join(server.dataDir, 'segments');
+    await rename(segments, `${segments}.away`);
+    await writeFile(segments, 'not a directory');
+    try {
+      return await alice.client.send(sealText(alice, bob, 'lost to a full disk'));
+    } finally {
+      await rm(segments);
+      await rename(`${segments}.away`, segments);
+    }
+  },
+};
+
+describe('every relay refusal is an error acknowledgement with its own code', () => {
+  it.each([...RELAY_ERROR_CODES])('%s', async (code) => {
+    expect(await codeOf(provoke[code])).toBe(code);
+  });
+});
+
+describe('after a failed write', () => {
+  it('stays up, stored nothing, and accepts the same packet once the disk is back', async () => {
+    const segments = join(server.dataDir, 'segments');
+    const packet = sealText(alice, bob, 'retry me');
+    const before = (await bob.client.sync(0, 500)).packets.length;
+    await rename(segments, `${segments}.away`);
+    await writeFile(segments, 'not a directory');
+    expect(await codeOf(() => alice.client.send(packet))).toBe('STORE_FAILED');
+    await rm(segments);
+    await rename(`${segments}.away`, segments);
+    expect((await bob.client.sync(0, 500)).packets.length).toBe(before);
+    const ack = await alice.client.send(packet);
+    expect(ack.duplicate).toBe(false);
+    const after = await bob.client.sync(0, 500);
+    expect(after.packets.map((p) => p.seq)).toEqual(after.packets.map((_, i) => i + 1));
+    expect(after.packets.at(-1)?.packet.id).toBe(packet.id);
+  });
+});
+
+describe('refusals that use core codes', () => {
+  it('refuses a forged signature with SIGNATURE_INVALID and stores nothing', async () => {
+    const packet = sealText(alice, bob, 'real');
+    const sig = base64ToBytes(packet.sig);
+    sig[5] = (sig[5] ?? 0) ^ 1;
+    const before = (await bob.client.sync(0, 500)).packets.length;
+    expect(await codeOf(() => alice.client.send({ ...packet, sig: bytesToBase64(sig) }))).toBe(
+      'SIGNATURE_INVALID',
+    );
+    expect((await bob.client.sync(0, 500)).packets.length).toBe(before);
+  });
+
+  it('refuses an auth proof for another identifier with AUTH_PROOF_INVALID', async () => {
+    const client = await connect();
+    const { nonce } = (await client.raw('challenge')) as { nonce: string };
+    const proof = createAuthProof(bob.keyPair.privateKey, bob.identifier, nonce);
+    const ack = (await client.raw('authenticate', { identifier: alice.identifier, proof })) as {
+      error: { code: string };
+    };
+    expect(ack.error.code).toBe('AUTH_PROOF_INVALID');
+  });
+
+  it('refuses weak KDF parameters at registration with KDF_BELOW_FLOOR', async () => {
+    const { request } = await prepareRegistration('weakling', 'correct horse battery');
+    const client = await connect();
+    expect(
+      await codeOf(() =>
+        client.register({ ...request, kdf: { ...request.kdf, iterations: 1000 } }),
+      ),
+    ).toBe('KDF_BELOW_FLOOR');
+  });
+
+  it('refuses a browser origin by default (CORS closed)', async () => {
+    const socket = io(server.url, {
+      transports: ['polling'],
+      extraHeaders: { origin: 'https://evil.example' },
+      reconnection: false,
+    });
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once('connect', () => resolve('connected'));
+      socket.once('connect_error', () => resolve('refused'));
+    });
+    socket.close();
+    expect(outcome).toBe('refused');
+  });
+});

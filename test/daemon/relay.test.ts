@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { loginAccount } from '../../src/cli/account.js';
+import { RelayClient } from '../../src/cli/relay-client.js';
+import { identifierFromUsername, openPacket, type PresenceUpdate } from '../../src/core/index.js';
+import {
+  collectPackets,
+  newUser,
+  sealText,
+  secondDevice,
+  startTestRelay,
+  type TestRelay,
+  type TestUser,
+} from '../support/relay-harness.js';
+
+let server: TestRelay;
+let alice: TestUser;
+let bob: TestUser;
+const extra: RelayClient[] = [];
+
+function read(user: TestUser, packet: unknown, from: TestUser) {
+  return openPacket({
+    packet,
+    reader: { identifier: user.identifier, privateKey: user.keyPair.privateKey },
+    sender: { identifier: from.identifier, publicKey: from.keyPair.publicKey },
+  });
+}
+
+beforeAll(async () => {
+  server = await startTestRelay();
+  alice = await newUser(server.url, 'alice');
+  bob = await newUser(server.url, 'bob');
+});
+
+afterAll(async () => {
+  for (const client of [alice.client, bob.client, ...extra]) client.close();
+  await server.stop();
+});
+
+describe('accounts', () => {
+  it('logs in on a new device with the password alone and recovers the same key pair', async () => {
+    const device = await RelayClient.connect(server.url);
+    extra.push(device);
+    const account = await loginAccount(device, 'ALICE', alice.password);
+    expect(account.identifier).toBe(alice.identifier);
+    expect(account.keyPair.publicKey.fingerprint).toBe(alice.keyPair.publicKey.fingerprint);
+    await device.authenticate(account.identifier, account.keyPair.privateKey);
+  });
+
+  it('gives an unknown identifier stable, well-formed KDF parameters, like a real one', async () => {
+    const probe = await RelayClient.connect(server.url);
+    extra.push(probe);
+    const ghost = identifierFromUsername('nobody-here');
+    const first = await probe.prelogin(ghost);
+    expect(await probe.prelogin(ghost)).toEqual(first);
+    const real = await probe.prelogin(alice.identifier);
+    expect(Object.keys(first).sort()).toEqual(Object.keys(real).sort());
+    expect(first.iterations).toBe(real.iterations);
+    expect(first.salt).not.toBe(real.salt);
+  });
+
+  it('serves a public key to authenticated sockets', async () => {
+    expect(await alice.client.key(bob.identifier)).toBe(bob.keyPair.publicKey.encoded);
+  });
+});
+
+describe('messages', () => {
+  it('delivers a sent packet in real time and acknowledges it with the sender’s sequence number', async () => {
+    const inbox = collectPackets(bob.client);
+    const packet = sealText(alice, bob, 'hello bob');
+    const ack = await alice.client.send(packet);
+    expect(ack.duplicate).toBe(false);
+    expect(ack.seq).toBeGreaterThanOrEqual(1);
+    const [pushed] = await inbox.waitFor(1);
+    expect(pushed?.packet).toEqual(packet);
+    expect(read(bob, pushed?.packet, alice).body).toEqual({
+      v: 1,
+      type: 'text',
+      text: 'hello bob',
+    });
+  });
+
+  it('numbers each user’s stream 1, 2, 3… without gaps', async () => {
+    const page = await bob.client.sync(0);
+    expect(page.packets.map((p) => p.seq)).toEqual(page.packets.map((_, i) => i + 1));
+  });
+
+  it('delivers what was sent while the recipient was offline through sync', async () => {
+    const carol = await newUser(server.url, 'carol');
+    carol.client.close();
+    const sent = [
+      sealText(alice, carol, 'one'),
+      sealText(alice, carol, 'two'),
+      sealText(alice, carol, 'three'),
+    ];
+    for (const packet of sent) await alice.client.send(packet);
+    const back = await secondDevice(server.url, carol);
+    extra.push(back);
+    const page = await back.sync(0);
+    expect(page.more).toBe(false);
+    expect(page.packets.map((p) => read(carol, p.packet, alice).body)).toEqual(
+      ['one', 'two', 'three'].map((text) => ({ v: 1, type: 'text', text })),
+    );
+    const firstPage = await back.sync(0, 2);
+    expect(firstPage.packets).toHaveLength(2);
+    expect(firstPage.more).toBe(true);
+    expect((await back.sync(2, 2)).packets.map((p) => p.seq)).toEqual([3]);
+  });
+
+  it('reaches both devices of the recipient and the sender’s other device, which can read its own message', async () => {
+    const bobPhone = await secondDevice(server.url, bob);
+    const alicePhone = await secondDevice(server.url, alice);
+    extra.push(bobPhone, alicePhone);
+    const bobDesk = collectPackets(bob.client);
+    const bobMobile = collectPackets(bobPhone);
+    const aliceMobile = collectPackets(alicePhone);
+    const aliceDesk = collectPackets(alice.client);
+    const packet = sealText(alice, bob, 'to every device');
+    await alice.client.send(packet);
+    for (const inbox of [bobDesk, bobMobile, aliceMobile]) {
+      const [stored] = await inbox.waitFor(1);
+      expect(stored?.packet.id).toBe(packet.id);
+    }
+    const [own] = await aliceMobile.waitFor(1);
+    expect(read(alice, own?.packet, alice)).toMatchObject({
+      direction: 'outgoing',
+      body: { text: 'to every device' },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(aliceDesk.packets).toHaveLength(0);
+  });
+
+  it('stores a resend of the same packet id once and acknowledges it again', async () => {
+    const packet = sealText(alice, bob, 'exactly once');
+    const first = await alice.client.send(packet);
+    const again = await alice.client.send(packet);
+    expect(again).toEqual({ ...first, duplicate: true });
+    const page = await bob.client.sync(0, 500);
+    expect(page.packets.filter((p) => p.packet.id === packet.id)).toHaveLength(1);
+  });
+
+  it('pages a conversation’s history backwards, oldest first within a page', async () => {
+    const dave = await newUser(server.url, 'dave');
+    extra.push(dave.client);
+    for (let i = 1; i <= 5; i++) await alice.client.send(sealText(alice, dave, `m${i}`));
+    const latest = await dave.client.history(alice.identifier, undefined, 2);
+    const texts = (page: typeof latest) =>
+      page.packets.map((p) => read(dave, p.packet, alice).body);
+    expect(texts(latest)).toEqual([
+      { v: 1, type: 'text', text: 'm4' },
+      { v: 1, type: 'text', text: 'm5' },
+    ]);
+    expect(latest.more).toBe(true);
+    const older = await dave.client.history(alice.identifier, latest.packets[0]?.seq, 10);
+    expect(texts(older).map((b) => (b.type === 'text' ? b.text : ''))).toEqual(['m1', 'm2', 'm3']);
+    expect(older.more).toBe(false);
+  });
+
+  it('tells the sender when the recipient’s device acknowledges, and marks it delivered in sync', async () => {
+    const erin = await newUser(server.url, 'erin');
+    extra.push(erin.client);
+    const notices: { id: string; to: string; seq: number }[] = [];
+    alice.client.on('delivered', (notice) => notices.push(notice));
+    const packet = sealText(alice, erin, 'did you get this?');
+    const ack = await alice.client.send(packet);
+    const page = await erin.client.sync(0);
+    await erin.client.receipt(page.packets.at(-1)?.seq ?? 0);
+    for (let i = 0; i < 50 && notices.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(notices).toContainEqual({ id: packet.id, to: erin.identifier, seq: ack.seq });
+    const mine = await alice.client.history(erin.identifier);
+    expect(mine.packets.find((p) => p.packet.id === packet.id)?.delivered).toBe(true);
+  });
+});
+
+describe('presence', () => {
+  it('tells conversation partners when a user comes online and goes offline, with last-seen', async () => {
+    const updates: PresenceUpdate[] = [];
+    alice.client.on('presence', (update) => updates.push(update));
+    const frank = await newUser(server.url, 'frank');
+    await frank.client.send(sealText(frank, alice, 'hi'));
+    frank.client.close();
+    const back = await secondDevice(server.url, frank);
+    const before = Date.now();
+    back.close();
+    for (let i = 0; i < 100 && !updates.some((u) => !u.online); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    const online = updates.find((u) => u.identifier === frank.identifier && u.online);
+    const offline = updates.find((u) => u.identifier === frank.identifier && !u.online);
+    expect(online).toBeDefined();
+    expect(offline?.lastSeen).toBeGreaterThanOrEqual(before - 5);
+  });
+});
+
+describe('health', () => {
+  it('answers GET /healthz with uptime, users and connections', async () => {
+    const response = await fetch(`${server.url}/healthz`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body['status']).toBe('ok');
+    expect(typeof body['connections']).toBe('number');
+    expect(typeof body['uptimeSeconds']).toBe('number');
+    expect(body['users']).toBeGreaterThanOrEqual(2);
+  });
+});
