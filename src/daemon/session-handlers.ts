@@ -5,12 +5,20 @@ import {
   RelayError,
   verifyAuthProof,
   AuthProofInvalidError,
+  MalformedInputError,
   type PresenceUpdate,
 } from '../core/index.js';
 import { publicKeyOf, roomOf, type RelayContext, type Session } from './relay-context.js';
 
 /** `challenge`: a fresh nonce for this socket, good for one authentication attempt. */
-export function challenge(_ctx: RelayContext, session: Session): Promise<{ nonce: string }> {
+export function challenge(
+  _ctx: RelayContext,
+  session: Session,
+  input: unknown,
+): Promise<{ nonce: string }> {
+  if (input !== undefined) {
+    return Promise.reject(new MalformedInputError('challenge takes no payload.'));
+  }
   session.nonce = newAuthNonce();
   return Promise.resolve({ nonce: session.nonce });
 }

@@ -1,0 +1,178 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Account } from '../../src/cli/account.js';
+import type { Packet } from '../../src/core/index.js';
+import { SegmentedStore } from '../../src/daemon/segmented-store.js';
+import { StoreCorruptError } from '../../src/daemon/store-corrupt-error.js';
+import { alice, bob } from '../support/parties.js';
+import { sealText, tempDir } from '../support/relay-harness.js';
+
+const A = alice as unknown as Account;
+const B = bob as unknown as Account;
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+async function freshStore(segmentSize = 4): Promise<{ dir: string; store: SegmentedStore }> {
+  const dir = await tempDir();
+  dirs.push(dir);
+  return { dir, store: await SegmentedStore.open(dir, segmentSize) };
+}
+
+function packets(count: number): Packet[] {
+  return Array.from({ length: count }, (_, i) =>
+    i % 3 === 2 ? sealText(B, A, `b${i}`) : sealText(A, B, `a${i}`),
+  );
+}
+
+async function streamIds(store: SegmentedStore, identifier: string): Promise<string[]> {
+  return (await store.since(identifier, 0, 500)).records.map((r) => r.packet.id);
+}
+
+describe('SegmentedStore', () => {
+  it('rolls over into bounded segments with sidecars, and reloads the same state', async () => {
+    const { dir, store } = await freshStore(4);
+    const sent = packets(10);
+    for (const packet of sent) await store.append(packet, Date.now());
+    const names = (await readdir(join(dir, 'segments'))).sort();
+    expect(names).toEqual([
+      '00000000.idx.json',
+      '00000000.json',
+      '00000001.idx.json',
+      '00000001.json',
+      '00000002.json',
+    ]);
+    const before = await streamIds(store, A.identifier);
+    await store.close();
+    const reopened = await SegmentedStore.open(dir, 4);
+    expect(reopened.size()).toBe(10);
+    expect(await streamIds(reopened, A.identifier)).toEqual(before);
+    expect(before).toEqual(sent.map((p) => p.id));
+    const more = sealText(A, B, 'after restart');
+    const { record } = await reopened.append(more, Date.now());
+    expect(record.pos).toBe(10);
+    expect(record.seqFrom).toBe(11);
+    await reopened.close();
+  });
+
+  it('numbers both participants’ streams and keeps a note to self to one place', async () => {
+    const { store } = await freshStore();
+    const first = await store.append(sealText(A, B, 'x'), 1);
+    const note = await store.append(sealText(A, A, 'note'), 2);
+    const reply = await store.append(sealText(B, A, 'y'), 3);
+    expect([first.record.seqFrom, first.record.seqTo]).toEqual([1, 1]);
+    expect([note.record.seqFrom, note.record.seqTo]).toEqual([2, 2]);
+    expect([reply.record.seqFrom, reply.record.seqTo]).toEqual([2, 3]);
+    expect(store.peersOf(A.identifier)).toEqual([B.identifier]);
+    await store.close();
+  });
+
+  it('stores a repeated id once, in one batch or across batches', async () => {
+    const { store } = await freshStore();
+    const packet = sealText(A, B, 'once');
+    const [one, two] = await Promise.all([store.append(packet, 1), store.append(packet, 1)]);
+    expect(one.duplicate).toBe(false);
+    expect(two.duplicate).toBe(true);
+    const three = await store.append(packet, 1);
+    expect(three).toEqual({ record: one.record, duplicate: true });
+    expect(store.size()).toBe(1);
+    await store.close();
+  });
+
+  it('group-commits concurrent appends and still numbers them without gaps', async () => {
+    const { store } = await freshStore(16);
+    const results = await Promise.all(packets(60).map((packet) => store.append(packet, 1)));
+    const seqsOfA = results.map(({ record }) =>
+      record.packet.from === A.identifier ? record.seqFrom : record.seqTo,
+    );
+    expect([...seqsOfA].sort((x, y) => x - y)).toEqual(results.map((_, i) => i + 1));
+    expect(new Set(results.map((r) => r.record.pos)).size).toBe(60);
+    await store.close();
+  });
+
+  it('pages a conversation backwards by the reader’s own sequence numbers', async () => {
+    const { store } = await freshStore();
+    for (const packet of packets(9)) await store.append(packet, 1);
+    const last = await store.conversation(B.identifier, A.identifier, undefined, 4);
+    expect(last.records.map((r) => r.seqTo)).toEqual([6, 7, 8, 9].map((n) => n));
+    expect(last.more).toBe(true);
+    const older = await store.conversation(B.identifier, A.identifier, 6, 10);
+    expect(older.records).toHaveLength(5);
+    expect(older.more).toBe(false);
+    await store.close();
+  });
+
+  it('rebuilds a sidecar lost in a crash from its segment', async () => {
+    const { dir, store } = await freshStore(4);
+    for (const packet of packets(9)) await store.append(packet, 1);
+    await store.close();
+    await unlink(join(dir, 'segments', '00000001.idx.json'));
+    const reopened = await SegmentedStore.open(dir, 4);
+    expect(reopened.size()).toBe(9);
+    expect(await readdir(join(dir, 'segments'))).toContain('00000001.idx.json');
+    await reopened.close();
+  });
+
+  it('removes temp files a crash left behind', async () => {
+    const { dir, store } = await freshStore();
+    await store.append(sealText(A, B, 'x'), 1);
+    await store.close();
+    await writeFile(join(dir, 'segments', '.tmp-00000000.json.abc'), '{"half":');
+    const reopened = await SegmentedStore.open(dir, 4);
+    expect((await readdir(join(dir, 'segments'))).some((n) => n.startsWith('.tmp-'))).toBe(false);
+    expect(reopened.size()).toBe(1);
+    await reopened.close();
+  });
+
+  it.each([
+    ['an open segment that is not JSON', '00000001.json', '{"v":1,"records":['],
+    [
+      'an open segment that fails its schema',
+      '00000001.json',
+      '{"v":1,"segment":1,"records":[{"pos":"zero"}]}',
+    ],
+    ['a sidecar with a bad entry', '00000000.idx.json', '{"v":1,"segment":0,"entries":[1,2,3,4]}'],
+  ])('refuses to start on %s, with a typed error naming the file', async (_why, file, contents) => {
+    const { dir, store } = await freshStore(4);
+    for (const packet of packets(6)) await store.append(packet, 1);
+    await store.close();
+    await writeFile(join(dir, 'segments', file), contents);
+    const error = await SegmentedStore.open(dir, 4).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StoreCorruptError);
+    expect((error as StoreCorruptError).message).toContain(file);
+  });
+
+  it('detects a damaged sealed segment when it is read, with a typed error', async () => {
+    const { dir, store } = await freshStore(4);
+    for (const packet of packets(6)) await store.append(packet, 1);
+    await store.close();
+    await writeFile(join(dir, 'segments', '00000000.json'), '{"v":1,"segment":0,"records":[]}');
+    const reopened = await SegmentedStore.open(dir, 4);
+    await expect(reopened.since(A.identifier, 0, 10)).rejects.toBeInstanceOf(StoreCorruptError);
+    await reopened.close();
+  });
+
+  it('refuses to start when a segment in the middle is missing', async () => {
+    const { dir, store } = await freshStore(2);
+    for (const packet of packets(6)) await store.append(packet, 1);
+    await store.close();
+    await unlink(join(dir, 'segments', '00000001.json'));
+    await expect(SegmentedStore.open(dir, 2)).rejects.toBeInstanceOf(StoreCorruptError);
+  });
+
+  it('keeps db.json bounded by users, not by messages', async () => {
+    const { dir, store } = await freshStore(8);
+    for (const packet of packets(40)) await store.append(packet, 1);
+    await store.setPresence({ identifier: A.identifier, online: false, lastSeen: 5 });
+    await store.acknowledge(B.identifier, 3);
+    await store.close();
+    const db = await readFile(join(dir, 'db.json'), 'utf8');
+    expect(db.length).toBeLessThan(400);
+    expect(JSON.parse(db)).toMatchObject({ cursors: { [B.identifier]: 3 } });
+  });
+});
