@@ -1,5 +1,8 @@
-// `npm run bench`: every benchmark of the project, each with its baseline measured in the same run.
+// `npm run bench [core|daemon]`: the project's benchmarks, each with its baseline measured in the same run.
 import { runCoreBench } from './core-bench.js';
+import { runDaemonBench } from './daemon-bench.js';
 
+const only = process.argv[2];
 console.log(`MetaChat benchmarks — node ${process.version}, ${new Date().toISOString()}`);
-await runCoreBench();
+if (only === undefined || only === 'core') await runCoreBench();
+if (only === undefined || only === 'daemon') await runDaemonBench();

@@ -2,9 +2,14 @@ import naclUtil from 'tweetnacl-util';
 import { MalformedEncodingError } from './errors.js';
 
 const HEX_DIGITS = '0123456789abcdef';
-const HEX_PATTERN = /^(?:[0-9a-f]{2})*$/;
 const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const NOT_BASE64 = 255;
+/** Value of each character code in the base64 alphabet, NOT_BASE64 elsewhere (including `=`). */
+const BASE64_VALUES = new Uint8Array(65536).fill(NOT_BASE64);
+for (let i = 0; i < BASE64_ALPHABET.length; i++) BASE64_VALUES[BASE64_ALPHABET.charCodeAt(i)] = i;
+const NOT_HEX = 255;
+const HEX_VALUES = new Uint8Array(128).fill(NOT_HEX);
+for (let i = 0; i < 16; i++) HEX_VALUES[HEX_DIGITS.charCodeAt(i)] = i;
 
 /** Standard padded base64 (RFC 4648 section 4), the encoding of every binary field on the wire. */
 export function bytesToBase64(bytes: Uint8Array): string {
@@ -17,10 +22,14 @@ export function bytesToBase64(bytes: Uint8Array): string {
  * Checks without decoding, so schemas can vet large fields cheaply.
  */
 export function canonicalBase64Length(text: unknown): number | null {
-  if (typeof text !== 'string' || !BASE64_PATTERN.test(text)) return null;
+  if (typeof text !== 'string' || text.length % 4 !== 0) return null;
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const data = text.length - padding;
+  for (let i = 0; i < data; i++) {
+    if (BASE64_VALUES[text.charCodeAt(i)] === NOT_BASE64) return null;
+  }
   if (padding > 0) {
-    const last = BASE64_ALPHABET.indexOf(text.charAt(text.length - padding - 1));
+    const last = BASE64_VALUES[text.charCodeAt(data - 1)] ?? NOT_BASE64;
     if (last % (padding === 2 ? 16 : 4) !== 0) return null;
   }
   return (text.length / 4) * 3 - padding;
@@ -84,10 +93,17 @@ export function bytesToHex(bytes: Uint8Array): string {
 
 /** Decodes lowercase hex strictly (even length, no uppercase, no prefix). */
 export function hexToBytes(text: unknown, what = 'value'): Uint8Array {
-  if (typeof text !== 'string' || !HEX_PATTERN.test(text))
+  if (typeof text !== 'string' || text.length % 2 !== 0) {
     throw new MalformedEncodingError(`${what} is not lowercase hex.`);
+  }
   const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const high = HEX_VALUES[text.charCodeAt(2 * i)] ?? NOT_HEX;
+    const low = HEX_VALUES[text.charCodeAt(2 * i + 1)] ?? NOT_HEX;
+    if (high === NOT_HEX || low === NOT_HEX)
+      throw new MalformedEncodingError(`${what} is not lowercase hex.`);
+    out[i] = (high << 4) | low;
+  }
   return out;
 }
 

@@ -36,17 +36,28 @@ export interface OpenedPacket {
   readonly direction: 'incoming' | 'outgoing';
 }
 
-/** Verifies a parsed packet's signature under the claimed sender's key: what the relay checks on send. */
-export function verifyPacketSignature(packet: Packet, senderPublicKey: PublicKey): void {
-  verifyWith(packet, decodePacketBytes(packet), senderPublicKey);
+/**
+ * Verifies a parsed packet's signature under the claimed sender's key: what the relay checks on
+ * send. A caller that already decoded the binary fields may pass them.
+ */
+export function verifyPacketSignature(
+  packet: Packet,
+  senderPublicKey: PublicKey,
+  bytes: PacketBytes = decodePacketBytes(packet),
+): void {
+  verifyWith(packet, bytes, senderPublicKey);
+}
+
+function invalidSignature(): SignatureInvalidError {
+  return new SignatureInvalidError(
+    'This packet is not signed by the sender it names: it was forged or altered in transit.',
+  );
 }
 
 function verifyWith(packet: Packet, bytes: PacketBytes, senderPublicKey: PublicKey): void {
   const signature = base64ToBytes(packet.sig, 'sig');
   if (!pssVerify(senderPublicKey.keyObject, signingBytesOf(packet, bytes), signature)) {
-    throw new SignatureInvalidError(
-      'This packet is not signed by the sender it names: it was forged or altered in transit.',
-    );
+    throw invalidSignature();
   }
 }
 

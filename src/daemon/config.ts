@@ -51,6 +51,7 @@ export interface RawOptions {
   data?: string | undefined;
   logLevel?: string | undefined;
   allowOrigin?: readonly string[] | undefined;
+  eventsPerSecond?: string | number | undefined;
 }
 
 /** A configuration problem the operator must fix; the daemon does not start. */
@@ -66,6 +67,16 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv): Daemon
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new ConfigError(`The log level must be one of ${LOG_LEVELS.join(', ')}.`);
   }
+  const rate = z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .safeParse(
+      flags.eventsPerSecond ?? env['METACHAT_EVENTS_PER_SECOND'] ?? DEFAULT_LIMITS.eventsPerSecond,
+    );
+  if (!rate.success)
+    throw new ConfigError('Events per second must be a whole number from 1 to 1000000.');
   const host = flags.host ?? env['METACHAT_HOST'] ?? '127.0.0.1';
   if (host.length === 0) throw new ConfigError('The host must not be empty.');
   return {
@@ -75,6 +86,6 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv): Daemon
     logLevel: level as LogLevel,
     allowedOrigins:
       flags.allowOrigin ?? env['METACHAT_ALLOW_ORIGIN']?.split(',').filter(Boolean) ?? [],
-    limits: DEFAULT_LIMITS,
+    limits: { ...DEFAULT_LIMITS, eventsPerSecond: rate.data, eventBurst: 2 * rate.data },
   };
 }

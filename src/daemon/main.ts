@@ -31,6 +31,12 @@ const program = new Command('metachat-daemon')
   )
   .addOption(
     new Option(
+      '--events-per-second <n>',
+      'per-connection request rate limit (env METACHAT_EVENTS_PER_SECOND)',
+    ).default(undefined, '200'),
+  )
+  .addOption(
+    new Option(
       '--allow-origin <origin...>',
       'browser origins allowed to connect (env METACHAT_ALLOW_ORIGIN)',
     ),

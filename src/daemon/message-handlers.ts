@@ -10,6 +10,7 @@ import {
   type PacketPage,
   type StoredRecord,
 } from '../core/index.js';
+import { decodeParsedPacketBytes } from './packet-bytes.js';
 import { publicKeyOf, roomOf, viewOf, type RelayContext, type Session } from './relay-context.js';
 
 /** Page sizes when the client does not ask for one. */
@@ -60,7 +61,7 @@ export async function send(
   const senderKey = await publicKeyOf(ctx, sender);
   if (!senderKey)
     throw new RelayError('UNKNOWN_IDENTIFIER', 'The sender is not registered on this relay.');
-  verifyPacketSignature(packet, senderKey);
+  verifyPacketSignature(packet, senderKey, decodeParsedPacketBytes(packet));
   const { record, duplicate } = await ctx.store.append(packet, Date.now());
   if (record.packet.from !== sender) {
     throw new RelayError(
@@ -74,8 +75,12 @@ export async function send(
 
 function push(ctx: RelayContext, session: Session, record: StoredRecord): void {
   const { from, to } = record.packet;
-  if (to !== from) ctx.io.to(roomOf(to)).emit('packet', viewOf(ctx, record, to));
-  session.socket.to(roomOf(from)).emit('packet', viewOf(ctx, record, from));
+  if (to !== from && ctx.sockets.has(to))
+    ctx.io.to(roomOf(to)).emit('packet', viewOf(ctx, record, to));
+  // Socket.IO encodes a broadcast before it looks for recipients: skip the sender's room when empty.
+  if ((ctx.sockets.get(from)?.size ?? 0) > 1) {
+    session.socket.to(roomOf(from)).emit('packet', viewOf(ctx, record, from));
+  }
 }
 
 function page(

@@ -1,8 +1,9 @@
-import { readdir } from 'node:fs/promises';
+import { open, readdir, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { z } from 'zod';
 import { packetSchema, type StoredRecord } from '../core/index.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { FsyncJsonFile } from './fsync-json-file.js';
 import type { IndexEntry } from './message-index.js';
 import { StoreCorruptError } from './store-corrupt-error.js';
@@ -69,19 +70,19 @@ export async function readSegment(directory: string, k: number): Promise<StoredR
   return data.records;
 }
 
-/** Writes one segment durably (atomic replace, fsync). */
+/**
+ * Writes one segment durably (atomic replace, fsync). Takes each record already serialized: the
+ * file is the same JSON lowdb reads back, built by joining instead of re-serializing every record.
+ */
 export async function writeSegment(
   directory: string,
   k: number,
-  records: readonly StoredRecord[],
+  recordJson: readonly string[],
 ): Promise<void> {
-  const db = new Low<SegmentData>(new FsyncJsonFile(segmentPath(directory, k), segmentSchema), {
-    v: 1,
-    segment: k,
-    records: [],
-  });
-  db.data = { v: 1, segment: k, records: [...records] };
-  await db.write();
+  await writeFileAtomic(
+    segmentPath(directory, k),
+    `{"v":1,"segment":${k},"records":[${recordJson.join(',')}]}`,
+  );
 }
 
 /** The index entry of a stored record. */
@@ -153,4 +154,116 @@ export async function readSidecar(
     const [id, from, to, seqFrom, seqTo, serverTime] = value;
     return { id, from, to, seqFrom, seqTo, serverTime };
   });
+}
+
+/** The journal of the open segment: its records as JSON lines, appended and fdatasynced per commit. */
+export function journalPath(directory: string, k: number): string {
+  return join(directory, `${String(k).padStart(8, '0')}.journal`);
+}
+
+/** The journal numbers present. */
+export async function listJournals(directory: string): Promise<number[]> {
+  return (await readdir(directory))
+    .map((name) => /^(\d{8})\.journal$/.exec(name)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * Reads a journal's complete, valid lines. A crash can leave a torn tail (a line without its
+ * newline, or bytes that do not parse): that batch was never acknowledged, so the tail is cut off.
+ */
+export async function readJournal(
+  directory: string,
+  k: number,
+  segmentSize: number,
+): Promise<StoredRecord[]> {
+  const path = journalPath(directory, k);
+  const text = await readFile(path, 'utf8').catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw error;
+  });
+  const lines = text.split('\n');
+  const complete = lines.slice(0, -1);
+  const records: StoredRecord[] = [];
+  for (const line of complete) {
+    const parsed = recordSchema.safeParse(safeJson(line));
+    if (!parsed.success || parsed.data.pos !== k * segmentSize + records.length) break;
+    records.push(parsed.data);
+  }
+  if (records.length < complete.length) {
+    const later = complete
+      .slice(records.length + 1)
+      .some((line) => recordSchema.safeParse(safeJson(line)).success);
+    if (later)
+      throw new StoreCorruptError(
+        path,
+        `line ${records.length + 1} is damaged but later lines are not`,
+      );
+  }
+  const validBytes = Buffer.byteLength(
+    complete
+      .slice(0, records.length)
+      .map((line) => `${line}\n`)
+      .join(''),
+    'utf8',
+  );
+  if (validBytes < Buffer.byteLength(text, 'utf8')) await truncate(path, validBytes);
+  return records;
+}
+
+function safeJson(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An open journal: appends lines and makes them durable with one fdatasync per commit. */
+export class Journal {
+  private constructor(
+    readonly k: number,
+    private readonly handle: FileHandle,
+    private size: number,
+  ) {}
+
+  /** Opens (creating, durably, if needed) the journal of segment k for appending. */
+  static async open(directory: string, k: number): Promise<Journal> {
+    const handle = await open(journalPath(directory, k), 'a', 0o600);
+    try {
+      const { size } = await handle.stat();
+      const directoryHandle = await open(directory, 'r');
+      try {
+        await directoryHandle.sync();
+      } finally {
+        await directoryHandle.close();
+      }
+      return new Journal(k, handle, size);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Appends serialized records, one per line, and returns once they are on disk. On failure the
+   * file is cut back to what was durable before, so a later append never follows a torn line.
+   */
+  async append(lines: readonly string[]): Promise<void> {
+    const data = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+    try {
+      await this.handle.write(data);
+      await this.handle.datasync();
+      this.size += data.byteLength;
+    } catch (error) {
+      await this.handle.truncate(this.size).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
 }

@@ -1,3 +1,4 @@
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   RelayError,
@@ -9,11 +10,15 @@ import {
   type StoredRecord,
 } from '../core/index.js';
 import { ensureDirectory, removeStaleTemps } from './atomic-file.js';
-import { MessageIndex, IndexMismatchError } from './message-index.js';
+import { IndexMismatchError, MessageIndex, type IndexEntry } from './message-index.js';
 import { PrimaryDb } from './primary-db.js';
 import {
   entryOf,
+  Journal,
+  journalPath,
+  listJournals,
   listSegments,
+  readJournal,
   readSegment,
   readSidecar,
   segmentPath,
@@ -22,8 +27,8 @@ import {
 } from './segment-files.js';
 import { StoreCorruptError } from './store-corrupt-error.js';
 
-/** Records per segment file: bounds the bytes rewritten per commit, whatever the history's size. */
-export const DEFAULT_SEGMENT_SIZE = 256;
+/** Records per segment: bounds every file, and spreads the cost of sealing one over this many messages. */
+export const DEFAULT_SEGMENT_SIZE = 512;
 /** Parsed segments kept in memory for sync and history reads. */
 const SEGMENT_CACHE_SIZE = 64;
 
@@ -43,6 +48,9 @@ export class SegmentedStore implements MessageStore {
   private readonly index = new MessageIndex();
   private readonly cache = new Map<number, readonly StoredRecord[]>();
   private openRecords: StoredRecord[] = [];
+  private journal: Journal | undefined;
+  /** Each open record serialized once, so a commit joins strings instead of re-serializing the segment. */
+  private openJson: string[] = [];
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
   private closed = false;
@@ -71,31 +79,47 @@ export class SegmentedStore implements MessageStore {
   }
 
   private async load(): Promise<void> {
-    const segments = await listSegments(this.directory);
-    for (const k of segments) {
-      const last = k === segments.length - 1;
-      let entries = last ? null : await readSidecar(this.directory, k, this.segmentSize);
+    const sealed = await listSegments(this.directory);
+    for (const k of sealed) {
+      let entries = await readSidecar(this.directory, k, this.segmentSize);
       if (entries === null) {
         const records = await readSegment(this.directory, k);
-        if (records.length > this.segmentSize || (!last && records.length !== this.segmentSize)) {
+        if (records.length !== this.segmentSize) {
           throw new StoreCorruptError(
             segmentPath(this.directory, k),
-            'the segment has the wrong size',
+            'a sealed segment is not full',
           );
         }
+        await writeSidecar(this.directory, k, records);
         entries = records.map(entryOf);
-        if (last && records.length < this.segmentSize) this.openRecords = records;
-        else await writeSidecar(this.directory, k, records);
       }
-      entries.forEach((entry, i) => {
-        try {
-          this.index.add(k * this.segmentSize + i, entry);
-        } catch (cause) {
-          if (!(cause instanceof IndexMismatchError)) throw cause;
-          throw new StoreCorruptError(segmentPath(this.directory, k), cause.message, { cause });
-        }
-      });
+      this.addEntries(k, entries);
     }
+    const open = sealed.length;
+    for (const k of await listJournals(this.directory)) {
+      if (k < open) await unlink(journalPath(this.directory, k));
+      else if (k > open)
+        throw new StoreCorruptError(
+          journalPath(this.directory, k),
+          'a journal has no segment before it',
+        );
+    }
+    const records = await readJournal(this.directory, open, this.segmentSize);
+    this.addEntries(open, records.map(entryOf));
+    this.openRecords = records;
+    this.openJson = records.map((record) => JSON.stringify(record));
+    if (records.length === this.segmentSize) await this.seal();
+  }
+
+  private addEntries(k: number, entries: readonly IndexEntry[]): void {
+    entries.forEach((entry, i) => {
+      try {
+        this.index.add(k * this.segmentSize + i, entry);
+      } catch (cause) {
+        if (!(cause instanceof IndexMismatchError)) throw cause;
+        throw new StoreCorruptError(segmentPath(this.directory, k), cause.message, { cause });
+      }
+    });
   }
 
   size(): number {
@@ -154,57 +178,80 @@ export class SegmentedStore implements MessageStore {
         outcome.push({ pending, record });
       }
     }
-    let written: { open: StoredRecord[]; sealed: Map<number, StoredRecord[]> };
+    let failure: RelayError | undefined;
     try {
-      written = await this.writeRecords(fresh);
+      await this.writeRecords(fresh);
     } catch (cause) {
-      const error = new RelayError(
+      failure = new RelayError(
         'STORE_FAILED',
         'The relay could not store the packet; send it again.',
         { cause },
       );
-      for (const { pending } of outcome) pending.reject(error);
-      return;
     }
-    for (const record of fresh) this.index.add(record.pos, entryOf(record));
-    this.openRecords = written.open;
-    for (const [k, records] of written.sealed) this.cache.set(k, records);
     for (const { pending, record, duplicateOf } of outcome) {
-      if (record) pending.resolve({ record, duplicate: record.packet !== pending.packet });
-      else if (duplicateOf !== undefined) {
-        this.recordAt(duplicateOf).then(
-          (original) => pending.resolve({ record: original, duplicate: true }),
-          pending.reject,
+      if (duplicateOf !== undefined) {
+        this.recordAt(duplicateOf).then((original) => {
+          pending.resolve({ record: original, duplicate: true });
+        }, pending.reject);
+      } else if (record && this.index.positionOf(record.packet.id) === record.pos) {
+        pending.resolve({ record, duplicate: record.packet !== pending.packet });
+      } else {
+        pending.reject(
+          failure ??
+            new RelayError('STORE_FAILED', 'The relay could not store the packet; send it again.'),
         );
       }
     }
   }
 
-  /** Writes the open segment with the new records, and the next ones they spill into. */
-  private async writeRecords(
-    fresh: readonly StoredRecord[],
-  ): Promise<{ open: StoredRecord[]; sealed: Map<number, StoredRecord[]> }> {
-    const sealed = new Map<number, StoredRecord[]>();
-    let open = [...this.openRecords];
-    let k = Math.floor(this.index.size / this.segmentSize);
+  /**
+   * Appends the new records to the open segment's journal (one write and one fdatasync per
+   * segment touched), sealing each segment that fills. Nothing changes in memory if a write fails.
+   */
+  private async writeRecords(fresh: readonly StoredRecord[]): Promise<void> {
     let written = 0;
     while (written < fresh.length) {
-      const room = this.segmentSize - open.length;
-      open = open.concat(fresh.slice(written, written + room));
-      written += Math.min(room, fresh.length - written);
-      await writeSegment(this.directory, k, open);
-      if (open.length === this.segmentSize) {
-        await writeSidecar(this.directory, k, open);
-        sealed.set(k, open);
-        open = [];
-        k++;
+      if (this.openRecords.length === this.segmentSize) await this.seal();
+      const k = Math.floor(this.index.size / this.segmentSize);
+      const added = fresh.slice(written, written + this.segmentSize - this.openRecords.length);
+      const lines = added.map((record) => JSON.stringify(record));
+      if (this.journal?.k !== k) {
+        await this.journal?.close();
+        this.journal = undefined;
+        this.journal = await Journal.open(this.directory, k);
       }
+      try {
+        await this.journal.append(lines);
+      } catch (error) {
+        await this.journal.close().catch(() => undefined);
+        this.journal = undefined;
+        throw error;
+      }
+      for (const record of added) this.index.add(record.pos, entryOf(record));
+      this.openRecords = this.openRecords.concat(added);
+      this.openJson = this.openJson.concat(lines);
+      written += added.length;
     }
-    return { open, sealed };
+    if (this.openRecords.length === this.segmentSize) await this.seal();
+  }
+
+  /** Turns the full open segment into a sealed lowdb file and its sidecar, then drops the journal. */
+  private async seal(): Promise<void> {
+    const k = Math.floor((this.index.size - 1) / this.segmentSize);
+    await writeSegment(this.directory, k, this.openJson);
+    await writeSidecar(this.directory, k, this.openRecords);
+    this.cache.set(k, this.openRecords);
+    this.openRecords = [];
+    this.openJson = [];
+    if (this.journal?.k === k) {
+      await this.journal.close();
+      this.journal = undefined;
+    }
+    await unlink(journalPath(this.directory, k)).catch(() => undefined);
   }
 
   private async segment(k: number): Promise<readonly StoredRecord[]> {
-    if (k === Math.floor(this.index.size / this.segmentSize)) return this.openRecords;
+    if (this.openRecords[0]?.pos === k * this.segmentSize) return this.openRecords;
     const cached = this.cache.get(k);
     if (cached) {
       this.cache.delete(k);
@@ -285,6 +332,8 @@ export class SegmentedStore implements MessageStore {
   async close(): Promise<void> {
     this.closed = true;
     while (this.flushing) await this.flushing;
+    await this.journal?.close();
+    this.journal = undefined;
     await this.db.persist();
   }
 }

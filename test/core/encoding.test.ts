@@ -103,3 +103,25 @@ describe('utf8ByteLength', () => {
     }
   });
 });
+
+describe('canonicalBase64Length against a regex oracle', () => {
+  it('agrees on 20,000 random strings over a hostile alphabet', () => {
+    const oracle = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+    const alphabet = 'AQgwBZaz09+/=-_ \n\u0000é😀';
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let n = 0; n < 20_000; n++) {
+      const length = Math.floor(random() * 13);
+      let text = '';
+      for (let i = 0; i < length; i++)
+        text += alphabet[Math.floor(random() * alphabet.length)] ?? '';
+      const expected = oracle.test(text) && isCanonicalBase64Slow(text);
+      expect(canonicalBase64Length(text) !== null).toBe(expected);
+    }
+  });
+});
+
+/** Canonical when decoding and re-encoding gives the same text (the definition, slowly). */
+function isCanonicalBase64Slow(text: string): boolean {
+  return Buffer.from(Buffer.from(text, 'base64').toString('base64')).toString() === text;
+}

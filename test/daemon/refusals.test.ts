@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
 import { prepareRegistration } from '../../src/cli/account.js';
@@ -107,15 +107,13 @@ const provoke: Record<RelayErrorCode, () => Promise<unknown>> = {
     throw new RelayRefusedError(error.code, error.message);
   },
   STORE_FAILED: async () => {
-    // A real disk failure: the segments directory becomes a plain file, so the write fails.
-    const segments = join(server.dataDir, 'segments');
-    await rename(segments, `${segments}.away`);
-    await writeFile(segments, 'not a directory');
+    const { relay, user, journal } = await relayWithFullDisk();
     try {
-      return await alice.client.send(sealText(alice, bob, 'lost to a full disk'));
+      return await user.client.send(sealText(user, user, 'lost to a full disk'));
     } finally {
-      await rm(segments);
-      await rename(`${segments}.away`, segments);
+      user.client.close();
+      await unlink(journal);
+      await relay.stop();
     }
   },
 };
@@ -126,22 +124,31 @@ describe('every relay refusal is an error acknowledgement with its own code', ()
   });
 });
 
+/**
+ * A relay whose next journal write hits a real ENOSPC: the open segment's journal is a link to
+ * /dev/full, which the kernel refuses every write to, as a full disk would.
+ */
+async function relayWithFullDisk(): Promise<{ relay: TestRelay; user: TestUser; journal: string }> {
+  const relay = await startTestRelay();
+  const user = await newUser(relay.url, 'diskfull');
+  const journal = join(relay.dataDir, 'segments', '00000000.journal');
+  await symlink('/dev/full', journal);
+  return { relay, user, journal };
+}
+
 describe('after a failed write', () => {
-  it('stays up, stored nothing, and accepts the same packet once the disk is back', async () => {
-    const segments = join(server.dataDir, 'segments');
-    const packet = sealText(alice, bob, 'retry me');
-    const before = (await bob.client.sync(0, 500)).packets.length;
-    await rename(segments, `${segments}.away`);
-    await writeFile(segments, 'not a directory');
-    expect(await codeOf(() => alice.client.send(packet))).toBe('STORE_FAILED');
-    await rm(segments);
-    await rename(`${segments}.away`, segments);
-    expect((await bob.client.sync(0, 500)).packets.length).toBe(before);
-    const ack = await alice.client.send(packet);
-    expect(ack.duplicate).toBe(false);
-    const after = await bob.client.sync(0, 500);
-    expect(after.packets.map((p) => p.seq)).toEqual(after.packets.map((_, i) => i + 1));
-    expect(after.packets.at(-1)?.packet.id).toBe(packet.id);
+  it('stays up, acknowledges nothing, and stores the same packet once the disk has room again', async () => {
+    const { relay, user, journal } = await relayWithFullDisk();
+    const packet = sealText(user, user, 'retry me');
+    expect(await codeOf(() => user.client.send(packet))).toBe('STORE_FAILED');
+    expect((await user.client.sync(0)).packets).toHaveLength(0);
+    expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+    await unlink(journal);
+    const ack = await user.client.send(packet);
+    expect(ack).toMatchObject({ seq: 1, duplicate: false });
+    expect((await user.client.sync(0)).packets.map((p) => p.packet.id)).toEqual([packet.id]);
+    user.client.close();
+    await relay.stop();
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Account } from '../../src/cli/account.js';
 import type { Packet } from '../../src/core/index.js';
@@ -42,7 +42,7 @@ describe('SegmentedStore', () => {
       '00000000.json',
       '00000001.idx.json',
       '00000001.json',
-      '00000002.json',
+      '00000002.journal',
     ]);
     const before = await streamIds(store, A.identifier);
     await store.close();
@@ -126,14 +126,44 @@ describe('SegmentedStore', () => {
     await reopened.close();
   });
 
+  it('cuts off a torn journal tail left by a crash, keeping every complete record', async () => {
+    const { dir, store } = await freshStore(8);
+    for (const packet of packets(3)) await store.append(packet, 1);
+    await store.close();
+    const journal = join(dir, 'segments', '00000000.journal');
+    const intact = await readFile(journal, 'utf8');
+    await appendFile(journal, '{"pos":3,"serverTime":1,"seqFr');
+    const reopened = await SegmentedStore.open(dir, 8);
+    expect(reopened.size()).toBe(3);
+    expect(await readFile(journal, 'utf8')).toBe(intact);
+    const { record } = await reopened.append(sealText(A, B, 'next'), 1);
+    expect(record.pos).toBe(3);
+    await reopened.close();
+    expect((await SegmentedStore.open(dir, 8)).size()).toBe(4);
+  });
+
+  it('refuses to start on a journal damaged in the middle, naming the file', async () => {
+    const { dir, store } = await freshStore(8);
+    for (const packet of packets(3)) await store.append(packet, 1);
+    await store.close();
+    const journal = join(dir, 'segments', '00000000.journal');
+    const lines = (await readFile(journal, 'utf8')).split('\n');
+    lines[1] = '{"damaged": true}';
+    await writeFile(journal, lines.join('\n'));
+    const error = await SegmentedStore.open(dir, 8).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StoreCorruptError);
+    expect((error as StoreCorruptError).message).toContain('00000000.journal');
+  });
+
   it.each([
-    ['an open segment that is not JSON', '00000001.json', '{"v":1,"records":['],
     [
-      'an open segment that fails its schema',
-      '00000001.json',
-      '{"v":1,"segment":1,"records":[{"pos":"zero"}]}',
+      'a sealed segment with a bad sidecar entry',
+      '00000000.idx.json',
+      '{"v":1,"segment":0,"entries":[1,2,3,4]}',
     ],
-    ['a sidecar with a bad entry', '00000000.idx.json', '{"v":1,"segment":0,"entries":[1,2,3,4]}'],
   ])('refuses to start on %s, with a typed error naming the file', async (_why, file, contents) => {
     const { dir, store } = await freshStore(4);
     for (const packet of packets(6)) await store.append(packet, 1);
@@ -145,6 +175,26 @@ describe('SegmentedStore', () => {
     );
     expect(error).toBeInstanceOf(StoreCorruptError);
     expect((error as StoreCorruptError).message).toContain(file);
+  });
+
+  it('seals a full journal whose segment file a crash kept from being written', async () => {
+    const { dir, store } = await freshStore(4);
+    for (const packet of packets(3)) await store.append(packet, 1);
+    await store.close();
+    // The fourth record, as the store would have journaled it just before a crash: A's and B's
+    // streams each hold three packets (a0, a1, b2), so this one is the fourth of both.
+    const fourth = { pos: 3, serverTime: 1, seqFrom: 4, seqTo: 4, packet: sealText(A, B, 'a3') };
+    await appendFile(join(dir, 'segments', '00000000.journal'), `${JSON.stringify(fourth)}\n`);
+    const reopened = await SegmentedStore.open(dir, 4);
+    expect(reopened.size()).toBe(4);
+    expect((await readdir(join(dir, 'segments'))).sort()).toEqual([
+      '00000000.idx.json',
+      '00000000.json',
+    ]);
+    expect((await reopened.since(B.identifier, 3, 10)).records[0]?.packet.id).toBe(
+      fourth.packet.id,
+    );
+    await reopened.close();
   });
 
   it('detects a damaged sealed segment when it is read, with a typed error', async () => {

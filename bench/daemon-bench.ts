@@ -1,0 +1,279 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Socket } from 'socket.io-client';
+import {
+  bytesToBase64,
+  createAuthProof,
+  generateKeyPair,
+  identifierFromUsername,
+  newKdfParams,
+  sealPacket,
+  type KeyPair,
+  type Packet,
+} from '../src/core/index.js';
+import { FileKeyDirectory } from '../src/daemon/key-directory.js';
+import { SegmentedStore } from '../src/daemon/segmented-store.js';
+import { openSocket, runLoad, type LoadPair, type LoadResult } from './relay-load.js';
+import { printRatio } from './report.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PAIRS = 16;
+const WINDOW = 8;
+const PER_PAIR = 1000;
+const RATE = '100000';
+
+async function spawnListening(
+  args: string[],
+): Promise<{ child: ChildProcess; url: string; ms: number }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${String(code)} before listening`)));
+  });
+  return { child, url, ms: performance.now() - started };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+function daemonArgs(dataDir: string): string[] {
+  const profile = process.env['METACHAT_BENCH_PROFILE'];
+  return [
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+    join(ROOT, 'dist/daemon/main.js'),
+    '--port',
+    '0',
+    '--data',
+    dataDir,
+    '--log-level',
+    'warn',
+    '--events-per-second',
+    RATE,
+  ];
+}
+
+const identifiers = Array.from({ length: PAIRS * 2 }, (_, i) =>
+  identifierFromUsername(`bench-user-${i}`),
+);
+
+function sealAll(keyPair: KeyPair, perPair: number): Packet[][] {
+  return Array.from({ length: PAIRS }, (_, p) =>
+    Array.from({ length: perPair }, (_, i) =>
+      sealPacket({
+        sender: { identifier: identifiers[2 * p] ?? '', keyPair },
+        recipient: { identifier: identifiers[2 * p + 1] ?? '', publicKey: keyPair.publicKey },
+        body: {
+          v: 1,
+          type: 'text',
+          text: `benchmark message ${i}: the quick brown fox jumps over the lazy dog`,
+        },
+      }),
+    ),
+  );
+}
+
+async function bareSockets(url: string): Promise<Socket[]> {
+  return Promise.all(
+    identifiers.map(async (identifier) => {
+      const socket = await openSocket(url);
+      await socket.emitWithAck('hello', identifier);
+      return socket;
+    }),
+  );
+}
+
+async function daemonSockets(url: string, keyPair: KeyPair): Promise<Socket[]> {
+  return Promise.all(
+    identifiers.map(async (identifier) => {
+      const socket = await openSocket(url);
+      const { nonce } = (await socket.emitWithAck('challenge')) as { nonce: string };
+      const proof = createAuthProof(keyPair.privateKey, identifier, nonce);
+      const ack = (await socket.emitWithAck('authenticate', { identifier, proof })) as {
+        ok: boolean;
+      };
+      if (!ack.ok) throw new Error('authentication failed');
+      return socket;
+    }),
+  );
+}
+
+function pairsOf(sockets: Socket[], packets: Packet[][]): LoadPair[] {
+  return packets.map((list, p) => ({
+    sender: sockets[2 * p] as Socket,
+    receiver: sockets[2 * p + 1] as Socket,
+    packets: list,
+  }));
+}
+
+/** CPU time (user + system) a process has used so far, in microseconds, from /proc. */
+async function cpuMicros(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return Number.NaN;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+}
+
+/** Runs a load and also measures the CPU each side spent per message. */
+async function measured(
+  relay: ChildProcess,
+  pairs: LoadPair[],
+): Promise<LoadResult & { relayCpu: number; clientCpu: number }> {
+  const relayBefore = await cpuMicros(relay.pid);
+  const clientBefore = process.cpuUsage();
+  const result = await runLoad(pairs, WINDOW);
+  const client = process.cpuUsage(clientBefore);
+  const relayCpu = ((await cpuMicros(relay.pid)) - relayBefore) / result.messages;
+  return { ...result, relayCpu, clientCpu: (client.user + client.system) / result.messages };
+}
+
+function line(label: string, r: LoadResult & { relayCpu: number; clientCpu: number }): void {
+  console.log(
+    `${label.padEnd(32)}${r.perSecond.toFixed(0).padStart(7)} msg/s  p50 ${r.p50Ms.toFixed(2).padStart(6)} ms  p99 ${r.p99Ms.toFixed(2).padStart(6)} ms  CPU/msg relay ${r.relayCpu.toFixed(0).padStart(4)} us, clients ${r.clientCpu.toFixed(0).padStart(3)} us`,
+  );
+}
+
+/** (a) bare Socket.IO relay versus (b) metachat-daemon, same clients, same packets, same load shape. */
+async function relayThroughput(): Promise<void> {
+  console.log(
+    `\nRelay: ${PAIRS} sender/receiver pairs, ${WINDOW} in flight per sender, ${PER_PAIR} pre-sealed packets per pair`,
+  );
+  const keyPair = await generateKeyPair();
+  const dataDir = await mkdtemp(join(tmpdir(), 'metachat-bench-'));
+  const keys = await FileKeyDirectory.open(join(dataDir, 'keys'));
+  for (const identifier of identifiers) {
+    await keys.create({
+      identifier,
+      publicKey: keyPair.publicKey.encoded,
+      wrappedPrivateKey: {
+        iv: bytesToBase64(randomBytes(12)),
+        ct: bytesToBase64(randomBytes(1234)),
+      },
+      kdf: newKdfParams(),
+      loginProofHash: randomBytes(32).toString('hex'),
+      createdAt: Date.now(),
+    });
+  }
+  const bare = await spawnListening(['--import', 'tsx', join(ROOT, 'bench/bare-relay.ts')]);
+  const daemon = await spawnListening(daemonArgs(dataDir));
+  const bareClients = await bareSockets(bare.url);
+  const daemonClients = await daemonSockets(daemon.url, keyPair);
+  const results: { a: LoadResult[]; b: LoadResult[] } = { a: [], b: [] };
+  for (const round of [0, 1, 2]) {
+    const perPair = round === 0 ? 300 : PER_PAIR;
+    const packets = sealAll(keyPair, perPair);
+    const a = await measured(bare.child, pairsOf(bareClients, packets));
+    const b = await measured(daemon.child, pairsOf(daemonClients, packets));
+    if (round === 0) continue;
+    results.a.push(a);
+    results.b.push(b);
+    line(`(a) bare Socket.IO relay, run ${round}`, a);
+    line(`(b) metachat-daemon, run ${round}`, b);
+  }
+  for (const socket of [...bareClients, ...daemonClients]) socket.close();
+  await stop(bare.child);
+  await stop(daemon.child);
+  await rm(dataDir, { recursive: true, force: true });
+  const mean = (list: LoadResult[], pick: (r: LoadResult) => number) =>
+    list.reduce((s, r) => s + pick(r), 0) / list.length;
+  const ratio = mean(results.b, (r) => r.perSecond) / mean(results.a, (r) => r.perSecond);
+  printRatio('throughput b/a (mean of the two runs)', ratio, '>= 0.5', ratio >= 0.5);
+}
+
+let counter = 0;
+function syntheticPacket(): Packet {
+  const from = identifiers[counter % identifiers.length] ?? '';
+  const to = identifiers[(counter * 7 + 1) % identifiers.length] ?? '';
+  counter++;
+  return {
+    v: 1,
+    id: randomBytes(16).toString('hex'),
+    from,
+    to,
+    time: Date.now(),
+    iv: randomBytes(12).toString('base64'),
+    ct: randomBytes(120).toString('base64'),
+    keyTo: randomBytes(256).toString('base64'),
+    keyFrom: randomBytes(256).toString('base64'),
+    sig: randomBytes(256).toString('base64'),
+  };
+}
+
+async function appendMany(store: SegmentedStore, count: number, inFlight: number): Promise<number> {
+  const started = performance.now();
+  let left = count;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (left > 0) {
+        left--;
+        await store.append(syntheticPacket(), Date.now());
+      }
+    }),
+  );
+  return (performance.now() - started) / count;
+}
+
+/** Per-message storage cost as the history grows, and the daemon's start time with 100,000 stored. */
+async function storageCost(): Promise<void> {
+  console.log('\nStorage: cost of one durable append (fsync) as the history grows');
+  const dataDir = await mkdtemp(join(tmpdir(), 'metachat-store-bench-'));
+  const store = await SegmentedStore.open(dataDir);
+  const costs = new Map<number, { one: number; grouped: number }>();
+  for (const level of [1_000, 10_000, 100_000]) {
+    await appendMany(store, level - store.size(), 256);
+    const one = await appendMany(store, 300, 1);
+    const grouped = await appendMany(store, 2_000, 64);
+    costs.set(level, { one, grouped });
+    console.log(
+      `${`at ${level.toLocaleString('en')} stored`.padEnd(20)}one at a time ${one.toFixed(3).padStart(7)} ms/msg   64 in flight (group commit) ${grouped.toFixed(3).padStart(7)} ms/msg`,
+    );
+  }
+  await store.close();
+  const first = costs.get(1_000);
+  const last = costs.get(100_000);
+  if (first && last) {
+    printRatio(
+      'cost at 100,000 / cost at 1,000, one at a time',
+      last.one / first.one,
+      '<= 2x',
+      last.one / first.one <= 2,
+    );
+    printRatio(
+      'cost at 100,000 / cost at 1,000, group commit',
+      last.grouped / first.grouped,
+      '<= 2x',
+      last.grouped / first.grouped <= 2,
+    );
+  }
+  const empty = await mkdtemp(join(tmpdir(), 'metachat-empty-'));
+  const baseline = await spawnListening(daemonArgs(empty));
+  await stop(baseline.child);
+  const full = await spawnListening(daemonArgs(dataDir));
+  await stop(full.child);
+  console.log(`daemon start, empty store (baseline)   ${baseline.ms.toFixed(0).padStart(6)} ms`);
+  console.log(
+    `daemon start, ${store.size().toLocaleString('en')} stored      ${full.ms.toFixed(0).padStart(6)} ms`,
+  );
+  printRatio('start with 100,000+ stored, in seconds', full.ms / 1000, '<= 2 s', full.ms <= 2000);
+  await rm(dataDir, { recursive: true, force: true });
+  await rm(empty, { recursive: true, force: true });
+}
+
+/** The daemon part of `npm run bench`. */
+export async function runDaemonBench(): Promise<void> {
+  await relayThroughput();
+  await storageCost();
+}
