@@ -1,0 +1,147 @@
+import { stdin } from 'node:process';
+import { sealPacket, type Body, type StoredPacket } from '../core/index.js';
+import { UsageError } from './cli-errors.js';
+import type { CliContext } from './main.js';
+import { isWarning, readStored, type MessageLine } from './messages.js';
+import { parsePeerAddress, peerKey } from './peers.js';
+import { saveProfile } from './profile.js';
+import { openSession, type Session } from './session.js';
+
+async function readAll(): Promise<string> {
+  let text = '';
+  for await (const chunk of stdin) text += String(chunk);
+  return text.replace(/\r?\n$/, '');
+}
+
+async function withSession<T>(
+  ctx: CliContext,
+  run: (session: Session) => Promise<T>,
+  reconnect = false,
+): Promise<T> {
+  const session = await openSession(ctx.home(), ctx.server(), () => ctx.password(false), reconnect);
+  try {
+    return await run(session);
+  } finally {
+    session.client.close();
+    await saveProfile(session.home, session.profile);
+  }
+}
+
+function seal(
+  session: Session,
+  to: string,
+  publicKey: Parameters<typeof sealPacket>[0]['recipient']['publicKey'],
+  body: Body,
+) {
+  return sealPacket({
+    sender: { identifier: session.account.identifier, keyPair: session.account.keyPair },
+    recipient: { identifier: to, publicKey },
+    body,
+  });
+}
+
+/** `send`: seals for the peer's pinned key (sending my username first, once) and waits for the relay's ack. */
+export async function sendCommand(
+  ctx: CliContext,
+  peerArg: string,
+  words: string[],
+): Promise<void> {
+  const text = words.length === 1 && words[0] === '-' ? await readAll() : words.join(' ');
+  if (text.length === 0) throw new UsageError('The message is empty.');
+  await withSession(ctx, async (session) => {
+    const address = parsePeerAddress(peerArg, session.profile);
+    const publicKey = await peerKey(session.client, session.profile, address);
+    const peer = session.profile.peers[address.identifier] ?? {};
+    if (
+      session.profile.shareUsername &&
+      peer.helloSent !== true &&
+      address.identifier !== session.account.identifier
+    ) {
+      await session.client.send(
+        seal(session, address.identifier, publicKey, {
+          v: 1,
+          type: 'hello',
+          username: session.account.username,
+        }),
+      );
+      session.profile.peers[address.identifier] = {
+        ...(session.profile.peers[address.identifier] ?? peer),
+        helloSent: true,
+      };
+    }
+    const packet = seal(session, address.identifier, publicKey, { v: 1, type: 'text', text });
+    const ack = await session.client.send(packet);
+    ctx.print(`Sent (${packet.id}).`, { id: packet.id, seq: ack.seq });
+  });
+}
+
+function render(session: Session, line: MessageLine): string {
+  if (isWarning(line)) return `!! ${line.warning}`;
+  const time = new Date(line.time).toISOString().replace('T', ' ').slice(0, 16);
+  const peer = session.profile.peers[line.from];
+  const who =
+    line.direction === 'outgoing'
+      ? 'me'
+      : (peer?.alias ?? peer?.username ?? line.from.slice(0, 12));
+  return `[${time}] ${who}: ${line.text}`;
+}
+
+function printLine(ctx: CliContext, session: Session, line: MessageLine): void {
+  if (isWarning(line)) {
+    process.stderr.write(`\u001b[31m${render(session, line)}\u001b[0m\n`);
+    if (ctx.options().json === true) process.stdout.write(`${JSON.stringify(line)}\n`);
+    return;
+  }
+  ctx.print(render(session, line), line);
+}
+
+/** `history`: the last messages with a peer, each verified and decrypted, oldest first. */
+export async function historyCommand(
+  ctx: CliContext,
+  peerArg: string,
+  limit: number,
+): Promise<void> {
+  await withSession(ctx, async (session) => {
+    const address = parsePeerAddress(peerArg, session.profile);
+    const page = await session.client.history(address.identifier, undefined, limit);
+    for (const stored of page.packets) {
+      const line = await readStored(session, stored);
+      if (line) printLine(ctx, session, line);
+    }
+  });
+}
+
+/** `listen`: prints verified incoming messages as JSON lines, catching up first, until SIGINT or SIGTERM. */
+export async function listenCommand(ctx: CliContext): Promise<void> {
+  await withSession(
+    ctx,
+    async (session) => {
+      const seen = new Set<string>();
+      const handle = async (stored: StoredPacket) => {
+        if (seen.has(stored.packet.id)) return;
+        seen.add(stored.packet.id);
+        const line = await readStored(session, stored);
+        if (stored.seq > session.profile.seenUpTo) session.profile.seenUpTo = stored.seq;
+        if (line && (isWarning(line) || line.direction === 'incoming')) {
+          process.stdout.write(`${JSON.stringify(line)}\n`);
+          if (isWarning(line)) process.stderr.write(`\u001b[31m!! ${line.warning}\u001b[0m\n`);
+        }
+      };
+      let queue = Promise.resolve();
+      session.client.on('packet', (stored) => {
+        queue = queue.then(() => handle(stored));
+      });
+      for (let more = true; more;) {
+        const page = await session.client.sync(session.profile.seenUpTo, 500);
+        for (const stored of page.packets) await handle(stored);
+        more = page.more;
+      }
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await queue;
+    },
+    true,
+  );
+}

@@ -1,0 +1,70 @@
+import { MetaChatError, openPacket, type StoredPacket } from '../core/index.js';
+import { KeyChangedError } from './cli-errors.js';
+import { peerKey } from './peers.js';
+import type { Session } from './session.js';
+
+/** One line of a conversation as scripts see it (`--json`), or a warning instead of unverified text. */
+export type MessageLine =
+  | {
+      readonly id: string;
+      readonly seq: number;
+      readonly from: string;
+      readonly to: string;
+      readonly time: number;
+      readonly text: string;
+      readonly direction: 'incoming' | 'outgoing';
+    }
+  | { readonly id: string; readonly seq: number; readonly warning: string; readonly code: string };
+
+/** True for a line that is a warning, not a message. */
+export function isWarning(line: MessageLine): line is Extract<MessageLine, { warning: string }> {
+  return 'warning' in line;
+}
+
+/**
+ * Verifies and decrypts one stored packet with the sender's pinned key. Anything that fails (bad
+ * signature, changed key, not for me, undecryptable) becomes a warning line, never text. A verified
+ * `hello` records the peer's username and yields no line. Mutates the profile; the caller saves it.
+ */
+export async function readStored(
+  session: Session,
+  stored: StoredPacket,
+): Promise<MessageLine | null> {
+  const { packet } = stored;
+  const base = { id: packet.id, seq: stored.seq };
+  try {
+    const publicKey = await peerKey(session.client, session.profile, { identifier: packet.from });
+    const opened = openPacket({
+      packet,
+      reader: {
+        identifier: session.account.identifier,
+        privateKey: session.account.keyPair.privateKey,
+      },
+      sender: { identifier: packet.from, publicKey },
+    });
+    if (opened.body.type === 'hello') {
+      const peer = session.profile.peers[packet.from] ?? {};
+      if (packet.from !== session.account.identifier) {
+        session.profile.peers[packet.from] = { ...peer, username: opened.body.username };
+      }
+      return null;
+    }
+    return {
+      ...base,
+      from: packet.from,
+      to: packet.to,
+      time: packet.time,
+      text: opened.body.text,
+      direction: opened.direction,
+    };
+  } catch (error) {
+    if (error instanceof MetaChatError || error instanceof KeyChangedError) {
+      return {
+        ...base,
+        warning: error.message,
+        code: error instanceof MetaChatError ? error.code : 'KEY_CHANGED',
+      };
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,64 @@
+import { importPublicKey, isIdentifier, normalizeUsername, type PublicKey } from '../core/index.js';
+import { KeyChangedError, UnknownPeerError } from './cli-errors.js';
+import type { Profile } from './profile.js';
+import type { RelayClient } from './relay-client.js';
+
+/** A peer address after parsing: who, and the fingerprint the user vouched for, if any. */
+export interface PeerAddress {
+  readonly identifier: string;
+  readonly fingerprint?: string;
+}
+
+const WITH_FINGERPRINT = /^([0-9a-f]{64})#([0-9a-f]{64})$/;
+
+/** Reads `<id>`, `<id>#<fingerprint>`, a local alias, or a username learned through the exchange. */
+export function parsePeerAddress(address: string, profile: Profile): PeerAddress {
+  const lowered = address.trim().toLowerCase();
+  if (isIdentifier(lowered)) return { identifier: lowered };
+  const pinned = WITH_FINGERPRINT.exec(lowered);
+  if (pinned?.[1] && pinned[2]) return { identifier: pinned[1], fingerprint: pinned[2] };
+  for (const [identifier, peer] of Object.entries(profile.peers)) {
+    if (peer.alias === address.trim()) return { identifier };
+  }
+  let username: string | undefined;
+  try {
+    username = normalizeUsername(address);
+  } catch {
+    username = undefined;
+  }
+  for (const [identifier, peer] of Object.entries(profile.peers)) {
+    if (username !== undefined && peer.username === username) return { identifier };
+  }
+  throw new UnknownPeerError(
+    `"${address.slice(0, 80)}" is not a 64-hex identifier, an identifier#fingerprint, an alias or a known username.`,
+  );
+}
+
+/**
+ * The key to use for a peer: the relay's answer, checked against what this device pinned (or the
+ * fingerprint the user gave). First contact pins it; a different key later is refused, loudly.
+ * Mutates `profile` (pin or changed-key mark); the caller saves it.
+ */
+export async function peerKey(
+  client: RelayClient,
+  profile: Profile,
+  address: PeerAddress,
+): Promise<PublicKey> {
+  if (address.identifier === profile.identifier) return importPublicKey(profile.publicKey);
+  const served = importPublicKey(await client.key(address.identifier));
+  const peer = profile.peers[address.identifier] ?? {};
+  if (address.fingerprint !== undefined && served.fingerprint !== address.fingerprint) {
+    throw new KeyChangedError(
+      `The relay served a key for ${address.identifier.slice(0, 12)}… whose fingerprint is not the one you gave: refusing. Someone may be impersonating this peer.`,
+    );
+  }
+  if (peer.publicKey !== undefined && peer.publicKey !== served.encoded) {
+    profile.peers[address.identifier] = { ...peer, changedKey: served.encoded };
+    throw new KeyChangedError(
+      `WARNING: the key of ${peer.alias ?? peer.username ?? address.identifier.slice(0, 12)} changed. Nothing was sent. Compare safety numbers with "metachat verify", then accept with --trust.`,
+    );
+  }
+  if (peer.publicKey === undefined)
+    profile.peers[address.identifier] = { ...peer, publicKey: served.encoded };
+  return served;
+}

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import {
+  identifierSchema,
+  kdfParamsSchema,
+  publicKeySchema,
+  wrappedPrivateKeySchema,
+} from '../core/index.js';
+
+/** A peer as this device knows it: the pinned key, and what the user or the peer told us. */
+const peerSchema = z.strictObject({
+  /** Base64 SPKI pinned on first contact (or from an `identifier#fingerprint` address). */
+  publicKey: publicKeySchema.optional(),
+  alias: z.string().max(64).optional(),
+  /** A username the peer sent inside the encryption, shown only because it hashes to the identifier. */
+  username: z.string().max(32).optional(),
+  /** Set when the relay served a key that differs from the pinned one; sending stops until --trust. */
+  changedKey: publicKeySchema.optional(),
+  helloSent: z.boolean().optional(),
+  readUpTo: z.number().int().min(0).optional(),
+});
+
+/** The local profile: everything this device keeps, never the unwrapped private key nor the password. */
+export const profileSchema = z.strictObject({
+  v: z.literal(1),
+  server: z.string().max(2048),
+  username: z.string().max(32),
+  identifier: identifierSchema,
+  publicKey: publicKeySchema,
+  wrappedPrivateKey: wrappedPrivateKeySchema,
+  kdf: kdfParamsSchema,
+  shareUsername: z.boolean(),
+  /** Highest sequence number of this user's stream that this device has seen. */
+  seenUpTo: z.number().int().min(0),
+  peers: z.record(identifierSchema, peerSchema),
+});
+
+/** The contents of profile.json. */
+export type Profile = z.infer<typeof profileSchema>;
+/** One entry of Profile.peers. */
+export type PeerRecord = z.infer<typeof peerSchema>;
+
+/** The profile file is missing: the user has not registered or logged in with this --home. */
+export class NoProfileError extends Error {
+  override readonly name = 'NoProfileError';
+}
+
+/** The profile file exists but cannot be read as a profile. */
+export class ProfileCorruptError extends Error {
+  override readonly name = 'ProfileCorruptError';
+}
+
+/** Where the profile lives: --home, then METACHAT_HOME, then $XDG_CONFIG_HOME/metachat, then ~/.config/metachat. */
+export function resolveHome(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (flag) return flag;
+  if (env['METACHAT_HOME']) return env['METACHAT_HOME'];
+  const xdg = env['XDG_CONFIG_HOME'];
+  return join(xdg && xdg.length > 0 ? xdg : join(homedir(), '.config'), 'metachat');
+}
+
+function profilePath(home: string): string {
+  return join(home, 'profile.json');
+}
+
+/** Reads and validates the profile. */
+export async function loadProfile(home: string): Promise<Profile> {
+  let text: string;
+  try {
+    text = await readFile(profilePath(home), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new NoProfileError(
+        `No profile in ${home}: run "metachat register" or "metachat login" first.`,
+      );
+    }
+    throw error;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProfileCorruptError(
+      `The profile ${profilePath(home)} is not valid JSON; log in again.`,
+    );
+  }
+  const parsed = profileSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ProfileCorruptError(`The profile ${profilePath(home)} is damaged; log in again.`);
+  }
+  return parsed.data;
+}
+
+/** Writes the profile atomically: 0600 file in a 0700 directory, temp file, fsync, rename. */
+export async function saveProfile(home: string, profile: Profile): Promise<void> {
+  const checked = profileSchema.parse(profile);
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  await chmod(home, 0o700);
+  const path = profilePath(home);
+  const temp = join(dirname(path), `.profile.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(`${JSON.stringify(checked, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+}
+
+/** Forgets this device's profile (logout). */
+export async function removeProfile(home: string): Promise<boolean> {
+  try {
+    await readFile(profilePath(home));
+  } catch {
+    return false;
+  }
+  await rm(profilePath(home));
+  return true;
+}

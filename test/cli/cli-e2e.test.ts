@@ -1,0 +1,200 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateKeyPair } from '../../src/core/index.js';
+import { runCli, type CliResult } from '../support/cli-process.js';
+import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
+import { tempDir } from '../support/relay-harness.js';
+
+const PASSWORD = 'correct horse battery staple';
+const SECRET_TEXT = 'the eagle lands at midnight';
+let daemon: DaemonProcess;
+let dataDir: string;
+let root: string;
+const ids: Record<string, string> = {};
+
+function home(name: string): string {
+  return join(root, name);
+}
+
+async function cli(name: string, args: string[], input = `${PASSWORD}\n`): Promise<CliResult> {
+  return runCli([...args, '--home', home(name), '--server', daemon.url, '--password-stdin'], {
+    input,
+  });
+}
+
+function json(result: CliResult): Record<string, unknown>[] {
+  return result.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+beforeAll(async () => {
+  dataDir = await tempDir();
+  root = await tempDir('metachat-homes-');
+  daemon = await spawnDaemon(dataDir);
+  for (const name of ['alice', 'bob']) {
+    const result = await cli(name, ['register', name, '--json']);
+    expect(result.code).toBe(0);
+    const [out] = json(result);
+    ids[name] = String(out?.['id']);
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await killAllDaemons();
+  await rm(dataDir, { recursive: true, force: true });
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('metachat CLI against a real daemon', () => {
+  it('keeps the profile private: 0600 file in a 0700 directory, no plaintext key', async () => {
+    expect((await stat(home('alice'))).mode & 0o777).toBe(0o700);
+    const file = join(home('alice'), 'profile.json');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const profile = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(profile)).not.toContain('privateKey');
+    expect(JSON.stringify(profile)).not.toContain(PASSWORD);
+  });
+
+  it('sends both ways and shows verified history on both sides, with the exchanged username', async () => {
+    const sent = await cli('alice', ['send', ids['bob'] ?? '', SECRET_TEXT, '--json']);
+    expect(sent.code).toBe(0);
+    expect(json(sent)[0]).toMatchObject({ id: expect.stringMatching(/^[0-9a-f]{32}$/) as unknown });
+    // Bob learns the name "alice" from her verified hello when he reads, then can address her by it.
+    const firstRead = await cli('bob', ['history', ids['alice'] ?? '']);
+    expect(firstRead.stdout).toMatch(/alice: the eagle lands at midnight/);
+    const reply = await cli('bob', ['send', 'alice', 'received, over']);
+    expect(reply.stderr).toBe('');
+    expect(reply.code).toBe(0);
+    const bobView = await cli('bob', ['history', ids['alice'] ?? '', '--json']);
+    expect(json(bobView).map((m) => [m['direction'], m['text']])).toEqual([
+      ['incoming', SECRET_TEXT],
+      ['outgoing', 'received, over'],
+    ]);
+    const aliceView = await cli('alice', ['history', ids['bob'] ?? '']);
+    expect(aliceView.stdout).toMatch(/me: the eagle lands at midnight/);
+    expect(aliceView.stdout).toMatch(/bob: received, over/);
+  }, 60_000);
+
+  it('reads the text to send from standard input with -', async () => {
+    const result = await runCli(
+      ['send', ids['bob'] ?? '', '-', '--home', home('alice'), '--server', daemon.url],
+      {
+        input: 'from a pipe\n',
+        env: { METACHAT_PASSWORD: PASSWORD },
+      },
+    );
+    expect(result.code).toBe(0);
+  }, 30_000);
+
+  it('listen prints incoming verified messages as JSON lines until interrupted', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/entry.ts',
+        'listen',
+        '--home',
+        home('bob'),
+        '--server',
+        daemon.url,
+      ],
+      { env: { ...process.env, METACHAT_PASSWORD: PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect((await cli('alice', ['send', ids['bob'] ?? '', 'live wire'])).code).toBe(0);
+    for (let i = 0; i < 100 && !out.includes('live wire'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.at(-1)).toMatchObject({
+      text: 'live wire',
+      direction: 'incoming',
+      from: ids['alice'],
+    });
+  }, 30_000);
+
+  it('logs in on a second device and sees the conversation, its own messages included', async () => {
+    const login = await cli('alice2', ['login', 'alice']);
+    expect(login.code).toBe(0);
+    const history = await cli('alice2', ['history', ids['bob'] ?? '', '--json']);
+    const texts = json(history).map((m) => m['text']);
+    expect(texts).toContain(SECRET_TEXT);
+    expect(texts).toContain('received, over');
+  }, 60_000);
+
+  it('exits 1 with one clear line for a wrong password, and 2 for a usage error', async () => {
+    const wrong = await cli('alice', ['history', ids['bob'] ?? ''], 'not the password\n');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+    expect(wrong.stderr).toMatch(/Wrong password/);
+    const usage = await runCli(['send', '--home', home('alice')]);
+    expect(usage.code).toBe(2);
+    const noPassword = await runCli([
+      'history',
+      ids['bob'] ?? '',
+      '--home',
+      home('alice'),
+      '--server',
+      daemon.url,
+    ]);
+    expect(noPassword.code).toBe(2);
+  }, 30_000);
+
+  it('refuses to send when the relay serves a different key for a pinned peer', async () => {
+    const keyFile = join(dataDir, 'keys', `${ids['bob'] ?? ''}.json`);
+    const original = await readFile(keyFile, 'utf8');
+    const forged = {
+      ...(JSON.parse(original) as Record<string, unknown>),
+      publicKey: (await generateKeyPair()).publicKey.encoded,
+    };
+    daemon.child.kill('SIGTERM');
+    await daemon.exited;
+    await writeFile(keyFile, JSON.stringify(forged));
+    daemon = await spawnDaemon(dataDir);
+    const result = await cli('alice', ['send', ids['bob'] ?? '', 'this must not be sent']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/key of bob changed/);
+    daemon.child.kill('SIGTERM');
+    await daemon.exited;
+    await writeFile(keyFile, original);
+    daemon = await spawnDaemon(dataDir);
+  }, 60_000);
+
+  it('leaves no message text, username or password anywhere in the daemon’s data directory', async () => {
+    const files = (await readdir(dataDir, { recursive: true, withFileTypes: true })).filter((e) =>
+      e.isFile(),
+    );
+    expect(files.length).toBeGreaterThan(3);
+    for (const entry of files) {
+      const content = await readFile(join(entry.parentPath, entry.name), 'utf8');
+      // Short names are looked for as JSON strings: three letters occur by chance inside base64.
+      for (const secret of [
+        SECRET_TEXT,
+        'received, over',
+        '"alice"',
+        '"bob"',
+        PASSWORD,
+        'this must not be sent',
+      ]) {
+        expect({ file: entry.name, secret, found: content.includes(secret) }).toEqual({
+          secret,
+          file: entry.name,
+          found: false,
+        });
+      }
+    }
+  });
+});
