@@ -13,6 +13,7 @@ import {
 } from './profile.js';
 import { hiddenPrompt } from './prompt.js';
 import { readPassword } from './password.js';
+import { aliasCommand, verifyCommand } from './trust-commands.js';
 import {
   RelayClient,
   RelayRefusedError,
@@ -204,6 +205,24 @@ export function buildProgram(): Command {
     .description('print incoming verified messages as JSON lines until interrupted')
     .action(async () => {
       await listenCommand(ctx);
+    });
+
+  program
+    .command('verify')
+    .description('show the safety number to compare with a peer; --trust accepts a changed key')
+    .argument('<peer>')
+    .option('--trust', 'accept the key the relay serves now')
+    .action(async (peer: string, opts: { trust?: boolean }) => {
+      await verifyCommand(ctx, peer, opts.trust === true);
+    });
+
+  program
+    .command('alias')
+    .description('give a peer a local nickname')
+    .argument('<peer>')
+    .argument('<name>')
+    .action(async (peer: string, name: string) => {
+      await aliasCommand(ctx, peer, name);
     });
 
   return program;

@@ -153,6 +153,15 @@ describe('metachat CLI against a real daemon', () => {
     expect(noPassword.code).toBe(2);
   }, 30_000);
 
+  it('shows both sides the same safety number, and accepts an alias as an address', async () => {
+    const fromAlice = json(await cli('alice', ['verify', ids['bob'] ?? '', '--json']))[0];
+    const fromBob = json(await cli('bob', ['verify', ids['alice'] ?? '', '--json']))[0];
+    expect(fromAlice?.['safetyNumber']).toMatch(/^\d{5}( \d{5}){11}$/);
+    expect(fromAlice?.['safetyNumber']).toBe(fromBob?.['safetyNumber']);
+    expect((await cli('alice', ['alias', ids['bob'] ?? '', 'bobby'])).code).toBe(0);
+    expect((await cli('alice', ['send', 'bobby', 'by nickname'])).code).toBe(0);
+  }, 60_000);
+
   it('refuses to send when the relay serves a different key for a pinned peer', async () => {
     const keyFile = join(dataDir, 'keys', `${ids['bob'] ?? ''}.json`);
     const original = await readFile(keyFile, 'utf8');
@@ -166,7 +175,12 @@ describe('metachat CLI against a real daemon', () => {
     daemon = await spawnDaemon(dataDir);
     const result = await cli('alice', ['send', ids['bob'] ?? '', 'this must not be sent']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/key of bob changed/);
+    expect(result.stderr).toMatch(/key of bobby changed/);
+    expect(json(await cli('alice', ['verify', 'bobby', '--json']))[0]).toMatchObject({
+      state: 'CHANGED (not trusted)',
+    });
+    expect((await cli('alice', ['verify', 'bobby', '--trust'])).code).toBe(0);
+    expect((await cli('alice', ['send', 'bobby', 'after re-verification'])).code).toBe(0);
     daemon.child.kill('SIGTERM');
     await daemon.exited;
     await writeFile(keyFile, original);
