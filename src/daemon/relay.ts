@@ -17,19 +17,24 @@ import { authenticate, challenge, leave } from './session-handlers.js';
 
 type Handler = (ctx: RelayContext, session: Session, input: unknown) => Promise<object>;
 
-/** Every event the relay answers; anything else is refused with UNKNOWN_EVENT. */
-const HANDLERS: Readonly<Record<string, Handler>> = {
-  register,
-  prelogin,
-  login,
-  challenge,
-  authenticate,
-  key,
-  send,
-  sync,
-  history,
-  receipt,
-};
+/**
+ * Every event the relay answers; anything else is refused with UNKNOWN_EVENT. A Map, so that an
+ * event named `constructor` or `__proto__` finds nothing instead of an inherited property.
+ */
+const HANDLERS: ReadonlyMap<string, Handler> = new Map(
+  Object.entries({
+    register,
+    prelogin,
+    login,
+    challenge,
+    authenticate,
+    key,
+    send,
+    sync,
+    history,
+    receipt,
+  }),
+);
 
 /** Socket.IO frame overhead allowed on top of the largest packet (event name, ack id, brackets). */
 const FRAME_OVERHEAD_BYTES = 1024;
@@ -106,9 +111,11 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
     };
     const refuse = (error: unknown) => {
       if (!(error instanceof MetaChatError)) logger.error({ event, err: error }, 'handler failed');
+      else if (error.code === 'STORE_FAILED')
+        logger.error({ event, code: error.code }, 'store write failed');
       reply({ ok: false, error: toWireError(error) });
     };
-    const handler = HANDLERS[event];
+    const handler = HANDLERS.get(event);
     if (!session.bucket.take()) {
       refuse(new RelayError('RATE_LIMITED', 'Too many requests; slow down.'));
       return;
@@ -124,9 +131,11 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
     if (ack === undefined) return;
     const payload =
       args.length > 2 ? Symbol('too many arguments') : args.length === 2 ? args[0] : undefined;
-    const task = handler(ctx, session, payload).then((result) => {
-      reply({ ok: true, ...result });
-    }, refuse);
+    const task = Promise.resolve()
+      .then(() => handler(ctx, session, payload))
+      .then((result) => {
+        reply({ ok: true, ...result });
+      }, refuse);
     inflight.add(task);
     void task.finally(() => inflight.delete(task));
   }

@@ -111,3 +111,28 @@ describe(`wire fuzzing (seed ${SEED}, ${CASES} cases)`, () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 });
+
+describe('events named after inherited properties', () => {
+  it.each(['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty'])(
+    'answers %s with UNKNOWN_EVENT, before and after authentication, and stays up',
+    async (event) => {
+      const anonymous = await RelayClient.connect(server.url);
+      expect(await anonymous.raw(event, {})).toMatchObject({
+        ok: false,
+        error: { code: 'UNKNOWN_EVENT' },
+      });
+      anonymous.close();
+      expect(await alice.client.raw(event, {})).toMatchObject({
+        ok: false,
+        error: { code: 'UNKNOWN_EVENT' },
+      });
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    },
+  );
+
+  it('ignores events without an acknowledgement callback and stays up', async () => {
+    alice.client.socket.emit('send', { junk: true });
+    alice.client.socket.emit('constructor');
+    expect(await alice.client.raw('sync', { after: 0 })).toMatchObject({ ok: true });
+  });
+});

@@ -32,6 +32,15 @@ const EVENTS = [
   'history',
   'receipt',
 ];
+/** Names an object inherits: an event called one of these must find no handler. */
+const PROTOTYPE_NAMES = [
+  'constructor',
+  '__proto__',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  '__defineGetter__',
+];
 const READ_ONLY = new Set(['prelogin', 'challenge', 'key', 'sync', 'history']);
 const ALPHABET = [
   'a',
@@ -126,7 +135,10 @@ export function fuzzCases(seed: number, validPacket: Packet, validRegister: Regi
         payload: mutate({ ...validRegister }),
         mustRefuse: true,
       };
-    if (roll < 0.5) return { event: text(12) || 'x', payload: value(3), mustRefuse: true };
+    if (roll < 0.5) {
+      const name = pick([text(12) || 'x', ...PROTOTYPE_NAMES, String(int(1000))]);
+      return { event: name, payload: value(3), mustRefuse: true };
+    }
     if (roll < 0.55) {
       const event = pick(EVENTS);
       return {
