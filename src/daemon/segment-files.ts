@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { open, readdir, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
@@ -170,47 +171,95 @@ export async function listJournals(directory: string): Promise<number[]> {
     .sort((a, b) => a - b);
 }
 
+const trailerSchema = z.strictObject({
+  commit: z.strictObject({
+    records: z.number().int().min(1),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  }),
+});
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** A group commit as written: its record lines, then a trailer with their count and SHA-256. */
+export function commitBytes(lines: readonly string[]): Buffer {
+  const body = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+  const trailer = JSON.stringify({ commit: { records: lines.length, sha256: sha256Hex(body) } });
+  return Buffer.concat([body, Buffer.from(`${trailer}\n`, 'utf8')]);
+}
+
+interface ParsedCommit {
+  readonly records: StoredRecord[];
+  /** Offset just past the commit's trailer; null when the commit is incomplete or damaged. */
+  readonly end: number | null;
+  /** Offset just past the trailer line that was examined, to resume scanning after a bad commit. */
+  readonly resume: number | null;
+}
+
+/** Parses one commit at `start`; `firstPos` null checks only count and checksum, not positions. */
+function parseCommit(buffer: Buffer, start: number, firstPos: number | null): ParsedCommit {
+  const lines: string[] = [];
+  for (let at = start; ;) {
+    const newline = buffer.indexOf(10, at);
+    if (newline === -1) return { records: [], end: null, resume: null };
+    const line = buffer.subarray(at, newline).toString('utf8');
+    const trailer = trailerSchema.safeParse(safeJson(line));
+    if (trailer.success) {
+      const { records: count, sha256 } = trailer.data.commit;
+      const records = lines.map((text) => recordSchema.safeParse(safeJson(text)));
+      const intact =
+        count === lines.length &&
+        sha256 === sha256Hex(buffer.subarray(start, at)) &&
+        records.every((r, i) => r.success && (firstPos === null || r.data.pos === firstPos + i));
+      return {
+        records: intact ? records.map((r) => r.data as StoredRecord) : [],
+        end: intact ? newline + 1 : null,
+        resume: newline + 1,
+      };
+    }
+    lines.push(line);
+    at = newline + 1;
+  }
+}
+
 /**
- * Reads a journal's complete, valid lines. A crash can leave a torn tail (a line without its
- * newline, or bytes that do not parse): that batch was never acknowledged, so the tail is cut off.
+ * Reads a journal commit by commit, keeping each whose trailer matches its records. A crash can
+ * leave the last commit torn (cut short, or with a page of zeros): it was never acknowledged, so
+ * it is cut off. A damaged commit followed by an intact one cannot come from a crash: the store
+ * refuses to start rather than drop acknowledged packets.
  */
 export async function readJournal(
   directory: string,
   k: number,
   segmentSize: number,
-): Promise<StoredRecord[]> {
+): Promise<{ records: StoredRecord[]; bytes: number }> {
   const path = journalPath(directory, k);
-  const text = await readFile(path, 'utf8').catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+  const buffer = await readFile(path).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
     throw error;
   });
-  const lines = text.split('\n');
-  const complete = lines.slice(0, -1);
   const records: StoredRecord[] = [];
-  for (const line of complete) {
-    const parsed = recordSchema.safeParse(safeJson(line));
-    if (!parsed.success || parsed.data.pos !== k * segmentSize + records.length) break;
-    records.push(parsed.data);
+  let valid = 0;
+  for (;;) {
+    const commit = parseCommit(buffer, valid, k * segmentSize + records.length);
+    if (commit.end === null) {
+      for (let resume = commit.resume; resume !== null;) {
+        const later = parseCommit(buffer, resume, null);
+        if (later.end !== null) {
+          throw new StoreCorruptError(path, 'a commit is damaged but a later one is intact');
+        }
+        resume = later.resume;
+      }
+      break;
+    }
+    records.push(...commit.records);
+    valid = commit.end;
   }
-  if (records.length < complete.length) {
-    const later = complete
-      .slice(records.length + 1)
-      .some((line) => recordSchema.safeParse(safeJson(line)).success);
-    if (later)
-      throw new StoreCorruptError(
-        path,
-        `line ${records.length + 1} is damaged but later lines are not`,
-      );
-  }
-  const validBytes = Buffer.byteLength(
-    complete
-      .slice(0, records.length)
-      .map((line) => `${line}\n`)
-      .join(''),
-    'utf8',
-  );
-  if (validBytes < Buffer.byteLength(text, 'utf8')) await truncate(path, validBytes);
-  return records;
+  if (records.length > segmentSize)
+    throw new StoreCorruptError(path, 'the journal holds more than a segment');
+  if (valid < buffer.byteLength) await truncate(path, valid);
+  return { records, bytes: valid };
 }
 
 function safeJson(line: string): unknown {
@@ -221,46 +270,61 @@ function safeJson(line: string): unknown {
   }
 }
 
-/** An open journal: appends lines and makes them durable with one fdatasync per commit. */
+/** An open journal: appends whole commits and makes them durable with one fdatasync each. */
 export class Journal {
   private constructor(
     readonly k: number,
     private readonly handle: FileHandle,
-    private size: number,
+    private durable: number,
   ) {}
 
-  /** Opens (creating, durably, if needed) the journal of segment k for appending. */
-  static async open(directory: string, k: number): Promise<Journal> {
-    const handle = await open(journalPath(directory, k), 'a', 0o600);
+  /**
+   * Opens (creating durably if needed) the journal of segment k, cut back to `durableBytes`: after
+   * a failed append, whatever lies beyond the last durable commit is discarded.
+   */
+  static async open(directory: string, k: number, durableBytes: number): Promise<Journal> {
+    const path = journalPath(directory, k);
+    const handle = await open(path, 'a', 0o600);
     try {
       const { size } = await handle.stat();
+      if (size < durableBytes)
+        throw new StoreCorruptError(path, 'the journal is shorter than what was acknowledged');
+      if (size > durableBytes) {
+        await handle.truncate(durableBytes);
+        await handle.datasync();
+      }
       const directoryHandle = await open(directory, 'r');
       try {
         await directoryHandle.sync();
       } finally {
         await directoryHandle.close();
       }
-      return new Journal(k, handle, size);
+      return new Journal(k, handle, durableBytes);
     } catch (error) {
       await handle.close();
       throw error;
     }
   }
 
+  /** Bytes known to be on disk. */
+  get size(): number {
+    return this.durable;
+  }
+
   /**
-   * Appends serialized records, one per line, and returns once they are on disk. On failure the
-   * file is cut back to what was durable before, so a later append never follows a torn line.
+   * Appends one commit and returns once it is on disk. A short write (a full disk) is a failure,
+   * never an acknowledgement; the caller closes this journal and reopens it cut back to `size`.
    */
   async append(lines: readonly string[]): Promise<void> {
-    const data = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
-    try {
-      await this.handle.write(data);
-      await this.handle.datasync();
-      this.size += data.byteLength;
-    } catch (error) {
-      await this.handle.truncate(this.size).catch(() => undefined);
-      throw error;
+    const data = commitBytes(lines);
+    let written = 0;
+    while (written < data.byteLength) {
+      const { bytesWritten } = await this.handle.write(data, written, data.byteLength - written);
+      if (bytesWritten <= 0) throw new Error('the journal write made no progress (disk full?)');
+      written += bytesWritten;
     }
+    await this.handle.datasync();
+    this.durable += data.byteLength;
   }
 
   async close(): Promise<void> {

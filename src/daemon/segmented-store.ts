@@ -49,6 +49,8 @@ export class SegmentedStore implements MessageStore {
   private readonly cache = new Map<number, readonly StoredRecord[]>();
   private openRecords: StoredRecord[] = [];
   private journal: Journal | undefined;
+  /** Bytes of the open segment's journal that are durable; a reopened journal is cut back to them. */
+  private journalBytes = 0;
   /** Each open record serialized once, so a commit joins strings instead of re-serializing the segment. */
   private openJson: string[] = [];
   private queue: Pending[] = [];
@@ -104,7 +106,8 @@ export class SegmentedStore implements MessageStore {
           'a journal has no segment before it',
         );
     }
-    const records = await readJournal(this.directory, open, this.segmentSize);
+    const { records, bytes } = await readJournal(this.directory, open, this.segmentSize);
+    this.journalBytes = bytes;
     this.addEntries(open, records.map(entryOf));
     this.openRecords = records;
     this.openJson = records.map((record) => JSON.stringify(record));
@@ -218,10 +221,11 @@ export class SegmentedStore implements MessageStore {
       if (this.journal?.k !== k) {
         await this.journal?.close();
         this.journal = undefined;
-        this.journal = await Journal.open(this.directory, k);
+        this.journal = await Journal.open(this.directory, k, this.journalBytes);
       }
       try {
         await this.journal.append(lines);
+        this.journalBytes = this.journal.size;
       } catch (error) {
         await this.journal.close().catch(() => undefined);
         this.journal = undefined;
@@ -248,6 +252,7 @@ export class SegmentedStore implements MessageStore {
       this.journal = undefined;
     }
     await unlink(journalPath(this.directory, k)).catch(() => undefined);
+    this.journalBytes = 0;
   }
 
   private async segment(k: number): Promise<readonly StoredRecord[]> {

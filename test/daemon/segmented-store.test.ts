@@ -1,8 +1,12 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { appendFile, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Account } from '../../src/cli/account.js';
 import type { Packet } from '../../src/core/index.js';
+import { commitBytes } from '../../src/daemon/segment-files.js';
 import { SegmentedStore } from '../../src/daemon/segmented-store.js';
 import { StoreCorruptError } from '../../src/daemon/store-corrupt-error.js';
 import { alice, bob } from '../support/parties.js';
@@ -142,6 +146,57 @@ describe('SegmentedStore', () => {
     expect((await SegmentedStore.open(dir, 8)).size()).toBe(4);
   });
 
+  it('cuts off a last commit torn by a power cut (a page of zeros inside it)', async () => {
+    const { dir, store } = await freshStore(64);
+    for (const packet of packets(2)) await store.append(packet, 1);
+    await Promise.all(packets(12).map((packet) => store.append(packet, 1)));
+    await store.close();
+    const journal = join(dir, 'segments', '00000000.journal');
+    const bytes = await readFile(journal);
+    const trailers: number[] = [];
+    for (let at = bytes.indexOf('{"commit":'); at !== -1; at = bytes.indexOf('{"commit":', at + 1))
+      trailers.push(at);
+    const last = trailers.at(-1) ?? 0;
+    const lastCommitStart = bytes.indexOf(10, trailers.at(-2)) + 1;
+    const lastRecords = (
+      JSON.parse(bytes.subarray(last, bytes.indexOf(10, last)).toString()) as {
+        commit: { records: number };
+      }
+    ).commit.records;
+    expect(lastRecords).toBeGreaterThan(3);
+    bytes.fill(0, lastCommitStart + 100, Math.min(lastCommitStart + 4196, bytes.length - 200));
+    await writeFile(journal, bytes);
+    const reopened = await SegmentedStore.open(dir, 64);
+    expect(reopened.size()).toBe(14 - lastRecords);
+    expect((await readFile(journal)).length).toBe(lastCommitStart);
+    await reopened.close();
+  });
+
+  it('never acknowledges a packet that a short write (file-size limit) kept off the disk', async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const script = join(
+      dirname(fileURLToPath(import.meta.url)),
+      '..',
+      'fixtures',
+      'append-until-full.ts',
+    );
+    const child = spawnSync(
+      'bash',
+      ['-c', `ulimit -f 24; exec "${process.execPath}" --import tsx "${script}" "${dir}"`],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    const acked = child.stdout.split('\n').filter((line) => line === 'ack').length;
+    expect(child.stdout).toContain('refused');
+    expect(acked).toBeGreaterThan(0);
+    const reopened = await SegmentedStore.open(dir, 512);
+    expect(reopened.size()).toBeGreaterThanOrEqual(acked);
+    await reopened.close();
+  }, 90_000);
+
   it('refuses to start on a journal damaged in the middle, naming the file', async () => {
     const { dir, store } = await freshStore(8);
     for (const packet of packets(3)) await store.append(packet, 1);
@@ -184,7 +239,10 @@ describe('SegmentedStore', () => {
     // The fourth record, as the store would have journaled it just before a crash: A's and B's
     // streams each hold three packets (a0, a1, b2), so this one is the fourth of both.
     const fourth = { pos: 3, serverTime: 1, seqFrom: 4, seqTo: 4, packet: sealText(A, B, 'a3') };
-    await appendFile(join(dir, 'segments', '00000000.journal'), `${JSON.stringify(fourth)}\n`);
+    await appendFile(
+      join(dir, 'segments', '00000000.journal'),
+      commitBytes([JSON.stringify(fourth)]),
+    );
     const reopened = await SegmentedStore.open(dir, 4);
     expect(reopened.size()).toBe(4);
     expect((await readdir(join(dir, 'segments'))).sort()).toEqual([
