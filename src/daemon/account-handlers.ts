@@ -73,14 +73,15 @@ export async function login(
     const seconds = Math.max(1, Math.ceil(wait / 1000));
     throw new RelayError('RATE_LIMITED', `Too many failed logins; try again in ${seconds} s.`);
   }
+  // Count the attempt as a failure before any await, so concurrent guesses cannot slip past the limit.
+  ctx.loginLimiter.fail(request.identifier);
+  session.loginFailures++;
   const record = await ctx.keys.get(request.identifier);
   const given = hashLoginProof(base64ToBytes(request.loginProof));
   const expected = record
     ? hexToBytes(record.loginProofHash)
     : new Uint8Array(ctx.secret.fakeProofHash(request.identifier));
   if (!constantTimeEqual(given, expected) || !record) {
-    ctx.loginLimiter.fail(request.identifier);
-    session.loginFailures++;
     ctx.logger.info({ event: 'login-failed', socket: session.socket.id }, 'login refused');
     if (session.loginFailures >= ctx.limits.loginFailuresPerConnection) {
       setImmediate(() => session.socket.disconnect(true));
@@ -88,5 +89,6 @@ export async function login(
     throw new RelayError('LOGIN_FAILED', 'Wrong username or password.');
   }
   ctx.loginLimiter.reset(request.identifier);
+  session.loginFailures--;
   return { publicKey: record.publicKey, wrappedPrivateKey: record.wrappedPrivateKey };
 }

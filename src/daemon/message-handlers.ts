@@ -63,7 +63,7 @@ export async function send(
     throw new RelayError('UNKNOWN_IDENTIFIER', 'The sender is not registered on this relay.');
   verifyPacketSignature(packet, senderKey, decodeParsedPacketBytes(packet));
   const { record, duplicate } = await ctx.store.append(packet, Date.now());
-  if (record.packet.from !== sender) {
+  if (record.packet.from !== sender || (duplicate && record.packet.sig !== packet.sig)) {
     throw new RelayError(
       'PACKET_ID_TAKEN',
       'Another packet already uses this id; seal the message again.',
@@ -83,13 +83,49 @@ function push(ctx: RelayContext, session: Session, record: StoredRecord): void {
   }
 }
 
+/** Most bytes of packets in one page: a page of 500 large packets would be tens of megabytes. */
+const MAX_PAGE_BYTES = 2 * 1024 * 1024;
+
+function approximateBytes(record: StoredRecord): number {
+  return record.packet.ct.length + 1400;
+}
+
+/**
+ * One page for one reader, cut to MAX_PAGE_BYTES: `sync` keeps the oldest packets (the next page
+ * starts after them), `history` the newest (the next page ends before them).
+ */
 function page(
   ctx: RelayContext,
   identifier: string,
   records: readonly StoredRecord[],
   more: boolean,
+  keep: 'oldest' | 'newest',
 ): PacketPage {
-  return { packets: records.map((record) => viewOf(ctx, record, identifier)), more };
+  const ordered = keep === 'oldest' ? records : [...records].reverse();
+  const kept: StoredRecord[] = [];
+  let bytes = 0;
+  for (const record of ordered) {
+    bytes += approximateBytes(record);
+    if (bytes > MAX_PAGE_BYTES && kept.length > 0) break;
+    kept.push(record);
+  }
+  if (keep === 'newest') kept.reverse();
+  return {
+    packets: kept.map((record) => viewOf(ctx, record, identifier)),
+    more: more || kept.length < records.length,
+  };
+}
+
+/** Runs one page read; a connection may have one in flight, so it cannot pile up reads. */
+async function oneRead<T>(session: Session, read: () => Promise<T>): Promise<T> {
+  if (session.reading)
+    throw new RelayError('RATE_LIMITED', 'One page at a time: wait for the previous one.');
+  session.reading = true;
+  try {
+    return await read();
+  } finally {
+    session.reading = false;
+  }
 }
 
 /** `sync`: my stream after a cursor, oldest first, one page at a time. */
@@ -100,8 +136,10 @@ export async function sync(
 ): Promise<PacketPage> {
   const identifier = me(session);
   const { after, limit } = parseWire(syncRequestSchema, input, 'sync');
-  const result = await ctx.store.since(identifier, after, limit ?? DEFAULT_SYNC_LIMIT);
-  return page(ctx, identifier, result.records, result.more);
+  const result = await oneRead(session, () =>
+    ctx.store.since(identifier, after, limit ?? DEFAULT_SYNC_LIMIT),
+  );
+  return page(ctx, identifier, result.records, result.more, 'oldest');
 }
 
 /** `history`: one page of one conversation, before a sequence number of mine. */
@@ -112,13 +150,10 @@ export async function history(
 ): Promise<PacketPage> {
   const identifier = me(session);
   const { peer, before, limit } = parseWire(historyRequestSchema, input, 'history');
-  const result = await ctx.store.conversation(
-    identifier,
-    peer,
-    before,
-    limit ?? DEFAULT_HISTORY_LIMIT,
+  const result = await oneRead(session, () =>
+    ctx.store.conversation(identifier, peer, before, limit ?? DEFAULT_HISTORY_LIMIT),
   );
-  return page(ctx, identifier, result.records, result.more);
+  return page(ctx, identifier, result.records, result.more, 'newest');
 }
 
 /** `receipt`: my device holds my stream up to a sequence number; tell the senders theirs arrived. */

@@ -87,8 +87,11 @@ export class MessageIndex {
     return entry.from === identifier ? entry.seqFrom : entry.seqTo;
   }
 
+  /** Who shares a two-way conversation with the identifier: one unanswered packet makes nobody a peer. */
   peersOf(identifier: string): string[] {
-    return [...(this.peers.get(identifier) ?? [])];
+    return [...(this.peers.get(identifier) ?? [])].filter((other) =>
+      this.peers.get(other)?.has(identifier),
+    );
   }
 
   /** Appends the next entry; its position must be `size` and its seqs the next of each stream. */
@@ -108,10 +111,7 @@ export class MessageIndex {
     this.push(this.streams, from, pos);
     if (to !== from) this.push(this.streams, to, pos);
     this.push(this.conversations, pairKey(from, to), pos);
-    if (to !== from) {
-      this.link(from, to);
-      this.link(to, from);
-    }
+    if (to !== from) this.link(from, to);
   }
 
   private push(map: Map<string, number[]>, key: string, pos: number): void {

@@ -19,7 +19,9 @@ export type DbData = z.infer<typeof dbSchema>;
  */
 export class PrimaryDb {
   private writing: Promise<void> | null = null;
-  private dirty = false;
+  /** Version of the latest change, and of the latest change known to be on disk. */
+  private changed = 0;
+  private written = 0;
   private readonly online = new Set<string>();
 
   private constructor(private readonly low: Low<DbData>) {}
@@ -64,18 +66,21 @@ export class PrimaryDb {
     await this.persist();
   }
 
-  /** Resolves once everything changed before the call is on disk. */
+  /** Resolves once everything changed before the call is on disk (each change has a version). */
   async persist(): Promise<void> {
-    this.dirty = true;
-    while (this.dirty) {
-      if (this.writing) {
-        await this.writing;
-        continue;
+    const target = ++this.changed;
+    while (this.written < target) {
+      if (!this.writing) {
+        const version = this.changed;
+        this.writing = this.low
+          .write()
+          .then(() => {
+            this.written = Math.max(this.written, version);
+          })
+          .finally(() => {
+            this.writing = null;
+          });
       }
-      this.dirty = false;
-      this.writing = this.low.write().finally(() => {
-        this.writing = null;
-      });
       await this.writing;
     }
   }

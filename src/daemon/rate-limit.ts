@@ -37,6 +37,8 @@ export class FailureLimiter {
     private readonly limit: number,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
+    /** Keys remembered at most: the least recently failed are forgotten first, so memory stays bounded. */
+    private readonly maxKeys = 100_000,
   ) {}
 
   /** Milliseconds until the key may try again; 0 when it may try now. */
@@ -49,7 +51,12 @@ export class FailureLimiter {
   fail(key: string): void {
     const recent = this.recent(key);
     recent.push(this.now());
+    this.failures.delete(key);
     this.failures.set(key, recent);
+    if (this.failures.size > this.maxKeys) {
+      const oldest = this.failures.keys().next().value;
+      if (oldest !== undefined) this.failures.delete(oldest);
+    }
   }
 
   reset(key: string): void {

@@ -30,6 +30,10 @@ export interface Session {
   readonly bucket: TokenBucket;
   identifier: string | undefined;
   nonce: string | undefined;
+  /** An authenticate request is under way: a second one, or a disconnect, must not bind a ghost. */
+  authenticating: boolean;
+  /** A sync or history page is being read: one at a time per connection. */
+  reading: boolean;
   loginFailures: number;
   authFailures: number;
   registrations: number;

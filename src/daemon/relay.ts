@@ -146,6 +146,8 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       bucket: new TokenBucket(config.limits.eventBurst, config.limits.eventsPerSecond),
       identifier: undefined,
       nonce: undefined,
+      authenticating: false,
+      reading: false,
       loginFailures: 0,
       authFailures: 0,
       registrations: 0,

@@ -29,8 +29,8 @@ import { StoreCorruptError } from './store-corrupt-error.js';
 
 /** Records per segment: bounds every file, and spreads the cost of sealing one over this many messages. */
 export const DEFAULT_SEGMENT_SIZE = 512;
-/** Parsed segments kept in memory for sync and history reads. */
-const SEGMENT_CACHE_SIZE = 64;
+/** Approximate bytes of parsed segments kept in memory for sync and history reads. */
+const SEGMENT_CACHE_BYTES = 64 * 1024 * 1024;
 
 interface Pending {
   readonly packet: Packet;
@@ -47,6 +47,8 @@ interface Pending {
 export class SegmentedStore implements MessageStore {
   private readonly index = new MessageIndex();
   private readonly cache = new Map<number, readonly StoredRecord[]>();
+  private readonly cacheSizes = new Map<number, number>();
+  private cacheBytes = 0;
   private openRecords: StoredRecord[] = [];
   private journal: Journal | undefined;
   /** Bytes of the open segment's journal that are durable; a reopened journal is cut back to them. */
@@ -244,7 +246,7 @@ export class SegmentedStore implements MessageStore {
     const k = Math.floor((this.index.size - 1) / this.segmentSize);
     await writeSegment(this.directory, k, this.openJson);
     await writeSidecar(this.directory, k, this.openRecords);
-    this.cache.set(k, this.openRecords);
+    this.remember(k, this.openRecords);
     this.openRecords = [];
     this.openJson = [];
     if (this.journal?.k === k) {
@@ -253,6 +255,20 @@ export class SegmentedStore implements MessageStore {
     }
     await unlink(journalPath(this.directory, k)).catch(() => undefined);
     this.journalBytes = 0;
+  }
+
+  /** Caches a parsed segment, forgetting the least recently used ones beyond SEGMENT_CACHE_BYTES. */
+  private remember(k: number, records: readonly StoredRecord[]): void {
+    const bytes = records.reduce((sum, record) => sum + record.packet.ct.length + 1400, 0);
+    this.cacheBytes += bytes - (this.cacheSizes.get(k) ?? 0);
+    this.cache.set(k, records);
+    this.cacheSizes.set(k, bytes);
+    for (const oldest of this.cache.keys()) {
+      if (this.cacheBytes <= SEGMENT_CACHE_BYTES || oldest === k) break;
+      this.cacheBytes -= this.cacheSizes.get(oldest) ?? 0;
+      this.cache.delete(oldest);
+      this.cacheSizes.delete(oldest);
+    }
   }
 
   private async segment(k: number): Promise<readonly StoredRecord[]> {
@@ -264,11 +280,7 @@ export class SegmentedStore implements MessageStore {
       return cached;
     }
     const records = await readSegment(this.directory, k);
-    this.cache.set(k, records);
-    if (this.cache.size > SEGMENT_CACHE_SIZE) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
+    this.remember(k, records);
     return records;
   }
 

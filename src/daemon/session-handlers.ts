@@ -29,8 +29,11 @@ export async function authenticate(
   session: Session,
   input: unknown,
 ): Promise<object> {
-  if (session.identifier !== undefined) {
-    throw new RelayError('ALREADY_AUTHENTICATED', 'This connection is already authenticated.');
+  if (session.identifier !== undefined || session.authenticating) {
+    throw new RelayError(
+      'ALREADY_AUTHENTICATED',
+      'This connection is already authenticated (or authenticating).',
+    );
   }
   const { identifier, proof } = parseWire(authenticateRequestSchema, input, 'authenticate');
   const nonce = session.nonce;
@@ -41,6 +44,22 @@ export async function authenticate(
       'Ask for a challenge before authenticating; each one is good for one try.',
     );
   }
+  session.authenticating = true;
+  try {
+    await bind(ctx, session, identifier, nonce, proof);
+  } finally {
+    session.authenticating = false;
+  }
+  return {};
+}
+
+async function bind(
+  ctx: RelayContext,
+  session: Session,
+  identifier: string,
+  nonce: string,
+  proof: string,
+): Promise<void> {
   const key = await publicKeyOf(ctx, identifier);
   try {
     if (!key)
@@ -54,6 +73,9 @@ export async function authenticate(
       setImmediate(() => session.socket.disconnect(true));
     }
     throw error;
+  }
+  if (!session.socket.connected) {
+    throw new RelayError('NOT_AUTHENTICATED', 'The connection closed while authenticating.');
   }
   const sockets = ctx.sockets.get(identifier) ?? new Set<string>();
   if (sockets.size >= ctx.limits.maxSocketsPerIdentifier) {
@@ -71,7 +93,6 @@ export async function authenticate(
     const presence = ctx.store.getPresence(peer);
     if (presence) session.socket.emit('presence', presence);
   }
-  return {};
 }
 
 /** Called when a socket closes: the last socket of a user takes it offline. */
@@ -85,8 +106,10 @@ export async function leave(ctx: RelayContext, session: Session): Promise<void> 
   await announce(ctx, { identifier, online: false, lastSeen: Date.now() });
 }
 
+/** Stores a presence change, then tells the peers the state as it is now (a later change may have won). */
 async function announce(ctx: RelayContext, update: PresenceUpdate): Promise<void> {
   await ctx.store.setPresence(update);
+  const current = ctx.store.getPresence(update.identifier) ?? update;
   for (const peer of ctx.store.peersOf(update.identifier))
-    ctx.io.to(roomOf(peer)).emit('presence', update);
+    ctx.io.to(roomOf(peer)).emit('presence', current);
 }

@@ -152,6 +152,33 @@ describe('after a failed write', () => {
   });
 });
 
+describe('limits under concurrency', () => {
+  it('lets no more wrong logins through than the limit, even all at once', async () => {
+    const client = await connect();
+    const target = identifierFromUsername('concurrent-target');
+    const codes = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        codeOf(() => client.login(target, bytesToBase64(new Uint8Array(32)))),
+      ),
+    );
+    expect(codes.filter((code) => code === 'LOGIN_FAILED').length).toBeLessThanOrEqual(3);
+    expect(codes.filter((code) => code === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(17);
+  });
+
+  it('refuses a resend of a packet id with different content as PACKET_ID_TAKEN', async () => {
+    const original = sealText(alice, bob, 'first version');
+    await alice.client.send(original);
+    const { packetSigningBytes } = await import('../../src/core/index.js');
+    const { pssSign } = await import('../../src/core/rsa.js');
+    const changed = { ...sealText(alice, bob, 'second version'), id: original.id };
+    const { sig: _old, ...unsigned } = changed;
+    const sig = bytesToBase64(
+      pssSign(alice.keyPair.privateKey.keyObject, packetSigningBytes(unsigned)),
+    );
+    expect(await codeOf(() => alice.client.send({ ...unsigned, sig }))).toBe('PACKET_ID_TAKEN');
+  });
+});
+
 describe('refusals that use core codes', () => {
   it('refuses a forged signature with SIGNATURE_INVALID and stores nothing', async () => {
     const packet = sealText(alice, bob, 'real');

@@ -173,21 +173,38 @@ describe('messages', () => {
 });
 
 describe('presence', () => {
-  it('tells conversation partners when a user comes online and goes offline, with last-seen', async () => {
+  async function until(check: () => boolean): Promise<void> {
+    for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  it('tells the other side of a two-way conversation when a user comes and goes, ending in the true state', async () => {
     const updates: PresenceUpdate[] = [];
     alice.client.on('presence', (update) => updates.push(update));
     const frank = await newUser(server.url, 'frank');
     await frank.client.send(sealText(frank, alice, 'hi'));
+    await alice.client.send(sealText(alice, frank, 'hi frank'));
     frank.client.close();
+    await until(() => updates.some((u) => u.identifier === frank.identifier && !u.online));
     const back = await secondDevice(server.url, frank);
+    await until(() => updates.at(-1)?.online === true);
     const before = Date.now();
     back.close();
-    for (let i = 0; i < 100 && !updates.some((u) => !u.online); i++)
-      await new Promise((r) => setTimeout(r, 20));
-    const online = updates.find((u) => u.identifier === frank.identifier && u.online);
-    const offline = updates.find((u) => u.identifier === frank.identifier && !u.online);
-    expect(online).toBeDefined();
-    expect(offline?.lastSeen).toBeGreaterThanOrEqual(before - 5);
+    await until(() => updates.at(-1)?.online === false);
+    const last = updates.filter((u) => u.identifier === frank.identifier).at(-1);
+    expect(last?.online).toBe(false);
+    expect(last?.lastSeen).toBeGreaterThanOrEqual(before - 5);
+  });
+
+  it('tells a stranger who only wrote once nothing about the recipient', async () => {
+    const stranger = await newUser(server.url, 'stranger');
+    extra.push(stranger.client);
+    const seen: PresenceUpdate[] = [];
+    stranger.client.on('presence', (update) => seen.push(update));
+    await stranger.client.send(sealText(stranger, bob, 'hello?'));
+    const bobAgain = await secondDevice(server.url, bob);
+    bobAgain.close();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen.filter((u) => u.identifier === bob.identifier)).toEqual([]);
   });
 });
 
