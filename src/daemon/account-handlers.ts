@@ -23,7 +23,11 @@ export async function register(
   input: unknown,
 ): Promise<object> {
   const request = parseWire(registerRequestSchema, input, 'register');
-  if (session.registrations >= ctx.limits.registrationsPerConnection) {
+  const address = session.socket.handshake.address;
+  if (
+    session.registrations >= ctx.limits.registrationsPerConnection ||
+    ctx.registrationLimiter.retryAfter(address) > 0
+  ) {
     throw new RelayError(
       'RATE_LIMITED',
       'Too many registrations from this connection; reconnect later.',
@@ -32,6 +36,7 @@ export async function register(
   importPublicKey(request.publicKey);
   const kdf = parseKdfParams(request.kdf);
   session.registrations++;
+  ctx.registrationLimiter.fail(address);
   const created = await ctx.keys.create({
     identifier: request.identifier,
     publicKey: request.publicKey,

@@ -14,6 +14,8 @@ export interface RelayLimits {
   readonly loginFailuresPerConnection: number;
   readonly authFailuresPerConnection: number;
   readonly registrationsPerConnection: number;
+  /** Registrations from one client address per hour; reconnecting does not reset it. */
+  readonly registrationsPerAddressPerHour: number;
   /** A socket that has not authenticated by then is dropped. */
   readonly unauthenticatedTimeoutMs: number;
 }
@@ -28,6 +30,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   loginFailuresPerConnection: 10,
   authFailuresPerConnection: 3,
   registrationsPerConnection: 3,
+  registrationsPerAddressPerHour: 20,
   unauthenticatedTimeoutMs: 5 * 60_000,
 };
 

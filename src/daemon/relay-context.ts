@@ -48,6 +48,8 @@ export interface RelayContext {
   readonly limits: RelayLimits;
   readonly logger: Logger;
   readonly loginLimiter: FailureLimiter;
+  /** Registrations per client address in the last hour. */
+  readonly registrationLimiter: FailureLimiter;
   /** Authenticated sockets per identifier. */
   readonly sockets: Map<string, Set<string>>;
   readonly publicKeys: Map<string, PublicKey>;

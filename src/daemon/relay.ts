@@ -78,6 +78,10 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       config.limits.loginFailuresPerIdentifier,
       config.limits.loginWindowMs,
     ),
+    registrationLimiter: new FailureLimiter(
+      config.limits.registrationsPerAddressPerHour,
+      60 * 60_000,
+    ),
     sockets: new Map(),
     publicKeys: new Map(),
   };

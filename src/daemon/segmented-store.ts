@@ -154,7 +154,12 @@ export class SegmentedStore implements MessageStore {
   /** Writes one batch; nothing enters the index or is acknowledged until its segments are on disk. */
   private async commit(batch: readonly Pending[]): Promise<void> {
     const fresh: StoredRecord[] = [];
-    const outcome: { pending: Pending; record?: StoredRecord; duplicateOf?: number }[] = [];
+    const outcome: {
+      pending: Pending;
+      record?: StoredRecord;
+      first?: boolean;
+      duplicateOf?: number;
+    }[] = [];
     const inBatch = new Map<string, StoredRecord>();
     const next = new Map<string, number>();
     const nextSeq = (identifier: string) => {
@@ -167,7 +172,7 @@ export class SegmentedStore implements MessageStore {
       const stored = this.index.positionOf(packet.id);
       const sibling = inBatch.get(packet.id);
       if (stored !== undefined) outcome.push({ pending, duplicateOf: stored });
-      else if (sibling) outcome.push({ pending, record: sibling });
+      else if (sibling) outcome.push({ pending, record: sibling, first: false });
       else {
         const seqFrom = nextSeq(packet.from);
         const seqTo = packet.to === packet.from ? seqFrom : nextSeq(packet.to);
@@ -180,7 +185,7 @@ export class SegmentedStore implements MessageStore {
         };
         fresh.push(record);
         inBatch.set(packet.id, record);
-        outcome.push({ pending, record });
+        outcome.push({ pending, record, first: true });
       }
     }
     let failure: RelayError | undefined;
@@ -193,13 +198,13 @@ export class SegmentedStore implements MessageStore {
         { cause },
       );
     }
-    for (const { pending, record, duplicateOf } of outcome) {
+    for (const { pending, record, first, duplicateOf } of outcome) {
       if (duplicateOf !== undefined) {
         this.recordAt(duplicateOf).then((original) => {
           pending.resolve({ record: original, duplicate: true });
         }, pending.reject);
       } else if (record && this.index.positionOf(record.packet.id) === record.pos) {
-        pending.resolve({ record, duplicate: record.packet !== pending.packet });
+        pending.resolve({ record, duplicate: first !== true });
       } else {
         pending.reject(
           failure ??

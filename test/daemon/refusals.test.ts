@@ -165,6 +165,24 @@ describe('limits under concurrency', () => {
     expect(codes.filter((code) => code === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(17);
   });
 
+  it('limits registrations per address, so reconnecting does not reset the count', async () => {
+    const relay = await startTestRelay({ limits: { registrationsPerAddressPerHour: 2 } });
+    const codes: string[] = [];
+    for (const name of ['reg-one', 'reg-two', 'reg-three']) {
+      const client = await RelayClient.connect(relay.url);
+      const { request } = await prepareRegistration(name, 'correct horse battery');
+      codes.push(
+        await client.register(request).then(
+          () => 'ok',
+          (e: unknown) => (e as RelayRefusedError).code,
+        ),
+      );
+      client.close();
+    }
+    await relay.stop();
+    expect(codes).toEqual(['ok', 'ok', 'RATE_LIMITED']);
+  });
+
   it('refuses a resend of a packet id with different content as PACKET_ID_TAKEN', async () => {
     const original = sealText(alice, bob, 'first version');
     await alice.client.send(original);

@@ -74,14 +74,25 @@ describe('SegmentedStore', () => {
   });
 
   it('stores a repeated id once, in one batch or across batches', async () => {
-    const { store } = await freshStore();
+    const { dir, store } = await freshStore();
     const packet = sealText(A, B, 'once');
-    const [one, two] = await Promise.all([store.append(packet, 1), store.append(packet, 1)]);
+    // The first append starts a commit at once; the two copies queued behind it share the next one.
+    const [, one, two] = await Promise.all([
+      store.append(sealText(A, B, 'first in line'), 1),
+      store.append(packet, 1),
+      store.append(packet, 1),
+    ]);
     expect(one.duplicate).toBe(false);
     expect(two.duplicate).toBe(true);
+    expect(two.record).toBe(one.record);
+    const journal = await readFile(join(dir, 'segments', '00000000.journal'), 'utf8');
+    expect(journal.match(/"commit":\{"records":(\d+)/g)).toEqual([
+      '"commit":{"records":1',
+      '"commit":{"records":1',
+    ]);
     const three = await store.append(packet, 1);
     expect(three).toEqual({ record: one.record, duplicate: true });
-    expect(store.size()).toBe(1);
+    expect(store.size()).toBe(2);
     await store.close();
   });
 
