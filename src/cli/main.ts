@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { MetaChatError } from '../core/index.js';
-import { loginAccount, registerAccount } from './account.js';
+import { loginAccount, registerAccount, type Account } from './account.js';
 import { KeyChangedError, UnknownPeerError, UsageError } from './cli-errors.js';
 import { historyCommand, listenCommand, sendCommand } from './message-commands.js';
 import {
@@ -10,6 +10,7 @@ import {
   resolveHome,
   saveProfile,
   loadProfile,
+  type Profile,
 } from './profile.js';
 import { hiddenPrompt } from './prompt.js';
 import { readPassword } from './password.js';
@@ -62,6 +63,22 @@ function context(program: Command): CliContext {
   };
 }
 
+/** A fresh profile for an account this device just registered or logged in to. */
+function newProfile(account: Account, server: string, shareUsername: boolean): Profile {
+  return {
+    v: 1,
+    server,
+    username: account.username,
+    identifier: account.identifier,
+    publicKey: account.keyPair.publicKey.encoded,
+    wrappedPrivateKey: account.wrappedPrivateKey,
+    kdf: account.kdf,
+    shareUsername,
+    seenUpTo: 0,
+    peers: {},
+  };
+}
+
 async function askUsername(given: string | undefined): Promise<string> {
   if (given !== undefined) return given;
   if (!process.stdin.isTTY) throw new UsageError('Give the username as an argument.');
@@ -103,18 +120,7 @@ export function buildProgram(): Command {
       const client = await RelayClient.connect(server);
       try {
         const account = await registerAccount(client, name, password);
-        await saveProfile(ctx.home(), {
-          v: 1,
-          server,
-          username: account.username,
-          identifier: account.identifier,
-          publicKey: account.keyPair.publicKey.encoded,
-          wrappedPrivateKey: account.wrappedPrivateKey,
-          kdf: account.kdf,
-          shareUsername: opts.shareUsername,
-          seenUpTo: 0,
-          peers: {},
-        });
+        await saveProfile(ctx.home(), newProfile(account, server, opts.shareUsername));
         ctx.print(
           `Registered.\nidentifier:  ${account.identifier}\nfingerprint: ${account.keyPair.publicKey.fingerprint}`,
           { id: account.identifier, fingerprint: account.keyPair.publicKey.fingerprint },
@@ -135,18 +141,7 @@ export function buildProgram(): Command {
       const client = await RelayClient.connect(server);
       try {
         const account = await loginAccount(client, name, password);
-        await saveProfile(ctx.home(), {
-          v: 1,
-          server,
-          username: account.username,
-          identifier: account.identifier,
-          publicKey: account.keyPair.publicKey.encoded,
-          wrappedPrivateKey: account.wrappedPrivateKey,
-          kdf: account.kdf,
-          shareUsername: true,
-          seenUpTo: 0,
-          peers: {},
-        });
+        await saveProfile(ctx.home(), newProfile(account, server, true));
         ctx.print(`Logged in as ${account.username} (${account.identifier}).`, {
           id: account.identifier,
           fingerprint: account.keyPair.publicKey.fingerprint,
