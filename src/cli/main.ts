@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { MetaChatError } from '../core/index.js';
 import { loginAccount, registerAccount, type Account } from './account.js';
 import { KeyChangedError, UnknownPeerError, UsageError } from './cli-errors.js';
+import { inboxCommand } from './inbox-command.js';
 import { historyCommand, listenCommand, sendCommand } from './message-commands.js';
 import {
   NoProfileError,
@@ -200,6 +201,13 @@ export function buildProgram(): Command {
     .description('print incoming verified messages as JSON lines until interrupted')
     .action(async () => {
       await listenCommand(ctx);
+    });
+
+  program
+    .command('inbox')
+    .description('conversations with unread counts, last activity and presence')
+    .action(async () => {
+      await inboxCommand(ctx);
     });
 
   program

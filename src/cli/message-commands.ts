@@ -5,6 +5,7 @@ import type { CliContext } from './main.js';
 import { isWarning, readStored, type MessageLine } from './messages.js';
 import { parsePeerAddress, peerKey } from './peers.js';
 import { saveProfile } from './profile.js';
+import type { RelayClient } from './relay-client.js';
 import { openSession, type Session } from './session.js';
 
 async function readAll(): Promise<string> {
@@ -13,12 +14,21 @@ async function readAll(): Promise<string> {
   return text.replace(/\r?\n$/, '');
 }
 
-async function withSession<T>(
+/** Opens a session for one command, and always closes it and saves what it learned (pins, names, markers). */
+export async function withSession<T>(
   ctx: CliContext,
   run: (session: Session) => Promise<T>,
   reconnect = false,
+  beforeAuthenticate?: (client: RelayClient) => void,
 ): Promise<T> {
-  const session = await openSession(ctx.home(), ctx.server(), () => ctx.password(false), reconnect);
+  const password = () => ctx.password(false);
+  const session = await openSession(
+    ctx.home(),
+    ctx.server(),
+    password,
+    reconnect,
+    beforeAuthenticate,
+  );
   try {
     return await run(session);
   } finally {
@@ -104,9 +114,15 @@ export async function historyCommand(
   await withSession(ctx, async (session) => {
     const address = parsePeerAddress(peerArg, session.profile);
     const page = await session.client.history(address.identifier, undefined, limit);
+    let lastIncoming = 0;
     for (const stored of page.packets) {
       const line = await readStored(session, stored);
       if (line) printLine(ctx, session, line);
+      if (line && !isWarning(line) && line.direction === 'incoming') lastIncoming = stored.seq;
+    }
+    const peer = session.profile.peers[address.identifier] ?? {};
+    if (lastIncoming > (peer.readUpTo ?? 0)) {
+      session.profile.peers[address.identifier] = { ...peer, readUpTo: lastIncoming };
     }
   });
 }

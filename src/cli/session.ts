@@ -40,10 +40,12 @@ export async function openSession(
   server: string | undefined,
   password: () => Promise<string>,
   reconnect = false,
+  beforeAuthenticate?: (client: RelayClient) => void,
 ): Promise<Session> {
   const profile = await loadProfile(home);
   const account = await unlock(profile, await password());
   const client = await RelayClient.connect(server ?? profile.server, { reconnect });
+  beforeAuthenticate?.(client);
   try {
     await client.authenticate(account.identifier, account.keyPair.privateKey);
   } catch (error) {

@@ -80,6 +80,24 @@ describe('metachat CLI against a real daemon', () => {
     expect(aliceView.stdout).toMatch(/bob: received, over/);
   }, 60_000);
 
+  it('lists conversations in the inbox with unread counts that history clears', async () => {
+    for (const text of ['unread one', 'unread two']) {
+      expect((await cli('alice', ['send', ids['bob'] ?? '', text])).code).toBe(0);
+    }
+    const before = json(await cli('bob', ['inbox', '--json']));
+    expect(before).toHaveLength(1);
+    expect(before[0]).toMatchObject({
+      id: ids['alice'],
+      name: 'alice',
+      unread: 2,
+      online: false,
+      rejected: 0,
+    });
+    expect(typeof before[0]?.['lastSeen']).toBe('number');
+    await cli('bob', ['history', 'alice']);
+    expect(json(await cli('bob', ['inbox', '--json']))[0]).toMatchObject({ unread: 0 });
+  }, 60_000);
+
   it('reads the text to send from standard input with -', async () => {
     const result = await runCli(
       ['send', ids['bob'] ?? '', '-', '--home', home('alice'), '--server', daemon.url],
