@@ -152,9 +152,6 @@ export class RelayError extends MetaChatError {
   }
 }
 
-/** Every code an error acknowledgement can carry, INTERNAL (details withheld) included. */
-export const WIRE_ERROR_CODES = [...ERROR_CODES, ...RELAY_ERROR_CODES, 'INTERNAL'] as const;
-
 /** The {code, message} pair that an error acknowledgement carries on the wire. */
 export interface WireError {
   readonly code: string;

@@ -27,8 +27,6 @@ export const segmentSchema = z.strictObject({
   segment: z.number().int().min(0),
   records: z.array(recordSchema),
 });
-/** A segment file's contents. */
-export type SegmentData = z.infer<typeof segmentSchema>;
 
 /** A tuple per record: [id, from, to, seqFrom, seqTo, serverTime]. */
 type SidecarEntry = [string, string, string, number, number, number];

@@ -338,11 +338,6 @@ export class SegmentedStore implements MessageStore {
     return this.db.cursor(identifier);
   }
 
-  /** Whether the recipient has acknowledged the packet at this position. */
-  isDelivered(record: StoredRecord): boolean {
-    return this.db.cursor(record.packet.to) >= record.seqTo;
-  }
-
   async setPresence(update: PresenceUpdate): Promise<void> {
     await this.db.setPresence(update);
   }
