@@ -16,6 +16,7 @@ import {
 import { hiddenPrompt } from './prompt.js';
 import { readPassword } from './password.js';
 import { aliasCommand, verifyCommand } from './trust-commands.js';
+import { tuiCommand } from './tui-command.js';
 import {
   RelayClient,
   RelayRefusedError,
@@ -108,6 +109,20 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   const ctx = context(program);
+
+  program.argument('[command]').action(async (command: string | undefined) => {
+    if (command !== undefined)
+      throw new UsageError(`Unknown command "${command.slice(0, 40)}"; see --help.`);
+    await tuiCommand(ctx, undefined);
+  });
+
+  program
+    .command('chat')
+    .description('open the chat screen (the inbox, or straight into one conversation)')
+    .argument('[peer]', 'identifier, identifier#fingerprint, alias or known username')
+    .action(async (peer: string | undefined) => {
+      await tuiCommand(ctx, peer);
+    });
 
   program
     .command('register')

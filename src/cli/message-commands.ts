@@ -1,5 +1,6 @@
 import { stdin } from 'node:process';
-import { sealPacket, type Body, type StoredPacket } from '../core/index.js';
+import type { StoredPacket } from '../core/index.js';
+import { composeMessage, markHelloSent } from './compose.js';
 import { UsageError } from './cli-errors.js';
 import type { CliContext } from './main.js';
 import { isWarning, readStored, type MessageLine } from './messages.js';
@@ -37,19 +38,6 @@ export async function withSession<T>(
   }
 }
 
-function seal(
-  session: Session,
-  to: string,
-  publicKey: Parameters<typeof sealPacket>[0]['recipient']['publicKey'],
-  body: Body,
-) {
-  return sealPacket({
-    sender: { identifier: session.account.identifier, keyPair: session.account.keyPair },
-    recipient: { identifier: to, publicKey },
-    body,
-  });
-}
-
 /** `send`: seals for the peer's pinned key (sending my username first, once) and waits for the relay's ack. */
 export async function sendCommand(
   ctx: CliContext,
@@ -61,27 +49,20 @@ export async function sendCommand(
   await withSession(ctx, async (session) => {
     const address = parsePeerAddress(peerArg, session.profile);
     const publicKey = await peerKey(session.client, session.profile, address);
-    const peer = session.profile.peers[address.identifier] ?? {};
-    if (
-      session.profile.shareUsername &&
-      peer.helloSent !== true &&
-      address.identifier !== session.account.identifier
-    ) {
-      await session.client.send(
-        seal(session, address.identifier, publicKey, {
-          v: 1,
-          type: 'hello',
-          username: session.account.username,
-        }),
-      );
-      session.profile.peers[address.identifier] = {
-        ...(session.profile.peers[address.identifier] ?? peer),
-        helloSent: true,
-      };
+    const { packets, hello } = composeMessage(
+      session.account,
+      session.profile,
+      address.identifier,
+      publicKey,
+      text,
+    );
+    let ack = { seq: 0 };
+    for (const packet of packets) {
+      ack = await session.client.send(packet);
+      if (hello) markHelloSent(session.profile, address.identifier);
     }
-    const packet = seal(session, address.identifier, publicKey, { v: 1, type: 'text', text });
-    const ack = await session.client.send(packet);
-    ctx.print(`Sent (${packet.id}).`, { id: packet.id, seq: ack.seq });
+    const id = packets[packets.length - 1]?.id ?? '';
+    ctx.print(`Sent (${id}).`, { id, seq: ack.seq });
   });
 }
 

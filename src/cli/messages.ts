@@ -1,4 +1,4 @@
-import { MetaChatError, openPacket, type StoredPacket } from '../core/index.js';
+import { MetaChatError, openPacket, type PublicKey, type StoredPacket } from '../core/index.js';
 import { KeyChangedError } from './cli-errors.js';
 import { peerKey } from './peers.js';
 import type { Session } from './session.js';
@@ -29,11 +29,13 @@ export function isWarning(line: MessageLine): line is Extract<MessageLine, { war
 export async function readStored(
   session: Session,
   stored: StoredPacket,
+  keyFor: (identifier: string) => Promise<PublicKey> = (identifier) =>
+    peerKey(session.client, session.profile, { identifier }),
 ): Promise<MessageLine | null> {
   const { packet } = stored;
   const base = { id: packet.id, seq: stored.seq };
   try {
-    const publicKey = await peerKey(session.client, session.profile, { identifier: packet.from });
+    const publicKey = await keyFor(packet.from);
     const opened = openPacket({
       packet,
       reader: {

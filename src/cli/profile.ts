@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
   identifierSchema,
@@ -9,6 +8,7 @@ import {
   publicKeySchema,
   wrappedPrivateKeySchema,
 } from '../core/index.js';
+import { writePrivateFile } from './private-file.js';
 
 /** A peer as this device knows it: the pinned key, and what the user or the peer told us. */
 const peerSchema = z.strictObject({
@@ -20,6 +20,8 @@ const peerSchema = z.strictObject({
   /** Set when the relay served a key that differs from the pinned one; sending stops until --trust. */
   changedKey: publicKeySchema.optional(),
   helloSent: z.boolean().optional(),
+  /** The user compared safety numbers (`verify --trust`) or gave the fingerprint with the address. */
+  verified: z.boolean().optional(),
   readUpTo: z.number().int().min(0).optional(),
 });
 
@@ -33,6 +35,8 @@ export const profileSchema = z.strictObject({
   wrappedPrivateKey: wrappedPrivateKeySchema,
   kdf: kdfParamsSchema,
   shareUsername: z.boolean(),
+  /** Ring the terminal bell on a new message in the TUI (default on). */
+  bell: z.boolean().optional(),
   /** Highest sequence number of this user's stream that this device has seen. */
   seenUpTo: z.number().int().min(0),
   peers: z.record(identifierSchema, peerSchema),
@@ -96,18 +100,7 @@ export async function loadProfile(home: string): Promise<Profile> {
 /** Writes the profile atomically: 0600 file in a 0700 directory, temp file, fsync, rename. */
 export async function saveProfile(home: string, profile: Profile): Promise<void> {
   const checked = profileSchema.parse(profile);
-  await mkdir(home, { recursive: true, mode: 0o700 });
-  await chmod(home, 0o700);
-  const path = profilePath(home);
-  const temp = join(dirname(path), `.profile.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(checked, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
+  await writePrivateFile(home, 'profile.json', `${JSON.stringify(checked, null, 2)}\n`);
 }
 
 /** Forgets this device's profile (logout). */

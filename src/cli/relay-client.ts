@@ -100,6 +100,24 @@ export class RelayClient {
     return new RelayClient(socket, timeoutMs);
   }
 
+  /** A client that keeps reconnecting on its own (the TUI); nothing happens until `socket.connect()`. */
+  static persistent(
+    url: string,
+    options: { timeoutMs?: number; reconnectDelayMs?: number } = {},
+  ): RelayClient {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const delay = options.reconnectDelayMs ?? 1_000;
+    const socket = io(url, {
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: delay,
+      reconnectionDelayMax: Math.max(delay, 5_000),
+      timeout: timeoutMs,
+      autoConnect: false,
+    });
+    return new RelayClient(socket, timeoutMs);
+  }
+
   /** Subscribes to a push; the payload is parsed first, and a bad one goes to `invalid`. */
   on<E extends keyof RelayEvents>(event: E, listener: RelayEvents[E]): void {
     if (event === 'invalid') {

@@ -1,0 +1,39 @@
+import { sealPacket, type Packet, type PublicKey } from '../core/index.js';
+import type { Account } from './account.js';
+import type { Profile } from './profile.js';
+
+/** The packets of one message, and whether my username rides along (the paper's exchange). */
+export interface ComposedMessage {
+  readonly packets: readonly Packet[];
+  readonly hello: boolean;
+}
+
+/**
+ * Seals one message for a peer: a `hello` carrying my username comes first, once per peer, when the
+ * profile shares it. Sealing fixes each packet's id, so a resend of these packets is never a duplicate.
+ */
+export function composeMessage(
+  account: Account,
+  profile: Profile,
+  peer: string,
+  publicKey: PublicKey,
+  text: string,
+): ComposedMessage {
+  const seal = (body: Parameters<typeof sealPacket>[0]['body']) =>
+    sealPacket({
+      sender: { identifier: account.identifier, keyPair: account.keyPair },
+      recipient: { identifier: peer, publicKey },
+      body,
+    });
+  const hello =
+    profile.shareUsername && profile.peers[peer]?.helloSent !== true && peer !== account.identifier;
+  const packets: Packet[] = [];
+  if (hello) packets.push(seal({ v: 1, type: 'hello', username: account.username }));
+  packets.push(seal({ v: 1, type: 'text', text }));
+  return { packets, hello };
+}
+
+/** Records that my username was sent to a peer, so later messages do not repeat it. */
+export function markHelloSent(profile: Profile, peer: string): void {
+  profile.peers[peer] = { ...(profile.peers[peer] ?? {}), helloSent: true };
+}

@@ -1,0 +1,222 @@
+import type { PresenceUpdate, StoredPacket } from '../../core/index.js';
+import { isWarning, type MessageLine } from '../messages.js';
+import type { Profile } from '../profile.js';
+import {
+  mergeMessages,
+  type ChatLog,
+  type ChatMessage,
+  type ConversationSummary,
+  type TrustState,
+} from './chat-state.js';
+
+interface Tally {
+  unread: number;
+  lastActivity: number;
+  lastIncomingSeq: number;
+  rejected: number;
+  online: boolean;
+  lastSeen: number | null;
+}
+
+/** The name to show for a peer: my alias for them, else the username they proved, else a short id. */
+export function displayName(profile: Profile, identifier: string): string {
+  if (identifier === profile.identifier) return 'me (notes)';
+  const peer = profile.peers[identifier];
+  return peer?.alias ?? peer?.username ?? `${identifier.slice(0, 12)}…`;
+}
+
+/** How far the profile trusts a peer's key. */
+export function trustOf(profile: Profile, identifier: string): TrustState {
+  const peer = profile.peers[identifier];
+  if (identifier === profile.identifier) return 'verified';
+  if (peer?.changedKey !== undefined) return 'changed';
+  if (peer?.publicKey === undefined) return 'unknown';
+  return peer.verified === true ? 'verified' : 'unverified';
+}
+
+/**
+ * The conversations of one account: inbox tallies (unread, activity, presence, rejected packets),
+ * the loaded message logs, and which one is open. Each packet of the stream is counted once.
+ */
+export class ConversationBook {
+  private readonly tallies = new Map<string, Tally>();
+  private readonly chatLogs = new Map<string, ChatLog>();
+  private readonly loadedPeers = new Set<string>();
+  private readonly seen = new Set<number>();
+  private activePeer: string | null = null;
+  /** Incoming messages seen live, for the bell. */
+  arrivals = 0;
+
+  constructor(
+    private readonly me: string,
+    private readonly profile: Profile,
+  ) {}
+
+  private tally(peer: string): Tally {
+    let tally = this.tallies.get(peer);
+    if (!tally) {
+      tally = {
+        unread: 0,
+        lastActivity: 0,
+        lastIncomingSeq: 0,
+        rejected: 0,
+        online: false,
+        lastSeen: null,
+      };
+      this.tallies.set(peer, tally);
+    }
+    return tally;
+  }
+
+  /** True the first time a sequence number is seen: a replayed or re-synced packet counts once. */
+  count(stored: StoredPacket): boolean {
+    if (this.seen.has(stored.seq)) return false;
+    this.seen.add(stored.seq);
+    return true;
+  }
+
+  /** Counts a verified packet: activity, and unread if it is theirs and after my read marker. */
+  counted(peer: string, stored: StoredPacket, profile: Profile): void {
+    const tally = this.tally(peer);
+    tally.lastActivity = Math.max(tally.lastActivity, stored.serverTime);
+    if (stored.packet.from === this.me) return;
+    tally.lastIncomingSeq = Math.max(tally.lastIncomingSeq, stored.seq);
+    if (stored.seq > (profile.peers[peer]?.readUpTo ?? 0)) tally.unread++;
+  }
+
+  /** A packet that failed verification: flagged in the inbox, never counted as a message. */
+  rejected(peer: string): void {
+    this.tally(peer).rejected++;
+  }
+
+  /** Activity without a stored packet (a queued message of mine). */
+  touch(peer: string, time: number): void {
+    const tally = this.tally(peer);
+    tally.lastActivity = Math.max(tally.lastActivity, time);
+  }
+
+  /** A presence push from the relay. */
+  presence(update: PresenceUpdate): void {
+    const tally = this.tally(update.identifier);
+    tally.online = update.online;
+    tally.lastSeen = update.lastSeen;
+  }
+
+  /** Moves the read marker to the newest incoming message of a conversation. */
+  markRead(peer: string, profile: Profile): void {
+    const tally = this.tally(peer);
+    tally.unread = 0;
+    const record = profile.peers[peer] ?? {};
+    if (tally.lastIncomingSeq > (record.readUpTo ?? 0)) {
+      profile.peers[peer] = { ...record, readUpTo: tally.lastIncomingSeq };
+    }
+  }
+
+  /** Records a new incoming message seen live. */
+  arrived(): void {
+    this.arrivals++;
+  }
+
+  /** Adds or merges messages into a conversation (only if it is on screen already, when asked). */
+  update(peer: string, messages: readonly ChatMessage[], onlyIfShown = false): void {
+    const log = this.chatLogs.get(peer);
+    if (log === undefined && onlyIfShown) return;
+    const base = log ?? { peer, messages: [], hasOlder: true, loadingOlder: false };
+    this.chatLogs.set(peer, { ...base, messages: mergeMessages(base.messages, messages) });
+  }
+
+  /** Changes a message already shown (a status from an ack or a receipt); unknown ids are ignored. */
+  patch(peer: string, id: string, change: (message: ChatMessage) => ChatMessage): void {
+    const log = this.chatLogs.get(peer);
+    const known = log?.messages.find((message) => message.id === id);
+    if (log === undefined || known === undefined) return;
+    this.chatLogs.set(peer, { ...log, messages: mergeMessages(log.messages, [change(known)]) });
+  }
+
+  /** A history page arrived. */
+  loaded(peer: string, messages: readonly ChatMessage[], hasOlder: boolean): void {
+    this.update(peer, messages);
+    const log = this.chatLogs.get(peer);
+    if (log) this.chatLogs.set(peer, { ...log, hasOlder, loadingOlder: false });
+    this.loadedPeers.add(peer);
+  }
+
+  /** Shows or hides the "loading older messages" line. */
+  setLoading(peer: string, loading: boolean): void {
+    this.update(peer, []);
+    const log = this.chatLogs.get(peer);
+    if (log) this.chatLogs.set(peer, { ...log, loadingOlder: loading });
+  }
+
+  /** True once the conversation's latest page came from the relay. */
+  isLoaded(peer: string): boolean {
+    return this.loadedPeers.has(peer);
+  }
+
+  /** The messages of a conversation, if shown. */
+  log(peer: string): ChatLog | undefined {
+    return this.chatLogs.get(peer);
+  }
+
+  setActive(peer: string | null): void {
+    this.activePeer = peer;
+    if (peer !== null) this.update(peer, []);
+  }
+
+  active(): string | null {
+    return this.activePeer;
+  }
+
+  name(peer: string): string {
+    return displayName(this.profile, peer);
+  }
+
+  /** A verified line (or a warning) as the chat view shows it. */
+  toMessage(line: MessageLine, stored: StoredPacket): ChatMessage {
+    const outgoing = stored.packet.from === this.me;
+    if (isWarning(line)) {
+      return {
+        id: line.id,
+        seq: stored.seq,
+        time: stored.serverTime,
+        direction: outgoing ? 'outgoing' : 'incoming',
+        warning: line.warning,
+      };
+    }
+    return {
+      id: line.id,
+      seq: stored.seq,
+      time: line.time,
+      direction: line.direction,
+      text: line.text,
+      ...(line.direction === 'outgoing'
+        ? { status: stored.delivered === true ? 'delivered' : 'sent' }
+        : {}),
+    };
+  }
+
+  /** The inbox, newest activity first. */
+  summaries(): ConversationSummary[] {
+    return [...this.tallies]
+      .map(([id, tally]) => ({
+        id,
+        name: displayName(this.profile, id),
+        unread: tally.unread,
+        lastActivity: tally.lastActivity,
+        online: tally.online,
+        lastSeen: tally.lastSeen,
+        rejected: tally.rejected,
+        trust: trustOf(this.profile, id),
+      }))
+      .filter(
+        (summary) =>
+          summary.lastActivity > 0 || summary.rejected > 0 || this.chatLogs.has(summary.id),
+      )
+      .sort((a, b) => b.lastActivity - a.lastActivity);
+  }
+
+  /** A copy of the loaded logs for a snapshot. */
+  logs(): ReadonlyMap<string, ChatLog> {
+    return new Map(this.chatLogs);
+  }
+}

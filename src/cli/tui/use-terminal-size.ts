@@ -1,0 +1,19 @@
+import { useStdout } from 'ink';
+import { useEffect, useState } from 'react';
+
+/** Columns and rows of the terminal, updated on resize so the layout redraws to fit. */
+export function useTerminalSize(): { columns: number; rows: number } {
+  const { stdout } = useStdout();
+  const read = () => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 });
+  const [size, setSize] = useState(read);
+  useEffect(() => {
+    const onResize = () => {
+      setSize(read());
+    };
+    stdout.on('resize', onResize);
+    return () => {
+      stdout.off('resize', onResize);
+    };
+  });
+  return size;
+}
