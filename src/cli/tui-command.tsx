@@ -44,10 +44,15 @@ export async function tuiCommand(ctx: CliContext, peerArg: string | undefined): 
   } finally {
     process.stdout.write(LEAVE_ALT_SCREEN);
   }
-  const unsent = (result as { unsent?: number } | undefined)?.unsent ?? 0;
+  const { unsent = 0, dropped = 0 } = (result ?? {}) as { unsent?: number; dropped?: number };
   if (unsent > 0) {
     process.stderr.write(
-      `metachat: ${unsent} message(s) not yet acknowledged are kept in the outbox and sent next time.\n`,
+      `metachat: ${String(unsent)} message(s) not yet acknowledged are kept in the outbox and sent next time.\n`,
+    );
+  }
+  if (dropped > 0) {
+    process.stderr.write(
+      `metachat: ${String(dropped)} message(s) were not sent: the peer's key could not be fetched before you quit.\n`,
     );
   }
 }

@@ -24,13 +24,13 @@ export interface TestRelay {
 
 /** Starts a relay in this process, silent, on 127.0.0.1 with port 0. */
 export async function startTestRelay(
-  options: { dataDir?: string; limits?: Partial<RelayLimits> } = {},
+  options: { dataDir?: string; port?: number; limits?: Partial<RelayLimits> } = {},
 ): Promise<TestRelay> {
   const dataDir = options.dataDir ?? (await tempDir());
   const relay = await startRelay(
     {
       host: '127.0.0.1',
-      port: 0,
+      port: options.port ?? 0,
       dataDir,
       logLevel: 'silent',
       allowedOrigins: [],

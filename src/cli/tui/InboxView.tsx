@@ -2,9 +2,9 @@ import { Box, Text, useInput } from 'ink';
 import { useCallback, useState } from 'react';
 import type { ChatSnapshot, ConversationSummary } from './chat-state.js';
 import { MessageInput } from './MessageInput.js';
-import { clockTime, dayLabel, fitWidth } from './message-rows.js';
+import { fitWidth } from './message-rows.js';
 import { StatusLine } from './StatusLine.js';
-import { describeConnection, describePresence } from './status-text.js';
+import { describeConnection, describePresence, shortWhen } from './status-text.js';
 import { useLineEditor } from './use-line-editor.js';
 
 /** What the inbox can ask of the app. */
@@ -17,11 +17,6 @@ export interface InboxActions {
 }
 
 const HINTS = '↑↓ move · Enter open · n new chat · b bell · q quit';
-
-function when(time: number, now: number): string {
-  if (time === 0) return '';
-  return dayLabel(time) === dayLabel(now) ? clockTime(time) : dayLabel(time);
-}
 
 function Entry({
   entry,
@@ -44,12 +39,10 @@ function Entry({
         <Text color="yellow">
           {entry.unread > 0 ? ` (${entry.unread} new)`.padEnd(10) : ''.padEnd(10)}
         </Text>
-        <Text dimColor> {when(entry.lastActivity, Date.now())}</Text>
+        <Text dimColor> {shortWhen(entry.lastActivity)}</Text>
         {presence ? <Text dimColor> · {presence}</Text> : null}
         {entry.trust === 'changed' ? <Text color="red"> · KEY CHANGED</Text> : null}
-        {entry.rejected > 0 ? (
-          <Text color="red"> · ⚠ {entry.rejected} forged or unverifiable</Text>
-        ) : null}
+        {entry.rejected > 0 ? <Text color="red"> · ⚠ {entry.rejected} unverifiable</Text> : null}
       </Text>
     </Box>
   );

@@ -59,8 +59,10 @@ export class ChatController {
   private saveTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
   private syncedOnce = false;
+  private localCount = 0;
+  /** Messages written to a peer whose key is not known yet: sealed once it is fetched. */
+  private readonly unsealed = new Map<string, { peer: string; text: string }>();
   private readonly onlineTasks: (() => Promise<void>)[] = [];
-  private readonly startSeen: number;
 
   constructor(options: ChatControllerOptions) {
     this.session = {
@@ -69,7 +71,6 @@ export class ChatController {
       account: options.account,
       client: options.client,
     };
-    this.startSeen = options.profile.seenUpTo;
     this.outbox = [...options.outbox];
     this.book = new ConversationBook(options.account.identifier, options.profile);
     this.link = new RelayLink(options.client, options.account, {
@@ -190,7 +191,7 @@ export class ChatController {
   /** Seals a message for the peer's pinned key and queues it; false (with a notice) if it cannot be. */
   send(peer: string, text: string): boolean {
     if (text.trim().length === 0) return false;
-    const { profile, account } = this.session;
+    const { profile } = this.session;
     const record = profile.peers[peer];
     if (record?.changedKey !== undefined) {
       this.say(
@@ -199,21 +200,32 @@ export class ChatController {
       );
       return false;
     }
-    const pinned = record?.publicKey;
-    const key =
-      this.keys.get(peer) ??
-      (peer === account.identifier
-        ? account.keyPair.publicKey
-        : pinned === undefined
-          ? undefined
-          : importPublicKey(pinned));
+    const key = this.knownKey(peer);
     if (key === undefined) {
-      this.say(
-        `Not sent: the key of ${this.book.name(peer)} is not known yet; it is fetched once connected.`,
-        'error',
-      );
-      return false;
+      const local = `local-${String(++this.localCount)}`;
+      const time = Date.now();
+      this.unsealed.set(local, { peer, text });
+      this.book.touch(peer, time);
+      this.book.update(peer, [{ id: local, time, direction: 'outgoing', text, status: 'sending' }]);
+      this.changed();
+      this.whenOnline(() => this.sealWhenKeyKnown(local));
+      return true;
     }
+    this.queue(peer, key, text);
+    return true;
+  }
+
+  /** The key to seal for without asking the relay: the one checked this connection, or the pin. */
+  private knownKey(peer: string): PublicKey | undefined {
+    const { profile, account } = this.session;
+    if (peer === account.identifier) return account.keyPair.publicKey;
+    const pinned = profile.peers[peer]?.publicKey;
+    return this.keys.get(peer) ?? (pinned === undefined ? undefined : importPublicKey(pinned));
+  }
+
+  /** Seals (fixing the packet ids), queues, persists and starts sending. */
+  private queue(peer: string, key: PublicKey, text: string): void {
+    const { profile, account } = this.session;
     const { packets, hello } = composeMessage(account, profile, peer, key, text);
     if (hello) markHelloSent(profile, peer);
     const entry: OutboxEntry = { peer, packets: [...packets] };
@@ -222,7 +234,26 @@ export class ChatController {
     this.persist();
     this.changed();
     void this.flush();
-    return true;
+  }
+
+  /** A message to a peer whose key was not known: fetched (and pinned) first, then sealed and queued. */
+  private async sealWhenKeyKnown(local: string): Promise<void> {
+    const item = this.unsealed.get(local);
+    if (!item) return;
+    let key: PublicKey;
+    try {
+      key = await this.keyFor(item.peer);
+    } catch (error) {
+      if (!(error instanceof KeyChangedError || error instanceof RelayRefusedError)) throw error;
+      const failure = error.message;
+      this.book.patch(item.peer, local, (message) => ({ ...message, status: 'failed', failure }));
+      this.say(`Not sent to ${this.book.name(item.peer)}: ${failure}`, 'error');
+      return;
+    }
+    this.unsealed.delete(local);
+    this.book.remove(item.peer, local);
+    this.saveSoon();
+    this.queue(item.peer, key, item.text);
   }
 
   /** Queues this conversation's failed messages again, with their original packet ids. */
@@ -235,6 +266,15 @@ export class ChatController {
         ...message,
         status: 'sending',
       }));
+      any = true;
+    }
+    for (const [local, item] of this.unsealed) {
+      if (item.peer !== peer) continue;
+      this.book.patch(peer, local, ({ failure: _cleared, ...message }) => ({
+        ...message,
+        status: 'sending',
+      }));
+      this.whenOnline(() => this.sealWhenKeyKnown(local));
       any = true;
     }
     if (!any) return;
@@ -263,7 +303,7 @@ export class ChatController {
   }
 
   /** Ctrl+C: waits (bounded) for queued messages to be acknowledged, saves everything, disconnects. */
-  async shutdown(): Promise<{ unsent: number }> {
+  async shutdown(): Promise<{ unsent: number; dropped: number }> {
     const deadline = Date.now() + FLUSH_MS;
     while (this.link.online && this.pending().length > 0 && Date.now() < deadline) {
       await this.flush();
@@ -276,7 +316,7 @@ export class ChatController {
     await this.saving;
     await saveOutbox(this.session.home, this.outbox);
     await saveProfile(this.session.home, this.session.profile);
-    return { unsent: this.outbox.length };
+    return { unsent: this.outbox.length, dropped: this.unsealed.size };
   }
 
   private pending(): OutboxEntry[] {
@@ -368,8 +408,10 @@ export class ChatController {
   }
 
   /**
-   * One packet of my stream. Packets this device saw before are only counted (signature checked);
-   * new ones are verified and decrypted, ring the bell, and join their conversation if it is loaded.
+   * One packet of my stream. The first sync only checks signatures (cheap, so a long history loads
+   * fast) and decrypts each peer's first packet, where the username exchange rides; conversations
+   * load their messages page by page when opened. Later packets are verified and decrypted, ring
+   * the bell, and join their conversation if it is on screen.
    */
   private async ingest(stored: StoredPacket, live: boolean): Promise<void> {
     const { packet } = stored;
@@ -377,7 +419,7 @@ export class ChatController {
     const peer = packet.from === me ? packet.to : packet.from;
     if (!this.book.count(stored)) return;
     if (stored.seq > this.session.profile.seenUpTo) this.session.profile.seenUpTo = stored.seq;
-    if (stored.seq <= this.startSeen && !this.book.isLoaded(peer)) {
+    if (!this.syncedOnce && !this.book.firstFrom(peer, stored)) {
       try {
         verifyPacketSignature(packet, await this.keyFor(packet.from));
         this.book.counted(peer, stored, this.session.profile);
@@ -387,9 +429,12 @@ export class ChatController {
       }
     } else {
       const line = await readStored(this.session, stored, (id) => this.keyFor(id));
-      if (line !== null && isWarning(line)) this.book.rejected(peer);
-      else if (line !== null) this.book.counted(peer, stored, this.session.profile);
-      if (line !== null) this.book.update(peer, [this.book.toMessage(line, stored)], true);
+      if (line === null) this.book.touch(peer, stored.serverTime);
+      else if (isWarning(line)) this.book.rejected(peer);
+      else this.book.counted(peer, stored, this.session.profile);
+      if (line !== null && this.syncedOnce) {
+        this.book.update(peer, [this.book.toMessage(line, stored)], true);
+      }
       if (line !== null && !isWarning(line) && line.direction === 'incoming' && live) {
         this.book.arrived();
       }

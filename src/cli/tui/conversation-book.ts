@@ -84,6 +84,11 @@ export class ConversationBook {
     if (stored.seq > (profile.peers[peer]?.readUpTo ?? 0)) tally.unread++;
   }
 
+  /** True for the first packet from this peer in my stream: the one that may carry their username. */
+  firstFrom(peer: string, stored: StoredPacket): boolean {
+    return stored.packet.from !== this.me && this.tally(peer).lastIncomingSeq === 0;
+  }
+
   /** A packet that failed verification: flagged in the inbox, never counted as a message. */
   rejected(peer: string): void {
     this.tally(peer).rejected++;
@@ -131,6 +136,16 @@ export class ConversationBook {
     const known = log?.messages.find((message) => message.id === id);
     if (log === undefined || known === undefined) return;
     this.chatLogs.set(peer, { ...log, messages: mergeMessages(log.messages, [change(known)]) });
+  }
+
+  /** Takes a message off the screen (a placeholder replaced by its sealed packet). */
+  remove(peer: string, id: string): void {
+    const log = this.chatLogs.get(peer);
+    if (log === undefined) return;
+    this.chatLogs.set(peer, {
+      ...log,
+      messages: log.messages.filter((message) => message.id !== id),
+    });
   }
 
   /** A history page arrived. */

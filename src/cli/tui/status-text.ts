@@ -18,6 +18,19 @@ export function describeConnection(state: ConnectionState): { text: string; colo
   }
 }
 
+/** A short time for lists: "14:02" today, "24 Nov" this year, "24 Nov 2025" before. */
+export function shortWhen(time: number, now: number = Date.now()): string {
+  if (time === 0) return '';
+  if (dayLabel(time) === dayLabel(now)) return clockTime(time);
+  const date = new Date(time);
+  const sameYear = date.getFullYear() === new Date(now).getFullYear();
+  return date.toLocaleDateString('en-GB', {
+    day: 'numeric',
+    month: 'short',
+    ...(sameYear ? {} : { year: 'numeric' }),
+  });
+}
+
 /** "online", "last seen 14:02" (today) or "last seen Monday 3 March 2026", or nothing known. */
 export function describePresence(
   summary: Pick<ConversationSummary, 'online' | 'lastSeen'>,
@@ -25,8 +38,7 @@ export function describePresence(
 ): string {
   if (summary.online) return 'online';
   if (summary.lastSeen === null) return '';
-  const sameDay = dayLabel(summary.lastSeen) === dayLabel(now);
-  return `last seen ${sameDay ? clockTime(summary.lastSeen) : dayLabel(summary.lastSeen)}`;
+  return `last seen ${shortWhen(summary.lastSeen, now)}`;
 }
 
 /** The trust state of a peer's key, as a short label and a color (a changed key is loud). */

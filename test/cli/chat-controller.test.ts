@@ -1,0 +1,289 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { prepareRegistration } from '../../src/cli/account.js';
+import type { ChatController } from '../../src/cli/tui/chat-controller.js';
+import { generateKeyPair, sealPacket } from '../../src/core/index.js';
+import {
+  collectPackets,
+  newUser,
+  sealText,
+  secondDevice,
+  startTestRelay,
+  tempDir,
+  type TestRelay,
+  type TestUser,
+} from '../support/relay-harness.js';
+import { messagesWith, profileFor, startController, until } from '../support/tui-harness.js';
+
+let relay: TestRelay;
+let alice: TestUser;
+let bob: TestUser;
+const running: ChatController[] = [];
+
+beforeAll(async () => {
+  relay = await startTestRelay();
+  alice = await newUser(relay.url, 'alice');
+  bob = await newUser(relay.url, 'bob');
+});
+
+afterEach(async () => {
+  for (const controller of running.splice(0)) await controller.shutdown();
+});
+
+afterAll(async () => {
+  alice.client.close();
+  bob.client.close();
+  await relay.stop();
+});
+
+async function aliceDevice(url = relay.url, home?: string) {
+  const dir = home ?? (await tempDir('metachat-tui-'));
+  const profile = profileFor(alice, url);
+  const controller = await startController(alice, profile, dir, url);
+  running.push(controller);
+  await until(controller, (s) => s.connection.status === 'connected', 'connected');
+  return { controller, profile, home: dir };
+}
+
+function helloFrom(user: TestUser, to: TestUser) {
+  return sealPacket({
+    sender: { identifier: user.identifier, keyPair: user.keyPair },
+    recipient: { identifier: to.identifier, publicKey: to.keyPair.publicKey },
+    body: { v: 1, type: 'hello', username: user.username },
+  });
+}
+
+describe('the TUI controller against a real relay', () => {
+  it('takes my message from sending to sent to delivered, with my username sent once first', async () => {
+    const { controller } = await aliceDevice();
+    const pushed = collectPackets(bob.client);
+    const before = pushed.packets.length;
+    controller.openChat(bob.identifier);
+    expect(controller.send(bob.identifier, 'hello bob')).toBe(true);
+    await until(
+      controller,
+      (s) => messagesWith(s, bob.identifier).some((m) => m.text === 'hello bob'),
+      'the message on screen',
+    );
+    const sent = await until(
+      controller,
+      (s) =>
+        messagesWith(s, bob.identifier).some((m) => m.text === 'hello bob' && m.status === 'sent'),
+      'sent',
+    );
+    const mine = messagesWith(sent, bob.identifier).find((m) => m.text === 'hello bob');
+    expect(mine?.seq).toBeGreaterThan(0);
+    const received = await pushed.waitFor(before + 2);
+    const [hello, text] = received.slice(before);
+    expect(text?.packet.id).toBe(mine?.id);
+    expect(hello?.packet.id).not.toBe(mine?.id);
+    await bob.client.receipt(text?.seq ?? 0);
+    await until(
+      controller,
+      (s) =>
+        messagesWith(s, bob.identifier).some((m) => m.id === mine?.id && m.status === 'delivered'),
+      'delivered',
+    );
+    controller.send(bob.identifier, 'second');
+    await pushed.waitFor(before + 3);
+    expect(pushed.packets.length).toBe(before + 3);
+  });
+
+  it('verifies live messages: the name proven by hello, unread until opened, the bell counter', async () => {
+    const { controller, profile } = await aliceDevice();
+    await bob.client.send(helloFrom(bob, alice));
+    await bob.client.send(sealText(bob, alice, 'are you there?'));
+    const snap = await until(
+      controller,
+      (s) =>
+        s.conversations.some((c) => c.id === bob.identifier && c.unread > 0 && c.name === 'bob'),
+      'an unread conversation named bob',
+    );
+    expect(snap.arrivals).toBeGreaterThan(0);
+    controller.openChat(bob.identifier);
+    const opened = await until(
+      controller,
+      (s) => messagesWith(s, bob.identifier).some((m) => m.text === 'are you there?'),
+      'the message in the chat',
+    );
+    expect(opened.conversations.find((c) => c.id === bob.identifier)?.unread).toBe(0);
+    expect(profile.peers[bob.identifier]?.readUpTo).toBeGreaterThan(0);
+    expect(profile.peers[bob.identifier]?.username).toBe('bob');
+  });
+
+  it('PageUp loads older history pages until the beginning', async () => {
+    const carol = await newUser(relay.url, 'carol-pages');
+    for (let i = 0; i < 60; i++) await carol.client.send(sealText(carol, alice, `page ${i}`));
+    const { controller } = await aliceDevice();
+    controller.openChat(carol.identifier);
+    const first = await until(
+      controller,
+      (s) => messagesWith(s, carol.identifier).length >= 50,
+      'a page',
+    );
+    expect(messagesWith(first, carol.identifier)).toHaveLength(50);
+    expect(first.chats.get(carol.identifier)?.hasOlder).toBe(true);
+    controller.loadOlder(carol.identifier);
+    const all = await until(
+      controller,
+      (s) => s.chats.get(carol.identifier)?.hasOlder === false,
+      'the start',
+    );
+    const texts = messagesWith(all, carol.identifier).map((m) => m.text);
+    expect(texts).toEqual(Array.from({ length: 60 }, (_, i) => `page ${i}`));
+    carol.client.close();
+  });
+
+  it('refuses to send when the relay serves a key that differs from the pinned one', async () => {
+    const home = await tempDir('metachat-tui-');
+    const profile = profileFor(alice, relay.url);
+    const other = await generateKeyPair();
+    profile.peers[bob.identifier] = { publicKey: other.publicKey.encoded };
+    const controller = await startController(alice, profile, home, relay.url);
+    running.push(controller);
+    controller.openChat(bob.identifier);
+    await until(
+      controller,
+      (s) => s.notice?.text.includes('changed') === true,
+      'a key-change notice',
+    );
+    expect(controller.trustOf(bob.identifier)).toBe('changed');
+    expect(controller.send(bob.identifier, 'secret')).toBe(false);
+    await until(
+      controller,
+      (s) => /Not sent: the key of .* changed/.test(s.notice?.text ?? ''),
+      'refusal',
+    );
+    expect(
+      messagesWith(controller.getSnapshot(), bob.identifier).some((m) => m.text === 'secret'),
+    ).toBe(false);
+  });
+
+  it('marks a refused message failed with the reason, and Ctrl+R resends the same packet id', async () => {
+    const { account, request } = await prepareRegistration('dave-later', 'correct horse battery');
+    const { controller, profile } = await aliceDevice();
+    profile.peers[account.identifier] = { publicKey: account.keyPair.publicKey.encoded };
+    controller.openChat(account.identifier);
+    controller.send(account.identifier, 'before you exist');
+    const failed = await until(
+      controller,
+      (s) => messagesWith(s, account.identifier).some((m) => m.status === 'failed'),
+      'failed',
+    );
+    const message = messagesWith(failed, account.identifier).find((m) => m.status === 'failed');
+    expect(message?.failure).toBeDefined();
+    await bob.client.register(request);
+    controller.retry(account.identifier);
+    await until(
+      controller,
+      (s) =>
+        messagesWith(s, account.identifier).some(
+          (m) => m.id === message?.id && m.status === 'sent',
+        ),
+      'sent after retry',
+    );
+  });
+});
+
+describe('the outbox across a relay outage', () => {
+  it('queues what is written offline, keeps it on disk, and sends it once on reconnect', async () => {
+    const dataDir = await tempDir();
+    let own = await startTestRelay({ dataDir });
+    const port = Number(new URL(own.url).port);
+    const a = await newUser(own.url, 'alice-offline');
+    const b = await newUser(own.url, 'bob-offline');
+    const home = await tempDir('metachat-tui-');
+    const profile = profileFor(a, own.url);
+    profile.peers[b.identifier] = { publicKey: b.keyPair.publicKey.encoded, helloSent: true };
+    const controller = await startController(a, profile, home, own.url);
+    running.push(controller);
+    await until(controller, (s) => s.connection.status === 'connected', 'connected');
+    b.client.close();
+
+    await own.stop(true);
+    await until(controller, (s) => s.connection.status === 'reconnecting', 'reconnecting');
+    expect(controller.send(b.identifier, 'written offline')).toBe(true);
+    const shown = await until(
+      controller,
+      (s) => messagesWith(s, b.identifier).some((m) => m.text === 'written offline'),
+      'queued',
+    );
+    const queued = messagesWith(shown, b.identifier).find((m) => m.text === 'written offline');
+    expect(queued?.status).toBe('sending');
+    await until(
+      controller,
+      (s) => s.connection.status === 'reconnecting' && s.connection.attempt >= 1,
+      'an attempt number',
+    );
+    const onDisk = await readFile(join(home, 'outbox.json'), 'utf8');
+    expect(onDisk).toContain(queued?.id);
+    expect(onDisk).not.toContain('written offline');
+    expect((await stat(join(home, 'outbox.json'))).mode & 0o777).toBe(0o600);
+
+    own = await startTestRelay({ dataDir, port });
+    await until(
+      controller,
+      (s) => messagesWith(s, b.identifier).some((m) => m.id === queued?.id && m.status === 'sent'),
+      'sent after reconnect',
+      15_000,
+    );
+    await controller.shutdown();
+    running.splice(running.indexOf(controller), 1);
+    await expect(stat(join(home, 'outbox.json'))).rejects.toThrow();
+    const reader = await secondDevice(own.url, b);
+    const page = await reader.sync(0, 500);
+    expect(page.packets.filter((p) => p.packet.id === queued?.id)).toHaveLength(1);
+    reader.close();
+    a.client.close();
+    await own.stop();
+  });
+
+  it('keeps unsent messages through a restart of the client and sends them with the same id', async () => {
+    const dataDir = await tempDir();
+    let own = await startTestRelay({ dataDir });
+    const port = Number(new URL(own.url).port);
+    const a = await newUser(own.url, 'alice-restart');
+    const b = await newUser(own.url, 'bob-restart');
+    b.client.close();
+    a.client.close();
+    const home = await tempDir('metachat-tui-');
+    const profile = profileFor(a, own.url);
+    profile.peers[b.identifier] = { publicKey: b.keyPair.publicKey.encoded };
+    await own.stop(true);
+
+    const first = await startController(a, profile, home, own.url);
+    first.send(b.identifier, 'survives a restart');
+    const shown = await until(first, (s) => messagesWith(s, b.identifier).length > 0, 'queued');
+    const id = messagesWith(shown, b.identifier).at(-1)?.id;
+    const { unsent } = await first.shutdown();
+    expect(unsent).toBe(1);
+
+    own = await startTestRelay({ dataDir, port });
+    const second = await startController(a, profile, home, own.url);
+    running.push(second);
+    second.openChat(b.identifier);
+    const restored = await until(
+      second,
+      (s) => messagesWith(s, b.identifier).length > 0,
+      'restored',
+    );
+    expect(messagesWith(restored, b.identifier).find((m) => m.id === id)?.text).toBe(
+      'survives a restart',
+    );
+    await until(
+      second,
+      (s) => messagesWith(s, b.identifier).some((m) => m.id === id && m.status === 'sent'),
+      'sent after restart',
+      15_000,
+    );
+    const reader = await secondDevice(own.url, b);
+    const ids = (await reader.sync(0, 500)).packets.map((p) => p.packet.id);
+    expect(ids.filter((x) => x === id)).toHaveLength(1);
+    expect(ids).toHaveLength(2);
+    reader.close();
+    await second.shutdown();
+    running.splice(running.indexOf(second), 1);
+    await own.stop();
+  });
+});

@@ -1,0 +1,68 @@
+import type { Account } from '../../src/cli/account.js';
+import { loadOutbox } from '../../src/cli/outbox.js';
+import type { Profile } from '../../src/cli/profile.js';
+import { RelayClient } from '../../src/cli/relay-client.js';
+import { ChatController } from '../../src/cli/tui/chat-controller.js';
+import type { ChatSnapshot } from '../../src/cli/tui/chat-state.js';
+
+/** A fresh device profile for an account, as `register` or `login` would save it. */
+export function profileFor(account: Account, server: string): Profile {
+  return {
+    v: 1,
+    server,
+    username: account.username,
+    identifier: account.identifier,
+    publicKey: account.keyPair.publicKey.encoded,
+    wrappedPrivateKey: account.wrappedPrivateKey,
+    kdf: account.kdf,
+    shareUsername: true,
+    seenUpTo: 0,
+    peers: {},
+  };
+}
+
+/** Starts the TUI's controller for a device (its outbox read from `home`), with fast reconnects. */
+export async function startController(
+  account: Account,
+  profile: Profile,
+  home: string,
+  url: string,
+): Promise<ChatController> {
+  const controller = new ChatController({
+    home,
+    profile,
+    account,
+    client: RelayClient.persistent(url, { reconnectDelayMs: 100, timeoutMs: 3_000 }),
+    outbox: await loadOutbox(home),
+  });
+  controller.start();
+  return controller;
+}
+
+/** Resolves with the first snapshot that satisfies `predicate`, or fails after `ms`. */
+export async function until(
+  controller: ChatController,
+  predicate: (snapshot: ChatSnapshot) => boolean,
+  what: string,
+  ms = 8_000,
+): Promise<ChatSnapshot> {
+  if (predicate(controller.getSnapshot())) return controller.getSnapshot();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`timed out waiting for ${what}`));
+    }, ms);
+    const stop = controller.subscribe(() => {
+      const snapshot = controller.getSnapshot();
+      if (!predicate(snapshot)) return;
+      clearTimeout(timer);
+      stop();
+      resolve(snapshot);
+    });
+  });
+}
+
+/** The messages of one conversation in a snapshot. */
+export function messagesWith(snapshot: ChatSnapshot, peer: string) {
+  return snapshot.chats.get(peer)?.messages ?? [];
+}
