@@ -21,8 +21,9 @@ export interface StreamFollower {
 /**
  * Catches up with `sync` from the guard's mark, then follows pushes, every packet checked by the
  * guard first. Pushes that arrive during the first sync wait for its end (a push and a page may
- * overlap). A push that leaves a hole triggers a re-sync from the mark: an honest relay fills it, and
- * what stays missing is reported as STREAM_GAP. Items are handed over one at a time, in order.
+ * overlap). A push beyond the next position triggers a re-sync from the mark first: an honest relay
+ * fills the hole (this device's own sends, acknowledged late, leave such holes), so packets are shown
+ * in stream order, and what stays missing is reported as STREAM_GAP. Items are handed over one at a time, in order.
  * Resolves once the first catch-up was handed over (rejects if it failed).
  */
 export async function followStream(
@@ -70,6 +71,8 @@ export async function followStream(
   };
 
   const onPush = async (stored: StoredPacket) => {
+    // A push beyond the next position: fetch what lies before it first, so it is shown in order.
+    if (stored.seq > guard.seenUpTo + 1) await catchUp();
     await take(stored, 'push');
     if (guard.holes().count > 0) await catchUp();
   };
