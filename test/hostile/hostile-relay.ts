@@ -77,10 +77,14 @@ export async function startHostileRelay(upstreamUrl: string): Promise<HostileRel
       push(event, payload) {
         socket.emit(event, payload);
       },
-      async ask(event, payload) {
+      async ask(event, payload): Promise<unknown> {
         await ready;
         const timed = upstream.timeout(ASK_TIMEOUT_MS);
-        return payload === undefined ? timed.emitWithAck(event) : timed.emitWithAck(event, payload);
+        const response: unknown =
+          payload === undefined
+            ? await timed.emitWithAck(event)
+            : await timed.emitWithAck(event, payload);
+        return response;
       },
     };
     live.add(conn);
