@@ -261,4 +261,21 @@ describe('a relay that replays messages', () => {
     expect(later.codes()).toEqual(['PACKET_REPLAYED', 'PACKET_REPLAYED']);
     expect(later.texts()).toEqual([]);
   });
+
+  it('LIMIT: a packet older than what the device remembers, re-inserted as new, is shown again', async () => {
+    const end = await streamEnd();
+    const first = await follow({ seenUpTo: end });
+    const old = seal('an old message');
+    await aliceSends(old);
+    await first.waitFor((items) => items.length === 1);
+    const stored = first.items[0]?.kind === 'packet' ? first.items[0].stored : undefined;
+    first.follower.stop();
+    // The device kept its mark but no longer remembers this id (it fell out of the last packets).
+    const later = await follow({ seenUpTo: first.guard.seenUpTo, remembered: [] });
+    for (const conn of world.hostile.connectionsOf(world.bob.identifier))
+      conn.push('packet', { ...stored, seq: end + 2 });
+    await later.waitFor((items) => items.length === 1);
+    expect(later.texts()).toEqual(['an old message']);
+    expect(later.codes()).toEqual([]);
+  });
 });
