@@ -35,7 +35,7 @@ export const profileSchema = z.strictObject({
   wrappedPrivateKey: wrappedPrivateKeySchema,
   kdf: kdfParamsSchema,
   shareUsername: z.boolean(),
-  /** Highest sequence number of this user's stream that this device has seen. */
+  /** Every position of this user's stream up to here was seen (or reported withheld) by this device. */
   seenUpTo: z.number().int().min(0),
   /** The last packets of the stream this device saw, as [seq, id], so a replay is recognised later. */
   recentPackets: z
