@@ -3,6 +3,26 @@ import { KeyChangedError } from './cli-errors.js';
 import type { CliContext } from './main.js';
 import { withSession } from './message-commands.js';
 import { peerKey } from './peers.js';
+import { RelayRefusedError } from './relay-client.js';
+import { StreamGuard, type StreamIssue } from './stream-guard.js';
+import { printStreamIssue } from './stream-warnings.js';
+
+/** A packet the client could not verify: a protocol failure, a changed key or no key for its sender. */
+function isRefusal(error: unknown): boolean {
+  return (
+    error instanceof MetaChatError ||
+    error instanceof KeyChangedError ||
+    (error instanceof RelayRefusedError && error.code === 'UNKNOWN_IDENTIFIER')
+  );
+}
+
+function truncated(highest: number, seen: number): StreamIssue {
+  return {
+    code: 'STREAM_GAP',
+    message: `The relay's stream ends at message ${highest}, but this device already saw message ${seen}: the relay withheld or rolled back the newest messages.`,
+    missing: [seen],
+  };
+}
 
 /** One conversation in the inbox. */
 export interface InboxEntry {
@@ -28,10 +48,21 @@ export async function inboxCommand(ctx: CliContext): Promise<void> {
     async (session) => {
       const me = session.account.identifier;
       const entries = new Map<string, { unread: number; last: number; rejected: number }>();
+      const guard = new StreamGuard({ seenUpTo: 0, remembered: session.profile.recentPackets });
+      const issues: StreamIssue[] = [];
       for (let after = 0, more = true; more;) {
         const page = await session.client.sync(after, 500);
+        const next = Math.max(after, ...page.packets.map((stored) => stored.seq));
+        more = page.more && next > after;
+        after = next;
         for (const stored of page.packets) {
-          after = stored.seq;
+          const verdict = guard.observe(stored, 'page');
+          if (verdict.kind === 'duplicate') continue;
+          if (verdict.kind === 'replayed') {
+            issues.push(verdict.issue);
+            continue;
+          }
+          if (verdict.issue) issues.push(verdict.issue);
           const { packet } = stored;
           const peer = packet.from === me ? packet.to : packet.from;
           const entry = entries.get(peer) ?? { unread: 0, last: 0, rejected: 0 };
@@ -40,7 +71,7 @@ export async function inboxCommand(ctx: CliContext): Promise<void> {
             const key = await peerKey(session.client, session.profile, { identifier: packet.from });
             verifyPacketSignature(packet, key);
           } catch (error) {
-            if (!(error instanceof MetaChatError || error instanceof KeyChangedError)) throw error;
+            if (!isRefusal(error)) throw error;
             entry.rejected++;
             continue;
           }
@@ -48,8 +79,12 @@ export async function inboxCommand(ctx: CliContext): Promise<void> {
           const readUpTo = session.profile.peers[peer]?.readUpTo ?? 0;
           if (packet.from !== me && stored.seq > readUpTo) entry.unread++;
         }
-        more = page.more;
       }
+      const gap = guard.settle();
+      if (gap) issues.push(gap);
+      if (guard.highest < session.profile.seenUpTo)
+        issues.push(truncated(guard.highest, session.profile.seenUpTo));
+      for (const issue of issues) printStreamIssue(issue, ctx.options().json === true);
       const list: InboxEntry[] = [...entries].map(([id, entry]) => {
         const peer = session.profile.peers[id];
         const seen = presence.get(id);

@@ -1,11 +1,13 @@
 import { stdin } from 'node:process';
-import type { StoredPacket } from '../core/index.js';
 import { composeMessage, markHelloSent } from './compose.js';
 import { UsageError } from './cli-errors.js';
 import type { CliContext } from './main.js';
 import { isWarning, readStored, type MessageLine } from './messages.js';
 import { parsePeerAddress, peerKey } from './peers.js';
 import { saveProfile } from './profile.js';
+import { followStream } from './stream-follower.js';
+import { checkHistoryPage, hidesPacket, StreamGuard } from './stream-guard.js';
+import { printStreamIssue } from './stream-warnings.js';
 import type { RelayClient } from './relay-client.js';
 import { openSession, type Session } from './session.js';
 
@@ -95,8 +97,19 @@ export async function historyCommand(
   await withSession(ctx, async (session) => {
     const address = parsePeerAddress(peerArg, session.profile);
     const page = await session.client.history(address.identifier, undefined, limit);
+    const issues = checkHistoryPage(
+      {
+        me: session.account.identifier,
+        peer: address.identifier,
+        remembered: session.profile.recentPackets,
+      },
+      page.packets,
+    );
     let lastIncoming = 0;
-    for (const stored of page.packets) {
+    for (const [index, stored] of page.packets.entries()) {
+      const issue = issues[index];
+      if (issue) printStreamIssue(issue, ctx.options().json === true);
+      if (issue && hidesPacket(issue)) continue;
       const line = await readStored(session, stored);
       if (line) printLine(ctx, session, line);
       if (line && !isWarning(line) && line.direction === 'incoming') lastIncoming = stored.seq;
@@ -113,31 +126,36 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
   await withSession(
     ctx,
     async (session) => {
-      const seen = new Set<string>();
-      const handle = async (stored: StoredPacket) => {
-        if (seen.has(stored.packet.id)) return;
-        seen.add(stored.packet.id);
-        const line = await readStored(session, stored);
-        if (stored.seq > session.profile.seenUpTo) session.profile.seenUpTo = stored.seq;
-        if (line && (isWarning(line) || line.direction === 'incoming')) {
-          process.stdout.write(`${JSON.stringify(line)}\n`);
-          if (isWarning(line)) process.stderr.write(`\u001b[31m!! ${line.warning}\u001b[0m\n`);
-        }
-      };
-      let queue = Promise.resolve();
-      session.client.on('packet', (stored) => {
-        queue = queue.then(() => handle(stored));
+      const guard = new StreamGuard({
+        seenUpTo: session.profile.seenUpTo,
+        remembered: session.profile.recentPackets,
       });
-      for (let more = true; more;) {
-        const page = await session.client.sync(session.profile.seenUpTo, 500);
-        for (const stored of page.packets) await handle(stored);
-        more = page.more;
-      }
+      const remember = () => {
+        session.profile.seenUpTo = guard.seenUpTo;
+        session.profile.recentPackets = guard.rememberedPackets();
+      };
+      const follower = await followStream(session.client, guard, async (item) => {
+        if (item.issue) printStreamIssue(item.issue, true);
+        if (item.kind === 'packet') {
+          const line = await readStored(session, item.stored);
+          if (line && (isWarning(line) || line.direction === 'incoming')) {
+            process.stdout.write(`${JSON.stringify(line)}\n`);
+            if (isWarning(line)) process.stderr.write(`\u001b[31m!! ${line.warning}\u001b[0m\n`);
+          }
+        }
+        remember();
+      });
+      remember();
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
-      await queue;
+      follower.stop();
+      try {
+        await follower.idle();
+      } finally {
+        remember();
+      }
     },
     true,
   );

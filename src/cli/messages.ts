@@ -1,6 +1,7 @@
 import { MetaChatError, openPacket, type PublicKey, type StoredPacket } from '../core/index.js';
 import { KeyChangedError } from './cli-errors.js';
 import { peerKey } from './peers.js';
+import { RelayRefusedError } from './relay-client.js';
 import type { Session } from './session.js';
 
 /** One line of a conversation as scripts see it (`--json`), or a warning instead of unverified text. */
@@ -65,6 +66,13 @@ export async function readStored(
         ...base,
         warning: error.message,
         code: error instanceof MetaChatError ? error.code : 'KEY_CHANGED',
+      };
+    }
+    if (error instanceof RelayRefusedError && error.code === 'UNKNOWN_IDENTIFIER') {
+      return {
+        ...base,
+        warning: 'The relay has no key for the sender this packet names; it is not shown.',
+        code: error.code,
       };
     }
     throw error;

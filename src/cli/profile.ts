@@ -5,10 +5,12 @@ import { z } from 'zod';
 import {
   identifierSchema,
   kdfParamsSchema,
+  packetIdSchema,
   publicKeySchema,
   wrappedPrivateKeySchema,
 } from '../core/index.js';
 import { writePrivateFile } from './private-file.js';
+import { REMEMBERED_PACKETS } from './stream-guard.js';
 
 /** A peer as this device knows it: the pinned key, and what the user or the peer told us. */
 const peerSchema = z.strictObject({
@@ -37,8 +39,13 @@ export const profileSchema = z.strictObject({
   shareUsername: z.boolean(),
   /** Ring the terminal bell on a new message in the TUI (default on). */
   bell: z.boolean().optional(),
-  /** Highest sequence number of this user's stream that this device has seen. */
+  /** Every position of this user's stream up to here was seen (or reported withheld) by this device. */
   seenUpTo: z.number().int().min(0),
+  /** The last packets of the stream this device saw, as [seq, id], so a replay is recognised later. */
+  recentPackets: z
+    .array(z.tuple([z.number().int().min(1), packetIdSchema]))
+    .max(REMEMBERED_PACKETS)
+    .optional(),
   peers: z.record(identifierSchema, peerSchema),
 });
 

@@ -1,0 +1,163 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  checkHistoryPage,
+  hidesPacket,
+  REMEMBERED_PACKETS,
+  StreamGuard,
+  type StreamEntry,
+} from '../../src/cli/stream-guard.js';
+
+const ME = 'a'.repeat(64);
+const PEER = 'b'.repeat(64);
+const OTHER = 'c'.repeat(64);
+
+function entry(
+  seq: number,
+  id = seq.toString(16).padStart(32, '0'),
+  from = PEER,
+  to = ME,
+): StreamEntry {
+  return { seq, packet: { id, from, to, sig: `sig-${id}` } };
+}
+
+describe('StreamGuard', () => {
+  it('accepts a gapless stream in order and moves its mark', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.beginSync();
+    for (let seq = 1; seq <= 3; seq++)
+      expect(guard.observe(entry(seq), 'page')).toEqual({ kind: 'new' });
+    expect(guard.settle()).toBeNull();
+    expect(guard.seenUpTo).toBe(3);
+    expect(guard.holes().count).toBe(0);
+  });
+
+  it('skips the same packet at the same place silently (a push and a page overlap)', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.observe(entry(1), 'push');
+    expect(guard.observe(entry(1), 'page')).toEqual({ kind: 'duplicate' });
+  });
+
+  it('reports STREAM_GAP once a sync ended with a position still missing, then moves past it', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.observe(entry(1), 'page');
+    guard.observe(entry(3), 'page');
+    expect(guard.holes()).toEqual({ count: 1, first: [2] });
+    expect(guard.seenUpTo).toBe(1);
+    expect(guard.settle()).toMatchObject({ code: 'STREAM_GAP', missing: [2] });
+    expect(guard.seenUpTo).toBe(3);
+    expect(guard.settle()).toBeNull();
+  });
+
+  it('keeps the work bounded when the relay claims an absurd position', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.observe(entry(Number.MAX_SAFE_INTEGER - 1), 'push');
+    const holes = guard.holes();
+    expect(holes.count).toBe(Number.MAX_SAFE_INTEGER - 2);
+    expect(holes.first).toHaveLength(20);
+    expect(guard.settle()?.message).toMatch(/and \d+ more/);
+  });
+
+  it('reports STREAM_REORDERED for a lower position after a higher one from the same source', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.beginSync();
+    guard.observe(entry(2), 'page');
+    const late = guard.observe(entry(1), 'page');
+    expect(late).toMatchObject({ kind: 'new', issue: { code: 'STREAM_REORDERED', seq: 1 } });
+    expect(guard.settle()).toBeNull();
+  });
+
+  it('does not call a re-sync that fills a hole a reorder, nor an own send acknowledged late', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.observe(entry(1), 'push');
+    guard.observe(entry(3), 'push');
+    guard.beginSync();
+    expect(guard.observe(entry(2), 'page')).toEqual({ kind: 'new' });
+    expect(guard.observe(entry(4, undefined, ME, PEER), 'push')).toEqual({ kind: 'new' });
+    expect(guard.observe(entry(5), 'push')).toEqual({ kind: 'new' });
+    expect(guard.observe(entry(6, undefined, ME, PEER), 'own')).toEqual({ kind: 'new' });
+    expect(guard.seenUpTo).toBe(6);
+  });
+
+  it('reports PACKET_REPLAYED for a known packet id at a new position', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.observe(entry(1, 'f'.repeat(32)), 'push');
+    expect(guard.observe(entry(2, 'f'.repeat(32)), 'push')).toMatchObject({
+      kind: 'replayed',
+      issue: { code: 'PACKET_REPLAYED', seq: 2 },
+    });
+  });
+
+  it('reports PACKET_REPLAYED for two packets at one position, or one packet with two contents', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.observe(entry(1), 'push');
+    expect(guard.observe(entry(1, 'e'.repeat(32)), 'push')).toMatchObject({ kind: 'replayed' });
+    const altered = entry(1);
+    expect(
+      guard.observe({ seq: 1, packet: { ...altered.packet, sig: 'other' } }, 'push'),
+    ).toMatchObject({ kind: 'replayed', issue: { message: /different contents/ } });
+  });
+
+  it('reports PACKET_REPLAYED for a position at or below what the device already read', () => {
+    const guard = new StreamGuard({ seenUpTo: 5, remembered: [[3, entry(3).packet.id]] });
+    expect(guard.observe(entry(3), 'push')).toMatchObject({ kind: 'replayed' });
+    expect(guard.observe(entry(5), 'page')).toMatchObject({ kind: 'replayed' });
+    expect(guard.observe(entry(6), 'push')).toEqual({ kind: 'new' });
+  });
+
+  it('recognises a remembered packet replayed at a new position in a later session', () => {
+    const first = new StreamGuard({ seenUpTo: 0 });
+    first.observe(entry(1, 'd'.repeat(32)), 'page');
+    first.settle();
+    const later = new StreamGuard({
+      seenUpTo: first.seenUpTo,
+      remembered: first.rememberedPackets(),
+    });
+    expect(later.observe(entry(2, 'd'.repeat(32)), 'push')).toMatchObject({
+      kind: 'replayed',
+      issue: { code: 'PACKET_REPLAYED' },
+    });
+  });
+
+  it('remembers a bounded number of packets, the newest', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    for (let seq = 1; seq <= REMEMBERED_PACKETS + 10; seq++) guard.observe(entry(seq), 'page');
+    const remembered = guard.rememberedPackets();
+    expect(remembered).toHaveLength(REMEMBERED_PACKETS);
+    expect(remembered.at(-1)?.[0]).toBe(REMEMBERED_PACKETS + 10);
+  });
+});
+
+describe('checkHistoryPage', () => {
+  const context = { me: ME, peer: PEER };
+
+  it('accepts the packets of the conversation in increasing order, with gaps', () => {
+    const page = [entry(2), entry(7, undefined, ME, PEER), entry(9)];
+    expect(checkHistoryPage(context, page)).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('reports WRONG_CONVERSATION for a packet between other parties, and hides it', () => {
+    const [issue] = checkHistoryPage(context, [entry(2, undefined, OTHER, ME)]);
+    expect(issue).toMatchObject({ code: 'WRONG_CONVERSATION', seq: 2 });
+    expect(issue && hidesPacket(issue)).toBe(true);
+  });
+
+  it('reports STREAM_REORDERED for a decreasing position or one not below `before`, and shows it', () => {
+    const issues = checkHistoryPage({ ...context, before: 10 }, [entry(5), entry(4), entry(12)]);
+    expect(issues.map((issue) => issue?.code)).toEqual([
+      undefined,
+      'STREAM_REORDERED',
+      'STREAM_REORDERED',
+    ]);
+    expect(issues[1] && hidesPacket(issues[1])).toBe(false);
+  });
+
+  it('reports PACKET_REPLAYED for an id twice in a page or at another remembered position', () => {
+    const id = '9'.repeat(32);
+    expect(checkHistoryPage(context, [entry(3, id), entry(4, id)])[1]).toMatchObject({
+      code: 'PACKET_REPLAYED',
+    });
+    expect(
+      checkHistoryPage({ ...context, remembered: [[3, id]] }, [entry(8, id)])[0],
+    ).toMatchObject({ code: 'PACKET_REPLAYED' });
+  });
+});

@@ -1,0 +1,288 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  generateKeyPair,
+  type KeyPair,
+  type Packet,
+  type StoredPacket,
+} from '../../src/core/index.js';
+import { runCli, type CliResult } from '../support/cli-process.js';
+import { startTestRelay, tempDir, type TestRelay } from '../support/relay-harness.js';
+import { startHostileRelay, type Behaviour, type HostileRelay } from './hostile-relay.js';
+import { startListening } from './listening-cli.js';
+import { alterPackets, flipBase64, rewriteStream } from './tampering.js';
+
+const PASSWORD = 'correct horse battery staple';
+/** The red `!!` line the CLI writes on stderr for every detected attack. */
+const RED = '\u001b[31m!! ';
+const RED_WARNING = new RegExp(RED.replace('[', '\\['));
+let real: TestRelay;
+let hostile: HostileRelay;
+let root: string;
+let mallory: KeyPair;
+const ids: Record<string, string> = {};
+const fingerprints: Record<string, string> = {};
+
+function home(name: string): string {
+  return join(root, name);
+}
+
+async function cli(name: string, args: string[]): Promise<CliResult> {
+  return runCli([...args, '--home', home(name), '--server', hostile.url, '--password-stdin'], {
+    input: `${PASSWORD}\n`,
+  });
+}
+
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Runs `send --json` and returns the packet id the CLI printed. */
+async function send(from: string, to: string, text: string): Promise<string> {
+  const result = await cli(from, ['send', to, text, '--json']);
+  expect(result.code).toBe(0);
+  return String(jsonLines(result.stdout)[0]?.['id']);
+}
+
+function id(name: string): string {
+  const value = ids[name];
+  if (value === undefined) throw new Error(`${name} not registered`);
+  return value;
+}
+
+function substituteKey(victim: string): Behaviour {
+  return {
+    answer(event, payload) {
+      if (event !== 'key' || (payload as { identifier?: unknown }).identifier !== victim)
+        return undefined;
+      return { ok: true, publicKey: mallory.publicKey.encoded };
+    },
+  };
+}
+
+/** The requests that reached the hostile relay while `run` ran. */
+async function requestsDuring(run: () => Promise<void>): Promise<string[]> {
+  const before = hostile.requests.length;
+  await run();
+  return hostile.requests.slice(before).map((request) => request.event);
+}
+
+beforeAll(async () => {
+  real = await startTestRelay();
+  hostile = await startHostileRelay(real.url);
+  root = await tempDir('metachat-hostile-homes-');
+  mallory = await generateKeyPair();
+  for (const name of ['alice', 'bob', 'dave']) {
+    const result = await cli(name, ['register', name, '--json']);
+    expect(result.code).toBe(0);
+    const [out] = jsonLines(result.stdout);
+    ids[name] = String(out?.['id']);
+    fingerprints[name] = String(out?.['fingerprint']);
+  }
+}, 90_000);
+
+afterAll(async () => {
+  await hostile.close();
+  await real.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('the real CLI against a hostile relay', () => {
+  it('history: an altered ciphertext gives a red warning and the forged text never reaches stdout', async () => {
+    const secret = 'meet at the north gate';
+    const packetId = await send('alice', id('bob'), secret);
+    hostile.behave(
+      alterPackets(
+        id('bob'),
+        (stored) => stored.packet.id === packetId,
+        (stored) => ({ ...stored, packet: { ...stored.packet, ct: flipBase64(stored.packet.ct) } }),
+      ),
+    );
+    try {
+      const result = await cli('bob', ['history', id('alice')]);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(RED_WARNING);
+      expect(result.stderr).toMatch(/not signed by the sender it names: it was forged or altered/);
+      expect(result.stdout).not.toContain(secret);
+      const json = await cli('bob', ['history', id('alice'), '--json']);
+      expect(jsonLines(json.stdout)).toEqual([
+        expect.objectContaining({ id: packetId, code: 'SIGNATURE_INVALID' }),
+      ]);
+    } finally {
+      hostile.behave({});
+    }
+    expect((await cli('bob', ['history', id('alice')])).stdout).toContain(secret);
+  }, 60_000);
+
+  it('listen --json: a dropped message is reported as STREAM_GAP, a replayed one as PACKET_REPLAYED, each text shown once', async () => {
+    const listening = startListening(home('bob'), hostile.url, PASSWORD);
+    try {
+      await listening.waitForStdout(/north gate/, 15_000);
+      const sent: string[] = [];
+      hostile.behave({
+        answer(event, payload) {
+          if (event === 'send') sent.push((payload as Packet).id);
+          return undefined;
+        },
+        ...rewriteStream(id('bob'), (packets) =>
+          packets.filter((stored) => stored.packet.id !== sent[1]),
+        ),
+      });
+      for (const text of ['first of three', 'second of three', 'third of three']) {
+        await send('alice', id('bob'), text);
+      }
+      await listening.waitForStdout(/STREAM_GAP/);
+      const first = jsonLines(listening.stdout()).find((line) => line['text'] === 'first of three');
+      expect(first).toBeDefined();
+      const [conn] = hostile.connectionsOf(id('bob'));
+      const page = (await conn?.ask('sync', { after: Number(first?.['seq']) - 1, limit: 1 })) as {
+        packets: StoredPacket[];
+      };
+      const original = page.packets[0];
+      expect(original?.packet.id).toBe(first?.['id']);
+      const lastSeq = Math.max(
+        ...jsonLines(listening.stdout()).map((line) => Number(line['seq'] ?? 0)),
+      );
+      conn?.push('packet', { ...original, seq: lastSeq + 1 });
+      await listening.waitForStdout(/PACKET_REPLAYED/);
+    } finally {
+      hostile.behave({});
+    }
+    expect(await listening.stop()).toBe(0);
+    const lines = jsonLines(listening.stdout());
+    const texts = lines.flatMap((line) => (typeof line['text'] === 'string' ? [line['text']] : []));
+    expect(texts.filter((text) => text === 'first of three')).toHaveLength(1);
+    expect(texts).toContain('third of three');
+    expect(texts).not.toContain('second of three');
+    expect(lines.map((line) => line['code']).filter(Boolean)).toEqual([
+      'STREAM_GAP',
+      'PACKET_REPLAYED',
+    ]);
+    expect(listening.stderr()).toMatch(
+      new RegExp(`${RED_WARNING.source}The relay withheld message \\d+ of your stream`),
+    );
+    expect(listening.stderr()).toMatch(
+      new RegExp(`${RED_WARNING.source}The relay replayed packet`),
+    );
+  }, 90_000);
+
+  it('inbox: a stream rolled back below what the device saw, or with a packet repeated, is reported', async () => {
+    const profile = JSON.parse(await readFile(join(home('bob'), 'profile.json'), 'utf8')) as {
+      seenUpTo: number;
+    };
+    expect(profile.seenUpTo).toBeGreaterThan(2);
+    hostile.behave(
+      rewriteStream(id('bob'), (packets, route) =>
+        route === 'sync' ? packets.filter((stored) => stored.seq < profile.seenUpTo - 1) : packets,
+      ),
+    );
+    try {
+      const rolledBack = await cli('bob', ['inbox']);
+      expect(rolledBack.code).toBe(0);
+      expect(rolledBack.stderr).toMatch(RED_WARNING);
+      expect(rolledBack.stderr).toMatch(/withheld or rolled back the newest messages/);
+    } finally {
+      hostile.behave({});
+    }
+    hostile.behave(
+      rewriteStream(id('bob'), (packets, route) => {
+        const first = packets[0];
+        if (route !== 'sync' || !first) return packets;
+        const end = packets.at(-1)?.seq ?? 0;
+        return [...packets, { ...first, seq: end + 1 }];
+      }),
+    );
+    try {
+      const repeated = await cli('bob', ['inbox', '--json']);
+      expect(repeated.stderr).toMatch(/The relay replayed packet/);
+      expect(jsonLines(repeated.stdout)).toContainEqual(
+        expect.objectContaining({ code: 'PACKET_REPLAYED' }),
+      );
+    } finally {
+      hostile.behave({});
+    }
+  }, 60_000);
+
+  it('send: a substituted key at first contact through id#fingerprint is refused and nothing is sent', async () => {
+    hostile.behave(substituteKey(id('dave')));
+    let result: CliResult | undefined;
+    try {
+      const events = await requestsDuring(async () => {
+        result = await cli('alice', [
+          'send',
+          `${id('dave')}#${fingerprints['dave'] ?? ''}`,
+          'hello dave',
+        ]);
+      });
+      expect(events).not.toContain('send');
+    } finally {
+      hostile.behave({});
+    }
+    expect(result?.code).toBe(1);
+    expect(result?.stderr).toMatch(/fingerprint is not the one you gave: refusing/);
+  }, 30_000);
+
+  it('send: a substituted key for a pinned peer is refused and nothing is sent', async () => {
+    hostile.behave(substituteKey(id('bob')));
+    let result: CliResult | undefined;
+    try {
+      const events = await requestsDuring(async () => {
+        result = await cli('alice', ['send', id('bob'), 'this must not leave']);
+      });
+      expect(events).not.toContain('send');
+    } finally {
+      hostile.behave({});
+    }
+    expect(result?.code).toBe(1);
+    expect(result?.stderr).toMatch(/key of .* changed\. Nothing was sent/);
+  }, 30_000);
+
+  it('login: KDF parameters below the floor are refused, no proof is sent and no profile is written', async () => {
+    hostile.behave({
+      reply(event, _payload, response) {
+        if (event !== 'prelogin') return response;
+        const ack = response as { ok: true; kdf: object };
+        return { ...ack, kdf: { ...ack.kdf, iterations: 1000 } };
+      },
+    });
+    let result: CliResult | undefined;
+    try {
+      const events = await requestsDuring(async () => {
+        result = await cli('bob-new-device', ['login', 'bob']);
+      });
+      expect(events).toEqual(['prelogin']);
+    } finally {
+      hostile.behave({});
+    }
+    expect(result?.code).toBe(1);
+    expect(result?.stderr).toMatch(/1000 PBKDF2 iterations, below the floor/);
+    await expect(stat(join(home('bob-new-device'), 'profile.json'))).rejects.toThrow(/ENOENT/);
+  }, 30_000);
+
+  it('login: another user’s wrapped private key is refused (it does not unwrap) and no profile is written', async () => {
+    const alice = JSON.parse(await readFile(join(home('alice'), 'profile.json'), 'utf8')) as {
+      publicKey: string;
+      wrappedPrivateKey: unknown;
+    };
+    hostile.behave({
+      reply(event, _payload, response) {
+        if (event !== 'login') return response;
+        return { ok: true, publicKey: alice.publicKey, wrappedPrivateKey: alice.wrappedPrivateKey };
+      },
+    });
+    let result: CliResult | undefined;
+    try {
+      result = await cli('bob-other-device', ['login', 'bob']);
+    } finally {
+      hostile.behave({});
+    }
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/Wrong password: the private key did not decrypt/);
+    await expect(stat(join(home('bob-other-device'), 'profile.json'))).rejects.toThrow(/ENOENT/);
+  }, 30_000);
+});

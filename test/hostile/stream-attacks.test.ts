@@ -1,0 +1,281 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  followStream,
+  type StreamFollower,
+  type StreamItem,
+} from '../../src/cli/stream-follower.js';
+import { StreamGuard, type StreamGuardState } from '../../src/cli/stream-guard.js';
+import type { RelayClient } from '../../src/cli/relay-client.js';
+import type { Packet, StoredPacket } from '../../src/core/index.js';
+import { sealText, secondDevice } from '../support/relay-harness.js';
+import { startHostileWorld, type HostileWorld } from './hostile-world.js';
+import { rewriteStream } from './tampering.js';
+
+let world: HostileWorld;
+const open: RelayClient[] = [];
+
+beforeAll(async () => {
+  world = await startHostileWorld();
+}, 60_000);
+
+afterEach(() => {
+  world.hostile.behave({});
+  for (const client of open.splice(0)) client.close();
+});
+
+afterAll(async () => {
+  await world.stop();
+});
+
+/** The highest position of Bob's stream, read honestly. */
+async function streamEnd(): Promise<number> {
+  let end = 0;
+  for (let more = true; more;) {
+    const page = await world.bob.client.sync(end, 500);
+    end = page.packets.at(-1)?.seq ?? end;
+    more = page.more;
+  }
+  return end;
+}
+
+/** A device of Bob's that follows its stream through the hostile relay, collecting what it is handed. */
+interface Follow {
+  readonly items: StreamItem[];
+  readonly guard: StreamGuard;
+  readonly follower: StreamFollower;
+  texts(): string[];
+  codes(): string[];
+  waitFor(predicate: (items: StreamItem[]) => boolean, ms?: number): Promise<void>;
+}
+
+async function follow(state: StreamGuardState): Promise<Follow> {
+  const client = await secondDevice(world.hostile.url, world.bob);
+  open.push(client);
+  const guard = new StreamGuard(state);
+  const items: StreamItem[] = [];
+  const follower = await followStream(client, guard, (item) => {
+    items.push(item);
+  });
+  return {
+    items,
+    guard,
+    follower,
+    texts: () =>
+      items.flatMap((item) =>
+        item.kind === 'packet' ? [textOf.get(item.stored.packet.id) ?? '?'] : [],
+      ),
+    codes: () => items.flatMap((item) => (item.issue ? [item.issue.code] : [])),
+    async waitFor(predicate, ms = 5000) {
+      const deadline = Date.now() + ms;
+      while (!predicate(items)) {
+        if (Date.now() > deadline) throw new Error(`timed out; items: ${JSON.stringify(items)}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await follower.idle();
+    },
+  };
+}
+
+/** Which text each sealed packet carries (the follower hands over packets, not yet opened). */
+const textOf = new Map<string, string>();
+
+function seal(text: string): Packet {
+  const packet = sealText(world.alice, world.bob, text);
+  textOf.set(packet.id, text);
+  return packet;
+}
+
+async function aliceSends(...packets: Packet[]): Promise<void> {
+  for (const packet of packets) await world.alice.client.send(packet);
+}
+
+function dropFor(ids: ReadonlySet<string>) {
+  return rewriteStream(world.bob.identifier, (packets) =>
+    packets.filter((stored) => !ids.has(stored.packet.id)),
+  );
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('a relay that drops messages', () => {
+  it('dropping one live message is noticed as a gap (STREAM_GAP) once a later one arrives', async () => {
+    const end = await streamEnd();
+    const bob = await follow({ seenUpTo: end });
+    const [m1, m2, m3] = [seal('one'), seal('two (dropped)'), seal('three')];
+    world.hostile.behave(dropFor(new Set([m2.id])));
+    await aliceSends(m1, m2, m3);
+    await bob.waitFor(() => bob.codes().includes('STREAM_GAP'));
+    expect(bob.texts()).toEqual(['one', 'three']);
+    expect(bob.items.at(-1)).toMatchObject({
+      kind: 'issue',
+      issue: {
+        code: 'STREAM_GAP',
+        missing: [end + 2],
+        message: /withheld message \d+ of your stream/,
+      },
+    });
+    expect(bob.guard.seenUpTo).toBe(end + 3);
+  });
+
+  it('dropping a message while the device was away is noticed when it catches up', async () => {
+    const end = await streamEnd();
+    const [m1, m2, m3] = [seal('away one'), seal('away two (dropped)'), seal('away three')];
+    await aliceSends(m1, m2, m3);
+    world.hostile.behave(dropFor(new Set([m2.id])));
+    const bob = await follow({ seenUpTo: end });
+    await bob.follower.idle();
+    expect(bob.texts()).toEqual(['away one', 'away three']);
+    expect(bob.codes()).toEqual(['STREAM_GAP']);
+  });
+
+  it('LIMIT: withholding the newest message (or everything) shows nothing until a later message reveals the gap', async () => {
+    const end = await streamEnd();
+    const bob = await follow({ seenUpTo: end });
+    const last = seal('newest (withheld)');
+    world.hostile.behave(dropFor(new Set([last.id])));
+    await aliceSends(last);
+    await sleep(300);
+    await bob.follower.idle();
+    expect(bob.items).toEqual([]);
+    await aliceSends(seal('a later one'));
+    await bob.waitFor(() => bob.codes().includes('STREAM_GAP'));
+    expect(bob.texts()).toEqual(['a later one']);
+  });
+
+  it('LIMIT: a delayed message is shown when it arrives, without a warning', async () => {
+    const end = await streamEnd();
+    const bob = await follow({ seenUpTo: end });
+    world.hostile.behave({
+      push(event, payload) {
+        if (event !== 'packet') return [payload];
+        setTimeout(() => {
+          for (const conn of world.hostile.connectionsOf(world.bob.identifier))
+            conn.push(event, payload);
+        }, 600);
+        return [];
+      },
+    });
+    const late = seal('delayed');
+    await aliceSends(late);
+    await bob.waitFor((items) => items.length > 0);
+    expect(bob.texts()).toEqual(['delayed']);
+    expect(bob.codes()).toEqual([]);
+    const shown = bob.items[0];
+    expect(shown?.kind === 'packet' && shown.stored.packet.time).toBeLessThan(Date.now() - 500);
+  });
+});
+
+describe('a relay that reorders messages', () => {
+  it('reordering pushes and pages is reported (STREAM_REORDERED)', async () => {
+    const end = await streamEnd();
+    const bob = await follow({ seenUpTo: end });
+    const [m1, m2] = [seal('first'), seal('second')];
+    let held: unknown;
+    world.hostile.behave({
+      ...rewriteStream(world.bob.identifier, (packets, route) =>
+        route === 'sync' ? [...packets].reverse() : packets,
+      ),
+      push(event, payload) {
+        const id = (payload as StoredPacket).packet.id;
+        if (event === 'packet' && id === m1.id) {
+          held = payload;
+          return [];
+        }
+        if (event === 'packet' && id === m2.id) return [payload, held];
+        return [payload];
+      },
+    });
+    await aliceSends(m1, m2);
+    await bob.waitFor(() => bob.codes().includes('STREAM_REORDERED'));
+    expect(bob.texts()).toEqual(['second', 'first']);
+    expect(bob.items[1]).toMatchObject({
+      kind: 'packet',
+      issue: { code: 'STREAM_REORDERED', seq: end + 1 },
+    });
+  });
+
+  it('reordering pushes alone is undone: the client fetches the missing one first and shows stream order', async () => {
+    const end = await streamEnd();
+    const bob = await follow({ seenUpTo: end });
+    const [m1, m2] = [seal('first, again'), seal('second, again')];
+    let held: unknown;
+    world.hostile.behave({
+      push(event, payload) {
+        const id = (payload as StoredPacket).packet.id;
+        if (event === 'packet' && id === m1.id) {
+          held = payload;
+          return [];
+        }
+        if (event === 'packet' && id === m2.id) return [payload, held];
+        return [payload];
+      },
+    });
+    await aliceSends(m1, m2);
+    await bob.waitFor((items) => items.length >= 2);
+    await sleep(100);
+    await bob.follower.idle();
+    expect(bob.texts()).toEqual(['first, again', 'second, again']);
+    expect(bob.codes()).toEqual([]);
+  });
+});
+
+describe('a relay that replays messages', () => {
+  it('a packet pushed again as a new message is reported (PACKET_REPLAYED) and shown once', async () => {
+    const end = await streamEnd();
+    const bob = await follow({ seenUpTo: end });
+    const m1 = seal('pay bob 10 euros');
+    await aliceSends(m1);
+    await bob.waitFor((items) => items.length === 1);
+    const original = bob.items[0];
+    if (original?.kind !== 'packet') throw new Error('expected the packet');
+    for (const conn of world.hostile.connectionsOf(world.bob.identifier)) {
+      conn.push('packet', original.stored);
+      conn.push('packet', { ...original.stored, seq: end + 2, serverTime: Date.now() });
+    }
+    await bob.waitFor(() => bob.codes().includes('PACKET_REPLAYED'));
+    expect(bob.texts()).toEqual(['pay bob 10 euros']);
+    expect(bob.items[1]).toMatchObject({
+      kind: 'issue',
+      issue: { code: 'PACKET_REPLAYED', seq: end + 2, id: m1.id },
+    });
+  });
+
+  it('an old packet replayed to a later session is recognised (PACKET_REPLAYED), at its old or a new position', async () => {
+    const end = await streamEnd();
+    const first = await follow({ seenUpTo: end });
+    const m1 = seal('the door code is 4711');
+    await aliceSends(m1);
+    await first.waitFor((items) => items.length === 1);
+    const stored = first.items[0]?.kind === 'packet' ? first.items[0].stored : undefined;
+    first.follower.stop();
+    const persisted = {
+      seenUpTo: first.guard.seenUpTo,
+      remembered: first.guard.rememberedPackets(),
+    };
+    const later = await follow(persisted);
+    for (const conn of world.hostile.connectionsOf(world.bob.identifier)) {
+      conn.push('packet', stored);
+      conn.push('packet', { ...stored, seq: end + 2 });
+    }
+    await later.waitFor(() => later.codes().length === 2);
+    expect(later.codes()).toEqual(['PACKET_REPLAYED', 'PACKET_REPLAYED']);
+    expect(later.texts()).toEqual([]);
+  });
+
+  it('LIMIT: a packet older than what the device remembers, re-inserted as new, is shown again', async () => {
+    const end = await streamEnd();
+    const first = await follow({ seenUpTo: end });
+    const old = seal('an old message');
+    await aliceSends(old);
+    await first.waitFor((items) => items.length === 1);
+    const stored = first.items[0]?.kind === 'packet' ? first.items[0].stored : undefined;
+    first.follower.stop();
+    // The device kept its mark but no longer remembers this id (it fell out of the last packets).
+    const later = await follow({ seenUpTo: first.guard.seenUpTo, remembered: [] });
+    for (const conn of world.hostile.connectionsOf(world.bob.identifier))
+      conn.push('packet', { ...stored, seq: end + 2 });
+    await later.waitFor((items) => items.length === 1);
+    expect(later.texts()).toEqual(['an old message']);
+    expect(later.codes()).toEqual([]);
+  });
+});
