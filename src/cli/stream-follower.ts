@@ -16,6 +16,8 @@ export interface StreamFollower {
   idle(): Promise<void>;
   /** Stops handing over pushes. */
   stop(): void;
+  /** Catches up again (after a reconnection: pushes sent while away are only in `sync`). */
+  resync(): Promise<void>;
 }
 
 /**
@@ -99,6 +101,9 @@ export async function followStream(
     },
     stop() {
       stopped = true;
+    },
+    resync() {
+      return enqueue(catchUp);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { Box, Text, useInput } from 'ink';
-import { useCallback, useState } from 'react';
+import { useCallback, useRef, useState } from 'react';
 import type { ChatSnapshot, ConversationSummary } from './chat-state.js';
 import { MessageInput } from './MessageInput.js';
 import { fitWidth } from './message-rows.js';
@@ -63,7 +63,12 @@ export function InboxView({
   height: number;
   actions: InboxActions;
 }) {
-  const [selected, setSelected] = useState(0);
+  const [selected, setSelectedState] = useState(0);
+  const selection = useRef(0);
+  const setSelected = (index: number) => {
+    selection.current = index;
+    setSelectedState(index);
+  };
   const [asking, setAsking] = useState(false);
   const submit = useCallback(
     (text: string) => {
@@ -80,6 +85,7 @@ export function InboxView({
   const start = Math.max(0, index - listHeight + 1);
 
   useInput((input, key) => {
+    const index = Math.min(selection.current, Math.max(0, list.length - 1));
     if (asking) {
       if (key.escape) setAsking(false);
       else editor.handle(input, key);

@@ -10,6 +10,8 @@ import type { Account } from '../account.js';
 import { KeyChangedError, UnknownPeerError } from '../cli-errors.js';
 import { composeMessage, markHelloSent } from '../compose.js';
 import { isWarning, readStored } from '../messages.js';
+import { followStream, type StreamFollower, type StreamItem } from '../stream-follower.js';
+import { checkHistoryPage, hidesPacket, StreamGuard, type StreamIssue } from '../stream-guard.js';
 import { outboxId, saveOutbox, type OutboxEntry } from '../outbox.js';
 import { parsePeerAddress, peerKey, type PeerAddress } from '../peers.js';
 import { saveProfile, type Profile } from '../profile.js';
@@ -58,7 +60,10 @@ export class ChatController {
   private receiptTimer: NodeJS.Timeout | undefined;
   private saveTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
-  private syncedOnce = false;
+  private follower: StreamFollower | undefined;
+  /** True once the first catch-up is done: from then on packets are new, shown, and ring the bell. */
+  private following = false;
+  private readonly guard: StreamGuard;
   private localCount = 0;
   /** Messages written to a peer whose key is not known yet: sealed once it is fetched. */
   private readonly unsealed = new Map<string, { peer: string; text: string }>();
@@ -72,6 +77,10 @@ export class ChatController {
       client: options.client,
     };
     this.outbox = [...options.outbox];
+    this.guard = new StreamGuard({
+      seenUpTo: options.profile.seenUpTo,
+      remembered: options.profile.recentPackets,
+    });
     this.book = new ConversationBook(options.account.identifier, options.profile);
     this.link = new RelayLink(options.client, options.account, {
       onState: (state) => {
@@ -101,9 +110,6 @@ export class ChatController {
   /** Subscribes to pushes and starts connecting. */
   start(): void {
     const { client } = this.session;
-    client.on('packet', (stored) => {
-      this.serial(() => this.ingest(stored, true));
-    });
     client.on('presence', (update) => {
       this.book.presence(update);
       this.changed();
@@ -291,10 +297,11 @@ export class ChatController {
   }
 
   /** Shows a line in the status bar. */
-  say(text: string, tone: 'info' | 'error'): void {
+  say(text: string, tone: 'info' | 'error', sticky = false): void {
     const notice = { text, tone };
     this.notice = notice;
     this.changed();
+    if (sticky) return;
     setTimeout(() => {
       if (this.notice !== notice) return;
       this.notice = null;
@@ -341,7 +348,11 @@ export class ChatController {
     const id = outboxId(entry);
     try {
       let seq = 0;
-      for (const packet of entry.packets) seq = (await this.session.client.send(packet)).seq;
+      for (const packet of entry.packets) {
+        seq = (await this.session.client.send(packet)).seq;
+        this.guard.observe({ seq, packet }, 'own');
+      }
+      this.remember();
       this.outbox.splice(this.outbox.indexOf(entry), 1);
       this.book.patch(entry.peer, id, (message) => ({ ...message, seq, status: 'sent' }));
     } catch (error) {
@@ -386,25 +397,80 @@ export class ChatController {
     this.book.update(entry.peer, [message]);
   }
 
-  /** After each (re)connection: everything after my cursor; the first time, my whole stream for the inbox. */
+  /**
+   * After each (re)connection. The first time: count what this device saw in earlier sessions (for
+   * the inbox), then follow the stream from its mark with the stream guard, which reports withheld,
+   * reordered and replayed packets. Later: catch up with what was sent while away.
+   */
   private async catchUp(): Promise<void> {
-    const { client, profile } = this.session;
-    let after = this.syncedOnce ? profile.seenUpTo : 0;
-    for (let more = true; more && this.link.online;) {
-      const page = await client.sync(after, 500);
-      for (const stored of page.packets) {
-        await this.ingest(stored, this.syncedOnce);
-        after = Math.max(after, stored.seq);
-      }
-      more = page.more;
+    if (this.follower === undefined) {
+      await this.countSeen();
+      this.follower = await followStream(this.session.client, this.guard, (item) =>
+        this.take(item),
+      );
+      this.following = true;
+    } else {
+      await this.follower.resync();
     }
-    this.syncedOnce = true;
+    this.remember();
     const active = this.book.active();
     if (active !== null) {
       await this.checkKey(active);
       if (!this.book.isLoaded(active)) await this.loadPage(active, undefined);
     }
     this.changed();
+  }
+
+  /** The packets this device saw before (up to its mark): counted for the inbox, signatures checked. */
+  private async countSeen(): Promise<void> {
+    const upTo = this.guard.seenUpTo;
+    for (let after = 0; after < upTo;) {
+      const page = await this.session.client.sync(after, 500);
+      for (const stored of page.packets) {
+        if (stored.seq > upTo) return;
+        await this.ingest(stored, false);
+      }
+      const last = page.packets.at(-1)?.seq ?? after;
+      if (!page.more || last <= after) return;
+      after = last;
+    }
+  }
+
+  /** One item from the stream follower: a packet to verify and show, or a warning about the stream. */
+  private async take(item: StreamItem): Promise<void> {
+    if (item.kind === 'packet') await this.ingest(item.stored, this.following);
+    if (item.issue) this.streamIssue(item.issue, item.stored);
+    this.remember();
+  }
+
+  /** A lie about the stream: a loud, lasting notice, and a warning line where it happened. */
+  private streamIssue(issue: StreamIssue, stored: StoredPacket | undefined): void {
+    this.say(issue.message, 'error', true);
+    if (stored === undefined) return;
+    const me = this.session.account.identifier;
+    const peer = stored.packet.from === me ? stored.packet.to : stored.packet.from;
+    if (issue.code !== 'STREAM_REORDERED') this.book.rejected(peer);
+    this.book.update(
+      peer,
+      [
+        {
+          id: `${issue.code}:${String(stored.seq)}`,
+          seq: stored.seq,
+          time: stored.serverTime,
+          direction: 'incoming',
+          warning: issue.message,
+        },
+      ],
+      true,
+    );
+  }
+
+  /** Keeps the guard's mark and memory in the profile, so the next session checks from there. */
+  private remember(): void {
+    this.session.profile.seenUpTo = this.guard.seenUpTo;
+    this.session.profile.recentPackets = this.guard.rememberedPackets();
+    this.receiptSoon();
+    this.saveSoon();
   }
 
   /**
@@ -418,8 +484,7 @@ export class ChatController {
     const me = this.session.account.identifier;
     const peer = packet.from === me ? packet.to : packet.from;
     if (!this.book.count(stored)) return;
-    if (stored.seq > this.session.profile.seenUpTo) this.session.profile.seenUpTo = stored.seq;
-    if (!this.syncedOnce && !this.book.firstFrom(peer, stored)) {
+    if (!live && !this.book.firstFrom(peer, stored)) {
       try {
         verifyPacketSignature(packet, await this.keyFor(packet.from));
         this.book.counted(peer, stored, this.session.profile);
@@ -432,7 +497,7 @@ export class ChatController {
       if (line === null) this.book.touch(peer, stored.serverTime);
       else if (isWarning(line)) this.book.rejected(peer);
       else this.book.counted(peer, stored, this.session.profile);
-      if (line !== null && this.syncedOnce) {
+      if (line !== null && live) {
         this.book.update(peer, [this.book.toMessage(line, stored)], true);
       }
       if (line !== null && !isWarning(line) && line.direction === 'incoming' && live) {
@@ -448,8 +513,29 @@ export class ChatController {
   private async loadPage(peer: string, before: number | undefined): Promise<void> {
     try {
       const page = await this.session.client.history(peer, before, PAGE);
+      const issues = checkHistoryPage(
+        {
+          me: this.session.account.identifier,
+          peer,
+          before,
+          remembered: this.guard.rememberedPackets(),
+        },
+        page.packets,
+      );
       const messages: ChatMessage[] = [];
-      for (const stored of page.packets) {
+      for (const [index, stored] of page.packets.entries()) {
+        const issue = issues[index];
+        if (issue !== undefined) {
+          this.say(issue.message, 'error', true);
+          const warning = { id: `${issue.code}:${String(stored.seq)}`, warning: issue.message };
+          messages.push({
+            ...warning,
+            seq: stored.seq,
+            time: stored.serverTime,
+            direction: 'incoming',
+          });
+          if (hidesPacket(issue)) continue;
+        }
         const line = await readStored(this.session, stored, (id) => this.keyFor(id));
         if (line !== null) messages.push(this.book.toMessage(line, stored));
       }
@@ -494,7 +580,7 @@ export class ChatController {
     if (this.receiptTimer !== undefined) return;
     this.receiptTimer = setTimeout(() => {
       this.receiptTimer = undefined;
-      const upTo = this.session.profile.seenUpTo;
+      const upTo = this.guard.seenUpTo;
       if (upTo > 0 && this.link.online) this.session.client.receipt(upTo).catch(() => undefined);
     }, 100);
   }
