@@ -16,6 +16,7 @@ import {
 import { hiddenPrompt } from './prompt.js';
 import { readPassword } from './password.js';
 import { aliasCommand, verifyCommand } from './trust-commands.js';
+import { settingsCommand } from './settings-command.js';
 import { tuiCommand } from './tui-command.js';
 import {
   RelayClient,
@@ -232,6 +233,15 @@ export function buildProgram(): Command {
     .option('--trust', 'accept the key the relay serves now')
     .action(async (peer: string, opts: { trust?: boolean }) => {
       await verifyCommand(ctx, peer, opts.trust === true);
+    });
+
+  program
+    .command('settings')
+    .description('show this device’s settings, or turn one on or off (share-username, bell)')
+    .argument('[name]')
+    .argument('[value]', 'on or off')
+    .action(async (name: string | undefined, value: string | undefined) => {
+      await settingsCommand(ctx, name, value);
     });
 
   program

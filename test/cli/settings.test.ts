@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { runCli } from '../support/cli-process.js';
+import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
+import { tempDir } from '../support/relay-harness.js';
+
+const PASSWORD = 'correct horse battery';
+let daemon: DaemonProcess;
+
+beforeAll(async () => {
+  daemon = await spawnDaemon(await tempDir());
+}, 30_000);
+
+afterAll(async () => {
+  await killAllDaemons();
+});
+
+describe('metachat settings', () => {
+  it('share-username off: my first message no longer tells the peer my name', async () => {
+    const env = { METACHAT_PASSWORD: PASSWORD, METACHAT_SERVER: daemon.url };
+    const quiet = await tempDir('metachat-home-');
+    const loud = await tempDir('metachat-home-');
+    const reader = await tempDir('metachat-home-');
+    const register = async (home: string, name: string) =>
+      (
+        JSON.parse(
+          (await runCli(['--home', home, 'register', name, '--json'], { env })).stdout,
+        ) as { id: string }
+      ).id;
+    const quietId = await register(quiet, 'quiet-one');
+    const loudId = await register(loud, 'loud-one');
+    const readerId = await register(reader, 'reader');
+
+    const shown = await runCli(['--home', quiet, 'settings', '--json'], { env });
+    expect(JSON.parse(shown.stdout)).toEqual({ 'share-username': true, bell: true });
+    const off = await runCli(['--home', quiet, 'settings', 'share-username', 'off', '--json'], {
+      env,
+    });
+    expect(JSON.parse(off.stdout)).toEqual({ 'share-username': false });
+
+    expect((await runCli(['--home', quiet, 'send', readerId, 'from quiet'], { env })).code).toBe(0);
+    expect((await runCli(['--home', loud, 'send', readerId, 'from loud'], { env })).code).toBe(0);
+    await runCli(['--home', reader, 'history', loudId], { env });
+    await runCli(['--home', reader, 'history', quietId], { env });
+    const inbox = await runCli(['--home', reader, 'inbox', '--json'], { env });
+    const names = Object.fromEntries(
+      inbox.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { id: string; name: string })
+        .map((entry) => [entry.id, entry.name]),
+    );
+    expect(names[loudId]).toBe('loud-one');
+    expect(names[quietId]).not.toContain('quiet');
+  }, 60_000);
+
+  it('refuses an unknown setting or value with a usage error', async () => {
+    const env = { METACHAT_PASSWORD: PASSWORD, METACHAT_SERVER: daemon.url };
+    const home = await tempDir('metachat-home-');
+    await runCli(['--home', home, 'register', 'settler'], { env });
+    const unknown = await runCli(['--home', home, 'settings', 'colour', 'on'], { env });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Unknown setting');
+    const bad = await runCli(['--home', home, 'settings', 'bell', 'maybe'], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('"on" or "off"');
+  }, 60_000);
+});
