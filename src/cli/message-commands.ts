@@ -134,6 +134,14 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
         session.profile.seenUpTo = guard.seenUpTo;
         session.profile.recentPackets = guard.rememberedPackets();
       };
+      let receipted = 0;
+      const receipt = () => {
+        if (guard.seenUpTo <= receipted || !session.client.socket.connected) return;
+        receipted = guard.seenUpTo;
+        session.client.receipt(receipted).catch(() => {
+          receipted = 0;
+        });
+      };
       const follower = await followStream(session.client, guard, async (item) => {
         if (item.issue) printStreamIssue(item.issue, true);
         if (item.kind === 'packet') {
@@ -144,8 +152,21 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
           }
         }
         remember();
+        receipt();
       });
       remember();
+      receipt();
+      // The relay binds identity per connection: after a reconnection, prove it again and catch up.
+      session.client.socket.on('connect', () => {
+        session.client
+          .authenticate(session.account.identifier, session.account.keyPair.privateKey)
+          .then(() => follower.resync())
+          .catch((error: unknown) => {
+            process.stderr.write(
+              `metachat: could not resume after reconnecting: ${(error as Error).message}\n`,
+            );
+          });
+      });
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
