@@ -1,17 +1,26 @@
-import type { SoakDevice } from './soak-device.js';
 import type { SoakLedger } from './soak-ledger.js';
+
+/** What the check needs of a device: whose it is, what it holds, and what it sent. */
+export interface DeviceView {
+  readonly name: string;
+  readonly account: { readonly identifier: string };
+  readonly stream: ReadonlyMap<number, string>;
+  readonly seqsOf: ReadonlyMap<string, ReadonlySet<number>>;
+  readonly mismatches: readonly string[];
+  readonly acked: readonly string[];
+}
 
 /** What the delivery check found; every count but `storedUnacknowledged` must be zero. */
 export interface DeliveryReport {
-  /** Device deliveries expected: each acknowledged packet, once per device of its sender and recipient. */
+  /** Device deliveries checked: each acknowledged packet, once per device of its sender and recipient. */
   readonly expected: number;
-  /** An acknowledged packet missing from a device's stream. */
+  /** An acknowledged packet missing from a device, or from the relay's stream of a participant. */
   readonly lost: number;
-  /** A packet at more than one seq of a device's stream. */
+  /** A packet at more than one seq of a device's stream or of the relay's stream. */
   readonly duplicated: number;
   /** Two packets of one sending device, or of one conversation, in different orders. */
   readonly outOfOrder: number;
-  /** Gaps, seq clashes between devices, contents or seqs unlike what was sent and acknowledged. */
+  /** Gaps, unknown packets, devices unlike the relay's stream, acks at the wrong seq, altered content. */
   readonly mismatched: number;
   /** Sent, never acknowledged (the run ended first), yet stored: allowed, counted for the record. */
   readonly storedUnacknowledged: number;
@@ -20,78 +29,79 @@ export interface DeliveryReport {
 
 /**
  * Checks, after the final sync, that every acknowledged packet reached every device of its sender
- * and its recipient exactly once, in the order its sending device got the acknowledgements, with
- * each conversation in the same order in both participants' streams, and that the devices of one
- * user agree on every seq.
+ * and its recipient exactly once, at the same seq as in the relay's stream (`relayStreams`, read
+ * from seq 0 per user), in the order its sending device got the acknowledgements, with each
+ * conversation in the same order in both participants' streams.
  */
-export function checkDelivery(ledger: SoakLedger, devices: readonly SoakDevice[]): DeliveryReport {
+export function checkDelivery(
+  ledger: SoakLedger,
+  devices: readonly DeviceView[],
+  relayStreams: ReadonlyMap<string, ReadonlyMap<number, string>>,
+): DeliveryReport {
   const examples: string[] = [];
-  const note = (text: string) => {
-    if (examples.length < 10) examples.push(text);
+  const count = { lost: 0, duplicated: 0, outOfOrder: 0, mismatched: 0 };
+  const fail = (kind: keyof typeof count, text: string) => {
+    count[kind]++;
+    if (examples.length < 10) examples.push(`${kind}: ${text}`);
   };
-  let expected = 0;
-  let lost = 0;
-  let duplicated = 0;
-  let outOfOrder = 0;
-  let mismatched = 0;
-  const byUser = new Map<string, SoakDevice[]>();
+  const byUser = new Map<string, DeviceView[]>();
   for (const device of devices) {
     const list = byUser.get(device.account.identifier) ?? [];
     list.push(device);
     byUser.set(device.account.identifier, list);
   }
   const acked = [...ledger.sent.values()].filter((record) => record.ack !== undefined);
+  let expected = 0;
+
+  // The relay's stream of each user: gapless, each packet once, only packets that involve the user.
+  const relaySeq = new Map<string, Map<string, number>>();
+  for (const [user, stream] of relayStreams) {
+    const seqOf = new Map<string, number>();
+    relaySeq.set(user, seqOf);
+    for (let seq = 1; seq <= stream.size; seq++) {
+      if (!stream.has(seq)) fail('mismatched', `the relay's stream of ${user} has a gap at ${seq}`);
+    }
+    for (const [seq, id] of stream) {
+      if (seqOf.has(id)) fail('duplicated', `${id} twice in the relay's stream of ${user}`);
+      seqOf.set(id, seq);
+      const sent = ledger.sent.get(id);
+      if (!sent || (sent.from !== user && sent.to !== user)) {
+        fail('mismatched', `seq ${seq} of ${user} holds ${id}, not sent to or by ${user}`);
+      }
+    }
+  }
 
   for (const record of acked) {
-    const users = new Set([record.from, record.to]);
-    for (const user of users) {
+    for (const user of new Set([record.from, record.to])) {
+      const seq = relaySeq.get(user)?.get(record.id);
+      if (seq === undefined) fail('lost', `${record.id} is not in the relay's stream of ${user}`);
+      if (user === record.from && seq !== undefined && seq !== record.ack?.seq) {
+        fail('mismatched', `${record.id} acknowledged at seq ${record.ack?.seq}, stored at ${seq}`);
+      }
       for (const device of byUser.get(user) ?? []) {
         expected++;
         const seqs = device.seqsOf.get(record.id);
-        if (seqs === undefined) {
-          lost++;
-          note(`lost: ${record.id} on device ${device.name}`);
-        } else if (seqs.size > 1) {
-          duplicated++;
-          note(`duplicated: ${record.id} at seqs ${[...seqs].join(', ')} on ${device.name}`);
-        } else if (user === record.from && !seqs.has(record.ack?.seq ?? -1)) {
-          mismatched++;
-          note(`acknowledged at seq ${record.ack?.seq} but stored elsewhere: ${record.id}`);
-        }
+        if (seqs === undefined) fail('lost', `${record.id} never reached device ${device.name}`);
+        else if (seqs.size > 1)
+          fail('duplicated', `${record.id} at ${seqs.size} seqs on ${device.name}`);
       }
     }
   }
 
   for (const [user, list] of byUser) {
-    const reference = list[0];
-    if (!reference) continue;
+    const reference = relayStreams.get(user) ?? new Map<number, string>();
     for (const device of list) {
-      mismatched += device.mismatches.length;
-      for (const text of device.mismatches) note(`${device.name}: ${text}`);
-      const top = Math.max(0, ...device.stream.keys());
-      if (device.stream.size !== top) {
-        mismatched++;
-        note(`${device.name}: stream has gaps (${device.stream.size} of ${top} seqs)`);
+      for (const text of device.mismatches) fail('mismatched', `${device.name}: ${text}`);
+      if (device.stream.size !== reference.size) {
+        fail('mismatched', `${device.name} holds ${device.stream.size} of ${reference.size} seqs`);
       }
       for (const [seq, id] of device.stream) {
-        const known = ledger.sent.get(id);
-        if (!known) {
-          mismatched++;
-          note(`${device.name}: seq ${seq} holds ${id}, which nobody sent`);
-        } else if (known.from !== user && known.to !== user) {
-          mismatched++;
-          note(`${device.name}: seq ${seq} holds a packet of other users`);
-        }
-        if (device !== reference && reference.stream.get(seq) !== id) {
-          mismatched++;
-          note(`${device.name} and ${reference.name} disagree at seq ${seq}`);
-        }
+        if (reference.get(seq) !== id) fail('mismatched', `${device.name} differs at seq ${seq}`);
       }
     }
   }
 
-  // Per sending device: its acknowledged packets appear in every relevant stream in ack order.
-  const seqIn = (device: SoakDevice, id: string) => [...(device.seqsOf.get(id) ?? [])][0];
+  // Per sending device: its acknowledged packets lie in every participant's stream in ack order.
   for (const sender of devices) {
     const byPeer = new Map<string, string[]>();
     for (const id of sender.acked) {
@@ -101,19 +111,13 @@ export function checkDelivery(ledger: SoakLedger, devices: readonly SoakDevice[]
       byPeer.set(to, list);
     }
     for (const [peer, ids] of byPeer) {
-      const readers = [
-        ...(byUser.get(sender.account.identifier) ?? []),
-        ...(byUser.get(peer) ?? []),
-      ];
-      for (const reader of new Set(readers)) {
+      for (const user of new Set([sender.account.identifier, peer])) {
+        const seqOf = relaySeq.get(user);
         let previous = 0;
         for (const id of ids) {
-          const seq = seqIn(reader, id);
+          const seq = seqOf?.get(id);
           if (seq === undefined) continue;
-          if (seq <= previous) {
-            outOfOrder++;
-            note(`out of order: ${id} from ${sender.name} at seq ${seq} on ${reader.name}`);
-          }
+          if (seq <= previous) fail('outOfOrder', `${id} from ${sender.name} at seq ${seq}`);
           previous = seq;
         }
       }
@@ -130,25 +134,21 @@ export function checkDelivery(ledger: SoakLedger, devices: readonly SoakDevice[]
     conversations.set(key, list);
   }
   for (const [key, ids] of conversations) {
-    const [a, b] = key.split(':').map((user) => byUser.get(user)?.[0]);
-    if (!a || !b) continue;
-    const order = (device: SoakDevice) =>
-      ids
-        .filter((id) => seqIn(device, id) !== undefined)
-        .sort((x, y) => (seqIn(device, x) ?? 0) - (seqIn(device, y) ?? 0));
-    const inA = order(a);
-    const inB = order(b);
-    if (inA.join() !== inB.join()) {
-      outOfOrder++;
-      note(`conversation ${a.name} / ${b.name} is ordered differently in the two streams`);
-    }
+    const orders = key.split(':').map((user) => {
+      const seqOf = relaySeq.get(user);
+      return ids
+        .filter((id) => seqOf?.has(id) === true)
+        .sort((x, y) => (seqOf?.get(x) ?? 0) - (seqOf?.get(y) ?? 0))
+        .join();
+    });
+    if (orders[0] !== orders[1]) fail('outOfOrder', `conversation ${key} differs between streams`);
   }
 
   let storedUnacknowledged = 0;
   for (const record of ledger.sent.values()) {
-    if (record.ack !== undefined) continue;
-    const reader = byUser.get(record.from)?.[0];
-    if (reader?.seqsOf.has(record.id) === true) storedUnacknowledged++;
+    if (record.ack === undefined && relaySeq.get(record.from)?.has(record.id) === true) {
+      storedUnacknowledged++;
+    }
   }
-  return { expected, lost, duplicated, outOfOrder, mismatched, storedUnacknowledged, examples };
+  return { expected, ...count, storedUnacknowledged, examples };
 }

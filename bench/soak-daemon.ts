@@ -29,6 +29,18 @@ function statusKb(pid: number | undefined, field: string): number {
   }
 }
 
+/** CPU time (user + system) a process has used, in ms; 0 once it is gone. */
+function cpuMsOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * The built metachat-daemon as a child process on a fixed loopback port: started, killed with
  * SIGKILL, restarted on the same data directory, and watched for its peak resident memory
@@ -40,6 +52,8 @@ export class SoakDaemon {
   private readonly watch: NodeJS.Timeout;
   /** Peak resident memory of each lifetime so far, in kB. */
   readonly peaksKb: number[] = [];
+  /** CPU of the lifetimes that ended, in ms. */
+  private pastCpuMs = 0;
   /** Log lines at level error (50) or above, over every lifetime. */
   errorLines = 0;
 
@@ -60,6 +74,11 @@ export class SoakDaemon {
   /** The daemon's resident memory now, in kB. */
   rssKb(): number {
     return statusKb(this.child?.pid, 'VmRSS');
+  }
+
+  /** CPU time over every lifetime so far, in ms. */
+  cpuMs(): number {
+    return this.pastCpuMs + cpuMsOf(this.child?.pid);
   }
 
   /** Highest VmHWM over every lifetime, in kB. */
@@ -127,9 +146,11 @@ export class SoakDaemon {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     this.sample();
+    const cpu = cpuMsOf(child.pid);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGKILL');
     await exited;
+    this.pastCpuMs += cpu;
   }
 
   /** SIGTERM and the exit code: 0 means every pending write finished. */

@@ -29,7 +29,10 @@ export interface DeviceTiming {
  * unacknowledged packet again with the same id after a reconnect.
  */
 export class SoakDevice {
-  /** The stream as this device saw it: seq to packet id, and every seq each id was seen at. */
+  /**
+   * The stream as this device holds it (pushes, sync pages, and its own sends at their
+   * acknowledged seq): seq to packet id, and every seq each id was held at.
+   */
   readonly stream = new Map<number, string>();
   readonly seqsOf = new Map<string, Set<number>>();
   /** Packets whose seq or content did not match what this device saw before, or what was sent. */
@@ -118,17 +121,40 @@ export class SoakDevice {
   }
 
   private record(stored: StoredPacket): void {
-    const { seq, packet } = stored;
+    const sent = this.ledger.sent.get(stored.packet.id);
+    if (sent && sent.sig !== stored.packet.sig) {
+      this.mismatches.push(`${stored.packet.id} differs from what was sent`);
+    }
+    this.hold(stored.seq, stored.packet.id);
+  }
+
+  /** Notes that this device holds packet `id` at `seq` of its user's stream. */
+  private hold(seq: number, id: string): void {
     const seen = this.stream.get(seq);
-    if (seen !== undefined && seen !== packet.id) this.mismatches.push(`seq ${seq} holds two ids`);
-    const sent = this.ledger.sent.get(packet.id);
-    if (sent && sent.sig !== packet.sig)
-      this.mismatches.push(`${packet.id} differs from what was sent`);
-    if (seen === undefined) this.stream.set(seq, packet.id);
-    const seqs = this.seqsOf.get(packet.id) ?? new Set<number>();
+    if (seen !== undefined && seen !== id) this.mismatches.push(`seq ${seq} holds two ids`);
+    if (seen === undefined) this.stream.set(seq, id);
+    const seqs = this.seqsOf.get(id) ?? new Set<number>();
     seqs.add(seq);
-    this.seqsOf.set(packet.id, seqs);
+    this.seqsOf.set(id, seqs);
     while (this.stream.has(this.contiguous + 1)) this.contiguous++;
+  }
+
+  /** The whole stream as the relay has it now, read from seq 0: the reference for the check. */
+  async readWholeStream(): Promise<Map<number, string>> {
+    const client = await this.ready();
+    if (client === undefined) throw new Error(`device ${this.name} could not reconnect`);
+    const whole = new Map<number, string>();
+    let after = 0;
+    for (;;) {
+      const page = await client.sync(after, 500);
+      for (const { seq, packet } of page.packets) {
+        if (whole.has(seq)) this.mismatches.push(`the relay served seq ${seq} twice`);
+        whole.set(seq, packet.id);
+      }
+      const last = page.packets.at(-1);
+      if (!page.more || last === undefined) return whole;
+      after = last.seq;
+    }
   }
 
   /** Drops the connection at random moments (exponential gaps) until the sends end. */
@@ -169,6 +195,8 @@ export class SoakDevice {
         const ack = await client.send(packet);
         this.ledger.acked(packet.id, ack.seq, ack.duplicate);
         this.acked.push(packet.id);
+        // The sender holds what it sent: the relay pushes it to the sender's other devices only.
+        this.hold(ack.seq, packet.id);
         return;
       } catch (error) {
         if (error instanceof RelayRefusedError && !RETRYABLE.has(error.code)) {

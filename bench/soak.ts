@@ -137,19 +137,23 @@ try {
 
   // Traffic: every device sends until `until`; retries may run on until `deadline`.
   const trafficStart = Date.now();
+  const cpuAtStart = { daemon: daemon.cpuMs(), own: process.cpuUsage() };
   Object.assign(timing, {
     until: trafficStart + duration * 1000,
     deadline: trafficStart + duration * 1000 + 60_000,
   });
-  let lastAck = 0;
+  let last = { acks: 0, daemonCpu: daemon.cpuMs(), ownCpu: process.cpuUsage(), at: Date.now() };
   const progress = setInterval(() => {
-    const up = devices.filter((device) => device.connected).length;
-    const seconds = (Date.now() - trafficStart) / 1000;
+    const now = { acks: ledger.acknowledged, daemonCpu: daemon.cpuMs(), at: Date.now() };
+    const seconds = (now.at - last.at) / 1000;
+    const own = process.cpuUsage(last.ownCpu);
     log(
-      `t=${seconds.toFixed(0)} s acknowledged ${ledger.acknowledged} (${((ledger.acknowledged - lastAck) / 5).toFixed(0)}/s), ` +
-        `${up}/${devices.length} connected, daemon RSS ${mb(daemon.rssKb())}`,
+      `t=${((now.at - trafficStart) / 1000).toFixed(0)} s acknowledged ${now.acks} (${((now.acks - last.acks) / seconds).toFixed(0)}/s), ` +
+        `${devices.filter((device) => device.connected).length}/${devices.length} connected, ` +
+        `CPU daemon ${((now.daemonCpu - last.daemonCpu) / seconds / 10).toFixed(0)}% clients ${((own.user + own.system) / seconds / 1e4).toFixed(0)}%, ` +
+        `daemon RSS ${mb(daemon.rssKb())}`,
     );
-    lastAck = ledger.acknowledged;
+    last = { ...now, ownCpu: process.cpuUsage() };
   }, 5000);
   const downtimes: number[] = [];
   const kills = killAt.map(
@@ -187,10 +191,20 @@ try {
   ]);
   clearInterval(progress);
   const trafficSeconds = (Date.now() - trafficStart) / 1000;
+  const ownCpu = process.cpuUsage(cpuAtStart.own);
+  const cpuPerMessage = {
+    daemon: ((daemon.cpuMs() - cpuAtStart.daemon) * 1000) / ledger.acknowledged,
+    clients: (ownCpu.user + ownCpu.system) / ledger.acknowledged,
+  };
   log(`traffic over after ${trafficSeconds.toFixed(1)} s; final sync on every device`);
   await inParallel(devices, 32, (device) => device.finalSync());
+  const relayStreams = new Map<string, Map<number, string>>();
+  const firstDevices = devices.filter((device) => device.name.endsWith('.0'));
+  await inParallel(firstDevices, 16, async (device) => {
+    relayStreams.set(device.account.identifier, await device.readWholeStream());
+  });
 
-  const report = checkDelivery(ledger, devices);
+  const report = checkDelivery(ledger, devices, relayStreams);
   const latencies = [...ledger.latencies].sort((x, y) => x - y);
   const peak = daemon.peakKb();
   const line = (label: string, value: string) => {
@@ -208,6 +222,10 @@ try {
   line(
     'send-to-push latency p50 / p99 / max',
     `${percentile(latencies, 50).toFixed(1)} / ${percentile(latencies, 99).toFixed(1)} / ${(latencies.at(-1) ?? Number.NaN).toFixed(0)} ms (${latencies.length} live pushes)`,
+  );
+  line(
+    'CPU per message: daemon / clients',
+    `${cpuPerMessage.daemon.toFixed(0)} µs / ${cpuPerMessage.clients.toFixed(0)} µs`,
   );
   line('lost', String(report.lost));
   line('duplicated', String(report.duplicated));
