@@ -88,6 +88,16 @@ const daemon = new SoakDaemon(await freePort(), dataDir, [
   '--registrations-per-hour',
   String(users),
 ]);
+// Every phase has its own bound; this one catches anything that still hangs.
+const watchdog = setTimeout(
+  () => {
+    console.error('soak: over its time bound; giving up');
+    process.exitCode = 1;
+    void daemon.kill().finally(() => process.exit(1));
+  },
+  (duration + 900) * 1000,
+);
+watchdog.unref();
 const ledger = new SoakLedger();
 const devices: SoakDevice[] = [];
 let exitCode = 1;
@@ -197,6 +207,7 @@ try {
     clients: (ownCpu.user + ownCpu.system) / ledger.acknowledged,
   };
   log(`traffic over after ${trafficSeconds.toFixed(1)} s; final sync on every device`);
+  timing.deadline = Date.now() + 60_000;
   await inParallel(devices, 32, (device) => device.finalSync());
   const relayStreams = new Map<string, Map<number, string>>();
   const firstDevices = devices.filter((device) => device.name.endsWith('.0'));
