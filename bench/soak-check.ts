@@ -29,14 +29,15 @@ export interface DeliveryReport {
 
 /**
  * Checks, after the final sync, that every acknowledged packet reached every device of its sender
- * and its recipient exactly once, at the same seq as in the relay's stream (`relayStreams`, read
- * from seq 0 per user), in the order its sending device got the acknowledgements, with each
- * conversation in the same order in both participants' streams.
+ * and its recipient exactly once, at the same seq on every device of a user, in the order its
+ * sending device got the acknowledgements, with each conversation in the same order in both
+ * participants' streams. A user's reference stream is the relay's (`audited`, read from seq 0)
+ * where it was read, else its first device's.
  */
 export function checkDelivery(
   ledger: SoakLedger,
   devices: readonly DeviceView[],
-  relayStreams: ReadonlyMap<string, ReadonlyMap<number, string>>,
+  audited: ReadonlyMap<string, ReadonlyMap<number, string>>,
 ): DeliveryReport {
   const examples: string[] = [];
   const count = { lost: 0, duplicated: 0, outOfOrder: 0, mismatched: 0 };
@@ -52,8 +53,13 @@ export function checkDelivery(
   }
   const acked = [...ledger.sent.values()].filter((record) => record.ack !== undefined);
   let expected = 0;
+  const relayStreams = new Map<string, ReadonlyMap<number, string>>();
+  for (const [user, list] of byUser) {
+    const reference = audited.get(user) ?? list[0]?.stream;
+    if (reference) relayStreams.set(user, reference);
+  }
 
-  // The relay's stream of each user: gapless, each packet once, only packets that involve the user.
+  // Each user's reference stream: gapless, each packet once, only packets that involve the user.
   const relaySeq = new Map<string, Map<string, number>>();
   for (const [user, stream] of relayStreams) {
     const seqOf = new Map<string, number>();

@@ -143,4 +143,14 @@ describe('the soak delivery check', () => {
     const report = checkDelivery(ledger, devices, streams);
     expect(report.mismatched).toBeGreaterThanOrEqual(4);
   });
+
+  it('takes the first device as the reference where the relay was not read back', () => {
+    const { ledger, devices } = scenario();
+    expect(checkDelivery(ledger, devices, new Map()).mismatched).toBe(0);
+    devices[2] = device('1.1', B, [
+      [1, 'p2'],
+      [2, 'p1'],
+    ]);
+    expect(checkDelivery(ledger, devices, new Map()).mismatched).toBe(2);
+  });
 });
