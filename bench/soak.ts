@@ -204,6 +204,7 @@ try {
   ]);
   clearInterval(progress);
   const trafficSeconds = (Date.now() - trafficStart) / 1000;
+  const trafficPeak = daemon.peakKb();
   const ownCpu = process.cpuUsage(cpuAtStart.own);
   const cpuPerMessage = {
     daemon: ((daemon.cpuMs() - cpuAtStart.daemon) * 1000) / ledger.acknowledged,
@@ -263,6 +264,7 @@ try {
     'daemon kills, downtime',
     `${downtimes.length}, ${downtimes.map((ms) => `${ms.toFixed(0)} ms`).join(', ')}`,
   );
+  line('daemon peak RSS until the traffic ended', mb(trafficPeak));
   line(
     'daemon peak RSS (VmHWM, per lifetime)',
     `${mb(peak)} (${daemon.peaksKb.map(mb).join(', ')})`,
