@@ -27,7 +27,8 @@ export async function openSocket(url: string): Promise<Socket> {
   return socket;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+/** The p-th percentile of an ascending list (nearest rank); NaN when empty. */
+export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 

@@ -87,14 +87,36 @@ export class RelayClient {
       autoConnect: false,
     });
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => {
-        resolve();
-      });
-      socket.once('connect_error', (error) => {
-        if (options.reconnect === true) return;
+      const settle = () => {
+        clearTimeout(timer);
+        socket.off('connect', connected);
+        socket.off('connect_error', refused);
+        socket.off('disconnect', closed);
+      };
+      const fail = (reason: string) => {
+        settle();
         socket.close();
-        reject(new RelayUnreachableError(`Cannot reach the relay at ${url}: ${error.message}`));
-      });
+        reject(new RelayUnreachableError(`Cannot reach the relay at ${url}: ${reason}`));
+      };
+      const connected = () => {
+        settle();
+        resolve();
+      };
+      const refused = (error: Error) => {
+        if (options.reconnect !== true) fail(error.message);
+      };
+      // The transport can open and then close (a relay killed mid-handshake) before Socket.IO's
+      // own connect arrives: without these two, a one-shot connect would wait forever.
+      const closed = (reason: string) => {
+        if (options.reconnect !== true)
+          fail(`the connection closed during the handshake (${reason})`);
+      };
+      const timer = setTimeout(() => {
+        if (options.reconnect !== true) fail('no answer in time');
+      }, timeoutMs);
+      socket.on('connect', connected);
+      socket.on('connect_error', refused);
+      socket.on('disconnect', closed);
       socket.connect();
     });
     return new RelayClient(socket, timeoutMs);

@@ -94,6 +94,10 @@ function isSizeIssue(issue: z.core.$ZodIssue): boolean {
   return issue.code === 'too_big' && !['number', 'int', 'bigint', 'date'].includes(issue.origin);
 }
 
+function pathKey(issue: z.core.$ZodIssue): string {
+  return issue.path.map(String).join('\u0000');
+}
+
 function isEncodingIssue(issue: z.core.$ZodIssue): boolean {
   if (issue.code === 'invalid_format') return true;
   return issue.code === 'custom' && issue.params?.['code'] === ENCODING_ISSUE;
@@ -107,7 +111,10 @@ export function parseWire<T>(schema: z.ZodType<T>, input: unknown, what: string)
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = result.error.issues;
-  const oversize = issues.find(isSizeIssue);
+  // Zod still checks the length of a wrong-typed value that has one (a byte array where a string
+  // belongs): that is a wrong type, not an oversize string.
+  const wrongType = new Set(issues.filter((i) => i.code === 'invalid_type').map(pathKey));
+  const oversize = issues.find((issue) => isSizeIssue(issue) && !wrongType.has(pathKey(issue)));
   if (oversize) throw new OversizeError(`${describe(oversize, what)}.`);
   const encoding = issues.find(isEncodingIssue);
   if (encoding) throw new MalformedEncodingError(`${describe(encoding, what)}.`);

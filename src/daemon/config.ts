@@ -55,6 +55,7 @@ export interface RawOptions {
   logLevel?: string | undefined;
   allowOrigin?: readonly string[] | undefined;
   eventsPerSecond?: string | number | undefined;
+  registrationsPerHour?: string | number | undefined;
 }
 
 /** A configuration problem the operator must fix; the daemon does not start. */
@@ -80,6 +81,18 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv): Daemon
     );
   if (!rate.success)
     throw new ConfigError('Events per second must be a whole number from 1 to 1000000.');
+  const registrations = z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .safeParse(
+      flags.registrationsPerHour ??
+        env['METACHAT_REGISTRATIONS_PER_HOUR'] ??
+        DEFAULT_LIMITS.registrationsPerAddressPerHour,
+    );
+  if (!registrations.success)
+    throw new ConfigError('Registrations per hour must be a whole number from 1 to 1000000.');
   const host = flags.host ?? env['METACHAT_HOST'] ?? '127.0.0.1';
   if (host.length === 0) throw new ConfigError('The host must not be empty.');
   return {
@@ -89,6 +102,11 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv): Daemon
     logLevel: level as LogLevel,
     allowedOrigins:
       flags.allowOrigin ?? env['METACHAT_ALLOW_ORIGIN']?.split(',').filter(Boolean) ?? [],
-    limits: { ...DEFAULT_LIMITS, eventsPerSecond: rate.data, eventBurst: 2 * rate.data },
+    limits: {
+      ...DEFAULT_LIMITS,
+      eventsPerSecond: rate.data,
+      eventBurst: 2 * rate.data,
+      registrationsPerAddressPerHour: registrations.data,
+    },
   };
 }

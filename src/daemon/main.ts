@@ -37,6 +37,12 @@ const program = new Command('metachat-daemon')
   )
   .addOption(
     new Option(
+      '--registrations-per-hour <n>',
+      'registrations one client address may make per hour (env METACHAT_REGISTRATIONS_PER_HOUR)',
+    ).default(undefined, '20'),
+  )
+  .addOption(
+    new Option(
       '--allow-origin <origin...>',
       'browser origins allowed to connect (env METACHAT_ALLOW_ORIGIN)',
     ),

@@ -321,6 +321,8 @@ describe('parsePacket on malformed input', () => {
     ['a long keyTo', { ...valid, keyTo: bytesToBase64(new Uint8Array(300)) }, OversizeError],
     ['an oversize ct', { ...valid, ct: 'A'.repeat(10_000_000) }, OversizeError],
     ['an oversize id', { ...valid, id: 'a'.repeat(1_000_000) }, OversizeError],
+    ['a byte array for an id', { ...valid, id: new Uint8Array(300) }, MalformedInputError],
+    ['a byte array for ct', { ...valid, ct: new Uint8Array(100_000) }, MalformedInputError],
     ['version 2', { ...valid, v: 2 }, UnsupportedVersionError],
     ['version 0', { ...valid, v: 0 }, UnsupportedVersionError],
   ];

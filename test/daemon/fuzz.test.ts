@@ -4,27 +4,30 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareRegistration } from '../../src/cli/account.js';
 import { RelayClient } from '../../src/cli/relay-client.js';
-import { ackEnvelopeSchema } from '../../src/core/index.js';
-import { fuzzCases } from '../support/fuzz-cases.js';
+import { ackEnvelopeSchema, ERROR_CODES, RELAY_ERROR_CODES } from '../../src/core/index.js';
+import { FUZZ_CATEGORIES, fuzzCases, type FuzzCase } from '../support/fuzz-cases.js';
+import { prng } from '../support/prng.js';
 import {
   collectPackets,
   newUser,
+  secondDevice,
   sealText,
   startTestRelay,
   type TestRelay,
   type TestUser,
 } from '../support/relay-harness.js';
 
-const CASES = 1500;
+const CASES = 12_000;
 const SEED = Number(process.env['METACHAT_FUZZ_SEED'] ?? 20261125);
+const DOCUMENTED_CODES = new Set<string>([...ERROR_CODES, ...RELAY_ERROR_CODES]);
 
 let server: TestRelay;
 let alice: TestUser;
 let bob: TestUser;
 
-/** Length of a payload as JSON (no payload counts as `null`). */
-function encodedLength(payload: unknown): number {
-  return JSON.stringify(payload ?? null).length;
+/** Size of a case's arguments as UTF-8 JSON, about the size of its frame. */
+function encodedBytes(args: readonly unknown[]): number {
+  return Buffer.byteLength(JSON.stringify(args));
 }
 
 async function snapshot(dir: string): Promise<Map<string, string>> {
@@ -40,6 +43,47 @@ async function snapshot(dir: string): Promise<Map<string, string>> {
     );
   }
   return out;
+}
+
+/** What the relay says about itself and what alice's stream holds: neither may change. */
+async function relayState(): Promise<unknown> {
+  const health = (await (await fetch(`${server.url}/healthz`)).json()) as Record<string, unknown>;
+  const page = await alice.client.sync(0, 500);
+  return {
+    users: health['users'],
+    messages: health['messages'],
+    stream: page.packets.map((p) => [p.seq, p.packet.id]),
+  };
+}
+
+/** Sends one case; the acknowledgement, or undefined for a case sent without one. */
+async function play(client: RelayClient, fuzz: FuzzCase): Promise<unknown> {
+  const event = fuzz.event as string;
+  if (!fuzz.ack) {
+    client.socket.emit(event, ...fuzz.args);
+    return undefined;
+  }
+  const connected = client.socket.connected;
+  return client.socket
+    .timeout(5000)
+    .emitWithAck(event, ...fuzz.args)
+    .catch(
+      () =>
+        `no acknowledgement (connected before: ${connected}, after: ${client.socket.connected})`,
+    );
+}
+
+/** Why an acknowledgement does not meet its case, or undefined when it does. */
+function verdict(fuzz: FuzzCase, response: unknown): string | undefined {
+  if (typeof response === 'string') return response;
+  const ack = ackEnvelopeSchema.safeParse(response);
+  if (!ack.success) return 'a malformed acknowledgement';
+  if (ack.data.ok) return fuzz.mustRefuse ? 'accepted' : undefined;
+  const { code } = ack.data.error;
+  if (!DOCUMENTED_CODES.has(code) || code === 'INTERNAL') return `refused with ${code}`;
+  if (fuzz.codes && !fuzz.codes.includes(code))
+    return `refused with ${code}, not ${fuzz.codes.join('|')}`;
+  return undefined;
 }
 
 beforeAll(async () => {
@@ -63,42 +107,117 @@ afterAll(async () => {
 });
 
 describe(`wire fuzzing (seed ${SEED}, ${CASES} cases)`, () => {
-  it('answers every malformed or mutated event with an acknowledgement, stays up and changes nothing on disk', async () => {
-    const valid = sealText(alice, bob, 'the template');
-    // The template registration reuses taken identifiers, so a mutation that is still well formed
+  it('refuses every malformed, mutated or unknown event with an error acknowledgement, stays up and changes nothing', async () => {
+    // The template registration reuses a taken identifier, so a mutation that is still well formed
     // (a flipped proof byte, say) meets ALREADY_REGISTERED and the key directory cannot change.
     const { request } = await prepareRegistration('mallory', 'correct horse battery');
     await alice.client.register({ ...request, identifier: 'f'.repeat(64) });
-    const cases = fuzzCases(SEED, valid, { ...request, identifier: alice.identifier });
+    const cases = fuzzCases(SEED, {
+      packet: sealText(alice, bob, 'the template'),
+      register: { ...request, identifier: alice.identifier },
+      identifier: alice.identifier,
+      peer: bob.identifier,
+    });
+    const failures: string[] = [];
     const anonymous = await RelayClient.connect(server.url);
+    let current = 'before the first case';
+    for (const [name, client] of [
+      ['the anonymous connection', anonymous],
+      ['alice', alice.client],
+    ] as const) {
+      client.socket.once('disconnect', (reason) => {
+        failures.push(`${name} was disconnected (${reason}) at ${current}`);
+      });
+    }
     const before = await snapshot(server.dataDir);
-    const refusals = new Map<string, number>();
-    const started = Date.now();
-    for (let i = 0; i < CASES && Date.now() - started < 45_000; i++) {
+    const stateBefore = await relayState();
+    const seen = new Map<string, number>();
+    const codes = new Map<string, number>();
+    for (let i = 0; i < CASES; i++) {
       let fuzz = cases.next();
       // Frames over the transport limit are dropped whole (tested below), not answered: keep under it.
-      while (encodedLength(fuzz.payload) > 60_000) fuzz = cases.next();
-      const { event, payload, mustRefuse } = fuzz;
-      const client = i % 5 === 0 ? anonymous : alice.client;
-      const response = await client.raw(event, payload);
-      const ack = ackEnvelopeSchema.safeParse(response);
-      if (!ack.success) throw new Error(`case ${i} (${event}) got a malformed acknowledgement`);
-      if (mustRefuse && ack.data.ok) throw new Error(`case ${i} (${event}) was accepted`);
-      if (!ack.data.ok)
-        refusals.set(ack.data.error.code, (refusals.get(ack.data.error.code) ?? 0) + 1);
+      while (encodedBytes(fuzz.args) > 60_000) fuzz = cases.next();
+      seen.set(fuzz.category, (seen.get(fuzz.category) ?? 0) + 1);
+      current = `case ${i} (${fuzz.category}, event ${String(fuzz.event).slice(0, 20)})`;
+      const client = fuzz.authenticated || i % 4 !== 0 ? alice.client : anonymous;
+      const response = await play(client, fuzz);
+      if (!fuzz.ack) continue;
+      const problem = verdict(fuzz, response);
+      if (problem !== undefined && failures.length < 10) failures.push(`${current}: ${problem}`);
+      const code = (response as { error?: { code?: string } }).error?.code;
+      if (code !== undefined) codes.set(code, (codes.get(code) ?? 0) + 1);
     }
+    expect(failures).toEqual([]);
+    expect(await anonymous.raw('challenge')).toMatchObject({ ok: true });
     anonymous.close();
     expect(await snapshot(server.dataDir)).toEqual(before);
-    expect(refusals.get('INTERNAL')).toBeUndefined();
-    expect([...refusals.values()].reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1000);
-    expect(refusals.size).toBeGreaterThanOrEqual(5);
+    expect(await relayState()).toEqual(stateBefore);
+    for (const category of FUZZ_CATEGORIES) expect(seen.get(category) ?? 0).toBeGreaterThan(150);
+    expect([...codes.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0.9 * CASES);
+    expect(codes.size).toBeGreaterThanOrEqual(10);
 
-    const health = await fetch(`${server.url}/healthz`);
-    expect(health.status).toBe(200);
     const inbox = collectPackets(bob.client);
     await alice.client.send(sealText(alice, bob, 'after the storm'));
     expect(await inbox.waitFor(1)).toHaveLength(1);
   }, 60_000);
+
+  it('closes a connection that sends a malformed or reserved frame, and stays up', async () => {
+    const random = prng(SEED);
+    const valid = '2["sync",{"after":0}]';
+    const frames = [
+      '2["disconnect"]',
+      '2["disconnecting","x"]',
+      '2["connect",{}]',
+      '2["connect_error"]',
+      '2["newListener","send"]',
+      '2["removeListener","send"]',
+      '2{"a":1}',
+      '2[]',
+      '2[null]',
+      '2[{}]',
+      '2["send",',
+      '9["send",{}]',
+      '1',
+      '0/admin,',
+      '5-["send",{"_placeholder":true,"num":0}]',
+      '299999999999999999999999["sync",{"after":0}]',
+      ...Array.from({ length: 150 }, () => {
+        const at = Math.floor(random() * valid.length);
+        return (
+          valid.slice(0, at) +
+          String.fromCharCode(32 + Math.floor(random() * 95)) +
+          valid.slice(at + 1)
+        );
+      }),
+    ];
+    const stateBefore = await relayState();
+    const device = await secondDevice(server.url, alice);
+    let closed = 0;
+    let client = await RelayClient.connect(server.url);
+    for (const frame of [...frames, '2["disconnect"]']) {
+      client.socket.io.engine.write(frame);
+      const alive = await client.raw('challenge').then(
+        () => true,
+        () => false,
+      );
+      if (!alive) {
+        closed++;
+        client.close();
+        client = await RelayClient.connect(server.url);
+      }
+    }
+    client.close();
+    // A reserved name from an authenticated device closes it; it never passes as a real event.
+    device.socket.io.engine.write('2["disconnect"]');
+    await new Promise<void>((resolve) => {
+      if (device.socket.disconnected) resolve();
+      else device.socket.once('disconnect', () => resolve());
+    });
+    device.close();
+    expect(closed).toBeGreaterThanOrEqual(10);
+    expect(await relayState()).toEqual(stateBefore);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  }, 30_000);
 
   it('drops a connection that sends a frame over the size limit, and stays up', async () => {
     const client = await RelayClient.connect(server.url);

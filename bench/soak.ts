@@ -1,0 +1,297 @@
+// `npm run soak -- [options]`: many clients on a real daemon, random drops, a SIGKILL and a restart
+// mid-run, then a check that every acknowledged message reached every device exactly once, in order.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Account } from '../src/cli/account.js';
+import { prng } from '../test/support/prng.js';
+import { percentile } from './relay-load.js';
+import { inParallel, registerAccounts } from './soak-accounts.js';
+import { checkDelivery } from './soak-check.js';
+import { freePort, SoakDaemon } from './soak-daemon.js';
+import { SoakDevice } from './soak-device.js';
+import { SoakLedger } from './soak-ledger.js';
+
+const HELP = `usage: npm run soak -- [options]
+
+  --clients <n>       connected devices (sockets), default 500
+  --duration <s>      seconds of traffic, default 60
+  --interval <ms>     mean pause between two sends of one device, default 500
+  --churn <s>         mean seconds between random drops of one device, 0 for none, default 20
+  --kill-at <s,...>   seconds into the traffic to SIGKILL and restart the daemon, default 40% of --duration
+  --max-devices <n>   devices per user, drawn from 1 to n, default 3
+  --peers <n>         conversation partners per user, default 4
+  --audit <n>         users whose whole stream is read back from seq 0 at the end, default 20
+  --seed <n>          seed of the topology and timings, default 1
+  --keep              keep the data directory
+
+Loopback only; bounded by --duration plus a 60 s grace for the last retries.
+Exits 1 if any acknowledged message was lost, duplicated, out of order or mismatched.`;
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '500' },
+    duration: { type: 'string', default: '60' },
+    interval: { type: 'string', default: '500' },
+    churn: { type: 'string', default: '20' },
+    'kill-at': { type: 'string' },
+    'max-devices': { type: 'string', default: '3' },
+    peers: { type: 'string', default: '4' },
+    audit: { type: 'string', default: '20' },
+    seed: { type: 'string', default: '1' },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+function whole(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`soak: --${name} must be a whole number from ${min} to ${max}\n\n${HELP}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const clients = whole('clients', values.clients, 2, 5000);
+const duration = whole('duration', values.duration, 5, 3600);
+const intervalMs = whole('interval', values.interval, 1, 60_000);
+const churnSeconds = whole('churn', values.churn, 0, 3600);
+const maxDevices = whole('max-devices', values['max-devices'], 1, 16);
+const peersPerUser = whole('peers', values.peers, 1, 100);
+const auditUsers = whole('audit', values.audit, 0, 100_000);
+const seed = whole('seed', values.seed, 0, 2 ** 31);
+const killAt = (values['kill-at'] ?? String(Math.round(duration * 0.4)))
+  .split(',')
+  .filter(Boolean)
+  .map((text) => whole('kill-at', text, 1, duration - 1));
+const random = prng(seed);
+const int = (n: number) => Math.floor(random() * n);
+const log = (text: string) => {
+  console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
+};
+const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
+
+// Devices per user: 1 to maxDevices each, until the clients are all placed.
+const deviceCounts: number[] = [];
+for (let placed = 0; placed < clients;) {
+  const count = Math.min(1 + int(maxDevices), clients - placed);
+  deviceCounts.push(count);
+  placed += count;
+}
+const users = deviceCounts.length;
+
+const dataDir = await mkdtemp(join(tmpdir(), 'metachat-soak-'));
+const daemon = new SoakDaemon(await freePort(), dataDir, [
+  '--registrations-per-hour',
+  String(users),
+]);
+// Every phase has its own bound; this one catches anything that still hangs.
+const watchdog = setTimeout(
+  () => {
+    console.error('soak: over its time bound; giving up');
+    process.exitCode = 1;
+    void daemon.kill().finally(() => process.exit(1));
+  },
+  (duration + 900) * 1000,
+);
+watchdog.unref();
+const ledger = new SoakLedger();
+const devices: SoakDevice[] = [];
+let exitCode = 1;
+try {
+  console.log(
+    `MetaChat soak — node ${process.version}; ${clients} clients (${users} users, 1–${maxDevices} devices each), ` +
+      `${duration} s of traffic, a send every ${intervalMs} ms on average per client, ` +
+      `random drops every ${churnSeconds} s per client, SIGKILL at ${killAt.join(', ')} s, seed ${seed}`,
+  );
+  log(`daemon started in ${(await daemon.start()).toFixed(0)} ms on ${daemon.url} (${dataDir})`);
+
+  const setupStarted = performance.now();
+  const accounts = await registerAccounts(daemon.url, users, (done) => {
+    if (done % 50 === 0 || done === users) log(`prepared ${done}/${users} accounts`);
+  });
+  log(
+    `registered ${users} accounts in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`,
+  );
+
+  const peersOf = accounts.map((_, i) => {
+    const chosen = new Set<number>();
+    while (chosen.size < Math.min(peersPerUser, users - 1)) {
+      const peer = int(users);
+      if (peer !== i) chosen.add(peer);
+    }
+    return [...chosen].map((peer) => accounts[peer] as Account);
+  });
+  // Mutable on purpose: the send window is set once every device is connected.
+  const timing = {
+    intervalMs,
+    churnMs: churnSeconds * 1000,
+    until: Number.POSITIVE_INFINITY,
+    deadline: Date.now() + 120_000,
+  };
+  accounts.forEach((account, a) => {
+    for (let d = 0; d < (deviceCounts[a] ?? 1); d++) {
+      const deviceRandom = prng(seed * 7919 + devices.length);
+      devices.push(
+        new SoakDevice(`${a}.${d}`, account, () => daemon.url, ledger, deviceRandom, timing),
+      );
+    }
+  });
+  await inParallel(devices, 32, async (device) => {
+    if ((await device.ready()) === undefined) throw new Error(`${device.name} cannot connect`);
+  });
+  log(`${devices.length} devices connected and authenticated`);
+
+  // Traffic: every device sends until `until`; retries may run on until `deadline`.
+  const trafficStart = Date.now();
+  const cpuAtStart = { daemon: daemon.cpuMs(), own: process.cpuUsage() };
+  Object.assign(timing, {
+    until: trafficStart + duration * 1000,
+    deadline: trafficStart + duration * 1000 + 60_000,
+  });
+  let last = { acks: 0, daemonCpu: daemon.cpuMs(), ownCpu: process.cpuUsage(), at: Date.now() };
+  const progress = setInterval(() => {
+    const now = { acks: ledger.acknowledged, daemonCpu: daemon.cpuMs(), at: Date.now() };
+    const seconds = (now.at - last.at) / 1000;
+    const own = process.cpuUsage(last.ownCpu);
+    log(
+      `t=${((now.at - trafficStart) / 1000).toFixed(0)} s acknowledged ${now.acks} (${((now.acks - last.acks) / seconds).toFixed(0)}/s), ` +
+        `${devices.filter((device) => device.connected).length}/${devices.length} connected, ` +
+        `CPU daemon ${((now.daemonCpu - last.daemonCpu) / seconds / 10).toFixed(0)}% clients ${((own.user + own.system) / seconds / 1e4).toFixed(0)}%, ` +
+        `daemon RSS ${mb(daemon.rssKb())}`,
+    );
+    last = { ...now, ownCpu: process.cpuUsage() };
+  }, 5000);
+  const downtimes: number[] = [];
+  const kills = killAt.map(
+    (at) =>
+      new Promise<void>((resolve, reject) => {
+        setTimeout(() => {
+          const killed = performance.now();
+          log(`SIGKILL to the daemon (RSS ${mb(daemon.rssKb())})`);
+          daemon
+            .kill()
+            .then(() => daemon.start())
+            .then(() => {
+              downtimes.push(performance.now() - killed);
+              log(
+                `daemon restarted, listening again after ${(performance.now() - killed).toFixed(0)} ms`,
+              );
+              resolve();
+            }, reject);
+        }, at * 1000);
+      }),
+  );
+  // A user writes mostly to its peers, and now and then a note to itself.
+  const pickerOf = (a: number) => {
+    const self = accounts[a] as Account;
+    const peers = peersOf[a] ?? [];
+    const r = prng(seed * 104729 + a);
+    return () => (r() < 0.02 ? self : (peers[Math.floor(r() * peers.length)] ?? self));
+  };
+  await Promise.all([
+    ...kills,
+    ...devices.map((device) => {
+      device.startChurn();
+      return device.run(pickerOf(Number(device.name.split('.')[0])));
+    }),
+  ]);
+  clearInterval(progress);
+  const trafficSeconds = (Date.now() - trafficStart) / 1000;
+  const trafficPeak = daemon.peakKb();
+  const ownCpu = process.cpuUsage(cpuAtStart.own);
+  const cpuPerMessage = {
+    daemon: ((daemon.cpuMs() - cpuAtStart.daemon) * 1000) / ledger.acknowledged,
+    clients: (ownCpu.user + ownCpu.system) / ledger.acknowledged,
+  };
+  log(`traffic over after ${trafficSeconds.toFixed(1)} s; final sync on every device`);
+  timing.deadline = Date.now() + 60_000;
+  await inParallel(devices, 32, (device) => device.finalSync());
+  // The relay's whole stream, read from seq 0, for a sample of users: every read of an old
+  // stream walks the sealed segments since, so reading them all would cost minutes.
+  log(`final sync done; reading the whole stream of ${auditUsers} users from the relay`);
+  const audited = new Map<string, Map<number, string>>();
+  const sample = devices
+    .filter((device) => device.name.endsWith('.0'))
+    .sort(() => random() - 0.5)
+    .slice(0, auditUsers);
+  await inParallel(sample, 4, async (device) => {
+    audited.set(device.account.identifier, await device.readWholeStream());
+  });
+
+  const report = checkDelivery(ledger, devices, audited);
+  const latencies = [...ledger.latencies].sort((x, y) => x - y);
+  const peak = daemon.peakKb();
+  const line = (label: string, value: string) => {
+    console.log(`${label.padEnd(44)}${value}`);
+  };
+  console.log('\nSoak results');
+  line('clients / users', `${devices.length} / ${users}`);
+  line('traffic duration', `${trafficSeconds.toFixed(1)} s`);
+  line('messages acknowledged', String(ledger.acknowledged));
+  line('messages per second', (ledger.acknowledged / trafficSeconds).toFixed(0));
+  line(
+    'device deliveries checked (per second)',
+    `${report.expected} (${(report.expected / trafficSeconds).toFixed(0)})`,
+  );
+  line(
+    'send-to-push latency p50 / p99 / max',
+    `${percentile(latencies, 50).toFixed(1)} / ${percentile(latencies, 99).toFixed(1)} / ${(latencies.at(-1) ?? Number.NaN).toFixed(0)} ms (${latencies.length} live pushes)`,
+  );
+  line(
+    'CPU per message: daemon / clients',
+    `${cpuPerMessage.daemon.toFixed(0)} µs / ${cpuPerMessage.clients.toFixed(0)} µs`,
+  );
+  line('relay streams read back from seq 0', `${audited.size} users`);
+  line('lost', String(report.lost));
+  line('duplicated', String(report.duplicated));
+  line('out of order', String(report.outOfOrder));
+  line('mismatched (gaps, clashes, altered)', String(report.mismatched));
+  line('resent without ack / already stored', `${ledger.retries} / ${ledger.duplicateAcks}`);
+  line('sent, never acknowledged, stored', String(report.storedUnacknowledged));
+  line('unexpected refusals', JSON.stringify(Object.fromEntries(ledger.refusals)));
+  line(
+    'connections (random drops)',
+    `${devices.reduce((s, d) => s + d.connects, 0)} (${devices.reduce((s, d) => s + d.forcedDrops, 0)})`,
+  );
+  line(
+    'daemon kills, downtime',
+    `${downtimes.length}, ${downtimes.map((ms) => `${ms.toFixed(0)} ms`).join(', ')}`,
+  );
+  line('daemon peak RSS until the traffic ended', mb(trafficPeak));
+  line(
+    'daemon peak RSS (VmHWM, per lifetime)',
+    `${mb(peak)} (${daemon.peaksKb.map(mb).join(', ')})`,
+  );
+  line('daemon error log lines', String(daemon.errorLines));
+  for (const example of report.examples) console.log(`  ${example}`);
+  const failed =
+    report.lost +
+      report.duplicated +
+      report.outOfOrder +
+      report.mismatched +
+      ledger.refusals.size +
+      daemon.errorLines >
+    0;
+  console.log(
+    failed
+      ? '\nSOAK FAILED'
+      : '\nsoak passed: every acknowledged message, every device, exactly once, in order',
+  );
+  exitCode = failed ? 1 : 0;
+} finally {
+  for (const device of devices) device.close();
+  const code = await daemon.stop();
+  if (code !== 0) {
+    console.error(`the daemon exited with ${String(code)} on SIGTERM`);
+    exitCode = 1;
+  }
+  if (!values.keep) await rm(dataDir, { recursive: true, force: true });
+}
+process.exit(exitCode);
