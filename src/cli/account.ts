@@ -13,6 +13,7 @@ import {
   type KeyPair,
   type RegisterRequest,
 } from '../core/index.js';
+import type { Profile } from './profile.js';
 import type { RelayClient } from './relay-client.js';
 
 /** A user's identity once registered or logged in on this device. */
@@ -80,4 +81,20 @@ export async function loginAccount(
   const privateKey = unwrapPrivateKey(wrappedPrivateKey, keys.keyEncryptionKey, identifier);
   const keyPair = assertKeyPairMatches(privateKey, importPublicKey(publicKey));
   return { username: normalized, identifier, keyPair, wrappedPrivateKey, kdf };
+}
+
+/** A fresh profile for an account this device just registered or logged in to. */
+export function newProfile(account: Account, server: string, shareUsername: boolean): Profile {
+  return {
+    v: 1,
+    server,
+    username: account.username,
+    identifier: account.identifier,
+    publicKey: account.keyPair.publicKey.encoded,
+    wrappedPrivateKey: account.wrappedPrivateKey,
+    kdf: account.kdf,
+    shareUsername,
+    seenUpTo: 0,
+    peers: {},
+  };
 }

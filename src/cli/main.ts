@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { MetaChatError } from '../core/index.js';
-import { loginAccount, registerAccount, type Account } from './account.js';
+import { loginAccount, newProfile, registerAccount } from './account.js';
 import { KeyChangedError, UnknownPeerError, UsageError } from './cli-errors.js';
 import { inboxCommand } from './inbox-command.js';
 import { historyCommand, listenCommand, sendCommand } from './message-commands.js';
@@ -11,7 +11,6 @@ import {
   resolveHome,
   saveProfile,
   loadProfile,
-  type Profile,
 } from './profile.js';
 import { hiddenPrompt } from './prompt.js';
 import { readPassword } from './password.js';
@@ -63,22 +62,6 @@ function context(program: Command): CliContext {
     print: (human, json) => {
       process.stdout.write(options().json === true ? `${JSON.stringify(json)}\n` : `${human}\n`);
     },
-  };
-}
-
-/** A fresh profile for an account this device just registered or logged in to. */
-function newProfile(account: Account, server: string, shareUsername: boolean): Profile {
-  return {
-    v: 1,
-    server,
-    username: account.username,
-    identifier: account.identifier,
-    publicKey: account.keyPair.publicKey.encoded,
-    wrappedPrivateKey: account.wrappedPrivateKey,
-    kdf: account.kdf,
-    shareUsername,
-    seenUpTo: 0,
-    peers: {},
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Account } from '../../src/cli/account.js';
+import { newProfile, type Account } from '../../src/cli/account.js';
 import { loadOutbox } from '../../src/cli/outbox.js';
 import type { Profile } from '../../src/cli/profile.js';
 import { RelayClient } from '../../src/cli/relay-client.js';
@@ -7,18 +7,7 @@ import type { ChatSnapshot } from '../../src/cli/tui/chat-state.js';
 
 /** A fresh device profile for an account, as `register` or `login` would save it. */
 export function profileFor(account: Account, server: string): Profile {
-  return {
-    v: 1,
-    server,
-    username: account.username,
-    identifier: account.identifier,
-    publicKey: account.keyPair.publicKey.encoded,
-    wrappedPrivateKey: account.wrappedPrivateKey,
-    kdf: account.kdf,
-    shareUsername: true,
-    seenUpTo: 0,
-    peers: {},
-  };
+  return newProfile(account, server, true);
 }
 
 /** Starts the TUI's controller for a device (its outbox read from `home`), with fast reconnects. */
