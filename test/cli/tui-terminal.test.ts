@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,10 +28,17 @@ async function waitForScreen(predicate: (text: string) => boolean, what: string,
     if (predicate(last)) return last;
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
-  throw new Error(`timed out waiting for ${what}; the screen was:\n${last}`);
+  let stderr = '';
+  try {
+    stderr = readFileSync(stderrFile, 'utf8');
+  } catch {
+    stderr = '(none)';
+  }
+  throw new Error(`timed out waiting for ${what}; the screen was:\n${last}\nstderr:\n${stderr}`);
 }
 
 let daemon: DaemonProcess;
+let stderrFile = '';
 let homes: { alice: string; bob: string };
 let ids: { alice: string; bob: string };
 
@@ -61,6 +69,7 @@ afterAll(async () => {
 describe('metachat chat in a real terminal (tmux)', () => {
   it('shows the conversation, sends, receives live, redraws on resize and exits cleanly on Ctrl+C', async () => {
     const exitFile = join(homes.alice, 'tui-exit-code');
+    stderrFile = join(homes.alice, 'tui-stderr');
     const command = [
       process.execPath,
       '--import',
@@ -88,7 +97,11 @@ describe('metachat chat in a real terminal (tmux)', () => {
       `METACHAT_PASSWORD=${PASSWORD}`,
       '-e',
       `METACHAT_SERVER=${daemon.url}`,
-      `${command}; echo $? > '${exitFile}'; sleep 30`,
+      // CI runners export CI=true, which puts Ink in a mode that draws nothing until exit; the
+      // screen must draw in a real terminal whatever the shell exports.
+      '-e',
+      'CI=true',
+      `${command} 2> '${stderrFile}'; echo $? > '${exitFile}'; sleep 30`,
     );
 
     const first = await waitForScreen((s) => s.includes('hello from bob'), 'the message from bob');

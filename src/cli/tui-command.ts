@@ -1,16 +1,28 @@
-import { render } from 'ink';
 import { UsageError } from './cli-errors.js';
 import type { CliContext } from './main.js';
 import { loadOutbox } from './outbox.js';
 import { loadProfile } from './profile.js';
 import { RelayClient } from './relay-client.js';
 import { unlock } from './session.js';
-import { App } from './tui/App.js';
 import { ChatController } from './tui/chat-controller.js';
 
-/** Switches to the terminal's alternate screen, so quitting gives the shell its scrollback back. */
-const ENTER_ALT_SCREEN = '\u001b[?1049h\u001b[H';
-const LEAVE_ALT_SCREEN = '\u001b[?1049l';
+/** The variables that put Ink into its CI mode, where it draws nothing until the program exits. */
+const CI_VARIABLES = ['CI', 'CONTINUOUS_INTEGRATION'] as const;
+
+/**
+ * Loads Ink and the screen only when the TUI runs (the scriptable commands never pay for React),
+ * with Ink's CI detection off: the terminal was checked to be real, so a CI variable exported
+ * by the shell must not leave it blank.
+ */
+async function loadScreen(): Promise<typeof import('./tui/run-tui.js')> {
+  const saved = CI_VARIABLES.map((name) => [name, process.env[name]] as const);
+  for (const name of CI_VARIABLES) Reflect.deleteProperty(process.env, name);
+  try {
+    return await import('./tui/run-tui.js');
+  } finally {
+    for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
+  }
+}
 
 /**
  * `metachat chat [peer]` and a bare `metachat`: the Ink TUI. The password is asked before the
@@ -33,17 +45,9 @@ export async function tuiCommand(ctx: CliContext, peerArg: string | undefined): 
     throw new UsageError(controller.getSnapshot().notice?.text ?? 'Unknown peer.');
   }
   if (initialPeer !== null) controller.openChat(initialPeer);
+  const { runTui } = await loadScreen();
   controller.start();
-  process.stdout.write(ENTER_ALT_SCREEN);
-  let result: unknown;
-  try {
-    const instance = render(<App controller={controller} initialPeer={initialPeer} />, {
-      exitOnCtrlC: false,
-    });
-    result = await instance.waitUntilExit();
-  } finally {
-    process.stdout.write(LEAVE_ALT_SCREEN);
-  }
+  const result = await runTui(controller, initialPeer);
   const { unsent = 0, dropped = 0 } = (result ?? {}) as { unsent?: number; dropped?: number };
   if (unsent > 0) {
     process.stderr.write(
