@@ -3,9 +3,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
+import { coalesceServerWrites } from '../src/daemon/write-coalescing.js';
 
 const http = createServer();
 const io = new Server(http, { serveClient: false, maxHttpBufferSize: 70_000 });
+// The same transport as the daemon, write coalescing included.
+coalesceServerWrites(io);
 let seq = 0;
 io.on('connection', (socket) => {
   socket.on('hello', (name: string, ack: (r: object) => void) => {

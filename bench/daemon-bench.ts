@@ -147,7 +147,7 @@ function line(label: string, r: LoadResult & { relayCpu: number; clientCpu: numb
 }
 
 /** (a) bare Socket.IO relay versus (b) metachat-daemon, same clients, same packets, same load shape. */
-async function relayThroughput(): Promise<void> {
+export async function relayThroughput(): Promise<void> {
   console.log(
     `\nRelay: ${PAIRS} sender/receiver pairs, ${WINDOW} in flight per sender, ${PER_PAIR} pre-sealed packets per pair`,
   );
@@ -227,7 +227,7 @@ async function appendMany(store: SegmentedStore, count: number, inFlight: number
 }
 
 /** Per-message storage cost as the history grows, and the daemon's start time with 100,000 stored. */
-async function storageCost(): Promise<void> {
+export async function storageCost(): Promise<void> {
   console.log('\nStorage: cost of one durable append (fsync) as the history grows');
   const dataDir = await mkdtemp(join(tmpdir(), 'metachat-store-bench-'));
   const store = await SegmentedStore.open(dataDir);

@@ -14,6 +14,7 @@ import type { RelayContext, RelayServer, RelaySocket, Session } from './relay-co
 import { SegmentedStore } from './segmented-store.js';
 import { ServerSecret } from './server-secret.js';
 import { authenticate, challenge, leave } from './session-handlers.js';
+import { coalesceServerWrites } from './write-coalescing.js';
 
 type Handler = (ctx: RelayContext, session: Session, input: unknown) => Promise<object>;
 
@@ -67,6 +68,7 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
     },
     ...(config.allowedOrigins.length > 0 ? { cors: { origin: [...config.allowedOrigins] } } : {}),
   });
+  coalesceServerWrites(io);
   const ctx: RelayContext = {
     io,
     keys,
