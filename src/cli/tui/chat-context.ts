@@ -1,0 +1,36 @@
+import type { PublicKey } from '../../core/index.js';
+import type { Session } from '../session.js';
+import type { StreamGuard } from '../stream-guard.js';
+import type { ConversationBook } from './conversation-book.js';
+
+/**
+ * What the chat controller shares with the parts it delegates to (the outbox, the stream reader):
+ * one session, one conversation book, one stream guard, and the controller's notices and saves.
+ */
+export interface ChatContext {
+  readonly session: Session;
+  readonly book: ConversationBook;
+  readonly guard: StreamGuard;
+  /** Whether the link is authenticated right now. */
+  online(): boolean;
+  /** The relay's key for a peer, checked against the pin once per connection. */
+  keyFor(identifier: string): Promise<PublicKey>;
+  /** The key to seal for without asking the relay, if this device has one. */
+  knownKey(peer: string): PublicKey | undefined;
+  /** Checks a peer's key again (a change becomes a notice). */
+  checkKey(peer: string): Promise<void>;
+  /** Shows a line in the status bar. */
+  say(text: string, tone: 'info' | 'error', sticky?: boolean): void;
+  /** Publishes a new snapshot soon. */
+  changed(): void;
+  /** Saves the profile soon. */
+  saveSoon(): void;
+  /** Keeps the stream guard's mark in the profile and sends a delivery receipt soon. */
+  remember(): void;
+  /** Sends a delivery receipt for my stream soon. */
+  receiptSoon(): void;
+  /** Marks a conversation read. */
+  markRead(peer: string): void;
+  /** Runs network work now if connected, else right after the next authentication. */
+  whenOnline(task: () => Promise<void>): void;
+}

@@ -1,0 +1,211 @@
+import { openPacket, type PublicKey } from '../../core/index.js';
+import { KeyChangedError } from '../cli-errors.js';
+import { composeMessage, markHelloSent } from '../compose.js';
+import { outboxId, saveOutbox, type OutboxEntry } from '../outbox.js';
+import { RelayRefusedError } from '../relay-client.js';
+import type { ChatContext } from './chat-context.js';
+import type { ChatMessage } from './chat-state.js';
+
+/** A rate-limited send is tried again after this pause instead of failing. */
+const RATE_LIMIT_PAUSE_MS = 1_000;
+
+/**
+ * The chat screen's sending side. A message is sealed once, when it is written, so its packet ids
+ * are fixed; it is kept in outbox.json (ciphertext only) and resent with the same ids on every
+ * connection until the relay acknowledges it. A message to a peer whose key was never fetched
+ * waits, unsealed and in memory only, until the key arrives.
+ */
+export class ChatOutbox {
+  private readonly entries: OutboxEntry[];
+  private readonly unsealed = new Map<string, { peer: string; text: string }>();
+  private localCount = 0;
+  private flushing = false;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: ChatContext,
+    entries: readonly OutboxEntry[],
+  ) {
+    this.entries = [...entries];
+    for (const entry of this.entries) this.showQueued(entry);
+  }
+
+  /** Seals a message for the peer's pinned key and queues it; false (with a notice) if it cannot be. */
+  send(peer: string, text: string): boolean {
+    if (text.trim().length === 0) return false;
+    const { book, session } = this.ctx;
+    if (session.profile.peers[peer]?.changedKey !== undefined) {
+      this.ctx.say(
+        `Not sent: the key of ${book.name(peer)} changed. Compare safety numbers with "metachat verify", then accept with --trust.`,
+        'error',
+      );
+      return false;
+    }
+    const key = this.ctx.knownKey(peer);
+    if (key !== undefined) {
+      this.queue(peer, key, text);
+      return true;
+    }
+    const local = `local-${String(++this.localCount)}`;
+    const time = Date.now();
+    this.unsealed.set(local, { peer, text });
+    book.touch(peer, time);
+    book.update(peer, [{ id: local, time, direction: 'outgoing', text, status: 'sending' }]);
+    this.ctx.changed();
+    this.ctx.whenOnline(() => this.sealWhenKeyKnown(local));
+    return true;
+  }
+
+  /** Queues this conversation's failed messages again, with their original packet ids. */
+  retry(peer: string): void {
+    const { book } = this.ctx;
+    const again = ({ failure: _cleared, ...message }: ChatMessage): ChatMessage => ({
+      ...message,
+      status: 'sending',
+    });
+    let any = false;
+    for (const entry of this.entries) {
+      if (entry.peer !== peer || entry.failure === undefined) continue;
+      delete entry.failure;
+      book.patch(peer, outboxId(entry), again);
+      any = true;
+    }
+    for (const [local, item] of this.unsealed) {
+      if (item.peer !== peer) continue;
+      book.patch(peer, local, again);
+      this.ctx.whenOnline(() => this.sealWhenKeyKnown(local));
+      any = true;
+    }
+    if (!any) return;
+    this.persist();
+    this.ctx.changed();
+    void this.flush();
+  }
+
+  /** Whether messages wait for an acknowledgement (failed ones do not). */
+  hasPending(): boolean {
+    return this.pending().length > 0;
+  }
+
+  /** Sends queued messages in order while online; a drop leaves the rest queued for the next connection. */
+  async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      for (let entry = this.pending()[0]; entry && this.ctx.online(); entry = this.pending()[0]) {
+        const outcome = await this.sendEntry(entry);
+        if (outcome === 'retry-later') break;
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Saves the outbox for the next session; returns what is left in it and what was never sealed. */
+  async close(): Promise<{ unsent: number; dropped: number }> {
+    await this.saving;
+    await saveOutbox(this.ctx.session.home, this.entries);
+    return { unsent: this.entries.length, dropped: this.unsealed.size };
+  }
+
+  private pending(): OutboxEntry[] {
+    return this.entries.filter((entry) => entry.failure === undefined);
+  }
+
+  /** Seals (fixing the packet ids), queues, persists and starts sending. */
+  private queue(peer: string, key: PublicKey, text: string): void {
+    const { profile, account } = this.ctx.session;
+    const { packets, hello } = composeMessage(account, profile, peer, key, text);
+    if (hello) markHelloSent(profile, peer);
+    const entry: OutboxEntry = { peer, packets: [...packets] };
+    this.entries.push(entry);
+    this.showQueued(entry, text);
+    this.persist();
+    this.ctx.changed();
+    void this.flush();
+  }
+
+  /** A message to a peer whose key was not known: fetched (and pinned) first, then sealed and queued. */
+  private async sealWhenKeyKnown(local: string): Promise<void> {
+    const item = this.unsealed.get(local);
+    if (!item) return;
+    const { book } = this.ctx;
+    let key: PublicKey;
+    try {
+      key = await this.ctx.keyFor(item.peer);
+    } catch (error) {
+      if (!(error instanceof KeyChangedError || error instanceof RelayRefusedError)) throw error;
+      const failure = error.message;
+      book.patch(item.peer, local, (message) => ({ ...message, status: 'failed', failure }));
+      this.ctx.say(`Not sent to ${book.name(item.peer)}: ${failure}`, 'error');
+      return;
+    }
+    this.unsealed.delete(local);
+    book.remove(item.peer, local);
+    this.ctx.saveSoon();
+    this.queue(item.peer, key, item.text);
+  }
+
+  private async sendEntry(entry: OutboxEntry): Promise<'done' | 'retry-later'> {
+    const { book, guard, session } = this.ctx;
+    const id = outboxId(entry);
+    try {
+      let seq = 0;
+      for (const packet of entry.packets) {
+        seq = (await session.client.send(packet)).seq;
+        guard.observe({ seq, packet }, 'own');
+      }
+      this.ctx.remember();
+      this.entries.splice(this.entries.indexOf(entry), 1);
+      book.patch(entry.peer, id, (message) => ({ ...message, seq, status: 'sent' }));
+    } catch (error) {
+      if (!(error instanceof RelayRefusedError)) return 'retry-later';
+      if (error.code === 'RATE_LIMITED') {
+        await new Promise((resolve) => setTimeout(resolve, RATE_LIMIT_PAUSE_MS));
+        return 'done';
+      }
+      const failure = error.message;
+      entry.failure = failure;
+      book.patch(entry.peer, id, (message) => ({ ...message, status: 'failed', failure }));
+      this.ctx.say(`Not sent to ${book.name(entry.peer)}: ${failure}`, 'error');
+    }
+    this.persist();
+    this.ctx.changed();
+    return 'done';
+  }
+
+  /** Shows a queued message in its conversation; its text comes from opening my own packet. */
+  private showQueued(entry: OutboxEntry, known?: string): void {
+    const packet = entry.packets[entry.packets.length - 1];
+    if (!packet) return;
+    let text = known;
+    if (text === undefined) {
+      const { account } = this.ctx.session;
+      const opened = openPacket({
+        packet,
+        reader: { identifier: account.identifier, privateKey: account.keyPair.privateKey },
+        sender: { identifier: account.identifier, publicKey: account.keyPair.publicKey },
+      });
+      text = opened.body.type === 'text' ? opened.body.text : '';
+    }
+    const message: ChatMessage = {
+      id: packet.id,
+      time: packet.time,
+      direction: 'outgoing',
+      text,
+      status: entry.failure === undefined ? 'sending' : 'failed',
+      ...(entry.failure === undefined ? {} : { failure: entry.failure }),
+    };
+    this.ctx.book.touch(entry.peer, packet.time);
+    this.ctx.book.update(entry.peer, [message]);
+  }
+
+  private persist(): void {
+    const entries = this.entries.map((entry) => ({ ...entry }));
+    this.saving = this.saving
+      .then(() => saveOutbox(this.ctx.session.home, entries))
+      .catch((error: unknown) => {
+        this.ctx.say(`Could not save the outbox: ${(error as Error).message}`, 'error');
+      });
+  }
+}

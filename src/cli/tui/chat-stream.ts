@@ -1,0 +1,167 @@
+import { MetaChatError, verifyPacketSignature, type StoredPacket } from '../../core/index.js';
+import { KeyChangedError } from '../cli-errors.js';
+import { isWarning, readStored } from '../messages.js';
+import { followStream, type StreamFollower, type StreamItem } from '../stream-follower.js';
+import { checkHistoryPage, hidesPacket, type StreamIssue } from '../stream-guard.js';
+import type { ChatContext } from './chat-context.js';
+import type { ChatMessage } from './chat-state.js';
+
+/** Messages per history page in the chat view. */
+const PAGE = 50;
+
+/**
+ * The chat screen's reading side: follows my stream through the stream guard (a withheld,
+ * reordered or replayed packet becomes a lasting notice and a warning line), verifies and decrypts
+ * every packet, and loads conversation history page by page.
+ */
+export class ChatStream {
+  private follower: StreamFollower | undefined;
+  /** True once the first catch-up is done: from then on packets are new, shown, and ring the bell. */
+  private following = false;
+
+  constructor(private readonly ctx: ChatContext) {}
+
+  /**
+   * After each (re)connection. The first time: count what this device saw in earlier sessions (for
+   * the inbox), then follow the stream from its mark. Later: catch up with what was sent while away.
+   */
+  async catchUp(): Promise<void> {
+    if (this.follower === undefined) {
+      await this.countSeen();
+      this.follower = await followStream(this.ctx.session.client, this.ctx.guard, (item) =>
+        this.take(item),
+      );
+      this.following = true;
+    } else {
+      await this.follower.resync();
+    }
+    this.ctx.remember();
+    const active = this.ctx.book.active();
+    if (active !== null) {
+      await this.ctx.checkKey(active);
+      if (!this.ctx.book.isLoaded(active)) await this.loadPage(active, undefined);
+    }
+    this.ctx.changed();
+  }
+
+  /** One page of a conversation's history (the newest, or the one before `before`), checked and shown. */
+  async loadPage(peer: string, before: number | undefined): Promise<void> {
+    const { book, session } = this.ctx;
+    try {
+      const page = await session.client.history(peer, before, PAGE);
+      const issues = checkHistoryPage(
+        {
+          me: session.account.identifier,
+          peer,
+          before,
+          remembered: this.ctx.guard.rememberedPackets(),
+        },
+        page.packets,
+      );
+      const messages: ChatMessage[] = [];
+      for (const [index, stored] of page.packets.entries()) {
+        const issue = issues[index];
+        if (issue !== undefined) {
+          this.ctx.say(issue.message, 'error', true);
+          messages.push({
+            id: `${issue.code}:${String(stored.seq)}`,
+            warning: issue.message,
+            seq: stored.seq,
+            time: stored.serverTime,
+            direction: 'incoming',
+          });
+          if (hidesPacket(issue)) continue;
+        }
+        const line = await readStored(session, stored, (id) => this.ctx.keyFor(id));
+        if (line !== null) messages.push(book.toMessage(line, stored));
+      }
+      book.loaded(peer, messages, page.more);
+      this.ctx.markRead(peer);
+      this.ctx.saveSoon();
+    } catch (error) {
+      book.setLoading(peer, false);
+      this.ctx.say(`Could not load the history: ${(error as Error).message}`, 'error');
+    }
+    this.ctx.changed();
+  }
+
+  /** The packets this device saw before (up to its mark): counted for the inbox, signatures checked. */
+  private async countSeen(): Promise<void> {
+    const upTo = this.ctx.guard.seenUpTo;
+    for (let after = 0; after < upTo;) {
+      const page = await this.ctx.session.client.sync(after, 500);
+      for (const stored of page.packets) {
+        if (stored.seq > upTo) return;
+        await this.ingest(stored, false);
+      }
+      const last = page.packets.at(-1)?.seq ?? after;
+      if (!page.more || last <= after) return;
+      after = last;
+    }
+  }
+
+  /** One item from the stream follower: a packet to verify and show, or a warning about the stream. */
+  private async take(item: StreamItem): Promise<void> {
+    if (item.kind === 'packet') await this.ingest(item.stored, this.following);
+    if (item.issue) this.streamIssue(item.issue, item.stored);
+    this.ctx.remember();
+  }
+
+  /** A lie about the stream: a loud, lasting notice, and a warning line where it happened. */
+  private streamIssue(issue: StreamIssue, stored: StoredPacket | undefined): void {
+    this.ctx.say(issue.message, 'error', true);
+    if (stored === undefined) return;
+    const me = this.ctx.session.account.identifier;
+    const peer = stored.packet.from === me ? stored.packet.to : stored.packet.from;
+    if (issue.code !== 'STREAM_REORDERED') this.ctx.book.rejected(peer);
+    this.ctx.book.update(
+      peer,
+      [
+        {
+          id: `${issue.code}:${String(stored.seq)}`,
+          seq: stored.seq,
+          time: stored.serverTime,
+          direction: 'incoming',
+          warning: issue.message,
+        },
+      ],
+      true,
+    );
+  }
+
+  /**
+   * One packet of my stream. The first sync only checks signatures (cheap, so a long history loads
+   * fast) and decrypts each peer's first packet, where the username exchange rides; conversations
+   * load their messages page by page when opened. Later packets are verified and decrypted, ring
+   * the bell, and join their conversation if it is on screen.
+   */
+  private async ingest(stored: StoredPacket, live: boolean): Promise<void> {
+    const { book, session } = this.ctx;
+    const { packet } = stored;
+    const me = session.account.identifier;
+    const peer = packet.from === me ? packet.to : packet.from;
+    if (!book.count(stored)) return;
+    if (!live && !book.firstFrom(peer, stored)) {
+      try {
+        verifyPacketSignature(packet, await this.ctx.keyFor(packet.from));
+        book.counted(peer, stored, session.profile);
+      } catch (error) {
+        if (!(error instanceof MetaChatError || error instanceof KeyChangedError)) throw error;
+        book.rejected(peer);
+      }
+    } else {
+      const line = await readStored(session, stored, (id) => this.ctx.keyFor(id));
+      if (line === null) book.touch(peer, stored.serverTime);
+      else if (isWarning(line)) book.rejected(peer);
+      else book.counted(peer, stored, session.profile);
+      if (line !== null && live) book.update(peer, [book.toMessage(line, stored)], true);
+      if (line !== null && !isWarning(line) && line.direction === 'incoming' && live) {
+        book.arrived();
+      }
+    }
+    if (book.active() === peer) this.ctx.markRead(peer);
+    this.ctx.receiptSoon();
+    this.ctx.saveSoon();
+    this.ctx.changed();
+  }
+}
