@@ -3,6 +3,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareRegistration } from '../../src/cli/account.js';
 import type { ChatController } from '../../src/cli/tui/chat-controller.js';
+import type { RelayClient } from '../../src/cli/relay-client.js';
+import type { ChatSnapshot } from '../../src/cli/tui/chat-state.js';
 import { generateKeyPair, sealPacket } from '../../src/core/index.js';
 import {
   collectPackets,
@@ -237,6 +239,44 @@ describe('the outbox across a relay outage', () => {
     reader.close();
     a.client.close();
     await own.stop();
+  });
+
+  it('stops showing anyone online while my link is down, and learns presence again on reconnect', async () => {
+    const dataDir = await tempDir();
+    let own = await startTestRelay({ dataDir });
+    const port = Number(new URL(own.url).port);
+    const a = await newUser(own.url, 'alice-presence');
+    const b = await newUser(own.url, 'bob-presence');
+    let back: RelayClient | undefined;
+    try {
+      // Presence is shared only in a two-way conversation.
+      await b.client.send(sealText(b, a, 'hello'));
+      await a.client.send(sealText(a, b, 'hello back'));
+      const home = await tempDir('metachat-tui-');
+      const controller = await startController(a, profileFor(a, own.url), home, own.url);
+      running.push(controller);
+      const peer = (s: ChatSnapshot) => s.conversations.find((c) => c.id === b.identifier);
+      await until(controller, (s) => peer(s)?.online === true, 'bob online');
+
+      const dropped = Date.now();
+      b.client.close();
+      await own.stop(true);
+      const stale = await until(
+        controller,
+        (s) => s.connection.status !== 'connected' && peer(s)?.online === false,
+        'bob no longer shown online',
+      );
+      expect(peer(stale)?.lastSeen).toBeGreaterThanOrEqual(dropped - 1_000);
+
+      own = await startTestRelay({ dataDir, port });
+      back = await secondDevice(own.url, b);
+      await until(controller, (s) => peer(s)?.online === true, 'bob online again', 15_000);
+    } finally {
+      back?.close();
+      a.client.close();
+      b.client.close();
+      await own.stop();
+    }
   });
 
   it('keeps unsent messages through a restart of the client and sends them with the same id', async () => {

@@ -67,6 +67,7 @@ export class ChatController {
     this.link = new RelayLink(options.client, options.account, {
       onState: (state) => {
         this.connection = state;
+        if (state.status !== 'connected') this.book.presenceUnknown(Date.now());
         this.changed();
       },
       onAuthenticated: () => {

@@ -107,6 +107,18 @@ export class ConversationBook {
     tally.lastSeen = update.lastSeen;
   }
 
+  /**
+   * My link dropped: no presence push can arrive, so nobody is shown online any more. Who was online
+   * is shown as last seen now, until the relay sends everyone's presence again on reconnection.
+   */
+  presenceUnknown(now: number): void {
+    for (const tally of this.tallies.values()) {
+      if (!tally.online) continue;
+      tally.online = false;
+      tally.lastSeen = Math.max(tally.lastSeen ?? 0, now);
+    }
+  }
+
   /** Moves the read marker to the newest incoming message of a conversation. */
   markRead(peer: string, profile: Profile): void {
     const tally = this.tally(peer);
