@@ -2,6 +2,7 @@ import { MetaChatError, verifyPacketSignature, type PresenceUpdate } from '../co
 import { KeyChangedError } from './cli-errors.js';
 import type { CliContext } from './main.js';
 import { withSession } from './message-commands.js';
+import { isWarning, readStored } from './messages.js';
 import { peerKey } from './peers.js';
 import { RelayRefusedError } from './relay-client.js';
 import { StreamGuard, type StreamIssue } from './stream-guard.js';
@@ -39,7 +40,8 @@ export interface InboxEntry {
 /**
  * `inbox`: every conversation of my stream, newest activity first, with unread counts (incoming
  * packets after the read marker that `history` moves), last activity and presence. Each counted
- * packet's signature is checked against the peer's pinned key.
+ * packet's signature is checked against the peer's pinned key, and each peer's first packet is
+ * decrypted too, so that names arrive with the verified username exchange.
  */
 export async function inboxCommand(ctx: CliContext): Promise<void> {
   const presence = new Map<string, PresenceUpdate>();
@@ -50,6 +52,7 @@ export async function inboxCommand(ctx: CliContext): Promise<void> {
       const entries = new Map<string, { unread: number; last: number; rejected: number }>();
       const guard = new StreamGuard({ seenUpTo: 0, remembered: session.profile.recentPackets });
       const issues: StreamIssue[] = [];
+      const named = new Set<string>();
       for (let after = 0, more = true; more;) {
         const page = await session.client.sync(after, 500);
         const next = Math.max(after, ...page.packets.map((stored) => stored.seq));
@@ -67,13 +70,25 @@ export async function inboxCommand(ctx: CliContext): Promise<void> {
           const peer = packet.from === me ? packet.to : packet.from;
           const entry = entries.get(peer) ?? { unread: 0, last: 0, rejected: 0 };
           entries.set(peer, entry);
-          try {
-            const key = await peerKey(session.client, session.profile, { identifier: packet.from });
-            verifyPacketSignature(packet, key);
-          } catch (error) {
-            if (!isRefusal(error)) throw error;
-            entry.rejected++;
-            continue;
+          if (packet.from !== me && !named.has(peer) && !session.profile.peers[peer]?.username) {
+            // The peer's first packet is where its username rides (a verified hello): decrypt it.
+            named.add(peer);
+            const line = await readStored(session, stored);
+            if (line !== null && isWarning(line)) {
+              entry.rejected++;
+              continue;
+            }
+          } else {
+            try {
+              const key = await peerKey(session.client, session.profile, {
+                identifier: packet.from,
+              });
+              verifyPacketSignature(packet, key);
+            } catch (error) {
+              if (!isRefusal(error)) throw error;
+              entry.rejected++;
+              continue;
+            }
           }
           entry.last = Math.max(entry.last, stored.serverTime);
           const readUpTo = session.profile.peers[peer]?.readUpTo ?? 0;
