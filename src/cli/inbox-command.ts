@@ -70,12 +70,18 @@ export async function inboxCommand(ctx: CliContext): Promise<void> {
           const peer = packet.from === me ? packet.to : packet.from;
           const entry = entries.get(peer) ?? { unread: 0, last: 0, rejected: 0 };
           entries.set(peer, entry);
-          if (packet.from !== me && !named.has(peer) && !session.profile.peers[peer]?.username) {
-            // The peer's first packet is where its username rides (a verified hello): decrypt it.
-            named.add(peer);
+          if (packet.from !== me && !named.has(peer)) {
+            // Until one packet from the peer verifies, decrypt: its username rides in a verified
+            // hello, the first thing it sends, which is activity but not a message (as in the chat
+            // screen). A forged or misaddressed packet does not stop this.
             const line = await readStored(session, stored);
             if (line !== null && isWarning(line)) {
               entry.rejected++;
+              continue;
+            }
+            named.add(peer);
+            if (line === null) {
+              entry.last = Math.max(entry.last, stored.serverTime);
               continue;
             }
           } else {

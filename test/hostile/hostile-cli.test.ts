@@ -208,6 +208,32 @@ describe('the real CLI against a hostile relay', () => {
     }
   }, 60_000);
 
+  it("inbox: a forged packet slipped in before a peer's hello neither counts nor keeps its name from being learned", async () => {
+    for (const name of ['nina', 'oscar']) {
+      const registered = await cli(name, ['register', name, '--json']);
+      expect(registered.code).toBe(0);
+      ids[name] = String(jsonLines(registered.stdout)[0]?.['id']);
+    }
+    await send('nina', id('oscar'), 'hello oscar');
+    hostile.behave(
+      rewriteStream(id('oscar'), (packets, route) => {
+        const first = packets[0];
+        if (route !== 'sync' || !first) return packets;
+        const forged = { ...first, packet: { ...first.packet, id: 'f'.repeat(32) } };
+        return [forged, ...packets.map((stored) => ({ ...stored, seq: stored.seq + 1 }))];
+      }),
+    );
+    try {
+      const inbox = await cli('oscar', ['inbox', '--json']);
+      expect(inbox.code).toBe(0);
+      const entry = jsonLines(inbox.stdout).find((line) => line['id'] === id('nina'));
+      // The hello is activity, not a message: one unread (the text), one rejected (the forgery).
+      expect(entry).toMatchObject({ name: 'nina', unread: 1, rejected: 1 });
+    } finally {
+      hostile.behave({});
+    }
+  }, 60_000);
+
   it('send: a substituted key at first contact through id#fingerprint is refused and nothing is sent', async () => {
     hostile.behave(substituteKey(id('dave')));
     let result: CliResult | undefined;

@@ -23,6 +23,11 @@ export interface ChatContext {
   say(text: string, tone: 'info' | 'error', sticky?: boolean): void;
   /** Publishes a new snapshot soon. */
   changed(): void;
+  /**
+   * Runs a file write after every write queued before it, so the outbox always reaches the disk
+   * before a profile that says its hello was sent; a failure becomes a notice.
+   */
+  saveInOrder(write: () => Promise<void>, what: string): void;
   /** Saves the profile soon. */
   saveSoon(): void;
   /** Keeps the stream guard's mark in the profile and sends a delivery receipt soon. */

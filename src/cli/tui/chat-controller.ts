@@ -91,6 +91,9 @@ export class ChatController {
       changed: () => {
         this.changed();
       },
+      saveInOrder: (write, what) => {
+        this.saveInOrder(write, what);
+      },
       saveSoon: () => {
         this.saveSoon();
       },
@@ -311,12 +314,14 @@ export class ChatController {
     if (this.saveTimer !== undefined) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      this.saving = this.saving
-        .then(() => saveProfile(this.session.home, this.session.profile))
-        .catch((error: unknown) => {
-          this.say(`Could not save the profile: ${(error as Error).message}`, 'error');
-        });
+      this.saveInOrder(() => saveProfile(this.session.home, this.session.profile), 'profile');
     }, 250);
+  }
+
+  private saveInOrder(write: () => Promise<void>, what: string): void {
+    this.saving = this.saving.then(write).catch((error: unknown) => {
+      this.say(`Could not save the ${what}: ${(error as Error).message}`, 'error');
+    });
   }
 
   /** Runs a task now if connected, else right after the next authentication. */

@@ -20,7 +20,6 @@ export class ChatOutbox {
   private readonly unsealed = new Map<string, { peer: string; text: string }>();
   private localCount = 0;
   private flushing = false;
-  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ctx: ChatContext,
@@ -103,7 +102,6 @@ export class ChatOutbox {
 
   /** Saves the outbox for the next session; returns what is left in it and what was never sealed. */
   async close(): Promise<{ unsent: number; dropped: number }> {
-    await this.saving;
     await saveOutbox(this.ctx.session.home, this.entries);
     return { unsent: this.entries.length, dropped: this.unsealed.size };
   }
@@ -202,10 +200,6 @@ export class ChatOutbox {
 
   private persist(): void {
     const entries = this.entries.map((entry) => ({ ...entry }));
-    this.saving = this.saving
-      .then(() => saveOutbox(this.ctx.session.home, entries))
-      .catch((error: unknown) => {
-        this.ctx.say(`Could not save the outbox: ${(error as Error).message}`, 'error');
-      });
+    this.ctx.saveInOrder(() => saveOutbox(this.ctx.session.home, entries), 'outbox');
   }
 }
