@@ -16,6 +16,7 @@ import {
   type Packet,
 } from '../src/core/index.js';
 import { FileKeyDirectory } from '../src/daemon/key-directory.js';
+import { readSegment } from '../src/daemon/segment-files.js';
 import { SegmentedStore } from '../src/daemon/segmented-store.js';
 import { openSocket, runLoad, type LoadPair, type LoadResult } from './relay-load.js';
 import { printRatio } from './report.js';
@@ -194,8 +195,12 @@ export async function relayThroughput(): Promise<void> {
 }
 
 let counter = 0;
+/** A light user on a busy relay: one packet in 509, so one record in most segments. */
+const SPARSE_USER = identifierFromUsername('bench-sparse-user');
+
 function syntheticPacket(): Packet {
-  const from = identifiers[counter % identifiers.length] ?? '';
+  const from =
+    counter % 509 === 0 ? SPARSE_USER : (identifiers[counter % identifiers.length] ?? '');
   const to = identifiers[(counter * 7 + 1) % identifiers.length] ?? '';
   counter++;
   return {
@@ -224,6 +229,30 @@ async function appendMany(store: SegmentedStore, count: number, inFlight: number
     }),
   );
   return (performance.now() - started) / count;
+}
+
+/**
+ * A new device's first sync page from a store just opened (nothing cached): its records lie one
+ * here, one there across most segments. Baseline: parsing one whole segment, what each segment
+ * touched would cost without reading records alone.
+ */
+async function coldSyncPage(dataDir: string): Promise<void> {
+  const store = await SegmentedStore.open(dataDir);
+  const who = SPARSE_USER;
+  const started = performance.now();
+  const page = await store.since(who, 0, 100);
+  const pageMs = performance.now() - started;
+  await store.close();
+  const segments = new Set(page.records.map((record) => Math.floor(record.pos / 512))).size;
+  const wholeStarted = performance.now();
+  await readSegment(join(dataDir, 'segments'), 1);
+  const wholeMs = performance.now() - wholeStarted;
+  console.log(
+    `cold sync page of a light user: ${String(page.records.length)} records from ${String(segments)} segments in ${pageMs.toFixed(1)} ms`,
+  );
+  console.log(
+    `  baseline: one whole segment parsed ${wholeMs.toFixed(1)} ms, so ${(segments * wholeMs).toFixed(0)} ms for the page if each segment were read whole`,
+  );
 }
 
 /** Per-message storage cost as the history grows, and the daemon's start time with 100,000 stored. */
@@ -258,6 +287,7 @@ export async function storageCost(): Promise<void> {
       last.grouped / first.grouped <= 2,
     );
   }
+  await coldSyncPage(dataDir);
   const empty = await mkdtemp(join(tmpdir(), 'metachat-empty-'));
   const baseline = await spawnListening(daemonArgs(empty));
   await stop(baseline.child);

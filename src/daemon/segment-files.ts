@@ -13,7 +13,8 @@ const ID = /^[0-9a-f]{32}$/;
 const IDENTIFIER = /^[0-9a-f]{64}$/;
 const SEGMENT_NAME = /^(\d{8})\.json$/;
 
-const recordSchema = z.strictObject({
+/** One stored record as it lies in a segment or a journal. */
+export const recordSchema = z.strictObject({
   pos: z.number().int().min(0),
   serverTime: z.number().int().min(0),
   seqFrom: z.number().int().min(1),
@@ -36,7 +37,16 @@ const sidecarSchema = z.strictObject({
   v: z.literal(1),
   segment: z.number().int().min(0),
   entries: z.array(z.unknown()),
+  /** Byte offset of each record in the segment file, and one past the last: absent in old sidecars. */
+  offsets: z.array(z.number().int().min(0)).optional(),
 });
+
+/** What a sidecar says of its segment: the index entries, and where each record lies in the file. */
+export interface Sidecar {
+  readonly entries: IndexEntry[];
+  /** Record i is bytes [offsets[i], offsets[i + 1] - 1) of the segment file; null when unknown. */
+  readonly offsets: readonly number[] | null;
+}
 
 /** Zero-padded file name of segment k. */
 export function segmentPath(directory: string, k: number): string {
@@ -72,16 +82,20 @@ export async function readSegment(directory: string, k: number): Promise<StoredR
 /**
  * Writes one segment durably (atomic replace, fsync). Takes each record already serialized: the
  * file is the same JSON lowdb reads back, built by joining instead of re-serializing every record.
+ * Returns where each record lies in the file (see Sidecar), so one record can be read alone.
  */
 export async function writeSegment(
   directory: string,
   k: number,
   recordJson: readonly string[],
-): Promise<void> {
-  await writeFileAtomic(
-    segmentPath(directory, k),
-    `{"v":1,"segment":${k},"records":[${recordJson.join(',')}]}`,
-  );
+): Promise<number[]> {
+  const head = `{"v":1,"segment":${k},"records":[`;
+  const offsets = [Buffer.byteLength(head)];
+  for (const json of recordJson) {
+    offsets.push((offsets.at(-1) ?? 0) + Buffer.byteLength(json) + 1);
+  }
+  await writeFileAtomic(segmentPath(directory, k), `${head}${recordJson.join(',')}]}`);
+  return offsets;
 }
 
 /** The index entry of a stored record. */
@@ -97,11 +111,12 @@ export function entryOf(record: StoredRecord): IndexEntry {
   };
 }
 
-/** Writes the sidecar of a segment that just became full. */
+/** Writes the sidecar of a segment that just became full, with its records' offsets if known. */
 export async function writeSidecar(
   directory: string,
   k: number,
   records: readonly StoredRecord[],
+  offsets?: readonly number[],
 ): Promise<void> {
   const entries: SidecarEntry[] = records.map((r) => [
     r.packet.id,
@@ -116,7 +131,7 @@ export async function writeSidecar(
     segment: k,
     entries: [] as unknown[],
   });
-  db.data = { v: 1, segment: k, entries };
+  db.data = { v: 1, segment: k, entries, ...(offsets ? { offsets: [...offsets] } : {}) };
   await db.write();
 }
 
@@ -141,18 +156,27 @@ export async function readSidecar(
   directory: string,
   k: number,
   expected: number,
-): Promise<IndexEntry[] | null> {
+): Promise<Sidecar | null> {
   const path = sidecarPath(directory, k);
   const data = await new FsyncJsonFile(path, sidecarSchema).read();
   if (data === null) return null;
   if (data.segment !== k || data.entries.length !== expected) {
     throw new StoreCorruptError(path, 'the sidecar does not describe a full segment');
   }
-  return data.entries.map((value) => {
+  const offsets = data.offsets ?? null;
+  if (
+    offsets !== null &&
+    (offsets.length !== expected + 1 ||
+      offsets.some((offset, i) => i > 0 && offset <= (offsets[i - 1] ?? 0) + 1))
+  ) {
+    throw new StoreCorruptError(path, 'the record offsets are malformed');
+  }
+  const entries = data.entries.map((value) => {
     if (!isEntry(value)) throw new StoreCorruptError(path, 'an entry is malformed');
     const [id, from, to, seqFrom, seqTo, serverTime] = value;
     return { id, from, to, seqFrom, seqTo, serverTime };
   });
+  return { entries, offsets };
 }
 
 /** The journal of the open segment: its records as JSON lines, appended and fdatasynced per commit. */

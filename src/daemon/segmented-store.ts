@@ -25,12 +25,15 @@ import {
   writeSegment,
   writeSidecar,
 } from './segment-files.js';
+import { readRecords } from './segment-records.js';
 import { StoreCorruptError } from './store-corrupt-error.js';
 
 /** Records per segment: bounds every file, and spreads the cost of sealing one over this many messages. */
 export const DEFAULT_SEGMENT_SIZE = 512;
 /** Approximate bytes of parsed segments kept in memory for sync and history reads. */
 const SEGMENT_CACHE_BYTES = 64 * 1024 * 1024;
+/** A page that wants more than this fraction of a segment's records reads (and caches) it whole. */
+const READ_WHOLE_FRACTION = 8;
 
 interface Pending {
   readonly packet: Packet;
@@ -48,6 +51,8 @@ export class SegmentedStore implements MessageStore {
   private readonly index = new MessageIndex();
   private readonly cache = new Map<number, readonly StoredRecord[]>();
   private readonly cacheSizes = new Map<number, number>();
+  /** Where each record of a sealed segment lies in its file, from the sidecars. */
+  private readonly offsets = new Map<number, readonly number[]>();
   private cacheBytes = 0;
   private openRecords: StoredRecord[] = [];
   private journal: Journal | undefined;
@@ -85,8 +90,11 @@ export class SegmentedStore implements MessageStore {
   private async load(): Promise<void> {
     const sealed = await listSegments(this.directory);
     for (const k of sealed) {
-      let entries = await readSidecar(this.directory, k, this.segmentSize);
-      if (entries === null) {
+      const sidecar = await readSidecar(this.directory, k, this.segmentSize);
+      let entries = sidecar?.entries;
+      if (entries === undefined) {
+        // A crash between the segment and its sidecar: rebuilt without offsets, so this one
+        // segment is always read whole.
         const records = await readSegment(this.directory, k);
         if (records.length !== this.segmentSize) {
           throw new StoreCorruptError(
@@ -97,6 +105,7 @@ export class SegmentedStore implements MessageStore {
         await writeSidecar(this.directory, k, records);
         entries = records.map(entryOf);
       }
+      if (sidecar?.offsets) this.offsets.set(k, sidecar.offsets);
       this.addEntries(k, entries);
     }
     const open = sealed.length;
@@ -249,8 +258,9 @@ export class SegmentedStore implements MessageStore {
   /** Turns the full open segment into a sealed lowdb file and its sidecar, then drops the journal. */
   private async seal(): Promise<void> {
     const k = Math.floor((this.index.size - 1) / this.segmentSize);
-    await writeSegment(this.directory, k, this.openJson);
-    await writeSidecar(this.directory, k, this.openRecords);
+    const offsets = await writeSegment(this.directory, k, this.openJson);
+    await writeSidecar(this.directory, k, this.openRecords, offsets);
+    this.offsets.set(k, offsets);
     this.remember(k, this.openRecords);
     this.openRecords = [];
     this.openJson = [];
@@ -297,10 +307,49 @@ export class SegmentedStore implements MessageStore {
     return record;
   }
 
+  /**
+   * The records at ascending positions. A sealed segment that is not in memory and of which the
+   * page wants only a few records is read record by record (by the offsets in its sidecar);
+   * otherwise the whole segment is read and cached.
+   */
   private async records(positions: readonly number[]): Promise<StoredRecord[]> {
     const out: StoredRecord[] = [];
-    for (const pos of positions) out.push(await this.recordAt(pos));
+    for (let i = 0; i < positions.length;) {
+      const k = Math.floor((positions[i] ?? 0) / this.segmentSize);
+      let j = i;
+      while (j < positions.length && Math.floor((positions[j] ?? 0) / this.segmentSize) === k) j++;
+      const inSegment = positions.slice(i, j);
+      const offsets = this.offsets.get(k);
+      const inMemory = this.cache.has(k) || this.openRecords[0]?.pos === k * this.segmentSize;
+      if (!inMemory && offsets && inSegment.length <= this.segmentSize / READ_WHOLE_FRACTION) {
+        out.push(...(await this.readAlone(k, inSegment, offsets)));
+      } else {
+        for (const pos of inSegment) out.push(await this.recordAt(pos));
+      }
+      i = j;
+    }
     return out;
+  }
+
+  private async readAlone(
+    k: number,
+    positions: readonly number[],
+    offsets: readonly number[],
+  ): Promise<StoredRecord[]> {
+    const spans = positions.map((pos) => {
+      const i = pos - k * this.segmentSize;
+      return { pos, start: offsets[i] ?? 0, end: (offsets[i + 1] ?? 0) - 1 };
+    });
+    const records = await readRecords(this.directory, k, spans);
+    for (const record of records) {
+      if (this.index.positionOf(record.packet.id) !== record.pos) {
+        throw new StoreCorruptError(
+          segmentPath(this.directory, k),
+          `record ${record.pos} does not match the index`,
+        );
+      }
+    }
+    return records;
   }
 
   async since(identifier: string, after: number, limit: number): Promise<RecordPage> {

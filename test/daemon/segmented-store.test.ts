@@ -9,7 +9,7 @@ import type { Packet } from '../../src/core/index.js';
 import { commitBytes } from '../../src/daemon/segment-files.js';
 import { SegmentedStore } from '../../src/daemon/segmented-store.js';
 import { StoreCorruptError } from '../../src/daemon/store-corrupt-error.js';
-import { alice, bob } from '../support/parties.js';
+import { alice, bob, newParty } from '../support/parties.js';
 import { sealText, tempDir } from '../support/relay-harness.js';
 
 const A = alice as unknown as Account;
@@ -274,6 +274,84 @@ describe('SegmentedStore', () => {
     const reopened = await SegmentedStore.open(dir, 4);
     await expect(reopened.since(A.identifier, 0, 10)).rejects.toBeInstanceOf(StoreCorruptError);
     await reopened.close();
+  });
+
+  describe('reading a few records of a sealed segment alone', () => {
+    /** 192 records in three segments of 64; one in 16 is alice's, the rest carol's to dave. */
+    async function mixedStore() {
+      const { dir, store } = await freshStore(64);
+      const C = (await newParty('carol-store')) as unknown as Account;
+      const D = (await newParty('dave-store')) as unknown as Account;
+      for (let i = 0; i < 192; i++) {
+        await store.append(i % 16 === 0 ? sealText(A, B, `a${i}`) : sealText(C, D, `c${i}`), 1);
+      }
+      const aliceIds = await streamIds(store, A.identifier);
+      await store.close();
+      return { dir, C, aliceIds };
+    }
+
+    /** Breaks record 1 (carol's) of a segment without moving any byte: its "ct" key becomes "cX". */
+    async function damageSecondRecord(dir: string, k: number): Promise<void> {
+      const path = join(dir, 'segments', `${String(k).padStart(8, '0')}.json`);
+      const text = await readFile(path, 'utf8');
+      const second = text.indexOf('"ct":"', text.indexOf('"ct":"') + 1);
+      await writeFile(path, `${text.slice(0, second)}"cX":"${text.slice(second + 6)}`);
+    }
+
+    async function editSidecar(
+      dir: string,
+      k: number,
+      edit: (data: { offsets?: number[] }) => void,
+    ) {
+      const path = join(dir, 'segments', `${String(k).padStart(8, '0')}.idx.json`);
+      const data = JSON.parse(await readFile(path, 'utf8')) as { offsets?: number[] };
+      edit(data);
+      await writeFile(path, JSON.stringify(data));
+    }
+
+    it('serves them by the offsets in the sidecar, never parsing the rest of the file', async () => {
+      const { dir, C, aliceIds } = await mixedStore();
+      expect(aliceIds).toHaveLength(12);
+      for (const k of [0, 1]) await damageSecondRecord(dir, k);
+      const reopened = await SegmentedStore.open(dir, 64);
+      // Alice's page touches 4 records per segment: read alone, the damage is never parsed.
+      expect(await streamIds(reopened, A.identifier)).toEqual(aliceIds);
+      // Carol's page wants most of each segment: read whole, the damage is found.
+      await expect(reopened.since(C.identifier, 0, 500)).rejects.toBeInstanceOf(StoreCorruptError);
+      await reopened.close();
+    });
+
+    it('reads a segment whole when its sidecar predates offsets', async () => {
+      const { dir, aliceIds } = await mixedStore();
+      await editSidecar(dir, 1, (data) => {
+        delete data.offsets;
+      });
+      const reopened = await SegmentedStore.open(dir, 64);
+      expect(await streamIds(reopened, A.identifier)).toEqual(aliceIds);
+      await damageSecondRecord(dir, 0);
+      await damageSecondRecord(dir, 1);
+      const again = await SegmentedStore.open(dir, 64);
+      await expect(again.since(A.identifier, 0, 500)).rejects.toBeInstanceOf(StoreCorruptError);
+      await again.close();
+      await reopened.close();
+    });
+
+    it('refuses offsets that are malformed, or that point at the wrong bytes', async () => {
+      const { dir } = await mixedStore();
+      await editSidecar(dir, 0, (data) => {
+        data.offsets = (data.offsets ?? []).slice(1);
+      });
+      await expect(SegmentedStore.open(dir, 64)).rejects.toBeInstanceOf(StoreCorruptError);
+      await editSidecar(dir, 0, (data) => {
+        data.offsets = [0, ...(data.offsets ?? [])];
+      });
+      await editSidecar(dir, 1, (data) => {
+        data.offsets = (data.offsets ?? []).map((offset, i) => (i === 0 ? offset + 1 : offset));
+      });
+      const shifted = await SegmentedStore.open(dir, 64);
+      await expect(shifted.since(A.identifier, 0, 500)).rejects.toBeInstanceOf(StoreCorruptError);
+      await shifted.close();
+    });
   });
 
   it('refuses to start when a segment in the middle is missing', async () => {
