@@ -7,6 +7,7 @@ import { peerKey } from './peers.js';
 import { RelayRefusedError } from './relay-client.js';
 import { StreamGuard, type StreamIssue } from './stream-guard.js';
 import { printStreamIssue } from './stream-warnings.js';
+import type { ConversationSummary } from './tui/chat-state.js';
 
 /** A packet the client could not verify: a protocol failure, a changed key or no key for its sender. */
 function isRefusal(error: unknown): boolean {
@@ -25,17 +26,8 @@ function truncated(highest: number, seen: number): StreamIssue {
   };
 }
 
-/** One conversation in the inbox. */
-export interface InboxEntry {
-  readonly id: string;
-  readonly name: string;
-  readonly unread: number;
-  readonly lastActivity: number;
-  readonly online: boolean;
-  readonly lastSeen: number | null;
-  /** Packets from this peer whose signature did not verify (never counted as messages). */
-  readonly rejected: number;
-}
+/** One conversation in the inbox: what the chat screen's inbox shows, less the trust state. */
+export type InboxEntry = Omit<ConversationSummary, 'trust'>;
 
 /**
  * `inbox`: every conversation of my stream, newest activity first, with unread counts (incoming

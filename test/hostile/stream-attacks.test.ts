@@ -8,6 +8,7 @@ import { StreamGuard, type StreamGuardState } from '../../src/cli/stream-guard.j
 import type { RelayClient } from '../../src/cli/relay-client.js';
 import type { Packet, StoredPacket } from '../../src/core/index.js';
 import { sealText, secondDevice } from '../support/relay-harness.js';
+import type { Behaviour } from './hostile-relay.js';
 import { startHostileWorld, type HostileWorld } from './hostile-world.js';
 import { rewriteStream } from './tampering.js';
 
@@ -95,6 +96,20 @@ function dropFor(ids: ReadonlySet<string>) {
   );
 }
 
+/** Holds the push of `first` back and delivers it right after the push of `second`. */
+function swapPushes(first: Packet, second: Packet): NonNullable<Behaviour['push']> {
+  let held: unknown;
+  return (event, payload) => {
+    const id = (payload as StoredPacket).packet.id;
+    if (event === 'packet' && id === first.id) {
+      held = payload;
+      return [];
+    }
+    if (event === 'packet' && id === second.id) return [payload, held];
+    return [payload];
+  };
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a relay that drops messages', () => {
@@ -170,20 +185,11 @@ describe('a relay that reorders messages', () => {
     const end = await streamEnd();
     const bob = await follow({ seenUpTo: end });
     const [m1, m2] = [seal('first'), seal('second')];
-    let held: unknown;
     world.hostile.behave({
       ...rewriteStream(world.bob.identifier, (packets, route) =>
         route === 'sync' ? [...packets].reverse() : packets,
       ),
-      push(event, payload) {
-        const id = (payload as StoredPacket).packet.id;
-        if (event === 'packet' && id === m1.id) {
-          held = payload;
-          return [];
-        }
-        if (event === 'packet' && id === m2.id) return [payload, held];
-        return [payload];
-      },
+      push: swapPushes(m1, m2),
     });
     await aliceSends(m1, m2);
     await bob.waitFor(() => bob.codes().includes('STREAM_REORDERED'));
@@ -198,17 +204,8 @@ describe('a relay that reorders messages', () => {
     const end = await streamEnd();
     const bob = await follow({ seenUpTo: end });
     const [m1, m2] = [seal('first, again'), seal('second, again')];
-    let held: unknown;
     world.hostile.behave({
-      push(event, payload) {
-        const id = (payload as StoredPacket).packet.id;
-        if (event === 'packet' && id === m1.id) {
-          held = payload;
-          return [];
-        }
-        if (event === 'packet' && id === m2.id) return [payload, held];
-        return [payload];
-      },
+      push: swapPushes(m1, m2),
     });
     await aliceSends(m1, m2);
     await bob.waitFor((items) => items.length >= 2);
