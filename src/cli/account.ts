@@ -9,10 +9,14 @@ import {
   newKdfParams,
   normalizeUsername,
   unwrapPrivateKey,
+  WrongPasswordError,
   wrapPrivateKey,
   type KeyPair,
+  type PrivateKey,
+  type WrappedPrivateKey,
   type RegisterRequest,
 } from '../core/index.js';
+import { WrappedKeyRejectedError } from './cli-errors.js';
 import type { Profile } from './profile.js';
 import type { RelayClient } from './relay-client.js';
 
@@ -78,9 +82,27 @@ export async function loginAccount(
     identifier,
     bytesToBase64(keys.loginProof),
   );
-  const privateKey = unwrapPrivateKey(wrappedPrivateKey, keys.keyEncryptionKey, identifier);
+  const privateKey = unwrapServedKey(wrappedPrivateKey, keys.keyEncryptionKey, identifier);
   const keyPair = assertKeyPairMatches(privateKey, importPublicKey(publicKey));
   return { username: normalized, identifier, keyPair, wrappedPrivateKey, kdf };
+}
+
+/** Unwraps the key the relay sent once it accepted the proof: failing here is the relay's fault. */
+function unwrapServedKey(
+  wrapped: WrappedPrivateKey,
+  keyEncryptionKey: Uint8Array,
+  identifier: string,
+): PrivateKey {
+  try {
+    return unwrapPrivateKey(wrapped, keyEncryptionKey, identifier);
+  } catch (error) {
+    if (!(error instanceof WrongPasswordError)) throw error;
+    throw new WrappedKeyRejectedError(
+      'The relay accepted the login, but the private key it sent does not decrypt with this password. ' +
+        'An honest relay refuses a wrong password before sending the key: this relay is lying or its data is damaged. Nothing was saved.',
+      { cause: error },
+    );
+  }
 }
 
 /** A fresh profile for an account this device just registered or logged in to. */

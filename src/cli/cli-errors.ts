@@ -12,3 +12,11 @@ export class KeyChangedError extends Error {
 export class UnknownPeerError extends Error {
   override readonly name = 'UnknownPeerError';
 }
+
+/**
+ * At a new device's login the relay accepted the proof, yet the private key it sent does not decrypt:
+ * an honest relay refuses a wrong password before sending the key, so the relay lied or its data is damaged.
+ */
+export class WrappedKeyRejectedError extends Error {
+  override readonly name = 'WrappedKeyRejectedError';
+}

@@ -1,7 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { MetaChatError } from '../core/index.js';
 import { loginAccount, newProfile, registerAccount } from './account.js';
-import { KeyChangedError, UnknownPeerError, UsageError } from './cli-errors.js';
+import {
+  KeyChangedError,
+  UnknownPeerError,
+  UsageError,
+  WrappedKeyRejectedError,
+} from './cli-errors.js';
 import { inboxCommand } from './inbox-command.js';
 import { historyCommand, listenCommand, sendCommand } from './message-commands.js';
 import {
@@ -264,6 +269,7 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof NoProfileError ||
       error instanceof ProfileCorruptError ||
       error instanceof KeyChangedError ||
+      error instanceof WrappedKeyRejectedError ||
       error instanceof UnknownPeerError;
     const message = known
       ? (error as Error).message

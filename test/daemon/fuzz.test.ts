@@ -131,6 +131,7 @@ describe(`wire fuzzing (seed ${SEED}, ${CASES} cases)`, () => {
     }
     const before = await snapshot(server.dataDir);
     const stateBefore = await relayState();
+    const prototypeBefore = Reflect.ownKeys(Object.prototype);
     const seen = new Map<string, number>();
     const codes = new Map<string, number>();
     for (let i = 0; i < CASES; i++) {
@@ -152,6 +153,9 @@ describe(`wire fuzzing (seed ${SEED}, ${CASES} cases)`, () => {
     anonymous.close();
     expect(await snapshot(server.dataDir)).toEqual(before);
     expect(await relayState()).toEqual(stateBefore);
+    // The relay runs in this process: no `__proto__` or `constructor` key reached Object.prototype.
+    expect(Reflect.ownKeys(Object.prototype)).toEqual(prototypeBefore);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
     for (const category of FUZZ_CATEGORIES) expect(seen.get(category) ?? 0).toBeGreaterThan(150);
     expect([...codes.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0.9 * CASES);
     expect(codes.size).toBeGreaterThanOrEqual(10);

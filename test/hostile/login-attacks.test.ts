@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loginAccount } from '../../src/cli/account.js';
+import { WrappedKeyRejectedError } from '../../src/cli/cli-errors.js';
 import { RelayClient } from '../../src/cli/relay-client.js';
 import {
   KdfAboveCeilingError,
   KdfBelowFloorError,
   KeyMismatchError,
-  WrongPasswordError,
 } from '../../src/core/index.js';
 import type { Behaviour } from './hostile-relay.js';
 import { startHostileWorld, type HostileWorld } from './hostile-world.js';
@@ -64,7 +64,7 @@ describe('a relay that attacks the login of a new device', () => {
     expect(events()).toEqual(['prelogin']);
   }, 30_000);
 
-  it('another user’s wrapped private key served at login does not unwrap (WRONG_PASSWORD)', async () => {
+  it('another user’s wrapped private key served at login does not unwrap, and the relay is blamed (WrappedKeyRejectedError)', async () => {
     const { result } = await bobLogsIn({
       reply(event, _payload, response) {
         if (event !== 'login') return response;
@@ -75,7 +75,7 @@ describe('a relay that attacks the login of a new device', () => {
         };
       },
     });
-    await expect(result).rejects.toBeInstanceOf(WrongPasswordError);
+    await expect(result).rejects.toBeInstanceOf(WrappedKeyRejectedError);
   }, 30_000);
 
   it('a wrong public key served with the right wrapped key is caught (KEY_MISMATCH)', async () => {

@@ -6,11 +6,16 @@ import {
 } from '../../src/cli/stream-follower.js';
 import { StreamGuard, type StreamGuardState } from '../../src/cli/stream-guard.js';
 import type { RelayClient } from '../../src/cli/relay-client.js';
-import type { Packet, StoredPacket } from '../../src/core/index.js';
+import {
+  SignatureInvalidError,
+  verifyPacketSignature,
+  type Packet,
+  type StoredPacket,
+} from '../../src/core/index.js';
 import { sealText, secondDevice } from '../support/relay-harness.js';
 import type { Behaviour } from './hostile-relay.js';
 import { startHostileWorld, type HostileWorld } from './hostile-world.js';
-import { rewriteStream } from './tampering.js';
+import { flipBase64, rewriteStream } from './tampering.js';
 
 let world: HostileWorld;
 const open: RelayClient[] = [];
@@ -213,6 +218,60 @@ describe('a relay that reorders messages', () => {
     await bob.follower.idle();
     expect(bob.texts()).toEqual(['first, again', 'second, again']);
     expect(bob.codes()).toEqual([]);
+  });
+
+  it('LIMIT: a stream whose order was chosen from the start cannot be told from the truth', async () => {
+    const end = await streamEnd();
+    const [m1, m2] = [seal('sent first'), seal('sent second')];
+    await aliceSends(m1, m2);
+    // Every page agrees on the lie: the two packets trade places and positions.
+    world.hostile.behave(
+      rewriteStream(world.bob.identifier, (packets) => {
+        const a = packets.find((stored) => stored.packet.id === m1.id);
+        const b = packets.find((stored) => stored.packet.id === m2.id);
+        if (!a || !b) return packets;
+        return packets.map((stored) =>
+          stored === a ? { ...b, seq: a.seq } : stored === b ? { ...a, seq: b.seq } : stored,
+        );
+      }),
+    );
+    const bob = await follow({ seenUpTo: end });
+    await bob.follower.idle();
+    expect(bob.texts()).toEqual(['sent second', 'sent first']);
+    expect(bob.codes()).toEqual([]);
+    // What stays true is each sender's signed time, shown on every line.
+    const times = bob.items.map((item) => (item.kind === 'packet' ? item.stored.packet.time : 0));
+    expect(times).toEqual([m2.time, m1.time]);
+  });
+});
+
+describe('a relay that corrupts a copy', () => {
+  it('LIMIT: a corrupted copy sent before the genuine one hides it, like a drop, and only the forgery is reported', async () => {
+    const end = await streamEnd();
+    const bob = await follow({ seenUpTo: end });
+    const real = seal('the genuine one');
+    world.hostile.behave({
+      push(event, payload) {
+        const stored = payload as StoredPacket;
+        if (event !== 'packet' || stored.packet.id !== real.id) return [payload];
+        const corrupted = { ...stored.packet, ct: flipBase64(stored.packet.ct) };
+        return [{ ...stored, packet: corrupted }, payload];
+      },
+    });
+    await aliceSends(real);
+    await bob.waitFor((items) => items.length > 0);
+    await sleep(300);
+    await bob.follower.idle();
+    // The first copy is handed over to be verified, and its signature fails there (a red warning).
+    expect(bob.items).toHaveLength(1);
+    const [corrupted] = bob.items;
+    if (corrupted?.kind !== 'packet') throw new Error('expected the corrupted copy');
+    expect(corrupted.stored.packet.ct).not.toBe(real.ct);
+    expect(() =>
+      verifyPacketSignature(corrupted.stored.packet, world.alice.keyPair.publicKey),
+    ).toThrow(SignatureInvalidError);
+    // The genuine copy has the same id and signature at the same place: skipped as a duplicate.
+    expect(bob.guard.seenUpTo).toBe(end + 1);
   });
 });
 
