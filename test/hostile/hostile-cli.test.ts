@@ -119,6 +119,48 @@ describe('the real CLI against a hostile relay', () => {
     expect((await cli('bob', ['history', id('alice')])).stdout).toContain(secret);
   }, 60_000);
 
+  it('history --json: each altered header field and swapped wrapped keys give their own warning, never the text', async () => {
+    const alterations: [string, (packet: Packet) => Packet][] = [
+      ['from', (p) => ({ ...p, from: id('bob') })],
+      ['to', (p) => ({ ...p, to: id('bob') })],
+      ['time', (p) => ({ ...p, time: p.time - 60_000 })],
+      ['id', (p) => ({ ...p, id: p.id.replace(/^./, (c) => (c === '0' ? '1' : '0')) })],
+      ['keys', (p) => ({ ...p, keyTo: p.keyFrom, keyFrom: p.keyTo })],
+    ];
+    const alterOf = new Map<string, (packet: Packet) => Packet>();
+    for (const [field, alter] of alterations)
+      alterOf.set(await send('alice', id('dave'), `altered ${field}`), alter);
+    await send('alice', id('dave'), 'left alone');
+    hostile.behave(
+      alterPackets(
+        id('dave'),
+        (stored) => alterOf.has(stored.packet.id),
+        (stored) => ({
+          ...stored,
+          packet: alterOf.get(stored.packet.id)?.(stored.packet) ?? stored.packet,
+        }),
+      ),
+    );
+    let result: CliResult;
+    try {
+      result = await cli('dave', ['history', id('alice'), '--json']);
+    } finally {
+      hostile.behave({});
+    }
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toMatch(/altered (from|to|time|id|keys)/);
+    const lines = jsonLines(result.stdout);
+    expect(lines.map((line) => line['text'] ?? line['code'])).toEqual([
+      'WRONG_CONVERSATION',
+      'WRONG_CONVERSATION',
+      'SIGNATURE_INVALID',
+      'SIGNATURE_INVALID',
+      'SIGNATURE_INVALID',
+      'left alone',
+    ]);
+    expect(result.stderr.split('\n').filter((line) => line.startsWith(RED))).toHaveLength(5);
+  }, 60_000);
+
   it('listen --json: a dropped message is reported as STREAM_GAP, a replayed one as PACKET_REPLAYED, each text shown once', async () => {
     const listening = startListening(home('bob'), hostile.url, PASSWORD);
     try {

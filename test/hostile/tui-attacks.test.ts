@@ -1,0 +1,111 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import type { ChatController } from '../../src/cli/tui/chat-controller.js';
+import type { StoredPacket } from '../../src/core/index.js';
+import { sealText, tempDir } from '../support/relay-harness.js';
+import { messagesWith, profileFor, startController, until } from '../support/tui-harness.js';
+import { startHostileWorld, type HostileWorld } from './hostile-world.js';
+import { flipBase64, rewriteStream } from './tampering.js';
+
+let world: HostileWorld;
+const running: ChatController[] = [];
+
+beforeAll(async () => {
+  world = await startHostileWorld();
+}, 60_000);
+
+afterEach(async () => {
+  world.hostile.behave({});
+  for (const controller of running.splice(0)) await controller.shutdown();
+});
+
+afterAll(async () => {
+  await world.stop();
+});
+
+/** Bob's chat screen (its controller, outside React) on a new device, through the hostile relay. */
+async function bobsScreen(): Promise<ChatController> {
+  const controller = await startController(
+    world.bob,
+    profileFor(world.bob, world.hostile.url),
+    await tempDir('metachat-tui-hostile-'),
+    world.hostile.url,
+  );
+  running.push(controller);
+  await until(controller, (s) => s.connection.status === 'connected', 'connected');
+  controller.openChat(world.alice.identifier);
+  return controller;
+}
+
+describe('the chat screen behind a hostile relay', () => {
+  it('shows a forged packet as a red warning line, never as text, and a withheld one as a notice', async () => {
+    const bob = await bobsScreen();
+    const [first, forged, dropped, last] = [
+      'before the attack',
+      'the forged one',
+      'the withheld one',
+      'after the attack',
+    ].map((text) => sealText(world.alice, world.bob, text));
+    if (!first || !forged || !dropped || !last) throw new Error('four packets');
+    world.hostile.behave(
+      rewriteStream(world.bob.identifier, (packets) =>
+        packets
+          .filter((stored) => stored.packet.id !== dropped.id)
+          .map((stored): StoredPacket =>
+            stored.packet.id === forged.id
+              ? { ...stored, packet: { ...stored.packet, time: stored.packet.time - 86_400_000 } }
+              : stored,
+          ),
+      ),
+    );
+    for (const packet of [first, forged, dropped, last]) await world.alice.client.send(packet);
+    const snap = await until(
+      bob,
+      (s) => messagesWith(s, world.alice.identifier).some((m) => m.text === 'after the attack'),
+      'the last message',
+    );
+    const lines = messagesWith(snap, world.alice.identifier);
+    expect(lines.flatMap((m) => (m.text === undefined ? [] : [m.text]))).toEqual([
+      'before the attack',
+      'after the attack',
+    ]);
+    const warning = lines.find((m) => m.id === forged.id);
+    expect(warning?.text).toBeUndefined();
+    expect(warning?.warning).toMatch(/forged or altered in transit/);
+    const withheld = await until(
+      bob,
+      (s) => /withheld message/.test(s.notice?.text ?? ''),
+      'the withheld-message notice',
+    );
+    expect(withheld.notice?.tone).toBe('error');
+    expect(withheld.conversations.find((c) => c.id === world.alice.identifier)?.rejected).toBe(1);
+  });
+
+  it('never shows a packet whose ciphertext was altered, and still shows the honest ones around it', async () => {
+    const bob = await bobsScreen();
+    const [honest, altered] = ['an honest line', 'an altered line'].map((text) =>
+      sealText(world.alice, world.bob, text),
+    );
+    if (!honest || !altered) throw new Error('two packets');
+    world.hostile.behave(
+      rewriteStream(world.bob.identifier, (packets) =>
+        packets.map((stored) =>
+          stored.packet.id === altered.id
+            ? { ...stored, packet: { ...stored.packet, ct: flipBase64(stored.packet.ct) } }
+            : stored,
+        ),
+      ),
+    );
+    await world.alice.client.send(altered);
+    await world.alice.client.send(honest);
+    const snap = await until(
+      bob,
+      (s) =>
+        messagesWith(s, world.alice.identifier).some((m) => m.text === 'an honest line') &&
+        messagesWith(s, world.alice.identifier).some((m) => m.id === altered.id),
+      'both lines',
+    );
+    const lines = messagesWith(snap, world.alice.identifier);
+    expect(lines.some((m) => m.text === 'an altered line')).toBe(false);
+    expect(lines.find((m) => m.id === altered.id)?.warning).toMatch(/forged or altered/);
+  });
+});
