@@ -41,6 +41,8 @@ export class SoakDevice {
   readonly acked: string[] = [];
   connects = 0;
   forcedDrops = 0;
+  /** Packets delivered again at the seq where this device already held them (push and catch-up overlap). */
+  redelivered = 0;
   private contiguous = 0;
   private client: RelayClient | undefined;
   private connecting: Promise<RelayClient | undefined> | undefined;
@@ -125,6 +127,7 @@ export class SoakDevice {
     if (sent && sent.sig !== stored.packet.sig) {
       this.mismatches.push(`${stored.packet.id} differs from what was sent`);
     }
+    if (this.stream.get(stored.seq) === stored.packet.id) this.redelivered++;
     this.hold(stored.seq, stored.packet.id);
   }
 

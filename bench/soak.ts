@@ -22,7 +22,7 @@ const HELP = `usage: npm run soak -- [options]
   --kill-at <s,...>   seconds into the traffic to SIGKILL and restart the daemon, default 40% of --duration
   --max-devices <n>   devices per user, drawn from 1 to n, default 3
   --peers <n>         conversation partners per user, default 4
-  --audit <n>         users whose whole stream is read back from seq 0 at the end, default 20
+  --audit <n>         users whose whole stream is read back from seq 0 at the end, default all
   --seed <n>          seed of the topology and timings, default 1
   --keep              keep the data directory
 
@@ -38,7 +38,7 @@ const { values } = parseArgs({
     'kill-at': { type: 'string' },
     'max-devices': { type: 'string', default: '3' },
     peers: { type: 'string', default: '4' },
-    audit: { type: 'string', default: '20' },
+    audit: { type: 'string', default: 'all' },
     seed: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -64,7 +64,7 @@ const intervalMs = whole('interval', values.interval, 1, 60_000);
 const churnSeconds = whole('churn', values.churn, 0, 3600);
 const maxDevices = whole('max-devices', values['max-devices'], 1, 16);
 const peersPerUser = whole('peers', values.peers, 1, 100);
-const auditUsers = whole('audit', values.audit, 0, 100_000);
+const auditUsers = values.audit === 'all' ? Infinity : whole('audit', values.audit, 0, 100_000);
 const seed = whole('seed', values.seed, 0, 2 ** 31);
 const killAt = (values['kill-at'] ?? String(Math.round(duration * 0.4)))
   .split(',')
@@ -213,9 +213,11 @@ try {
   log(`traffic over after ${trafficSeconds.toFixed(1)} s; final sync on every device`);
   timing.deadline = Date.now() + 60_000;
   await inParallel(devices, 32, (device) => device.finalSync());
-  // The relay's whole stream, read from seq 0, for a sample of users: every read of an old
-  // stream walks the sealed segments since, so reading them all would cost minutes.
-  log(`final sync done; reading the whole stream of ${auditUsers} users from the relay`);
+  // The relay's whole stream, read from seq 0: the reference every device's copy is checked against.
+  log(
+    `final sync done; reading the whole stream of ${Number.isFinite(auditUsers) ? auditUsers : 'every'} user from the relay`,
+  );
+  const auditStart = Date.now();
   const audited = new Map<string, Map<number, string>>();
   const sample = devices
     .filter((device) => device.name.endsWith('.0'))
@@ -224,6 +226,7 @@ try {
   await inParallel(sample, 4, async (device) => {
     audited.set(device.account.identifier, await device.readWholeStream());
   });
+  const auditEnd = Date.now();
 
   const report = checkDelivery(ledger, devices, audited);
   const latencies = [...ledger.latencies].sort((x, y) => x - y);
@@ -248,7 +251,14 @@ try {
     'CPU per message: daemon / clients',
     `${cpuPerMessage.daemon.toFixed(0)} µs / ${cpuPerMessage.clients.toFixed(0)} µs`,
   );
-  line('relay streams read back from seq 0', `${audited.size} users`);
+  line(
+    'relay streams read back from seq 0',
+    `${audited.size} users in ${((auditEnd - auditStart) / 1000).toFixed(1)} s`,
+  );
+  line(
+    'deliveries a device already held (dropped)',
+    String(devices.reduce((s, d) => s + d.redelivered, 0)),
+  );
   line('lost', String(report.lost));
   line('duplicated', String(report.duplicated));
   line('out of order', String(report.outOfOrder));
