@@ -36,7 +36,8 @@ export function parsePeerAddress(address: string, profile: Profile): PeerAddress
 
 /**
  * The key to use for a peer: the relay's answer, checked against what this device pinned (or the
- * fingerprint the user gave). First contact pins it; a different key later is refused, loudly.
+ * fingerprint the user gave). First contact pins it, and a fingerprint given out of band also marks
+ * it verified; a different key later is refused, loudly.
  * Mutates `profile` (pin or changed-key mark); the caller saves it.
  */
 export async function peerKey(
@@ -58,7 +59,13 @@ export async function peerKey(
       `WARNING: the key of ${peer.alias ?? peer.username ?? address.identifier.slice(0, 12)} changed. Nothing was sent. Compare safety numbers with "metachat verify", then accept with --trust.`,
     );
   }
-  if (peer.publicKey === undefined)
-    profile.peers[address.identifier] = { ...peer, publicKey: served.encoded };
+  const vouched = address.fingerprint !== undefined;
+  if (peer.publicKey === undefined || (vouched && peer.verified !== true)) {
+    profile.peers[address.identifier] = {
+      ...peer,
+      publicKey: served.encoded,
+      ...(vouched ? { verified: true } : {}),
+    };
+  }
   return served;
 }

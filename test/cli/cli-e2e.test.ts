@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../src/core/index.js';
+import { generateKeyPair, importPublicKey, safetyNumber } from '../../src/core/index.js';
 import { runCli, type CliResult } from '../support/cli-process.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { tempDir } from '../support/relay-harness.js';
@@ -13,6 +13,7 @@ let daemon: DaemonProcess;
 let dataDir: string;
 let root: string;
 const ids: Record<string, string> = {};
+const fingerprints: Record<string, string> = {};
 
 function home(name: string): string {
   return join(root, name);
@@ -41,6 +42,7 @@ beforeAll(async () => {
     expect(result.code).toBe(0);
     const [out] = json(result);
     ids[name] = String(out?.['id']);
+    fingerprints[name] = String(out?.['fingerprint']);
   }
 }, 60_000);
 
@@ -176,6 +178,13 @@ describe('metachat CLI against a real daemon', () => {
     const fromBob = json(await cli('bob', ['verify', ids['alice'] ?? '', '--json']))[0];
     expect(fromAlice?.['safetyNumber']).toMatch(/^\d{5}( \d{5}){11}$/);
     expect(fromAlice?.['safetyNumber']).toBe(fromBob?.['safetyNumber']);
+    expect(fromAlice?.['state']).toBe('pinned');
+    // A fingerprint given out of band with the address is a verification too.
+    const vouched = `${ids['bob'] ?? ''}#${fingerprints['bob'] ?? ''}`;
+    expect((await cli('alice', ['send', vouched, 'fingerprint checked'])).code).toBe(0);
+    expect(json(await cli('alice', ['verify', ids['bob'] ?? '', '--json']))[0]).toMatchObject({
+      state: 'verified',
+    });
     expect((await cli('alice', ['alias', ids['bob'] ?? '', 'bobby'])).code).toBe(0);
     expect((await cli('alice', ['send', 'bobby', 'by nickname'])).code).toBe(0);
   }, 60_000);
@@ -194,10 +203,33 @@ describe('metachat CLI against a real daemon', () => {
     const result = await cli('alice', ['send', ids['bob'] ?? '', 'this must not be sent']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/key of bobby changed/);
-    expect(json(await cli('alice', ['verify', 'bobby', '--json']))[0]).toMatchObject({
-      state: 'CHANGED (not trusted)',
+    // The number to compare is the new key's, and the pinned one is named beside it.
+    const changed = json(await cli('alice', ['verify', 'bobby', '--json']))[0];
+    const forgedKey = importPublicKey(String(forged['publicKey']));
+    const aliceKey = (
+      JSON.parse(await readFile(join(home('alice'), 'profile.json'), 'utf8')) as {
+        publicKey: string;
+      }
+    ).publicKey;
+    expect(changed).toMatchObject({
+      state: 'changed',
+      fingerprint: forgedKey.fingerprint,
+      pinnedFingerprint: fingerprints['bob'],
     });
+    expect(changed?.['safetyNumber']).toBe(
+      safetyNumber(
+        { identifier: ids['alice'] ?? '', publicKey: importPublicKey(aliceKey) },
+        { identifier: ids['bob'] ?? '', publicKey: forgedKey },
+      ),
+    );
+    const human = await cli('alice', ['verify', 'bobby']);
+    expect(human.stdout).toMatch(/WARNING: the relay now serves a different key for bobby/);
+    expect((await cli('alice', ['send', 'bobby', 'still refused'])).code).toBe(1);
     expect((await cli('alice', ['verify', 'bobby', '--trust'])).code).toBe(0);
+    expect(json(await cli('alice', ['verify', 'bobby', '--json']))[0]).toMatchObject({
+      state: 'verified',
+      fingerprint: forgedKey.fingerprint,
+    });
     expect((await cli('alice', ['send', 'bobby', 'after re-verification'])).code).toBe(0);
     daemon.child.kill('SIGTERM');
     await daemon.exited;

@@ -177,8 +177,6 @@ export class ChatController {
         this.say(error.message, 'error');
         return;
       }
-      const record = this.session.profile.peers[identifier] ?? {};
-      this.session.profile.peers[identifier] = { ...record, verified: true };
       this.say('Key matches the fingerprint you gave: verified.', 'info');
       this.saveSoon();
     });
