@@ -1,4 +1,3 @@
-import { stdin } from 'node:process';
 import { composeMessage, markHelloSent } from './compose.js';
 import { UsageError } from './cli-errors.js';
 import type { CliContext } from './main.js';
@@ -10,12 +9,7 @@ import { checkHistoryPage, hidesPacket, StreamGuard } from './stream-guard.js';
 import { printStreamIssue } from './stream-warnings.js';
 import type { RelayClient } from './relay-client.js';
 import { openSession, type Session } from './session.js';
-
-async function readAll(): Promise<string> {
-  let text = '';
-  for await (const chunk of stdin) text += String(chunk);
-  return text.replace(/\r?\n$/, '');
-}
+import { processStdin } from './stdin-reader.js';
 
 /** Opens a session for one command, and always closes it and saves what it learned (pins, names, markers). */
 export async function withSession<T>(
@@ -46,7 +40,10 @@ export async function sendCommand(
   peerArg: string,
   words: string[],
 ): Promise<void> {
-  const text = words.length === 1 && words[0] === '-' ? await readAll() : words.join(' ');
+  const fromStdin = words.length === 1 && words[0] === '-';
+  // With --password-stdin the password is the first line and the text the rest: read in that order.
+  if (fromStdin) await ctx.password(false);
+  const text = fromStdin ? (await processStdin.rest()).replace(/\r?\n$/, '') : words.join(' ');
   if (text.length === 0) throw new UsageError('The message is empty.');
   await withSession(ctx, async (session) => {
     const address = parsePeerAddress(peerArg, session.profile);

@@ -1,5 +1,5 @@
-import { stdin } from 'node:process';
 import { UsageError } from './cli-errors.js';
+import { processStdin, type StdinReader } from './stdin-reader.js';
 
 /** Where the password comes from, in order: --password-stdin, METACHAT_PASSWORD, a hidden prompt. */
 export interface PasswordSource {
@@ -7,23 +7,14 @@ export interface PasswordSource {
   readonly env: NodeJS.ProcessEnv;
   /** Asks on the terminal without echo; undefined when there is no terminal. */
   readonly prompt: ((question: string) => Promise<string>) | undefined;
-}
-
-async function firstLineOfStdin(): Promise<string> {
-  let text = '';
-  for await (const chunk of stdin) {
-    text += String(chunk);
-    const end = text.indexOf('\n');
-    if (end !== -1) return text.slice(0, end).replace(/\r$/, '');
-    if (text.length > 8192) break;
-  }
-  return text.replace(/\r?\n?$/, '');
+  /** Standard input, shared with `send <peer> -` (the process's by default). */
+  readonly stdin?: StdinReader;
 }
 
 /** Gets the password once per process; at registration a prompt asks twice and compares. */
 export async function readPassword(source: PasswordSource, confirm: boolean): Promise<string> {
   if (source.fromStdin) {
-    const line = await firstLineOfStdin();
+    const line = await (source.stdin ?? processStdin).line();
     if (line.length === 0)
       throw new UsageError('--password-stdin was given, but standard input had no password line.');
     return line;

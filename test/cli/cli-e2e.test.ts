@@ -100,15 +100,23 @@ describe('metachat CLI against a real daemon', () => {
     expect(json(await cli('bob', ['inbox', '--json']))[0]).toMatchObject({ unread: 0 });
   }, 60_000);
 
-  it('reads the text to send from standard input with -', async () => {
-    const result = await runCli(
+  it('reads the text to send from standard input with -, after the password line with --password-stdin', async () => {
+    const withEnv = await runCli(
       ['send', ids['bob'] ?? '', '-', '--home', home('alice'), '--server', daemon.url],
-      {
-        input: 'from a pipe\n',
-        env: { METACHAT_PASSWORD: PASSWORD },
-      },
+      { input: 'from a pipe\n', env: { METACHAT_PASSWORD: PASSWORD } },
     );
-    expect(result.code).toBe(0);
+    expect(withEnv.code).toBe(0);
+    const afterPassword = await cli(
+      'alice',
+      ['send', ids['bob'] ?? '', '-'],
+      `${PASSWORD}\nline one\nline two\n`,
+    );
+    expect(afterPassword.stderr).toBe('');
+    expect(afterPassword.code).toBe(0);
+    const texts = json(await cli('bob', ['history', ids['alice'] ?? '', '--json'])).map(
+      (m) => m['text'],
+    );
+    expect(texts.slice(-2)).toEqual(['from a pipe', 'line one\nline two']);
   }, 30_000);
 
   it('listen prints incoming verified messages as JSON lines until interrupted', async () => {
@@ -192,9 +200,10 @@ describe('metachat CLI against a real daemon', () => {
   it('refuses to send when the relay serves a different key for a pinned peer', async () => {
     const keyFile = join(dataDir, 'keys', `${ids['bob'] ?? ''}.json`);
     const original = await readFile(keyFile, 'utf8');
+    const forgedKey = (await generateKeyPair()).publicKey;
     const forged = {
       ...(JSON.parse(original) as Record<string, unknown>),
-      publicKey: (await generateKeyPair()).publicKey.encoded,
+      publicKey: forgedKey.encoded,
     };
     daemon.child.kill('SIGTERM');
     await daemon.exited;
@@ -205,7 +214,6 @@ describe('metachat CLI against a real daemon', () => {
     expect(result.stderr).toMatch(/key of bobby changed/);
     // The number to compare is the new key's, and the pinned one is named beside it.
     const changed = json(await cli('alice', ['verify', 'bobby', '--json']))[0];
-    const forgedKey = importPublicKey(String(forged['publicKey']));
     const aliceKey = (
       JSON.parse(await readFile(join(home('alice'), 'profile.json'), 'utf8')) as {
         publicKey: string;
