@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
-import { MetaChatError } from '../core/index.js';
-import { loginAccount, newProfile, registerAccount } from './account.js';
+import { createRequire } from 'node:module';
+import { InvalidUsernameError, MetaChatError, normalizeUsername } from '../core/index.js';
+import { loginAccount, newProfile, prepareRegistration } from './account.js';
 import {
   KeyChangedError,
   UnknownPeerError,
@@ -21,6 +22,7 @@ import { hiddenPrompt } from './prompt.js';
 import { readPassword } from './password.js';
 import { aliasCommand, verifyCommand } from './trust-commands.js';
 import { settingsCommand } from './settings-command.js';
+import { withSpinner } from './spinner.js';
 import { tuiCommand } from './tui-command.js';
 import {
   RelayClient,
@@ -70,24 +72,44 @@ function context(program: Command): CliContext {
   };
 }
 
+/** The username from the argument or a prompt, checked before any password is asked for. */
 async function askUsername(given: string | undefined): Promise<string> {
-  if (given !== undefined) return given;
-  if (!process.stdin.isTTY) throw new UsageError('Give the username as an argument.');
-  const { text } = await import('./prompt.js');
-  return text('Username: ');
+  let name = given;
+  if (name === undefined) {
+    if (!process.stdin.isTTY) throw new UsageError('Give the username as an argument.');
+    const { text } = await import('./prompt.js');
+    name = await text('Username: ');
+  }
+  try {
+    return normalizeUsername(name);
+  } catch (error) {
+    if (error instanceof InvalidUsernameError) throw new UsageError(error.message);
+    throw error;
+  }
 }
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+const HELP_FOOTER = `
+Exit codes: 0 success, 1 runtime error (one line on stderr), 2 usage error.
+The profile lives in --home, else $METACHAT_HOME, else $XDG_CONFIG_HOME/metachat, else ~/.config/metachat.
+A <peer> is a 64-hex identifier, identifier#fingerprint (pins the key you were given), an alias or a known username.`;
 
 /** Builds the `metachat` program. */
 export function buildProgram(): Command {
   const program = new Command('metachat')
     .description('MetaChat: end-to-end encrypted chat through a relay that cannot read it.')
+    .usage('[options] [command]')
+    .version(version, '-V, --version', 'print the version')
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText('after', HELP_FOOTER)
     .addOption(
       new Option('--server <url>', `relay URL (env METACHAT_SERVER, default ${DEFAULT_SERVER})`),
     )
     .addOption(
       new Option(
         '--home <dir>',
-        'profile directory (env METACHAT_HOME, default $XDG_CONFIG_HOME/metachat)',
+        'profile directory (env METACHAT_HOME, default $XDG_CONFIG_HOME/metachat or ~/.config/metachat)',
       ),
     )
     .option('--json', 'print machine-readable JSON')
@@ -122,9 +144,13 @@ export function buildProgram(): Command {
       const name = await askUsername(username);
       const password = await ctx.password(true);
       const server = ctx.server() ?? DEFAULT_SERVER;
+      const { account, request } = await withSpinner(
+        'Generating your key pair and deriving keys from your password',
+        () => prepareRegistration(name, password),
+      );
       const client = await RelayClient.connect(server);
       try {
-        const account = await registerAccount(client, name, password);
+        await client.register(request);
         await saveProfile(ctx.home(), newProfile(account, server, opts.shareUsername));
         ctx.print(
           `Registered.\nidentifier:  ${account.identifier}\nfingerprint: ${account.keyPair.publicKey.fingerprint}`,
@@ -139,14 +165,17 @@ export function buildProgram(): Command {
     .command('login')
     .description('set up this device from the password alone')
     .argument('[username]')
-    .action(async (username: string | undefined) => {
+    .option('--no-share-username', 'do not send my username to the people I write to')
+    .action(async (username: string | undefined, opts: { shareUsername: boolean }) => {
       const name = await askUsername(username);
       const password = await ctx.password(false);
       const server = ctx.server() ?? DEFAULT_SERVER;
       const client = await RelayClient.connect(server);
       try {
-        const account = await loginAccount(client, name, password);
-        await saveProfile(ctx.home(), newProfile(account, server, true));
+        const account = await withSpinner('Deriving keys from your password and logging in', () =>
+          loginAccount(client, name, password),
+        );
+        await saveProfile(ctx.home(), newProfile(account, server, opts.shareUsername));
         ctx.print(`Logged in as ${account.username} (${account.identifier}).`, {
           id: account.identifier,
           fingerprint: account.keyPair.publicKey.fingerprint,

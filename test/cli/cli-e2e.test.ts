@@ -181,6 +181,30 @@ describe('metachat CLI against a real daemon', () => {
     expect(noPassword.code).toBe(2);
   }, 30_000);
 
+  it('refuses a wrong password at login on a new device, and a malformed username before asking for a password', async () => {
+    const wrong = await cli('alice-elsewhere', ['login', 'alice'], 'not the password\n');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+    await expect(stat(join(home('alice-elsewhere'), 'profile.json'))).rejects.toThrow(/ENOENT/);
+    // No password on stdin: the username is refused first, as a usage error.
+    const malformed = await runCli(['register', 'Not A Name!', '--home', home('nobody')], {
+      env: { METACHAT_SERVER: daemon.url },
+    });
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/username may contain only/);
+  }, 30_000);
+
+  it('without a terminal, the chat screen exits 2 and points to the scriptable commands', async () => {
+    for (const args of [[], ['chat', ids['bob'] ?? '']]) {
+      const result = await runCli([...args, '--home', home('alice'), '--server', daemon.url]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/terminal/);
+      expect(result.stderr).toMatch(/send.*history.*listen/);
+    }
+    const version = await runCli(['--version']);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  }, 30_000);
+
   it('shows both sides the same safety number, and accepts an alias as an address', async () => {
     const fromAlice = json(await cli('alice', ['verify', ids['bob'] ?? '', '--json']))[0];
     const fromBob = json(await cli('bob', ['verify', ids['alice'] ?? '', '--json']))[0];

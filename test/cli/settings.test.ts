@@ -52,6 +52,30 @@ describe('metachat settings', () => {
     expect(names[quietId]).not.toContain('quiet');
   }, 60_000);
 
+  it('register --no-share-username and login --no-share-username start with the setting off', async () => {
+    const env = { METACHAT_PASSWORD: PASSWORD, METACHAT_SERVER: daemon.url };
+    const first = await tempDir('metachat-home-');
+    const second = await tempDir('metachat-home-');
+    const registered = await runCli(
+      ['--home', first, 'register', 'private-one', '--no-share-username'],
+      { env },
+    );
+    expect(registered.code).toBe(0);
+    const setting = async (home: string) =>
+      (
+        JSON.parse((await runCli(['--home', home, 'settings', '--json'], { env })).stdout) as {
+          'share-username': boolean;
+        }
+      )['share-username'];
+    expect(await setting(first)).toBe(false);
+    const loggedIn = await runCli(
+      ['--home', second, 'login', 'private-one', '--no-share-username'],
+      { env },
+    );
+    expect(loggedIn.code).toBe(0);
+    expect(await setting(second)).toBe(false);
+  }, 60_000);
+
   it('refuses an unknown setting or value with a usage error', async () => {
     const env = { METACHAT_PASSWORD: PASSWORD, METACHAT_SERVER: daemon.url };
     const home = await tempDir('metachat-home-');
