@@ -20,3 +20,8 @@ export class UnknownPeerError extends Error {
 export class WrappedKeyRejectedError extends Error {
   override readonly name = 'WrappedKeyRejectedError';
 }
+
+/** `logout` would lose messages the chat screen queued but the relay has not stored yet. */
+export class UnsentMessagesError extends Error {
+  override readonly name = 'UnsentMessagesError';
+}

@@ -5,15 +5,17 @@ import { loginAccount, newProfile, prepareRegistration } from './account.js';
 import {
   KeyChangedError,
   UnknownPeerError,
+  UnsentMessagesError,
   UsageError,
   WrappedKeyRejectedError,
 } from './cli-errors.js';
+import { logoutCommand } from './logout-command.js';
+import { OutboxCorruptError } from './outbox.js';
 import { inboxCommand } from './inbox-command.js';
 import { historyCommand, listenCommand, sendCommand } from './message-commands.js';
 import {
   NoProfileError,
   ProfileCorruptError,
-  removeProfile,
   resolveHome,
   saveProfile,
   loadProfile,
@@ -206,9 +208,9 @@ export function buildProgram(): Command {
   program
     .command('logout')
     .description('forget the account on this device (the relay keeps it)')
-    .action(async () => {
-      const removed = await removeProfile(ctx.home());
-      ctx.print(removed ? 'Logged out.' : 'No profile here.', { loggedOut: removed });
+    .option('--discard-unsent', 'also drop messages the chat screen has not sent yet')
+    .action(async (opts: { discardUnsent?: boolean }) => {
+      await logoutCommand(ctx, opts.discardUnsent === true);
     });
 
   program
@@ -299,6 +301,8 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof ProfileCorruptError ||
       error instanceof KeyChangedError ||
       error instanceof WrappedKeyRejectedError ||
+      error instanceof UnsentMessagesError ||
+      error instanceof OutboxCorruptError ||
       error instanceof UnknownPeerError;
     const message = known
       ? (error as Error).message

@@ -279,6 +279,17 @@ describe('the outbox across a relay outage', () => {
     }
   });
 
+  it('shutdown waits for a message whose peer key is still being fetched, and sends it', async () => {
+    const dave = await newUser(relay.url, 'dave-quick');
+    const pushed = collectPackets(dave.client);
+    const { controller } = await aliceDevice();
+    running.splice(running.indexOf(controller), 1);
+    expect(controller.send(dave.identifier, 'said just before quitting')).toBe(true);
+    await expect(controller.shutdown()).resolves.toEqual({ unsent: 0, dropped: 0 });
+    expect(await pushed.waitFor(2)).toHaveLength(2);
+    dave.client.close();
+  });
+
   it('keeps unsent messages through a restart of the client and sends them with the same id', async () => {
     const dataDir = await tempDir();
     let own = await startTestRelay({ dataDir });

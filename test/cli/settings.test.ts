@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readdir } from 'node:fs/promises';
+import { saveOutbox } from '../../src/cli/outbox.js';
+import { generateKeyPair, sealPacket } from '../../src/core/index.js';
 import { runCli } from '../support/cli-process.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { tempDir } from '../support/relay-harness.js';
@@ -74,6 +77,27 @@ describe('metachat settings', () => {
     );
     expect(loggedIn.code).toBe(0);
     expect(await setting(second)).toBe(false);
+  }, 60_000);
+
+  it('logout refuses while the chat screen has unsent messages, and --discard-unsent removes them too', async () => {
+    const env = { METACHAT_PASSWORD: PASSWORD, METACHAT_SERVER: daemon.url };
+    const home = await tempDir('metachat-home-');
+    expect((await runCli(['--home', home, 'register', 'leaver'], { env })).code).toBe(0);
+    const [me, peer] = [await generateKeyPair(), await generateKeyPair()];
+    const packet = sealPacket({
+      sender: { identifier: 'a'.repeat(64), keyPair: me },
+      recipient: { identifier: 'b'.repeat(64), publicKey: peer.publicKey },
+      body: { v: 1, type: 'text', text: 'queued' },
+    });
+    await saveOutbox(home, [{ peer: 'b'.repeat(64), packets: [packet] }]);
+    const refused = await runCli(['--home', home, 'logout'], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/1 message is not sent yet.*--discard-unsent/);
+    expect((await readdir(home)).sort()).toEqual(['outbox.json', 'profile.json']);
+    const done = await runCli(['--home', home, 'logout', '--discard-unsent', '--json'], { env });
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout)).toEqual({ loggedOut: true, discarded: 1 });
+    expect(await readdir(home)).toEqual([]);
   }, 60_000);
 
   it('refuses an unknown setting or value with a usage error', async () => {

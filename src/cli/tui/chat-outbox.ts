@@ -18,6 +18,7 @@ const RATE_LIMIT_PAUSE_MS = 1_000;
 export class ChatOutbox {
   private readonly entries: OutboxEntry[];
   private readonly unsealed = new Map<string, { peer: string; text: string }>();
+  private awaitingKey = 0;
   private localCount = 0;
   private flushing = false;
 
@@ -51,7 +52,7 @@ export class ChatOutbox {
     book.touch(peer, time);
     book.update(peer, [{ id: local, time, direction: 'outgoing', text, status: 'sending' }]);
     this.ctx.changed();
-    this.ctx.whenOnline(() => this.sealWhenKeyKnown(local));
+    this.sealLater(local);
     return true;
   }
 
@@ -72,7 +73,7 @@ export class ChatOutbox {
     for (const [local, item] of this.unsealed) {
       if (item.peer !== peer) continue;
       book.patch(peer, local, again);
-      this.ctx.whenOnline(() => this.sealWhenKeyKnown(local));
+      this.sealLater(local);
       any = true;
     }
     if (!any) return;
@@ -81,9 +82,9 @@ export class ChatOutbox {
     void this.flush();
   }
 
-  /** Whether messages wait for an acknowledgement (failed ones do not). */
+  /** Whether messages wait for their peer's key or an acknowledgement (failed ones do not). */
   hasPending(): boolean {
-    return this.pending().length > 0;
+    return this.awaitingKey > 0 || this.pending().length > 0;
   }
 
   /** Sends queued messages in order while online; a drop leaves the rest queued for the next connection. */
@@ -121,6 +122,18 @@ export class ChatOutbox {
     this.persist();
     this.ctx.changed();
     void this.flush();
+  }
+
+  /** Seals a message once online and its peer's key is known; counted until then, so Ctrl+C waits. */
+  private sealLater(local: string): void {
+    this.awaitingKey++;
+    this.ctx.whenOnline(async () => {
+      try {
+        await this.sealWhenKeyKnown(local);
+      } finally {
+        this.awaitingKey--;
+      }
+    });
   }
 
   /** A message to a peer whose key was not known: fetched (and pinned) first, then sealed and queued. */
