@@ -7,7 +7,7 @@ import { saveProfile } from './profile.js';
 import { followStream } from './stream-follower.js';
 import { checkHistoryPage, hidesPacket, StreamGuard } from './stream-guard.js';
 import { printStreamIssue } from './stream-warnings.js';
-import type { RelayClient } from './relay-client.js';
+import type { ConnectOptions, RelayClient } from './relay-client.js';
 import { openSession, type Session } from './session.js';
 import { processStdin } from './stdin-reader.js';
 
@@ -15,7 +15,7 @@ import { processStdin } from './stdin-reader.js';
 export async function withSession<T>(
   ctx: CliContext,
   run: (session: Session) => Promise<T>,
-  reconnect = false,
+  reconnect: false | Pick<ConnectOptions, 'onWaiting'> = false,
   beforeAuthenticate?: (client: RelayClient) => void,
 ): Promise<T> {
   const password = () => ctx.password(false);
@@ -154,7 +154,12 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
       remember();
       receipt();
       // The relay binds identity per connection: after a reconnection, prove it again and catch up.
+      session.client.socket.on('disconnect', (reason) => {
+        if (reason !== 'io client disconnect')
+          process.stderr.write('metachat: lost the relay; reconnecting…\n');
+      });
       session.client.socket.on('connect', () => {
+        process.stderr.write('metachat: reconnected; catching up.\n');
         session.client
           .authenticate(session.account.identifier, session.account.keyPair.privateKey)
           .then(() => follower.resync())
@@ -175,6 +180,12 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
         remember();
       }
     },
-    true,
+    {
+      onWaiting: (reason) => {
+        process.stderr.write(
+          `metachat: cannot reach the relay at ${ctx.server() ?? 'the profile’s server'} (${reason}); retrying until it answers…\n`,
+        );
+      },
+    },
   );
 }

@@ -64,6 +64,8 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
   /** Keep reconnecting after a drop (the TUI and `listen`); one-shot commands pass false. */
   readonly reconnect?: boolean;
+  /** With `reconnect`: told once when the first attempt fails, so a waiting command is not silent. */
+  readonly onWaiting?: (reason: string) => void;
 }
 
 /**
@@ -102,8 +104,13 @@ export class RelayClient {
         settle();
         resolve();
       };
+      let told = false;
       const refused = (error: Error) => {
         if (options.reconnect !== true) fail(error.message);
+        else if (!told) {
+          told = true;
+          options.onWaiting?.(error.message);
+        }
       };
       // The transport can open and then close (a relay killed mid-handshake) before Socket.IO's
       // own connect arrives: without these two, a one-shot connect would wait forever.

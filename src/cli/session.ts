@@ -6,7 +6,7 @@ import {
 } from '../core/index.js';
 import type { Account } from './account.js';
 import { loadProfile, type Profile } from './profile.js';
-import { RelayClient } from './relay-client.js';
+import { RelayClient, type ConnectOptions } from './relay-client.js';
 
 /** An unlocked profile with a live, authenticated connection to its relay. */
 export interface Session {
@@ -39,12 +39,15 @@ export async function openSession(
   home: string,
   server: string | undefined,
   password: () => Promise<string>,
-  reconnect = false,
+  reconnect: false | Pick<ConnectOptions, 'onWaiting'> = false,
   beforeAuthenticate?: (client: RelayClient) => void,
 ): Promise<Session> {
   const profile = await loadProfile(home);
   const account = await unlock(profile, await password());
-  const client = await RelayClient.connect(server ?? profile.server, { reconnect });
+  const client = await RelayClient.connect(
+    server ?? profile.server,
+    reconnect === false ? {} : { reconnect: true, ...reconnect },
+  );
   beforeAuthenticate?.(client);
   try {
     await client.authenticate(account.identifier, account.keyPair.privateKey);

@@ -125,5 +125,44 @@ describe('metachat listen', () => {
       'live after the restart',
     ]);
     expect(err).not.toMatch(/could not resume/);
+    expect(err).toMatch(/lost the relay; reconnecting…\n(.|\n)*reconnected; catching up/);
+  }, 60_000);
+
+  it('says so when the relay cannot be reached at start, and begins once it answers', async () => {
+    const port = Number(new URL(relay.url).port);
+    const dataDir = relay.dataDir;
+    await relay.stop(true);
+    let said = '';
+    const waiting = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src/cli/entry.ts'), 'listen', '--home', home],
+      {
+        cwd: ROOT,
+        env: { ...process.env, METACHAT_PASSWORD: PASSWORD, METACHAT_SERVER: relay.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    listener = waiting;
+    let heard = '';
+    waiting.stdout.on('data', (chunk: Buffer) => (heard += chunk.toString()));
+    waiting.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => waiting.once('exit', resolve));
+    const deadline = Date.now() + 15_000;
+    while (!said.includes('cannot reach the relay') && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(said).toMatch(/cannot reach the relay at http:\/\/127\.0\.0\.1:\d+ .*retrying/);
+
+    relay = await startTestRelay({ dataDir, port });
+    const sender = await secondDevice(relay.url, alice);
+    try {
+      await sender.send(sealText(alice, bob, 'once the relay answered'));
+      while (!heard.includes('once the relay answered') && Date.now() < deadline + 15_000)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(heard).toContain('once the relay answered');
+    } finally {
+      sender.close();
+    }
+    waiting.kill('SIGINT');
+    expect(await exited).toBe(0);
   }, 60_000);
 });
