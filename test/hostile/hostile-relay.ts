@@ -19,7 +19,7 @@ export interface HostileConnection {
  * on instead; absent hooks forward honestly.
  */
 export interface Behaviour {
-  /** Answers a request itself (never reaching the real relay) when it returns something. */
+  /** Answers a request itself (never reaching the real relay) when it returns or resolves to something. */
   answer?(event: string, payload: unknown, conn: HostileConnection): unknown;
   /** Rewrites the real relay's acknowledgement. */
   reply?(event: string, payload: unknown, response: unknown, conn: HostileConnection): unknown;
@@ -95,7 +95,7 @@ export async function startHostileRelay(upstreamUrl: string): Promise<HostileRel
       const payload = args.length > 1 ? args[0] : undefined;
       requests.push({ event, identifier, payload });
       void (async () => {
-        const forged = behaviour.answer?.(event, payload, conn);
+        const forged: unknown = await behaviour.answer?.(event, payload, conn);
         let response = forged ?? (await conn.ask(event, payload).catch(() => undefined));
         if (response === undefined) return;
         if (

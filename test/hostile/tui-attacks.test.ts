@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ChatController } from '../../src/cli/tui/chat-controller.js';
-import type { StoredPacket } from '../../src/core/index.js';
+import type { Packet, StoredPacket } from '../../src/core/index.js';
 import { sealText, tempDir } from '../support/relay-harness.js';
 import { messagesWith, profileFor, startController, until } from '../support/tui-harness.js';
 import { startHostileWorld, type HostileWorld } from './hostile-world.js';
@@ -35,6 +35,44 @@ async function bobsScreen(): Promise<ChatController> {
   controller.openChat(world.alice.identifier);
   return controller;
 }
+
+describe('the chat screen behind a relay that swallows a send', () => {
+  it('tries again on the live link after the timeout, with the same packet id, and it is sent once', async () => {
+    const carol = await startController(
+      world.carol,
+      profileFor(world.carol, world.hostile.url),
+      await tempDir('metachat-tui-hostile-'),
+      world.hostile.url,
+    );
+    running.push(carol);
+    await until(carol, (s) => s.connection.status === 'connected', 'connected');
+    const sends: string[] = [];
+    world.hostile.behave({
+      answer(event, payload) {
+        if (event !== 'send') return undefined;
+        sends.push((payload as Packet).id);
+        // The first attempt is never answered: the client times out with its link still up.
+        return sends.length === 1 ? new Promise(() => undefined) : undefined;
+      },
+    });
+    carol.openChat(world.alice.identifier);
+    expect(carol.send(world.alice.identifier, 'are you getting this?')).toBe(true);
+    const sent = await until(
+      carol,
+      (s) =>
+        messagesWith(s, world.alice.identifier).some(
+          (m) => m.text === 'are you getting this?' && m.status === 'sent',
+        ),
+      'sent after a retry',
+      10_000,
+    );
+    expect(sent.connection.status).toBe('connected');
+    // Her hello went first and was swallowed; it was sent again with the same id, then the text.
+    expect(sends).toHaveLength(3);
+    expect(sends[1]).toBe(sends[0]);
+    expect(new Set(sends).size).toBe(2);
+  }, 20_000);
+});
 
 describe('the chat screen behind a hostile relay', () => {
   it('shows a forged packet as a red warning line, never as text, and a withheld one as a notice', async () => {

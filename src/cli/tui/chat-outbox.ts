@@ -8,6 +8,9 @@ import type { ChatMessage } from './chat-state.js';
 
 /** A rate-limited send is tried again after this pause instead of failing. */
 const RATE_LIMIT_PAUSE_MS = 1_000;
+/** A send that got no answer while the link stayed up is tried again after this, doubling up to the cap. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
 
 /**
  * The chat screen's sending side. A message is sealed once, when it is written, so its packet ids
@@ -21,6 +24,8 @@ export class ChatOutbox {
   private awaitingKey = 0;
   private localCount = 0;
   private flushing = false;
+  private retryDelay = RETRY_FIRST_MS;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: ChatContext,
@@ -87,22 +92,37 @@ export class ChatOutbox {
     return this.awaitingKey > 0 || this.pending().length > 0;
   }
 
-  /** Sends queued messages in order while online; a drop leaves the rest queued for the next connection. */
+  /**
+   * Sends queued messages in order while online; a drop leaves the rest queued for the next
+   * connection, and a send that timed out on a live link is tried again after a growing pause.
+   */
   async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
+    clearTimeout(this.retryTimer);
     try {
       for (let entry = this.pending()[0]; entry && this.ctx.online(); entry = this.pending()[0]) {
         const outcome = await this.sendEntry(entry);
-        if (outcome === 'retry-later') break;
+        if (outcome === 'retry-later') {
+          if (this.ctx.online()) this.retrySoon();
+          break;
+        }
+        this.retryDelay = RETRY_FIRST_MS;
       }
     } finally {
       this.flushing = false;
     }
   }
 
+  private retrySoon(): void {
+    this.retryTimer = setTimeout(() => void this.flush(), this.retryDelay);
+    this.retryTimer.unref();
+    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+  }
+
   /** Saves the outbox for the next session; returns what is left in it and what was never sealed. */
   async close(): Promise<{ unsent: number; dropped: number }> {
+    clearTimeout(this.retryTimer);
     await saveOutbox(this.ctx.session.home, this.entries);
     return { unsent: this.entries.length, dropped: this.unsealed.size };
   }
