@@ -16,15 +16,20 @@ function tmux(...args: string[]): string {
   return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
 }
 
-function screen(): string {
-  return tmux('capture-pane', '-p', '-t', 'tui');
+function screen(target = 'tui'): string {
+  return tmux('capture-pane', '-p', '-t', target);
 }
 
-async function waitForScreen(predicate: (text: string) => boolean, what: string, ms = 20_000) {
+async function waitForScreen(
+  predicate: (text: string) => boolean,
+  what: string,
+  ms = 20_000,
+  target = 'tui',
+) {
   const deadline = Date.now() + ms;
   let last = '';
   while (Date.now() < deadline) {
-    last = screen();
+    last = screen(target);
     if (predicate(last)) return last;
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
@@ -138,4 +143,31 @@ describe('metachat chat in a real terminal (tmux)', () => {
     }
     expect(code.trim()).toBe('0');
   }, 90_000);
+
+  it('register asks for the username, then the password twice without showing it', async () => {
+    const home = await tempDir('metachat-home-');
+    stderrFile = join(home, 'stderr');
+    const command = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/entry.ts')]
+      .concat(['--home', home, '--server', daemon.url, 'register'])
+      .map((part) => `'${part}'`)
+      .join(' ');
+    tmux('new-session', '-d', '-s', 'reg', '-x', '100', '-y', '24', '-c', ROOT);
+    tmux('send-keys', '-t', 'reg', '-l', `${command} 2> '${stderrFile}'; echo "exit=$?"`);
+    tmux('send-keys', '-t', 'reg', 'Enter');
+    const typed = 'a secret typed here';
+    await waitForScreen((s) => s.includes('Username'), 'the username prompt', 20_000, 'reg');
+    tmux('send-keys', '-t', 'reg', '-l', 'carol-at-a-terminal');
+    tmux('send-keys', '-t', 'reg', 'Enter');
+    await waitForScreen((s) => /Password\s*$/m.test(s), 'the password prompt', 20_000, 'reg');
+    tmux('send-keys', '-t', 'reg', '-l', typed);
+    tmux('send-keys', '-t', 'reg', 'Enter');
+    await waitForScreen((s) => s.includes('Password again'), 'the second prompt', 20_000, 'reg');
+    tmux('send-keys', '-t', 'reg', '-l', typed);
+    tmux('send-keys', '-t', 'reg', 'Enter');
+    const done = await waitForScreen((s) => /^exit=\d+\s*$/m.test(s), 'the end', 30_000, 'reg');
+    expect(done).toContain('Registered.');
+    expect(done).toMatch(/^exit=0\s*$/m);
+    expect(done).not.toContain(typed);
+    expect(done).not.toContain('secret');
+  }, 60_000);
 });
