@@ -8,6 +8,7 @@ import { RelayRefusedError } from './relay-client.js';
 import { StreamGuard, type StreamIssue } from './stream-guard.js';
 import { printStreamIssue } from './stream-warnings.js';
 import type { ConversationSummary } from './tui/chat-state.js';
+import { localDateTime } from './tui/message-rows.js';
 
 /** A packet the client could not verify: a protocol failure, a changed key or no key for its sender. */
 function isRefusal(error: unknown): boolean {
@@ -118,11 +119,11 @@ export async function inboxCommand(ctx: CliContext): Promise<void> {
       }
       if (list.length === 0) process.stdout.write('No conversations yet.\n');
       for (const entry of list) {
-        const when = new Date(entry.lastActivity).toISOString().replace('T', ' ').slice(0, 16);
+        const when = localDateTime(entry.lastActivity);
         const state = entry.online
           ? 'online'
           : entry.lastSeen
-            ? `seen ${new Date(entry.lastSeen).toISOString().slice(0, 16).replace('T', ' ')}`
+            ? `seen ${localDateTime(entry.lastSeen)}`
             : '';
         const unread = entry.unread > 0 ? ` (${entry.unread} unread)` : '';
         const warn = entry.rejected > 0 ? ` !! ${entry.rejected} forged or unverifiable` : '';

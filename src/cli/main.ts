@@ -290,7 +290,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    const usage = error instanceof UsageError;
+    const usage = error instanceof UsageError || error instanceof UnknownPeerError;
     const known =
       usage ||
       error instanceof MetaChatError ||

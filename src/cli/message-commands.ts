@@ -10,6 +10,7 @@ import { printStreamIssue } from './stream-warnings.js';
 import type { ConnectOptions, RelayClient } from './relay-client.js';
 import { openSession, type Session } from './session.js';
 import { processStdin } from './stdin-reader.js';
+import { localDateTime } from './tui/message-rows.js';
 
 /** Opens a session for one command, and always closes it and saves what it learned (pins, names, markers). */
 export async function withSession<T>(
@@ -67,7 +68,7 @@ export async function sendCommand(
 
 function render(session: Session, line: MessageLine): string {
   if (isWarning(line)) return `!! ${line.warning}`;
-  const time = new Date(line.time).toISOString().replace('T', ' ').slice(0, 16);
+  const time = localDateTime(line.time);
   const peer = session.profile.peers[line.from];
   const who =
     line.direction === 'outgoing'

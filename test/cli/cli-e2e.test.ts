@@ -183,6 +183,9 @@ describe('metachat CLI against a real daemon', () => {
     expect(wrong.stderr).toMatch(/Wrong password/);
     const usage = await runCli(['send', '--home', home('alice')]);
     expect(usage.code).toBe(2);
+    const nobody = await cli('alice', ['send', 'nobody-we-know', 'hi']);
+    expect(nobody.code).toBe(2);
+    expect(nobody.stderr).toMatch(/not a 64-hex identifier, an identifier#fingerprint, an alias/);
     const noPassword = await runCli([
       'history',
       ids['bob'] ?? '',

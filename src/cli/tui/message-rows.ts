@@ -51,6 +51,12 @@ export function clockTime(time: number): string {
   return `${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
 }
 
+/** Local YYYY-MM-DD HH:MM, for the scriptable commands' human output. */
+export function localDateTime(time: number): string {
+  const date = new Date(time);
+  return `${String(date.getFullYear())}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())} ${clockTime(time)}`;
+}
+
 /** A local calendar day, for the separators between days. */
 export function dayLabel(time: number): string {
   return new Date(time).toLocaleDateString('en-GB', {
