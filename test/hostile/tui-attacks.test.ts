@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ChatController } from '../../src/cli/tui/chat-controller.js';
 import type { Packet, StoredPacket } from '../../src/core/index.js';
-import { sealText, tempDir } from '../support/relay-harness.js';
+import { sealText, tempDir, type TestUser } from '../support/relay-harness.js';
 import { messagesWith, profileFor, startController, until } from '../support/tui-harness.js';
 import { startHostileWorld, type HostileWorld } from './hostile-world.js';
 import { flipBase64, rewriteStream } from './tampering.js';
@@ -22,11 +22,11 @@ afterAll(async () => {
   await world.stop();
 });
 
-/** Bob's chat screen (its controller, outside React) on a new device, through the hostile relay. */
-async function bobsScreen(): Promise<ChatController> {
+/** A user's chat screen (its controller, outside React) on a new device, open on Alice's conversation. */
+async function screenOf(user: TestUser): Promise<ChatController> {
   const controller = await startController(
-    world.bob,
-    profileFor(world.bob, world.hostile.url),
+    user,
+    profileFor(user, world.hostile.url),
     await tempDir('metachat-tui-hostile-'),
     world.hostile.url,
   );
@@ -38,14 +38,7 @@ async function bobsScreen(): Promise<ChatController> {
 
 describe('the chat screen behind a relay that swallows a send', () => {
   it('tries again on the live link after the timeout, with the same packet id, and it is sent once', async () => {
-    const carol = await startController(
-      world.carol,
-      profileFor(world.carol, world.hostile.url),
-      await tempDir('metachat-tui-hostile-'),
-      world.hostile.url,
-    );
-    running.push(carol);
-    await until(carol, (s) => s.connection.status === 'connected', 'connected');
+    const carol = await screenOf(world.carol);
     const sends: string[] = [];
     world.hostile.behave({
       answer(event, payload) {
@@ -55,7 +48,6 @@ describe('the chat screen behind a relay that swallows a send', () => {
         return sends.length === 1 ? new Promise(() => undefined) : undefined;
       },
     });
-    carol.openChat(world.alice.identifier);
     expect(carol.send(world.alice.identifier, 'are you getting this?')).toBe(true);
     const sent = await until(
       carol,
@@ -76,7 +68,7 @@ describe('the chat screen behind a relay that swallows a send', () => {
 
 describe('the chat screen behind a hostile relay', () => {
   it('shows a forged packet as a red warning line, never as text, and a withheld one as a notice', async () => {
-    const bob = await bobsScreen();
+    const bob = await screenOf(world.bob);
     const [first, forged, dropped, last] = [
       'before the attack',
       'the forged one',
@@ -119,7 +111,7 @@ describe('the chat screen behind a hostile relay', () => {
   });
 
   it('never shows a packet whose ciphertext was altered, and still shows the honest ones around it', async () => {
-    const bob = await bobsScreen();
+    const bob = await screenOf(world.bob);
     const [honest, altered] = ['an honest line', 'an altered line'].map((text) =>
       sealText(world.alice, world.bob, text),
     );
