@@ -47,7 +47,7 @@ export async function peerKey(
 ): Promise<PublicKey> {
   if (address.identifier === profile.identifier) return importPublicKey(profile.publicKey);
   const served = importPublicKey(await client.key(address.identifier));
-  const peer = profile.peers[address.identifier] ?? {};
+  let peer = profile.peers[address.identifier] ?? {};
   if (address.fingerprint !== undefined && served.fingerprint !== address.fingerprint) {
     throw new KeyChangedError(
       `The relay served a key for ${address.identifier.slice(0, 12)}… whose fingerprint is not the one you gave: refusing. Someone may be impersonating this peer.`,
@@ -58,6 +58,12 @@ export async function peerKey(
     throw new KeyChangedError(
       `WARNING: the key of ${peer.alias ?? peer.username ?? address.identifier.slice(0, 12)} changed. Nothing was sent. Compare safety numbers with "metachat verify", then accept with --trust.`,
     );
+  }
+  if (peer.publicKey === served.encoded && peer.changedKey !== undefined) {
+    // The relay serves the pinned key again: its earlier change is withdrawn.
+    const { changedKey: _withdrawn, ...kept } = peer;
+    peer = kept;
+    profile.peers[address.identifier] = kept;
   }
   const vouched = address.fingerprint !== undefined;
   if (peer.publicKey === undefined || (vouched && peer.verified !== true)) {

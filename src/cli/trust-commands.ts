@@ -1,97 +1,137 @@
 import { importPublicKey, safetyNumber } from '../core/index.js';
-import { UsageError } from './cli-errors.js';
+import { KeyChangedError, UsageError } from './cli-errors.js';
 import type { CliContext } from './main.js';
 import { parsePeerAddress } from './peers.js';
-import { loadProfile, saveProfile } from './profile.js';
-import { RelayClient, RelayRefusedError } from './relay-client.js';
+import { loadProfile, saveProfile, type PeerRecord } from './profile.js';
+import { withSession } from './message-commands.js';
+import { RelayRefusedError } from './relay-client.js';
 
 /** How far this device trusts a peer's key, as `verify --json` reports it. */
-export type KeyState = 'new' | 'pinned' | 'verified' | 'changed';
+export type KeyState = 'pinned' | 'verified' | 'changed';
+
+/** What `verify` concluded: the key to show, its state, and the peer record to save (if any). */
+interface Verdict {
+  readonly key: string;
+  readonly state: KeyState;
+  readonly record?: PeerRecord;
+  /** Set when the key the relay served differs from the pinned one. */
+  readonly pinned?: string;
+}
+
+/**
+ * Decides `verify` from what this device holds and what the relay serves now. `--trust` only ever
+ * accepts a key the user was already shown (the pinned key, or a change an earlier `verify`
+ * recorded) or one whose fingerprint the user gave: never a key the relay hands out at that moment.
+ */
+function decide(
+  peer: PeerRecord,
+  served: string | undefined,
+  vouched: string | undefined,
+  trust: boolean,
+  name: string,
+): Verdict {
+  const pinned = peer.publicKey;
+  // A relay that serves the pinned key again has withdrawn its change: nothing is left to accept.
+  const shown = served !== undefined && served === pinned ? undefined : peer.changedKey;
+  const fresh = served !== undefined && served !== pinned && served !== shown;
+  if (pinned === undefined) {
+    if (served === undefined)
+      throw new UsageError('No key is known for this peer: is the identifier right?');
+    // First contact: pinned now, as a first message would (trust on first use).
+    if (trust && vouched === undefined) {
+      throw new UsageError(
+        `Compare the safety number first: run "metachat verify ${name}", then add --trust if it matches.`,
+      );
+    }
+    // A fingerprint given out of band vouches for the key, as it does when sending.
+    const accept = trust || vouched !== undefined;
+    return {
+      key: served,
+      state: accept ? 'verified' : 'pinned',
+      record: { ...peer, publicKey: served, ...(accept ? { verified: true } : {}) },
+    };
+  }
+  const change = fresh ? served : shown;
+  if (change === undefined) {
+    const { changedKey: withdrawn, ...kept } = peer;
+    if (!trust && vouched === undefined) {
+      const state = peer.verified === true ? 'verified' : 'pinned';
+      return withdrawn === undefined
+        ? { key: pinned, state }
+        : { key: pinned, state, record: kept };
+    }
+    return { key: pinned, state: 'verified', record: { ...kept, verified: true } };
+  }
+  if (!trust || (fresh && vouched === undefined)) {
+    if (trust) {
+      throw new KeyChangedError(
+        `The relay now serves a key for ${name} that you have not compared yet; nothing was trusted. Run "metachat verify ${name}" and compare its safety number first.`,
+      );
+    }
+    return { key: change, state: 'changed', record: { ...peer, changedKey: change }, pinned };
+  }
+  const { changedKey: _accepted, ...rest } = peer;
+  return { key: change, state: 'verified', record: { ...rest, publicKey: change, verified: true } };
+}
 
 /**
  * `verify`: the safety number to compare with the peer out of band. When the relay serves a key
  * that differs from the pinned one, the number shown is the new key's (the one to compare), and the
- * change is recorded so nothing is sent to it. With --trust, accepts the key the relay serves now
- * and marks it verified: run it once the numbers match.
+ * change is recorded so nothing is sent to it. `--trust`, once the numbers match, accepts that
+ * shown key and marks it verified.
  */
 export async function verifyCommand(
   ctx: CliContext,
   peerArg: string,
   trust: boolean,
 ): Promise<void> {
-  const home = ctx.home();
-  const profile = await loadProfile(home);
-  const address = parsePeerAddress(peerArg, profile);
-  const peer = profile.peers[address.identifier] ?? {};
-  const client = await RelayClient.connect(ctx.server() ?? profile.server);
-  let served: string | undefined;
-  try {
-    served = await client.key(address.identifier);
-  } catch (error) {
-    if (!(error instanceof RelayRefusedError)) throw error;
-  } finally {
-    client.close();
-  }
-  const pinned = peer.publicKey;
-  const changed = served ?? peer.changedKey;
-  const isChange = pinned !== undefined && changed !== undefined && changed !== pinned;
-  const candidate = trust || isChange ? (changed ?? pinned) : (pinned ?? served);
-  if (candidate === undefined)
-    throw new UsageError('No key is known for this peer: is the identifier right?');
-  const key = importPublicKey(candidate);
-  if (address.fingerprint !== undefined && key.fingerprint !== address.fingerprint) {
-    throw new UsageError('That key does not have the fingerprint you gave; not trusting it.');
-  }
-  const number = safetyNumber(
-    { identifier: profile.identifier, publicKey: importPublicKey(profile.publicKey) },
-    { identifier: address.identifier, publicKey: key },
-  );
-  let state: KeyState;
-  if (trust) {
-    const { changedKey: _replaced, ...rest } = peer;
-    profile.peers[address.identifier] = { ...rest, publicKey: key.encoded, verified: true };
-    state = 'verified';
-  } else if (isChange) {
-    const { verified: _unverified, ...rest } = peer;
-    profile.peers[address.identifier] = { ...rest, changedKey: key.encoded };
-    state = 'changed';
-  } else {
-    state = pinned === undefined ? 'new' : peer.verified === true ? 'verified' : 'pinned';
-  }
-  if (trust || isChange) await saveProfile(home, profile);
-  const name = peer.alias ?? peer.username ?? peerArg;
-  const pinnedFingerprint = pinned === undefined ? undefined : importPublicKey(pinned).fingerprint;
-  const json = {
-    id: address.identifier,
-    safetyNumber: number,
-    fingerprint: key.fingerprint,
-    state,
-    ...(isChange && !trust ? { pinnedFingerprint } : {}),
-  };
-  if (isChange && !trust) {
-    ctx.print(
-      [
-        `WARNING: the relay now serves a different key for ${name}. Nothing will be sent to ${name} until you accept it.`,
-        `Safety number with the new key (compare it with ${name} in person or over another channel):`,
-        number,
-        `new key fingerprint:    ${key.fingerprint}`,
-        `pinned key fingerprint: ${pinnedFingerprint ?? ''}`,
-        `If the numbers match, accept the new key: metachat verify ${peerArg} --trust`,
-      ].join('\n'),
-      json,
+  // The relay answers key lookups on an authenticated connection only.
+  await withSession(ctx, async ({ client, profile }) => {
+    const address = parsePeerAddress(peerArg, profile);
+    const peer = profile.peers[address.identifier] ?? {};
+    let served: string | undefined;
+    try {
+      served = await client.key(address.identifier);
+    } catch (error) {
+      if (!(error instanceof RelayRefusedError)) throw error;
+    }
+    const name = peer.alias ?? peer.username ?? peerArg;
+    const verdict = decide(peer, served, address.fingerprint, trust, name);
+    const key = importPublicKey(verdict.key);
+    if (address.fingerprint !== undefined && key.fingerprint !== address.fingerprint)
+      throw new UsageError('That key does not have the fingerprint you gave; not trusting it.');
+    // Saved with the rest of the profile when the session closes.
+    if (verdict.record !== undefined) profile.peers[address.identifier] = verdict.record;
+    const number = safetyNumber(
+      { identifier: profile.identifier, publicKey: importPublicKey(profile.publicKey) },
+      { identifier: address.identifier, publicKey: key },
     );
-    return;
-  }
-  const label = {
-    new: 'not pinned yet: pinned when you first write',
-    pinned: 'pinned, not verified: compare the number, then run verify --trust',
-    verified: 'verified',
-    changed: 'changed',
-  }[state];
-  ctx.print(
-    `Safety number with ${name}:\n${number}\nkey fingerprint: ${key.fingerprint} (${label})`,
-    json,
-  );
+    const pinnedFingerprint =
+      verdict.pinned === undefined ? undefined : importPublicKey(verdict.pinned).fingerprint;
+    const json = {
+      id: address.identifier,
+      safetyNumber: number,
+      fingerprint: key.fingerprint,
+      state: verdict.state,
+      ...(pinnedFingerprint === undefined ? {} : { pinnedFingerprint }),
+    };
+    const human =
+      verdict.state === 'changed'
+        ? [
+            `WARNING: the relay now serves a different key for ${name}. Nothing will be sent to ${name} until you accept it.`,
+            `Safety number with the new key (compare it with ${name} in person or over another channel):`,
+            number,
+            `new key fingerprint:    ${key.fingerprint}`,
+            `pinned key fingerprint: ${pinnedFingerprint ?? ''}`,
+            `If the numbers match, accept the new key: metachat verify ${peerArg} --trust`,
+          ]
+        : [
+            `Safety number with ${name}:`,
+            number,
+            `key fingerprint: ${key.fingerprint} (${verdict.state === 'verified' ? 'verified' : 'pinned, not verified: compare the number, then run verify --trust'})`,
+          ];
+    ctx.print(human.join('\n'), json);
+  });
 }
 
 /** `alias`: a local nickname for a peer, usable wherever a peer is expected. */

@@ -237,6 +237,28 @@ describe('metachat CLI against a real daemon', () => {
     expect((await cli('alice', ['send', 'bobby', 'by nickname'])).code).toBe(0);
   }, 60_000);
 
+  it('verify pins a first-contact key, refuses --trust before a number was shown, and a given fingerprint verifies', async () => {
+    const carol = json(await cli('carol', ['register', 'carol', '--json']))[0] ?? {};
+    const [carolId, carolFp] = [String(carol['id']), String(carol['fingerprint'])];
+    const early = await cli('bob', ['verify', carolId, '--trust']);
+    expect(early.code).toBe(2);
+    expect(early.stderr).toMatch(/Compare the safety number first/);
+    expect(json(await cli('bob', ['verify', carolId, '--json']))[0]).toMatchObject({
+      state: 'pinned',
+      fingerprint: carolFp,
+    });
+    expect(json(await cli('bob', ['verify', carolId, '--trust', '--json']))[0]).toMatchObject({
+      state: 'verified',
+    });
+    expect(
+      json(await cli('alice', ['verify', `${carolId}#${carolFp}`, '--json']))[0],
+    ).toMatchObject({
+      state: 'verified',
+    });
+    const wrongFp = await cli('alice', ['verify', `${carolId}#${'0'.repeat(64)}`]);
+    expect(wrongFp.code).toBe(2);
+  }, 60_000);
+
   it('refuses to send when the relay serves a different key for a pinned peer', async () => {
     const keyFile = join(dataDir, 'keys', `${ids['bob'] ?? ''}.json`);
     const original = await readFile(keyFile, 'utf8');

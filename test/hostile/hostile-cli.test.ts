@@ -356,4 +356,45 @@ describe('the real CLI against a hostile relay', () => {
     expect(result.stderr).toMatch(/this relay is lying or its data is damaged/);
     await expect(stat(join(home('bob-other-device'), 'profile.json'))).rejects.toThrow(/ENOENT/);
   }, 30_000);
+
+  it('verify --trust accepts only the key it showed: another key served at that moment is refused', async () => {
+    const other = await generateKeyPair();
+    const serve = (key: KeyPair): Behaviour => ({
+      answer(event, payload) {
+        if (event !== 'key' || (payload as { identifier?: unknown }).identifier !== id('bob'))
+          return undefined;
+        return { ok: true, publicKey: key.publicKey.encoded };
+      },
+    });
+    const peerRecord = async () =>
+      (
+        JSON.parse(await readFile(join(home('alice'), 'profile.json'), 'utf8')) as {
+          peers: Record<string, { publicKey?: string; changedKey?: string }>;
+        }
+      ).peers[id('bob')];
+    try {
+      hostile.behave(serve(mallory));
+      const shown = jsonLines((await cli('alice', ['verify', id('bob'), '--json'])).stdout)[0];
+      expect(shown).toMatchObject({
+        state: 'changed',
+        fingerprint: mallory.publicKey.fingerprint,
+        pinnedFingerprint: fingerprints['bob'],
+      });
+      hostile.behave(serve(other));
+      const swapped = await cli('alice', ['verify', id('bob'), '--trust']);
+      expect(swapped.code).toBe(1);
+      expect(swapped.stderr).toMatch(/have not compared yet; nothing was trusted/);
+      const kept = await peerRecord();
+      expect(kept?.changedKey).toBe(mallory.publicKey.encoded);
+      expect([other, mallory].map((k) => k.publicKey.encoded)).not.toContain(kept?.publicKey);
+      // The relay serves the pinned key again: the change is withdrawn, nothing was accepted.
+      hostile.behave({});
+      const back = jsonLines((await cli('alice', ['verify', id('bob'), '--json'])).stdout)[0];
+      expect(back?.['fingerprint']).toBe(fingerprints['bob']);
+      expect(back?.['state']).not.toBe('changed');
+      expect((await peerRecord())?.changedKey).toBeUndefined();
+    } finally {
+      hostile.behave({});
+    }
+  }, 60_000);
 });
