@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DeliveredNotice } from '../../src/core/index.js';
@@ -164,5 +164,43 @@ describe('metachat listen', () => {
     }
     waiting.kill('SIGINT');
     expect(await exited).toBe(0);
+  }, 60_000);
+
+  it('winds down like Ctrl+C when its reader goes away, and keeps how far it read', async () => {
+    const reader = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src/cli/entry.ts'), 'listen', '--home', home],
+      {
+        cwd: ROOT,
+        env: { ...process.env, METACHAT_PASSWORD: PASSWORD, METACHAT_SERVER: relay.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    listener = reader;
+    let first = '';
+    let said = '';
+    reader.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => reader.once('exit', resolve));
+    const sender = await secondDevice(relay.url, alice);
+    try {
+      await sender.send(sealText(alice, bob, 'the only line read'));
+      await new Promise<void>((resolve) => {
+        reader.stdout.on('data', (chunk: Buffer) => {
+          first += chunk.toString();
+          if (first.includes('\n')) resolve();
+        });
+      });
+      reader.stdout.destroy();
+      const last = sealText(alice, bob, 'written into a closed pipe');
+      const { seq } = await sender.send(last);
+      expect(await exited).toBe(0);
+      expect(said).not.toMatch(/EPIPE|Error/);
+      const profile = JSON.parse(await readFile(join(home, 'profile.json'), 'utf8')) as {
+        seenUpTo: number;
+      };
+      expect(profile.seenUpTo).toBeGreaterThanOrEqual(seq);
+    } finally {
+      sender.close();
+    }
   }, 60_000);
 });
