@@ -302,8 +302,7 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof KeyChangedError ||
       error instanceof WrappedKeyRejectedError ||
       error instanceof UnsentMessagesError ||
-      error instanceof OutboxCorruptError ||
-      error instanceof UnknownPeerError;
+      error instanceof OutboxCorruptError;
     const message = known
       ? (error as Error).message
       : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;

@@ -1,6 +1,9 @@
 import { UsageError } from './cli-errors.js';
 import { processStdin, type StdinReader } from './stdin-reader.js';
 
+/** A password line longer than this is a mistake (a file piped in whole), not a password. */
+const MAX_PASSWORD_LINE = 8192;
+
 /** Where the password comes from, in order: --password-stdin, METACHAT_PASSWORD, a hidden prompt. */
 export interface PasswordSource {
   readonly fromStdin: boolean;
@@ -14,7 +17,7 @@ export interface PasswordSource {
 /** Gets the password once per process; at registration a prompt asks twice and compares. */
 export async function readPassword(source: PasswordSource, confirm: boolean): Promise<string> {
   if (source.fromStdin) {
-    const line = await (source.stdin ?? processStdin).line();
+    const line = await (source.stdin ?? processStdin).line(MAX_PASSWORD_LINE);
     if (line.length === 0)
       throw new UsageError('--password-stdin was given, but standard input had no password line.');
     return line;

@@ -24,6 +24,7 @@ import {
   type StoredPacket,
   type WrappedPrivateKey,
 } from '../core/index.js';
+import { oneLine } from './terminal-text.js';
 
 /** How long to wait for an acknowledgement before giving up on a request. */
 const DEFAULT_TIMEOUT_MS = 15_000;
@@ -36,7 +37,8 @@ export class RelayRefusedError extends Error {
     readonly code: string,
     message: string,
   ) {
-    super(message);
+    // The relay's words reach the terminal: nothing in them may act on it.
+    super(oneLine(message));
   }
 }
 
@@ -98,7 +100,7 @@ export class RelayClient {
       const fail = (reason: string) => {
         settle();
         socket.close();
-        reject(new RelayUnreachableError(`Cannot reach the relay at ${url}: ${reason}`));
+        reject(new RelayUnreachableError(`Cannot reach the relay at ${url}: ${oneLine(reason)}`));
       };
       const connected = () => {
         settle();
@@ -109,7 +111,7 @@ export class RelayClient {
         if (options.reconnect !== true) fail(error.message);
         else if (!told) {
           told = true;
-          options.onWaiting?.(error.message);
+          options.onWaiting?.(oneLine(error.message));
         }
       };
       // The transport can open and then close (a relay killed mid-handshake) before Socket.IO's

@@ -19,10 +19,12 @@ export class StdinReader {
 
   constructor(private readonly input: NodeJS.ReadableStream = stdin) {}
 
-  /** The next line without its line ending, or what is left if input ends first. */
-  async line(): Promise<string> {
+  /** The next line without its line ending (or what is left if input ends first), at most `max` characters. */
+  async line(max = MAX_STDIN_BYTES): Promise<string> {
     for (;;) {
       const end = this.buffered.indexOf('\n');
+      if ((end === -1 ? this.buffered.length : end) > max)
+        throw new UsageError(`The first line of standard input is over ${max} characters.`);
       if (end !== -1) {
         const line = this.buffered.slice(0, end);
         this.buffered = this.buffered.slice(end + 1);

@@ -34,4 +34,9 @@ describe('StdinReader', () => {
     const input = reader(...Array.from({ length: 5 }, () => Buffer.alloc(300 * 1024, 0x61)));
     await expect(input.rest()).rejects.toThrow(UsageError);
   });
+
+  it('refuses a first line longer than asked for with a usage error', async () => {
+    const input = reader('x'.repeat(9000), '\nrest');
+    await expect(input.line(8192)).rejects.toThrow(/over 8192 characters/);
+  });
 });

@@ -397,4 +397,30 @@ describe('the real CLI against a hostile relay', () => {
       hostile.behave({});
     }
   }, 60_000);
+
+  it('a refusal whose text carries terminal escapes or extra lines reaches stderr as one inert line', async () => {
+    hostile.behave({
+      answer: (event) =>
+        event === 'send'
+          ? {
+              ok: false,
+              error: {
+                code: 'INTERNAL',
+                message: '\u001b[2J\u001b]0;pwned\u0007gone\nmetachat: Sent.',
+              },
+            }
+          : undefined,
+    });
+    let result: CliResult | undefined;
+    try {
+      result = await cli('alice', ['send', id('bob'), 'refused']);
+    } finally {
+      hostile.behave({});
+    }
+    expect(result.code).toBe(1);
+    expect(result.stderr.includes('\u001b')).toBe(false);
+    expect(result.stderr.includes('\u0007')).toBe(false);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('gone metachat: Sent.');
+  }, 30_000);
 });

@@ -66,6 +66,35 @@ describe('the chat screen behind a relay that swallows a send', () => {
   }, 20_000);
 });
 
+describe('the chat screen behind a relay that swallows a key lookup', () => {
+  it('asks again after the timeout, then seals and sends the message', async () => {
+    const carol = await screenOf(world.carol);
+    const lookups: unknown[] = [];
+    world.hostile.behave({
+      answer(event, payload) {
+        if (
+          event !== 'key' ||
+          (payload as { identifier?: unknown }).identifier !== world.bob.identifier
+        )
+          return undefined;
+        lookups.push(payload);
+        return lookups.length === 1 ? new Promise(() => undefined) : undefined;
+      },
+    });
+    expect(carol.send(world.bob.identifier, 'once you have my key')).toBe(true);
+    await until(
+      carol,
+      (s) =>
+        messagesWith(s, world.bob.identifier).some(
+          (m) => m.text === 'once you have my key' && m.status === 'sent',
+        ),
+      'sent after the key was asked for again',
+      12_000,
+    );
+    expect(lookups.length).toBeGreaterThanOrEqual(2);
+  }, 20_000);
+});
+
 describe('the chat screen behind a hostile relay', () => {
   it('shows a forged packet as a red warning line, never as text, and a withheld one as a notice', async () => {
     const bob = await screenOf(world.bob);

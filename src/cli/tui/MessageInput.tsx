@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import { graphemes } from './graphemes.js';
-import { sanitizeForTerminal, wrappedHeight } from './message-rows.js';
+import { sanitizeForTerminal } from '../terminal-text.js';
+import { wrappedHeight } from './message-rows.js';
 import type { EditorState } from './use-line-editor.js';
 
 /** The most rows the input takes; longer drafts scroll inside it. */

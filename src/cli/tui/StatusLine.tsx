@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import type { ChatSnapshot } from './chat-state.js';
-import { sanitizeForTerminal } from './message-rows.js';
+import { sanitizeForTerminal } from '../terminal-text.js';
 
 /** The bottom line: the latest notice (red for errors), else the keys that work here. */
 export function StatusLine({

@@ -2,7 +2,7 @@ import { openPacket, type PublicKey } from '../../core/index.js';
 import { KeyChangedError } from '../cli-errors.js';
 import { composeMessage, markHelloSent } from '../compose.js';
 import { outboxId, saveOutbox, type OutboxEntry } from '../outbox.js';
-import { RelayRefusedError } from '../relay-client.js';
+import { RelayRefusedError, RelayTimeoutError } from '../relay-client.js';
 import type { ChatContext } from './chat-context.js';
 import type { ChatMessage } from './chat-state.js';
 
@@ -165,6 +165,11 @@ export class ChatOutbox {
     try {
       key = await this.ctx.keyFor(item.peer);
     } catch (error) {
+      if (error instanceof RelayTimeoutError) {
+        // No answer on a live link: ask again later (a drop re-runs it on reconnect anyway).
+        setTimeout(() => this.sealLater(local), RETRY_FIRST_MS).unref();
+        return;
+      }
       if (!(error instanceof KeyChangedError || error instanceof RelayRefusedError)) throw error;
       const failure = error.message;
       book.patch(item.peer, local, (message) => ({ ...message, status: 'failed', failure }));

@@ -1,6 +1,7 @@
 import stringWidth from 'string-width';
 import wrapAnsi from 'wrap-ansi';
 import type { ChatMessage } from './chat-state.js';
+import { sanitizeForTerminal } from '../terminal-text.js';
 
 /** Widest a sender name column gets; longer names are cut with an ellipsis. */
 const NAME_COLUMN_MAX = 16;
@@ -27,19 +28,6 @@ export type ChatRow =
       readonly body: string;
       readonly height: number;
     };
-
-/**
- * Replaces what a terminal would act on (C0/C1 controls, DEL, bidi overrides) with a visible
- * placeholder, keeping newlines and tabs. Core already refuses such text; this is the last line of
- * defence between relay-supplied bytes and the terminal.
- */
-export function sanitizeForTerminal(text: string): string {
-  return text.replace(/\t/g, '  ').replace(
-    // eslint-disable-next-line no-control-regex -- finding control characters is the point
-    /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
-    '\ufffd',
-  );
-}
 
 function pad2(n: number): string {
   return String(n).padStart(2, '0');
