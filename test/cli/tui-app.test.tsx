@@ -92,13 +92,18 @@ function mount(controller: ChatController, initialPeer: string | null = null) {
       await pause(20);
     }
   };
+  const ringsUpTo = async (count: number, ms = 5_000) => {
+    const deadline = Date.now() + ms;
+    while (bells() < count && Date.now() < deadline) await pause(20);
+    return bells();
+  };
   const press = async (...keys: string[]) => {
     for (const key of keys) {
       screen.stdin.write(key);
       await pause(30);
     }
   };
-  return { ...screen, exited, bells, text, waitFor, press };
+  return { ...screen, exited, bells, ringsUpTo, text, waitFor, press };
 }
 
 async function pause(ms: number): Promise<void> {
@@ -120,8 +125,7 @@ describe('the App over a real relay', () => {
 
     await bob.client.send(sealText(bob, alice, 'ding one'));
     await app.waitFor('ding one');
-    await pause(50);
-    expect(app.bells()).toBe(1);
+    expect(await app.ringsUpTo(1)).toBe(1);
 
     await app.press(KEYS.ctrlB);
     await app.waitFor('Bell off.');
@@ -134,8 +138,7 @@ describe('the App over a real relay', () => {
     await app.waitFor('bell on');
     await bob.client.send(sealText(bob, alice, 'ding three'));
     await app.waitFor('(1 new)');
-    await pause(50);
-    expect(app.bells()).toBe(2);
+    expect(await app.ringsUpTo(2)).toBe(2);
 
     await app.press('b');
     await app.waitFor('bell off');
