@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ChatController } from '../../src/cli/tui/chat-controller.js';
 import type { Packet, StoredPacket } from '../../src/core/index.js';
-import { sealText, tempDir, type TestUser } from '../support/relay-harness.js';
+import { collectPackets, sealText, tempDir, type TestUser } from '../support/relay-harness.js';
 import { messagesWith, profileFor, startController, until } from '../support/tui-harness.js';
 import { startHostileWorld, type HostileWorld } from './hostile-world.js';
 import { flipBase64, rewriteStream } from './tampering.js';
@@ -63,6 +63,36 @@ describe('the chat screen behind a relay that swallows a send', () => {
     expect(sends).toHaveLength(3);
     expect(sends[1]).toBe(sends[0]);
     expect(new Set(sends).size).toBe(2);
+  }, 20_000);
+});
+
+describe('the chat screen behind a relay that stores a send but loses its acknowledgement', () => {
+  it('sends it again with the same id, the relay keeps one copy, and it shows as sent', async () => {
+    const carol = await screenOf(world.carol);
+    const pushed = collectPackets(world.alice.client);
+    let first = true;
+    world.hostile.behave({
+      answer(event, payload, conn) {
+        if (event !== 'send' || !first) return undefined;
+        first = false;
+        // Stored upstream; the acknowledgement never comes back.
+        void conn.ask(event, payload);
+        return new Promise(() => undefined);
+      },
+    });
+    expect(carol.send(world.alice.identifier, 'stored, not acknowledged')).toBe(true);
+    await until(
+      carol,
+      (s) =>
+        messagesWith(s, world.alice.identifier).some(
+          (m) => m.text === 'stored, not acknowledged' && m.status === 'sent',
+        ),
+      'sent after a retry',
+      10_000,
+    );
+    const ids = pushed.packets.map((stored) => stored.packet.id);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(new Set(ids).size).toBe(ids.length);
   }, 20_000);
 });
 
