@@ -54,14 +54,18 @@ export async function peerKey(
     );
   }
   if (peer.publicKey !== undefined && peer.publicKey !== served.encoded) {
-    profile.peers[address.identifier] = { ...peer, changedKey: served.encoded };
+    if (peer.changedKey !== served.encoded) {
+      // A key nobody has looked at yet: `verify` must show it before `--trust` can accept it.
+      const { shownKey: _stale, ...rest } = peer;
+      profile.peers[address.identifier] = { ...rest, changedKey: served.encoded };
+    }
     throw new KeyChangedError(
       `WARNING: the key of ${peer.alias ?? peer.username ?? address.identifier.slice(0, 12)} changed. Nothing was sent. Compare safety numbers with "metachat verify", then accept with --trust.`,
     );
   }
   if (peer.publicKey === served.encoded && peer.changedKey !== undefined) {
     // The relay serves the pinned key again: its earlier change is withdrawn.
-    const { changedKey: _withdrawn, ...kept } = peer;
+    const { changedKey: _withdrawn, shownKey: _shown, ...kept } = peer;
     peer = kept;
     profile.peers[address.identifier] = kept;
   }

@@ -21,6 +21,8 @@ const peerSchema = z.strictObject({
   username: z.string().max(32).optional(),
   /** Set when the relay served a key that differs from the pinned one; sending stops until --trust. */
   changedKey: publicKeySchema.optional(),
+  /** The key whose safety number `verify` last showed: the only one `verify --trust` may accept. */
+  shownKey: publicKeySchema.optional(),
   helloSent: z.boolean().optional(),
   /** The user compared safety numbers (`verify --trust`) or gave the fingerprint with the address. */
   verified: z.boolean().optional(),

@@ -19,9 +19,10 @@ interface Verdict {
 }
 
 /**
- * Decides `verify` from what this device holds and what the relay serves now. `--trust` only ever
- * accepts a key the user was already shown (the pinned key, or a change an earlier `verify`
- * recorded) or one whose fingerprint the user gave: never a key the relay hands out at that moment.
+ * Decides `verify` from what this device holds and what the relay serves now. Without --trust the
+ * key in question is shown and remembered as shown (pinned at first contact, as a first message
+ * would). `--trust` accepts only that shown key, or one whose fingerprint the user gave: never a
+ * key the relay (or another command's lookup) put in place since the user last looked.
  */
 function decide(
   peer: PeerRecord,
@@ -30,48 +31,42 @@ function decide(
   trust: boolean,
   name: string,
 ): Verdict {
+  const { changedKey: _change, shownKey: _shown, ...base } = peer;
   const pinned = peer.publicKey;
-  // A relay that serves the pinned key again has withdrawn its change: nothing is left to accept.
-  const shown = served !== undefined && served === pinned ? undefined : peer.changedKey;
-  const fresh = served !== undefined && served !== pinned && served !== shown;
-  if (pinned === undefined) {
-    if (served === undefined)
-      throw new UsageError('No key is known for this peer: is the identifier right?');
-    // First contact: pinned now, as a first message would (trust on first use).
-    if (trust && vouched === undefined) {
+  // The relay's current answer; if it refused, what this device last heard.
+  const current = served ?? peer.changedKey ?? pinned;
+  if (current === undefined)
+    throw new UsageError('No key is known for this peer: is the identifier right?');
+  const changed = pinned !== undefined && current !== pinned;
+  if (trust || vouched !== undefined) {
+    const compared = current === peer.shownKey || vouched !== undefined;
+    if (!compared) {
+      if (changed)
+        throw new KeyChangedError(
+          `The relay now serves a key for ${name} that you have not compared yet; nothing was trusted. Run "metachat verify ${name}" and compare its safety number first.`,
+        );
       throw new UsageError(
         `Compare the safety number first: run "metachat verify ${name}", then add --trust if it matches.`,
       );
     }
-    // A fingerprint given out of band vouches for the key, as it does when sending.
-    const accept = trust || vouched !== undefined;
+    // A fingerprint given for a changed key still needs --trust to replace the pinned one.
+    if (!changed || trust)
+      return {
+        key: current,
+        state: 'verified',
+        record: { ...base, publicKey: current, verified: true },
+      };
+  }
+  if (changed) {
     return {
-      key: served,
-      state: accept ? 'verified' : 'pinned',
-      record: { ...peer, publicKey: served, ...(accept ? { verified: true } : {}) },
+      key: current,
+      state: 'changed',
+      record: { ...base, publicKey: pinned, changedKey: current, shownKey: current },
+      pinned,
     };
   }
-  const change = fresh ? served : shown;
-  if (change === undefined) {
-    const { changedKey: withdrawn, ...kept } = peer;
-    if (!trust && vouched === undefined) {
-      const state = peer.verified === true ? 'verified' : 'pinned';
-      return withdrawn === undefined
-        ? { key: pinned, state }
-        : { key: pinned, state, record: kept };
-    }
-    return { key: pinned, state: 'verified', record: { ...kept, verified: true } };
-  }
-  if (!trust || (fresh && vouched === undefined)) {
-    if (trust) {
-      throw new KeyChangedError(
-        `The relay now serves a key for ${name} that you have not compared yet; nothing was trusted. Run "metachat verify ${name}" and compare its safety number first.`,
-      );
-    }
-    return { key: change, state: 'changed', record: { ...peer, changedKey: change }, pinned };
-  }
-  const { changedKey: _accepted, ...rest } = peer;
-  return { key: change, state: 'verified', record: { ...rest, publicKey: change, verified: true } };
+  const state = peer.verified === true ? 'verified' : 'pinned';
+  return { key: current, state, record: { ...base, publicKey: current, shownKey: current } };
 }
 
 /**
@@ -88,6 +83,11 @@ export async function verifyCommand(
   // The relay answers key lookups on an authenticated connection only.
   await withSession(ctx, async ({ client, profile }) => {
     const address = parsePeerAddress(peerArg, profile);
+    if (address.identifier === profile.identifier) {
+      throw new UsageError(
+        `That is your own identifier; your key fingerprint is ${importPublicKey(profile.publicKey).fingerprint} ("metachat whoami").`,
+      );
+    }
     const peer = profile.peers[address.identifier] ?? {};
     let served: string | undefined;
     try {

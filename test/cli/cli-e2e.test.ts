@@ -257,7 +257,17 @@ describe('metachat CLI against a real daemon', () => {
     });
     const wrongFp = await cli('alice', ['verify', `${carolId}#${'0'.repeat(64)}`]);
     expect(wrongFp.code).toBe(2);
-  }, 60_000);
+    // A key pinned by a first message was never shown: --trust waits for verify to show it.
+    const dave = json(await cli('dave', ['register', 'dave', '--json']))[0] ?? {};
+    const daveId = String(dave['id']);
+    expect((await cli('bob', ['send', daveId, 'hi dave'])).code).toBe(0);
+    expect((await cli('bob', ['verify', daveId, '--trust'])).code).toBe(2);
+    expect((await cli('bob', ['verify', daveId])).code).toBe(0);
+    expect((await cli('bob', ['verify', daveId, '--trust'])).code).toBe(0);
+    const self = await cli('bob', ['verify', ids['bob'] ?? '']);
+    expect(self.code).toBe(2);
+    expect(self.stderr).toMatch(/your own identifier/);
+  }, 90_000);
 
   it('refuses to send when the relay serves a different key for a pinned peer', async () => {
     const keyFile = join(dataDir, 'keys', `${ids['bob'] ?? ''}.json`);

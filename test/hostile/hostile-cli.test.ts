@@ -387,6 +387,24 @@ describe('the real CLI against a hostile relay', () => {
       const kept = await peerRecord();
       expect(kept?.changedKey).toBe(mallory.publicKey.encoded);
       expect([other, mallory].map((k) => k.publicKey.encoded)).not.toContain(kept?.publicKey);
+      // A later lookup (here by send) records yet another key: it was never shown, so --trust
+      // refuses it whether the relay serves it again or refuses to answer.
+      expect((await cli('alice', ['send', id('bob'), 'not to a swapped key'])).code).toBe(1);
+      expect((await peerRecord())?.changedKey).toBe(other.publicKey.encoded);
+      const again = await cli('alice', ['verify', id('bob'), '--trust']);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/have not compared yet/);
+      hostile.behave({
+        answer: (event) =>
+          event === 'key'
+            ? { ok: false, error: { code: 'UNKNOWN_IDENTIFIER', message: 'no such user' } }
+            : undefined,
+      });
+      const blind = await cli('alice', ['verify', id('bob'), '--trust']);
+      expect(blind.code).toBe(1);
+      expect([other, mallory].map((k) => k.publicKey.encoded)).not.toContain(
+        (await peerRecord())?.publicKey,
+      );
       // The relay serves the pinned key again: the change is withdrawn, nothing was accepted.
       hostile.behave({});
       const back = jsonLines((await cli('alice', ['verify', id('bob'), '--json'])).stdout)[0];

@@ -39,7 +39,10 @@ export class ChatOutbox {
   send(peer: string, text: string): boolean {
     if (text.trim().length === 0) return false;
     const { book, session } = this.ctx;
-    if (session.profile.peers[peer]?.changedKey !== undefined) {
+    if (
+      peer !== session.account.identifier &&
+      session.profile.peers[peer]?.changedKey !== undefined
+    ) {
       this.ctx.say(
         `Not sent: the key of ${book.name(peer)} changed. Compare safety numbers with "metachat verify", then accept with --trust.`,
         'error',
