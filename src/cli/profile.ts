@@ -9,7 +9,6 @@ import {
   publicKeySchema,
   wrappedPrivateKeySchema,
 } from '../core/index.js';
-import { mergeJson } from './merge-json.js';
 import { writePrivateFile } from './private-file.js';
 import { REMEMBERED_PACKETS } from './stream-guard.js';
 
@@ -104,35 +103,13 @@ export async function loadProfile(home: string): Promise<Profile> {
   if (!parsed.success) {
     throw new ProfileCorruptError(`The profile ${profilePath(home)} is damaged; log in again.`);
   }
-  onDisk.set(parsed.data, structuredClone(parsed.data));
   return parsed.data;
 }
 
-/** What each loaded profile looked like on disk when this process last read or wrote it. */
-const onDisk = new WeakMap<Profile, Profile>();
-
-/**
- * Writes the profile atomically (0600 file in a 0700 directory, temp file, fsync, rename). A profile
- * this process loaded is first merged with what another process wrote meanwhile (a `verify --trust`
- * beside an open chat screen), and takes those changes in too; the stream mark only moves forward.
- */
+/** Writes the profile atomically: 0600 file in a 0700 directory, temp file, fsync, rename. */
 export async function saveProfile(home: string, profile: Profile): Promise<void> {
-  const base = onDisk.get(profile);
-  let next = profileSchema.parse(profile);
-  if (base !== undefined) {
-    const theirs = await loadProfile(home).catch(() => undefined);
-    if (theirs !== undefined) {
-      const merged = profileSchema.safeParse(mergeJson(base, next, theirs));
-      if (merged.success) {
-        next = { ...merged.data, seenUpTo: Math.max(next.seenUpTo, theirs.seenUpTo) };
-        Object.assign(profile, next);
-        for (const key of Object.keys(profile) as (keyof Profile)[])
-          if (!(key in next)) Reflect.deleteProperty(profile, key);
-      }
-    }
-  }
-  await writePrivateFile(home, 'profile.json', `${JSON.stringify(next, null, 2)}\n`);
-  onDisk.set(profile, structuredClone(next));
+  const checked = profileSchema.parse(profile);
+  await writePrivateFile(home, 'profile.json', `${JSON.stringify(checked, null, 2)}\n`);
 }
 
 /** Forgets this device's profile (logout). */
