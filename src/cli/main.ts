@@ -11,6 +11,7 @@ import {
 } from './cli-errors.js';
 import { logoutCommand } from './logout-command.js';
 import { OutboxCorruptError } from './outbox.js';
+import { ProfileReplacedError } from './profile-merge.js';
 import { inboxCommand } from './inbox-command.js';
 import { historyCommand, listenCommand, sendCommand } from './message-commands.js';
 import {
@@ -302,7 +303,8 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof KeyChangedError ||
       error instanceof WrappedKeyRejectedError ||
       error instanceof UnsentMessagesError ||
-      error instanceof OutboxCorruptError;
+      error instanceof OutboxCorruptError ||
+      error instanceof ProfileReplacedError;
     const message = known
       ? (error as Error).message
       : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;

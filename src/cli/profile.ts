@@ -9,6 +9,7 @@ import {
   publicKeySchema,
   wrappedPrivateKeySchema,
 } from '../core/index.js';
+import { mergeProfiles } from './profile-merge.js';
 import { writePrivateFile } from './private-file.js';
 import { REMEMBERED_PACKETS } from './stream-guard.js';
 
@@ -103,13 +104,43 @@ export async function loadProfile(home: string): Promise<Profile> {
   if (!parsed.success) {
     throw new ProfileCorruptError(`The profile ${profilePath(home)} is damaged; log in again.`);
   }
+  onDisk.set(parsed.data, structuredClone(parsed.data));
   return parsed.data;
 }
 
-/** Writes the profile atomically: 0600 file in a 0700 directory, temp file, fsync, rename. */
+/** What each profile this process loaded looked like on disk when it last read or wrote it. */
+const onDisk = new WeakMap<Profile, Profile>();
+
+/**
+ * Writes the profile atomically (0600 file in a 0700 directory, temp file, fsync, rename). A profile
+ * this process loaded is first merged with what another process wrote since (`mergeProfiles`), and
+ * takes those changes in; if another process logged out meanwhile, nothing is written back.
+ */
 export async function saveProfile(home: string, profile: Profile): Promise<void> {
-  const checked = profileSchema.parse(profile);
-  await writePrivateFile(home, 'profile.json', `${JSON.stringify(checked, null, 2)}\n`);
+  const base = onDisk.get(profile);
+  let theirs: Profile | undefined;
+  if (base !== undefined) {
+    try {
+      theirs = await loadProfile(home);
+    } catch (error) {
+      if (error instanceof NoProfileError) return;
+      if (!(error instanceof ProfileCorruptError)) throw error;
+    }
+  }
+  // No await from here to the assignment: whatever the caller changed meanwhile is included.
+  const mine = profileSchema.parse(profile);
+  const next =
+    base === undefined || theirs === undefined
+      ? mine
+      : profileSchema.parse(mergeProfiles(base, mine, theirs));
+  if (next !== mine) {
+    for (const key of Object.keys(profile))
+      if (!(key in next)) Reflect.deleteProperty(profile, key);
+    Object.assign(profile, next);
+  }
+  const written = structuredClone(next);
+  await writePrivateFile(home, 'profile.json', `${JSON.stringify(next, null, 2)}\n`);
+  onDisk.set(profile, written);
 }
 
 /** Forgets this device's profile (logout). */

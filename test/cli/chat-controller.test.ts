@@ -16,7 +16,22 @@ import {
   type TestRelay,
   type TestUser,
 } from '../support/relay-harness.js';
+import { loadProfile, saveProfile } from '../../src/cli/profile.js';
+import { runCli } from '../support/cli-process.js';
 import { messagesWith, profileFor, startController, until } from '../support/tui-harness.js';
+
+/** Polls `check` until it holds, or fails after `ms`. */
+async function poll(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  ms = 8_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 let relay: TestRelay;
 let alice: TestUser;
@@ -161,6 +176,40 @@ describe('the TUI controller against a real relay', () => {
       messagesWith(controller.getSnapshot(), bob.identifier).some((m) => m.text === 'secret'),
     ).toBe(false);
   });
+
+  it('learns a verify --trust given in another terminal while the screen is open, and then sends', async () => {
+    const home = await tempDir('metachat-tui-');
+    const initial = profileFor(alice, relay.url);
+    initial.peers[bob.identifier] = { publicKey: (await generateKeyPair()).publicKey.encoded };
+    await saveProfile(home, initial);
+    const controller = await startController(alice, await loadProfile(home), home, relay.url);
+    running.push(controller);
+    controller.openChat(bob.identifier);
+    await until(controller, (s) => s.notice?.text.includes('changed') === true, 'a key change');
+    const onDisk = async () => (await loadProfile(home)).peers[bob.identifier];
+    await poll(async () => (await onDisk())?.changedKey !== undefined, 'the change saved');
+    expect(controller.send(bob.identifier, 'once trusted')).toBe(false);
+
+    const cli = (...args: string[]) =>
+      runCli([...args, '--home', home, '--server', relay.url], {
+        env: { METACHAT_PASSWORD: 'correct horse battery' },
+      });
+    expect((await cli('verify', bob.identifier)).code).toBe(0);
+    expect((await cli('verify', bob.identifier, '--trust')).code).toBe(0);
+    // The refusal saves, and the save merges what the other terminal wrote.
+    expect(controller.send(bob.identifier, 'once trusted')).toBe(false);
+    await poll(() => controller.trustOf(bob.identifier) === 'verified', 'the trust learned');
+    expect(controller.send(bob.identifier, 'once trusted')).toBe(true);
+    await until(
+      controller,
+      (s) =>
+        messagesWith(s, bob.identifier).some(
+          (m) => m.text === 'once trusted' && m.status === 'sent',
+        ),
+      'sent',
+    );
+    expect((await onDisk())?.verified).toBe(true);
+  }, 30_000);
 
   it('marks a refused message failed with the reason, and Ctrl+R resends the same packet id', async () => {
     const { account, request } = await prepareRegistration('dave-later', 'correct horse battery');

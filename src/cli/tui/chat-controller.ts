@@ -312,7 +312,11 @@ export class ChatController {
     if (this.saveTimer !== undefined) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      this.saveInOrder(() => saveProfile(this.session.home, this.session.profile), 'profile');
+      this.saveInOrder(async () => {
+        await saveProfile(this.session.home, this.session.profile);
+        // The save merged in what other commands wrote (a --trust, an alias): show it.
+        this.changed();
+      }, 'profile');
     }, 250);
   }
 

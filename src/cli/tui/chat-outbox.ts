@@ -44,9 +44,11 @@ export class ChatOutbox {
       session.profile.peers[peer]?.changedKey !== undefined
     ) {
       this.ctx.say(
-        `Not sent: the key of ${book.name(peer)} changed. Compare safety numbers with "metachat verify", then accept with --trust.`,
+        `Not sent: the key of ${book.name(peer)} changed. Compare safety numbers with "metachat verify" (another terminal will do), accept with --trust, then send again.`,
         'error',
       );
+      // Saving merges the profile on disk: a --trust given in another terminal is picked up.
+      this.ctx.saveSoon();
       return false;
     }
     const key = this.ctx.knownKey(peer);

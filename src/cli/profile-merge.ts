@@ -1,0 +1,102 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { PeerRecord, Profile } from './profile.js';
+import { REMEMBERED_PACKETS, type RememberedPacket } from './stream-guard.js';
+
+/** Another login replaced the profile this process was using: merging would mix two accounts. */
+export class ProfileReplacedError extends Error {
+  override readonly name = 'ProfileReplacedError';
+}
+
+/** The fields that decide which key a peer's messages are sealed to and checked against. */
+const TRUST_FIELDS = ['publicKey', 'changedKey', 'shownKey', 'verified'] as const;
+type Trust = Pick<PeerRecord, (typeof TRUST_FIELDS)[number]>;
+
+function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Pick<T, K> {
+  const picked = {} as Pick<T, K>;
+  for (const key of keys) if (value[key] !== undefined) picked[key] = value[key];
+  return picked;
+}
+
+/** Three-way choice for one value: whichever side changed it since `base`; `mine` if both did. */
+function choose<T>(base: T, mine: T, theirs: T): T {
+  return isDeepStrictEqual(mine, base) ? theirs : mine;
+}
+
+/**
+ * A peer's trust fields move as one unit: taking the key from one process and "verified" from
+ * another could vouch for a key nobody compared. When both changed them, keep my key and record
+ * theirs as a change, unverified: sending stops until the user looks again with `verify`.
+ */
+function mergeTrust(base: Trust, mine: Trust, theirs: Trust): Trust {
+  if (isDeepStrictEqual(mine, base) || isDeepStrictEqual(mine, theirs)) return theirs;
+  if (isDeepStrictEqual(theirs, base)) return mine;
+  const key = mine.publicKey ?? theirs.publicKey;
+  const other = [theirs.publicKey, theirs.changedKey, mine.changedKey].find(
+    (candidate) => candidate !== undefined && candidate !== key,
+  );
+  return {
+    ...(key === undefined ? {} : { publicKey: key }),
+    ...(other ? { changedKey: other } : {}),
+  };
+}
+
+function mergePeer(
+  base: PeerRecord | undefined,
+  mine: PeerRecord | undefined,
+  theirs: PeerRecord | undefined,
+): PeerRecord {
+  const [b, m, t] = [base ?? {}, mine ?? {}, theirs ?? {}];
+  const merged: PeerRecord = {
+    ...mergeTrust(pick(b, TRUST_FIELDS), pick(m, TRUST_FIELDS), pick(t, TRUST_FIELDS)),
+  };
+  for (const field of ['alias', 'username', 'helloSent'] as const) {
+    const value = choose(b[field], m[field], t[field]);
+    if (value !== undefined) (merged as Record<string, unknown>)[field] = value;
+  }
+  const readUpTo = Math.max(m.readUpTo ?? 0, t.readUpTo ?? 0);
+  if (readUpTo > 0) merged.readUpTo = readUpTo;
+  return merged;
+}
+
+/** The last packets either side remembers, by position, without repeats. */
+function mergeRemembered(
+  mine: readonly RememberedPacket[] = [],
+  theirs: readonly RememberedPacket[] = [],
+): RememberedPacket[] {
+  const byId = new Map<string, number>();
+  for (const [seq, id] of [...theirs, ...mine]) byId.set(id, seq);
+  return [...byId]
+    .map(([id, seq]): RememberedPacket => [seq, id])
+    .sort((a, b) => a[0] - b[0])
+    .slice(-REMEMBERED_PACKETS);
+}
+
+/**
+ * Merges what this process changed since it read the profile (`base` → `mine`) with what another
+ * process wrote meanwhile (`theirs`), so that a `verify --trust` or `alias` in another terminal
+ * survives the chat screen's next save. The stream mark and read markers only move forward.
+ */
+export function mergeProfiles(base: Profile, mine: Profile, theirs: Profile): Profile {
+  if (theirs.identifier !== base.identifier || theirs.publicKey !== base.publicKey) {
+    throw new ProfileReplacedError(
+      'Another login replaced this profile while it was open; restart metachat to use the new account.',
+    );
+  }
+  const peers: Profile['peers'] = {};
+  for (const id of new Set([...Object.keys(mine.peers), ...Object.keys(theirs.peers)])) {
+    peers[id] = mergePeer(base.peers[id], mine.peers[id], theirs.peers[id]);
+  }
+  const recentPackets = mergeRemembered(mine.recentPackets, theirs.recentPackets);
+  const merged: Profile = {
+    ...mine,
+    server: choose(base.server, mine.server, theirs.server),
+    shareUsername: choose(base.shareUsername, mine.shareUsername, theirs.shareUsername),
+    seenUpTo: Math.max(mine.seenUpTo, theirs.seenUpTo),
+    peers,
+  };
+  const bell = choose(base.bell, mine.bell, theirs.bell);
+  if (bell === undefined) delete merged.bell;
+  else merged.bell = bell;
+  if (recentPackets.length > 0) merged.recentPackets = recentPackets;
+  return merged;
+}

@@ -1,0 +1,120 @@
+import { describe, expect, it } from '@jest/globals';
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { newProfile, prepareRegistration } from '../../src/cli/account.js';
+import { mergeProfiles, ProfileReplacedError } from '../../src/cli/profile-merge.js';
+import { loadProfile, saveProfile, type Profile } from '../../src/cli/profile.js';
+import { generateKeyPair } from '../../src/core/index.js';
+import { runCli } from '../support/cli-process.js';
+import { tempDir } from '../support/relay-harness.js';
+
+const PEER = 'b'.repeat(64);
+const OTHER = 'c'.repeat(64);
+const { account } = await prepareRegistration('sharer', 'correct horse battery');
+const [k1, k2, k3] = (await Promise.all([1, 2, 3].map(() => generateKeyPair()))).map(
+  (pair) => pair.publicKey.encoded,
+);
+
+function profile(peers: Profile['peers'] = {}): Profile {
+  return { ...newProfile(account, 'http://127.0.0.1:9', true), peers };
+}
+
+/** A profile on disk in a fresh home, as `register` leaves it. */
+async function homeWith(initial: Profile): Promise<string> {
+  const home = await tempDir('metachat-home-');
+  await saveProfile(home, initial);
+  return home;
+}
+
+describe('mergeProfiles', () => {
+  it('takes a peer’s trust fields as one unit from the side that changed them', () => {
+    const base = profile({ [PEER]: { publicKey: k1, changedKey: k2, shownKey: k2 } });
+    const mine = profile({ [PEER]: { publicKey: k1, changedKey: k2, shownKey: k2, alias: 'bo' } });
+    const theirs = profile({ [PEER]: { publicKey: k2, verified: true } });
+    expect(mergeProfiles(base, mine, theirs).peers[PEER]).toEqual({
+      publicKey: k2,
+      verified: true,
+      alias: 'bo',
+    });
+  });
+
+  it('never vouches for a key nobody compared when both sides changed one peer: sending stops', () => {
+    const base = profile();
+    const mine = profile({ [PEER]: { publicKey: k1 } });
+    const theirs = profile({ [PEER]: { publicKey: k2, verified: true, shownKey: k2 } });
+    expect(mergeProfiles(base, mine, theirs).peers[PEER]).toEqual({
+      publicKey: k1,
+      changedKey: k2,
+    });
+    const both = mergeProfiles(
+      profile({ [PEER]: { publicKey: k1, changedKey: k2, shownKey: k2 } }),
+      profile({ [PEER]: { publicKey: k1, changedKey: k3 } }),
+      profile({ [PEER]: { publicKey: k2, verified: true } }),
+    );
+    expect(both.peers[PEER]?.verified).toBeUndefined();
+    expect(both.peers[PEER]?.shownKey).toBeUndefined();
+    expect(both.peers[PEER]?.changedKey).toBeDefined();
+  });
+
+  it('moves the stream mark and read markers only forward, and keeps the packets both remember', () => {
+    const base = { ...profile({ [PEER]: { readUpTo: 3 } }), seenUpTo: 5 };
+    const mine = {
+      ...profile({ [PEER]: { readUpTo: 4 } }),
+      seenUpTo: 6,
+      recentPackets: [[6, 'a'.repeat(32)]] as Profile['recentPackets'],
+    };
+    const theirs = {
+      ...profile({ [PEER]: { readUpTo: 9 } }),
+      seenUpTo: 9,
+      recentPackets: [[9, 'f'.repeat(32)]] as Profile['recentPackets'],
+    };
+    const merged = mergeProfiles(base, mine, theirs);
+    expect(merged.seenUpTo).toBe(9);
+    expect(merged.peers[PEER]?.readUpTo).toBe(9);
+    expect(merged.recentPackets).toEqual([
+      [6, 'a'.repeat(32)],
+      [9, 'f'.repeat(32)],
+    ]);
+  });
+
+  it('refuses to mix two accounts (ProfileReplacedError)', async () => {
+    const { account: other } = await prepareRegistration('someone-else', 'correct horse battery');
+    const replaced = newProfile(other, 'http://127.0.0.1:9', true);
+    expect(() => mergeProfiles(profile(), profile(), replaced)).toThrow(ProfileReplacedError);
+  });
+});
+
+describe('a profile shared by two processes', () => {
+  it('keeps an alias another command set while this one held the profile, and learns it', async () => {
+    const home = await homeWith(profile({ [PEER]: { publicKey: k1 } }));
+    const held = await loadProfile(home);
+    expect((await runCli(['alias', PEER, 'bobby', '--home', home])).code).toBe(0);
+    held.seenUpTo = 7;
+    held.peers[OTHER] = { alias: 'carol' };
+    await saveProfile(home, held);
+    const disk = await loadProfile(home);
+    expect(disk.seenUpTo).toBe(7);
+    expect(disk.peers[PEER]).toEqual({ publicKey: k1, alias: 'bobby' });
+    expect(disk.peers[OTHER]).toEqual({ alias: 'carol' });
+    expect(held.peers[PEER]?.alias).toBe('bobby');
+  }, 30_000);
+
+  it('keeps what the caller changed while the save was reading the file', async () => {
+    const home = await homeWith(profile());
+    const held = await loadProfile(home);
+    const saving = saveProfile(home, held);
+    held.peers[PEER] = { publicKey: k1 };
+    await saving;
+    expect((await loadProfile(home)).peers[PEER]).toEqual({ publicKey: k1 });
+    expect(held.peers[PEER]).toEqual({ publicKey: k1 });
+  });
+
+  it('does not bring back a profile another terminal logged out of', async () => {
+    const home = await homeWith(profile());
+    const held = await loadProfile(home);
+    await rm(join(home, 'profile.json'));
+    held.seenUpTo = 3;
+    await saveProfile(home, held);
+    await expect(stat(join(home, 'profile.json'))).rejects.toThrow(/ENOENT/);
+  });
+});
