@@ -53,6 +53,11 @@ export async function peerKey(
       `The relay served a key for ${address.identifier.slice(0, 12)}… whose fingerprint is not the one you gave: refusing. Someone may be impersonating this peer.`,
     );
   }
+  if (peer.disputed === true) {
+    throw new KeyChangedError(
+      `WARNING: two programs on this device pinned different keys for ${peer.alias ?? peer.username ?? address.identifier.slice(0, 12)}. Nothing was sent. Compare safety numbers with "metachat verify", then accept with --trust.`,
+    );
+  }
   if (peer.publicKey !== undefined && peer.publicKey !== served.encoded) {
     if (peer.changedKey !== served.encoded) {
       // A key nobody has looked at yet: `verify` must show it before `--trust` can accept it.

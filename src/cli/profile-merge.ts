@@ -8,7 +8,7 @@ export class ProfileReplacedError extends Error {
 }
 
 /** The fields that decide which key a peer's messages are sealed to and checked against. */
-const TRUST_FIELDS = ['publicKey', 'changedKey', 'shownKey', 'verified'] as const;
+const TRUST_FIELDS = ['publicKey', 'changedKey', 'shownKey', 'verified', 'disputed'] as const;
 type Trust = Pick<PeerRecord, (typeof TRUST_FIELDS)[number]>;
 
 function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Pick<T, K> {
@@ -22,22 +22,56 @@ function choose<T>(base: T, mine: T, theirs: T): T {
   return isDeepStrictEqual(mine, base) ? theirs : mine;
 }
 
+/** A trust record with only the fields that are set. */
+function trust(fields: Trust): Trust {
+  return pick(fields, TRUST_FIELDS);
+}
+
 /**
  * A peer's trust fields move as one unit: taking the key from one process and "verified" from
- * another could vouch for a key nobody compared. When both changed them, keep my key and record
- * theirs as a change, unverified: sending stops until the user looks again with `verify`.
+ * another could vouch for a key nobody compared. When both changed them: a key the user accepted
+ * (verified) wins over one pinned on first use, with the other recorded as a change; otherwise the
+ * pin both started from stays. Anything else (two first-use pins, two accepted keys) is disputed:
+ * sending stops until `verify --trust`, whatever the relay serves.
  */
 function mergeTrust(base: Trust, mine: Trust, theirs: Trust): Trust {
   if (isDeepStrictEqual(mine, base) || isDeepStrictEqual(mine, theirs)) return theirs;
   if (isDeepStrictEqual(theirs, base)) return mine;
+  const otherThan = (key: string | undefined, ...sides: Trust[]) =>
+    sides
+      .flatMap((side) => [side.publicKey, side.changedKey])
+      .find((candidate) => candidate !== undefined && candidate !== key);
+  if (mine.publicKey === theirs.publicKey) {
+    return trust({
+      publicKey: mine.publicKey,
+      changedKey: theirs.changedKey ?? mine.changedKey,
+      verified: mine.verified === true || theirs.verified === true ? true : undefined,
+      disputed: mine.disputed === true || theirs.disputed === true ? true : undefined,
+    });
+  }
+  const [mineAccepted, theirsAccepted] = [mine.verified === true, theirs.verified === true];
+  if (mineAccepted !== theirsAccepted) {
+    const [kept, other] = mineAccepted ? [mine, theirs] : [theirs, mine];
+    return trust({
+      publicKey: kept.publicKey,
+      verified: true,
+      changedKey: otherThan(kept.publicKey, other),
+    });
+  }
+  if (!mineAccepted && base.publicKey !== undefined) {
+    return trust({
+      publicKey: base.publicKey,
+      verified: base.verified,
+      changedKey: otherThan(base.publicKey, mine, theirs),
+    });
+  }
   const key = mine.publicKey ?? theirs.publicKey;
-  const other = [theirs.publicKey, theirs.changedKey, mine.changedKey].find(
-    (candidate) => candidate !== undefined && candidate !== key,
-  );
-  return {
-    ...(key === undefined ? {} : { publicKey: key }),
-    ...(other ? { changedKey: other } : {}),
-  };
+  const other = otherThan(key, theirs, mine);
+  return trust({
+    publicKey: key,
+    changedKey: other,
+    disputed: other === undefined ? undefined : true,
+  });
 }
 
 function mergePeer(
@@ -85,6 +119,16 @@ export function mergeProfiles(base: Profile, mine: Profile, theirs: Profile): Pr
   const peers: Profile['peers'] = {};
   for (const id of new Set([...Object.keys(mine.peers), ...Object.keys(theirs.peers)])) {
     peers[id] = mergePeer(base.peers[id], mine.peers[id], theirs.peers[id]);
+  }
+  // An alias names one peer: if both sides gave the same one to different peers, mine keeps it.
+  const owner = new Map<string, string>();
+  for (const [id, peer] of Object.entries(peers)) {
+    if (peer.alias === undefined) continue;
+    const holder = owner.get(peer.alias);
+    if (holder === undefined || mine.peers[id]?.alias === peer.alias) owner.set(peer.alias, id);
+  }
+  for (const [id, peer] of Object.entries(peers)) {
+    if (peer.alias !== undefined && owner.get(peer.alias) !== id) delete peer.alias;
   }
   const recentPackets = mergeRemembered(mine.recentPackets, theirs.recentPackets);
   const merged: Profile = {

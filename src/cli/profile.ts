@@ -24,6 +24,8 @@ const peerSchema = z.strictObject({
   changedKey: publicKeySchema.optional(),
   /** The key whose safety number `verify` last showed: the only one `verify --trust` may accept. */
   shownKey: publicKeySchema.optional(),
+  /** Two processes of this device pinned or accepted different keys: only `verify --trust` settles it. */
+  disputed: z.literal(true).optional(),
   helloSent: z.boolean().optional(),
   /** The user compared safety numbers (`verify --trust`) or gave the fingerprint with the address. */
   verified: z.boolean().optional(),

@@ -31,13 +31,13 @@ function decide(
   trust: boolean,
   name: string,
 ): Verdict {
-  const { changedKey: _change, shownKey: _shown, ...base } = peer;
+  const { changedKey: _change, shownKey: _shown, disputed, ...base } = peer;
   const pinned = peer.publicKey;
   // The relay's current answer; if it refused, what this device last heard.
   const current = served ?? peer.changedKey ?? pinned;
   if (current === undefined)
     throw new UsageError('No key is known for this peer: is the identifier right?');
-  const changed = pinned !== undefined && current !== pinned;
+  const changed = (pinned !== undefined && current !== pinned) || disputed === true;
   if (trust || vouched !== undefined) {
     const compared = current === peer.shownKey || vouched !== undefined;
     if (!compared) {
@@ -61,8 +61,14 @@ function decide(
     return {
       key: current,
       state: 'changed',
-      record: { ...base, publicKey: pinned, changedKey: current, shownKey: current },
-      pinned,
+      record: {
+        ...base,
+        publicKey: pinned ?? current,
+        changedKey: current === pinned ? (peer.changedKey ?? current) : current,
+        shownKey: current,
+        ...(disputed === true ? { disputed } : {}),
+      },
+      ...(pinned === undefined ? {} : { pinned }),
     };
   }
   const state = peer.verified === true ? 'verified' : 'pinned';

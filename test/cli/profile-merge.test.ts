@@ -2,7 +2,10 @@ import { describe, expect, it } from '@jest/globals';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newProfile, prepareRegistration } from '../../src/cli/account.js';
+import { KeyChangedError } from '../../src/cli/cli-errors.js';
+import { peerKey } from '../../src/cli/peers.js';
 import { mergeProfiles, ProfileReplacedError } from '../../src/cli/profile-merge.js';
+import type { RelayClient } from '../../src/cli/relay-client.js';
 import { loadProfile, saveProfile, type Profile } from '../../src/cli/profile.js';
 import { generateKeyPair } from '../../src/core/index.js';
 import { runCli } from '../support/cli-process.js';
@@ -38,22 +41,53 @@ describe('mergeProfiles', () => {
     });
   });
 
-  it('never vouches for a key nobody compared when both sides changed one peer: sending stops', () => {
-    const base = profile();
-    const mine = profile({ [PEER]: { publicKey: k1 } });
-    const theirs = profile({ [PEER]: { publicKey: k2, verified: true, shownKey: k2 } });
-    expect(mergeProfiles(base, mine, theirs).peers[PEER]).toEqual({
-      publicKey: k1,
-      changedKey: k2,
-    });
-    const both = mergeProfiles(
-      profile({ [PEER]: { publicKey: k1, changedKey: k2, shownKey: k2 } }),
-      profile({ [PEER]: { publicKey: k1, changedKey: k3 } }),
-      profile({ [PEER]: { publicKey: k2, verified: true } }),
+  it('when both sides changed a peer’s key, an accepted key wins and the other is a change to look at', () => {
+    // A long-running process pinned k1 on first use; another terminal verified k2 by fingerprint.
+    expect(
+      mergeProfiles(
+        profile(),
+        profile({ [PEER]: { publicKey: k1 } }),
+        profile({ [PEER]: { publicKey: k2, verified: true, shownKey: k2 } }),
+      ).peers[PEER],
+    ).toEqual({ publicKey: k2, verified: true, changedKey: k1 });
+    // One recorded a change to k3 while the other accepted k2: k2 stands, the pin k1 is a change.
+    expect(
+      mergeProfiles(
+        profile({ [PEER]: { publicKey: k1, changedKey: k2, shownKey: k2 } }),
+        profile({ [PEER]: { publicKey: k1, changedKey: k3 } }),
+        profile({ [PEER]: { publicKey: k2, verified: true } }),
+      ).peers[PEER],
+    ).toEqual({ publicKey: k2, verified: true, changedKey: k1 });
+    // Neither accepted anything new: the pin both started from stays.
+    expect(
+      mergeProfiles(
+        profile({ [PEER]: { publicKey: k1 } }),
+        profile({ [PEER]: { publicKey: k1, changedKey: k3 } }),
+        profile({ [PEER]: { publicKey: k1, changedKey: k2, shownKey: k2 } }),
+      ).peers[PEER],
+    ).toEqual({ publicKey: k1, changedKey: k2 });
+  });
+
+  it('two different first-use pins are disputed: sending stops whatever the relay serves', async () => {
+    const merged = mergeProfiles(
+      profile(),
+      profile({ [PEER]: { publicKey: k1 } }),
+      profile({ [PEER]: { publicKey: k2 } }),
     );
-    expect(both.peers[PEER]?.verified).toBeUndefined();
-    expect(both.peers[PEER]?.shownKey).toBeUndefined();
-    expect(both.peers[PEER]?.changedKey).toBeDefined();
+    expect(merged.peers[PEER]).toEqual({ publicKey: k1, changedKey: k2, disputed: true });
+    // Even a relay serving the pinned key does not settle it: only verify --trust does.
+    const relay = { key: () => Promise.resolve(k1) } as unknown as RelayClient;
+    await expect(peerKey(relay, merged, { identifier: PEER })).rejects.toThrow(KeyChangedError);
+  });
+
+  it('gives an alias to one peer only, mine first', () => {
+    const merged = mergeProfiles(
+      profile(),
+      profile({ [PEER]: { alias: 'bob' } }),
+      profile({ [OTHER]: { alias: 'bob' } }),
+    );
+    expect(merged.peers[PEER]?.alias).toBe('bob');
+    expect(merged.peers[OTHER]?.alias).toBeUndefined();
   });
 
   it('moves the stream mark and read markers only forward, and keeps the packets both remember', () => {

@@ -41,6 +41,7 @@ export class ChatController {
   private readonly outbox: ChatOutbox;
   private readonly stream: ChatStream;
   private readonly keys = new Map<string, PublicKey>();
+  private closing = false;
   private readonly listeners = new Set<() => void>();
   private snapshot: ChatSnapshot;
   private connection: ConnectionState = { status: 'connecting' };
@@ -254,10 +255,12 @@ export class ChatController {
       await this.outbox.flush();
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    clearTimeout(this.saveTimer);
     clearTimeout(this.receiptTimer);
     await this.work.catch(() => undefined);
     this.link.stop();
+    // From here the last save below is the only one: a timer-driven save could land after it.
+    this.closing = true;
+    clearTimeout(this.saveTimer);
     await this.saving;
     const left = await this.outbox.close();
     await saveProfile(this.session.home, this.session.profile);
@@ -309,12 +312,16 @@ export class ChatController {
   }
 
   private saveSoon(): void {
-    if (this.saveTimer !== undefined) return;
+    if (this.saveTimer !== undefined || this.closing) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
       this.saveInOrder(async () => {
         await saveProfile(this.session.home, this.session.profile);
-        // The save merged in what other commands wrote (a --trust, an alias): show it.
+        // The save merged in what other commands wrote (a --trust, an alias): forget keys that
+        // are no longer the pinned ones, and show it.
+        for (const [peer, key] of this.keys) {
+          if (this.session.profile.peers[peer]?.publicKey !== key.encoded) this.keys.delete(peer);
+        }
         this.changed();
       }, 'profile');
     }, 250);
