@@ -11,6 +11,7 @@ import {
 } from './cli-errors.js';
 import { logoutCommand } from './logout-command.js';
 import { OutboxCorruptError } from './outbox.js';
+import { ProfileBusyError } from './profile-lock.js';
 import { ProfileReplacedError } from './profile-merge.js';
 import { inboxCommand } from './inbox-command.js';
 import { historyCommand, listenCommand, sendCommand } from './message-commands.js';
@@ -304,7 +305,8 @@ export async function main(argv: string[]): Promise<number> {
       error instanceof WrappedKeyRejectedError ||
       error instanceof UnsentMessagesError ||
       error instanceof OutboxCorruptError ||
-      error instanceof ProfileReplacedError;
+      error instanceof ProfileReplacedError ||
+      error instanceof ProfileBusyError;
     const message = known
       ? (error as Error).message
       : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;

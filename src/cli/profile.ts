@@ -9,6 +9,7 @@ import {
   publicKeySchema,
   wrappedPrivateKeySchema,
 } from '../core/index.js';
+import { withProfileLock } from './profile-lock.js';
 import { mergeProfiles } from './profile-merge.js';
 import { writePrivateFile } from './private-file.js';
 import { REMEMBERED_PACKETS } from './stream-guard.js';
@@ -120,29 +121,34 @@ const onDisk = new WeakMap<Profile, Profile>();
  */
 export async function saveProfile(home: string, profile: Profile): Promise<void> {
   const base = onDisk.get(profile);
-  let theirs: Profile | undefined;
-  if (base !== undefined) {
+  if (base === undefined) {
+    // A new profile (register, login): nothing to merge with.
+    const next = profileSchema.parse(profile);
+    await writePrivateFile(home, 'profile.json', `${JSON.stringify(next, null, 2)}\n`);
+    onDisk.set(profile, structuredClone(next));
+    return;
+  }
+  await withProfileLock(home, async () => {
+    let theirs: Profile | undefined;
     try {
       theirs = await loadProfile(home);
     } catch (error) {
       if (error instanceof NoProfileError) return;
       if (!(error instanceof ProfileCorruptError)) throw error;
     }
-  }
-  // No await from here to the assignment: whatever the caller changed meanwhile is included.
-  const mine = profileSchema.parse(profile);
-  const next =
-    base === undefined || theirs === undefined
-      ? mine
-      : profileSchema.parse(mergeProfiles(base, mine, theirs));
-  if (next !== mine) {
-    for (const key of Object.keys(profile))
-      if (!(key in next)) Reflect.deleteProperty(profile, key);
-    Object.assign(profile, next);
-  }
-  const written = structuredClone(next);
-  await writePrivateFile(home, 'profile.json', `${JSON.stringify(next, null, 2)}\n`);
-  onDisk.set(profile, written);
+    // No await from here to the assignment: whatever the caller changed meanwhile is included.
+    const mine = profileSchema.parse(profile);
+    const next =
+      theirs === undefined ? mine : profileSchema.parse(mergeProfiles(base, mine, theirs));
+    if (next !== mine) {
+      for (const key of Object.keys(profile))
+        if (!(key in next)) Reflect.deleteProperty(profile, key);
+      Object.assign(profile, next);
+    }
+    const written = structuredClone(next);
+    await writePrivateFile(home, 'profile.json', `${JSON.stringify(next, null, 2)}\n`);
+    onDisk.set(profile, written);
+  });
 }
 
 /** Forgets this device's profile (logout). */

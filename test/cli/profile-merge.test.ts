@@ -1,9 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { rm, stat } from 'node:fs/promises';
+import { rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newProfile, prepareRegistration } from '../../src/cli/account.js';
 import { KeyChangedError } from '../../src/cli/cli-errors.js';
 import { peerKey } from '../../src/cli/peers.js';
+import { ProfileBusyError } from '../../src/cli/profile-lock.js';
 import { mergeProfiles, ProfileReplacedError } from '../../src/cli/profile-merge.js';
 import type { RelayClient } from '../../src/cli/relay-client.js';
 import { loadProfile, saveProfile, type Profile } from '../../src/cli/profile.js';
@@ -151,4 +152,32 @@ describe('a profile shared by two processes', () => {
     await saveProfile(home, held);
     await expect(stat(join(home, 'profile.json'))).rejects.toThrow(/ENOENT/);
   });
+
+  it('two processes saving at the same moment both keep their change (the lock)', async () => {
+    const home = await homeWith(profile());
+    const [first, second] = [await loadProfile(home), await loadProfile(home)];
+    first.peers[PEER] = { alias: 'one' };
+    second.peers[OTHER] = { alias: 'two' };
+    await Promise.all([saveProfile(home, first), saveProfile(home, second)]);
+    const disk = await loadProfile(home);
+    expect(disk.peers[PEER]?.alias).toBe('one');
+    expect(disk.peers[OTHER]?.alias).toBe('two');
+    await expect(stat(join(home, 'profile.json.lock'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('takes over a lock left by a process that died, and reports one held too long (ProfileBusyError)', async () => {
+    const home = await homeWith(profile());
+    const held = await loadProfile(home);
+    const lock = join(home, 'profile.json.lock');
+    await writeFile(lock, '');
+    const old = new Date(Date.now() - 60_000);
+    await utimes(lock, old, old);
+    held.seenUpTo = 4;
+    await saveProfile(home, held);
+    expect((await loadProfile(home)).seenUpTo).toBe(4);
+    await writeFile(lock, '');
+    held.seenUpTo = 5;
+    await expect(saveProfile(home, held)).rejects.toThrow(ProfileBusyError);
+    expect((await loadProfile(home)).seenUpTo).toBe(4);
+  }, 15_000);
 });

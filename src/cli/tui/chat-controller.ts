@@ -224,8 +224,21 @@ export class ChatController {
   private knownKey(peer: string): PublicKey | undefined {
     const { profile, account } = this.session;
     if (peer === account.identifier) return account.keyPair.publicKey;
-    const pinned = profile.peers[peer]?.publicKey;
-    return this.keys.get(peer) ?? (pinned === undefined ? undefined : importPublicKey(pinned));
+    const record = profile.peers[peer];
+    if (record?.publicKey === undefined) return undefined;
+    const key = this.keys.get(peer) ?? importPublicKey(record.publicKey);
+    return this.pinIsSettled(peer, key) ? key : undefined;
+  }
+
+  /** A checked key stays usable only while it is the pin and no change or dispute is recorded. */
+  private pinIsSettled(peer: string, key: PublicKey): boolean {
+    if (peer === this.session.account.identifier) return true;
+    const record = this.session.profile.peers[peer];
+    return (
+      record?.publicKey === key.encoded &&
+      record.changedKey === undefined &&
+      record.disputed !== true
+    );
   }
 
   /** Turns the bell on or off, and remembers it in the profile. */
@@ -278,7 +291,7 @@ export class ChatController {
   /** The relay's key for a peer, checked against the pin once per connection (a change is loud). */
   private async keyFor(identifier: string): Promise<PublicKey> {
     const cached = this.keys.get(identifier);
-    if (cached) return cached;
+    if (cached && this.pinIsSettled(identifier, cached)) return cached;
     const key = await peerKey(this.session.client, this.session.profile, { identifier });
     this.keys.set(identifier, key);
     return key;
@@ -319,9 +332,8 @@ export class ChatController {
         await saveProfile(this.session.home, this.session.profile);
         // The save merged in what other commands wrote (a --trust, an alias): forget keys that
         // are no longer the pinned ones, and show it.
-        for (const [peer, key] of this.keys) {
-          if (this.session.profile.peers[peer]?.publicKey !== key.encoded) this.keys.delete(peer);
-        }
+        for (const [peer, key] of this.keys)
+          if (!this.pinIsSettled(peer, key)) this.keys.delete(peer);
         this.changed();
       }, 'profile');
     }, 250);

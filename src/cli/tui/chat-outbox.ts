@@ -41,7 +41,8 @@ export class ChatOutbox {
     const { book, session } = this.ctx;
     if (
       peer !== session.account.identifier &&
-      session.profile.peers[peer]?.changedKey !== undefined
+      (session.profile.peers[peer]?.changedKey !== undefined ||
+        session.profile.peers[peer]?.disputed === true)
     ) {
       this.ctx.say(
         `Not sent: the key of ${book.name(peer)} changed. Compare safety numbers with "metachat verify" (another terminal will do), accept with --trust, then send again.`,
