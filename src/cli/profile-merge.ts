@@ -41,28 +41,38 @@ function mergeTrust(base: Trust, mine: Trust, theirs: Trust): Trust {
     sides
       .flatMap((side) => [side.publicKey, side.changedKey])
       .find((candidate) => candidate !== undefined && candidate !== key);
+  // A side that ran `verify --trust` since `base`: a verified mark inherited from base is no decision.
+  const decided = (side: Trust) =>
+    side.verified === true &&
+    side.disputed !== true &&
+    (side.publicKey !== base.publicKey || base.verified !== true || base.disputed === true);
+  const [mineDecided, theirsDecided] = [decided(mine), decided(theirs)];
+  const stillDisputed =
+    !mineDecided &&
+    !theirsDecided &&
+    (base.disputed === true || mine.disputed === true || theirs.disputed === true);
   if (mine.publicKey === theirs.publicKey) {
     return trust({
       publicKey: mine.publicKey,
       changedKey: theirs.changedKey ?? mine.changedKey,
       verified: mine.verified === true || theirs.verified === true ? true : undefined,
-      disputed: mine.disputed === true || theirs.disputed === true ? true : undefined,
+      disputed: stillDisputed ? true : undefined,
     });
   }
-  const [mineAccepted, theirsAccepted] = [mine.verified === true, theirs.verified === true];
-  if (mineAccepted !== theirsAccepted) {
-    const [kept, other] = mineAccepted ? [mine, theirs] : [theirs, mine];
+  if (mineDecided !== theirsDecided) {
+    const [kept, other] = mineDecided ? [mine, theirs] : [theirs, mine];
     return trust({
       publicKey: kept.publicKey,
       verified: true,
       changedKey: otherThan(kept.publicKey, other),
     });
   }
-  if (!mineAccepted && base.publicKey !== undefined) {
+  if (!mineDecided && base.publicKey !== undefined) {
     return trust({
       publicKey: base.publicKey,
       verified: base.verified,
       changedKey: otherThan(base.publicKey, mine, theirs),
+      disputed: stillDisputed ? true : undefined,
     });
   }
   const key = mine.publicKey ?? theirs.publicKey;

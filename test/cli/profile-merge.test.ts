@@ -69,6 +69,26 @@ describe('mergeProfiles', () => {
     ).toEqual({ publicKey: k1, changedKey: k2 });
   });
 
+  it('a verified mark inherited from before is no decision: a --trust given meanwhile wins', () => {
+    const base = profile({
+      [PEER]: { publicKey: k1, verified: true, changedKey: k2, shownKey: k2 },
+    });
+    const mine = profile({ [PEER]: { publicKey: k1, verified: true, changedKey: k3 } });
+    const theirs = profile({ [PEER]: { publicKey: k2, verified: true } });
+    expect(mergeProfiles(base, mine, theirs).peers[PEER]).toEqual({
+      publicKey: k2,
+      verified: true,
+      changedKey: k1,
+    });
+    // A dispute lasts until one side settles it with --trust.
+    const disputed = profile({ [PEER]: { publicKey: k1, changedKey: k2, disputed: true } });
+    const looked = profile({
+      [PEER]: { publicKey: k1, changedKey: k2, shownKey: k1, disputed: true },
+    });
+    const recorded = profile({ [PEER]: { publicKey: k1, changedKey: k3, disputed: true } });
+    expect(mergeProfiles(disputed, recorded, looked).peers[PEER]?.disputed).toBe(true);
+  });
+
   it('two different first-use pins are disputed: sending stops whatever the relay serves', async () => {
     const merged = mergeProfiles(
       profile(),
