@@ -124,6 +124,11 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
   await withSession(
     ctx,
     async (session) => {
+      // Listening for Ctrl+C before catching up: an interrupt during the catch-up still saves.
+      const interrupted = new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
       const guard = new StreamGuard({
         seenUpTo: session.profile.seenUpTo,
         remembered: session.profile.recentPackets,
@@ -170,10 +175,7 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
             );
           });
       });
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await interrupted;
       follower.stop();
       try {
         await follower.idle();

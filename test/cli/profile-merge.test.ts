@@ -195,9 +195,15 @@ describe('a profile shared by two processes', () => {
     held.seenUpTo = 4;
     await saveProfile(home, held);
     expect((await loadProfile(home)).seenUpTo).toBe(4);
-    await writeFile(lock, '');
+    // A lock whose process is gone is taken over at once.
+    await writeFile(lock, '2147483646');
     held.seenUpTo = 5;
+    await saveProfile(home, held);
+    expect((await loadProfile(home)).seenUpTo).toBe(5);
+    // A live holder that never lets go: the save gives up with a clear error, nothing written.
+    await writeFile(lock, String(process.pid));
+    held.seenUpTo = 6;
     await expect(saveProfile(home, held)).rejects.toThrow(ProfileBusyError);
-    expect((await loadProfile(home)).seenUpTo).toBe(4);
-  }, 15_000);
+    expect((await loadProfile(home)).seenUpTo).toBe(5);
+  }, 30_000);
 });

@@ -31,9 +31,15 @@ export function App({
     if (quitting$.current) return;
     quitting$.current = true;
     setQuitting(true);
-    void controller.shutdown().then((result) => {
-      exit(result);
-    });
+    // Whatever happens while saving, the screen closes and the error is reported after it.
+    controller.shutdown().then(
+      (result) => {
+        exit(result);
+      },
+      (error: unknown) => {
+        exit(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   }, [controller, exit]);
   useInput((input, key) => {
     if (key.ctrl && input === 'c') quit();
