@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -122,9 +122,12 @@ const onDisk = new WeakMap<Profile, Profile>();
 export async function saveProfile(home: string, profile: Profile): Promise<void> {
   const base = onDisk.get(profile);
   if (base === undefined) {
-    // A new profile (register, login): nothing to merge with.
+    // A new profile (register, login): nothing to merge with, but no save of another may interleave.
     const next = profileSchema.parse(profile);
-    await writePrivateFile(home, 'profile.json', `${JSON.stringify(next, null, 2)}\n`);
+    await mkdir(home, { recursive: true, mode: 0o700 });
+    await withProfileLock(home, () =>
+      writePrivateFile(home, 'profile.json', `${JSON.stringify(next, null, 2)}\n`),
+    );
     onDisk.set(profile, structuredClone(next));
     return;
   }
@@ -158,6 +161,6 @@ export async function removeProfile(home: string): Promise<boolean> {
   } catch {
     return false;
   }
-  await rm(profilePath(home));
+  await withProfileLock(home, () => rm(profilePath(home), { force: true }));
   return true;
 }
