@@ -141,8 +141,10 @@ export async function saveProfile(home: string, profile: Profile): Promise<void>
     }
     // No await from here to the assignment: whatever the caller changed meanwhile is included.
     const mine = profileSchema.parse(profile);
+    // Read under the lock: an earlier save of this same profile may have finished meanwhile.
+    const since = onDisk.get(profile) ?? base;
     const next =
-      theirs === undefined ? mine : profileSchema.parse(mergeProfiles(base, mine, theirs));
+      theirs === undefined ? mine : profileSchema.parse(mergeProfiles(since, mine, theirs));
     if (next !== mine) {
       for (const key of Object.keys(profile))
         if (!(key in next)) Reflect.deleteProperty(profile, key);
