@@ -8,7 +8,7 @@ import { RelayRefusedError } from './relay-client.js';
 import { StreamGuard, type StreamIssue } from './stream-guard.js';
 import { printStreamIssue } from './stream-warnings.js';
 import type { ConversationSummary } from './tui/chat-state.js';
-import { localDateTime } from './tui/message-rows.js';
+import { localDateTime } from './local-time.js';
 
 /** A packet the client could not verify: a protocol failure, a changed key or no key for its sender. */
 function isRefusal(error: unknown): boolean {

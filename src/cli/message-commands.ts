@@ -10,7 +10,7 @@ import { printStreamIssue } from './stream-warnings.js';
 import type { ConnectOptions, RelayClient } from './relay-client.js';
 import { openSession, type Session } from './session.js';
 import { processStdin } from './stdin-reader.js';
-import { localDateTime } from './tui/message-rows.js';
+import { localDateTime } from './local-time.js';
 
 /** Opens a session for one command, and always closes it and saves what it learned (pins, names, markers). */
 export async function withSession<T>(
