@@ -262,7 +262,7 @@ export async function storageCost(): Promise<void> {
   const store = await SegmentedStore.open(dataDir);
   const costs = new Map<number, { one: number; grouped: number }>();
   for (const level of [1_000, 10_000, 100_000]) {
-    await appendMany(store, level - store.size(), 256);
+    await appendMany(store, level - (await store.size()), 256);
     const one = await appendMany(store, 300, 1);
     const grouped = await appendMany(store, 2_000, 64);
     costs.set(level, { one, grouped });
@@ -295,7 +295,7 @@ export async function storageCost(): Promise<void> {
   await stop(full.child);
   console.log(`daemon start, empty store (baseline)   ${baseline.ms.toFixed(0).padStart(6)} ms`);
   console.log(
-    `daemon start, ${store.size().toLocaleString('en')} stored      ${full.ms.toFixed(0).padStart(6)} ms`,
+    `daemon start, ${(await store.size()).toLocaleString('en')} stored      ${full.ms.toFixed(0).padStart(6)} ms`,
   );
   printRatio('start with 100,000+ stored, in seconds', full.ms / 1000, '<= 2 s', full.ms <= 2000);
   await rm(dataDir, { recursive: true, force: true });

@@ -19,7 +19,8 @@ export interface KeyDirectory {
   get(identifier: string): Promise<UserRecord | undefined>;
   /** Adds a user; resolves false if the identifier is taken, true once durably stored. */
   create(record: UserRecord): Promise<boolean>;
-  count(): number;
+  /** How many users are registered. */
+  count(): Promise<number>;
 }
 
 /** A stored packet with its place in the sender's and the recipient's streams. */
@@ -45,7 +46,10 @@ export interface RecordPage {
   readonly more: boolean;
 }
 
-/** The primary store, declared here so lowdb can later give way to PostgreSQL behind the same shape. */
+/**
+ * The primary store, declared here so the relay runs on lowdb or PostgreSQL behind the same shape.
+ * Every method is asynchronous: a store may have to ask a database server.
+ */
 export interface MessageStore {
   /** Stores a packet once (idempotent on its id) and resolves only once it is durable. */
   append(packet: Packet, serverTime: number): Promise<AppendResult>;
@@ -59,15 +63,15 @@ export interface MessageStore {
     limit: number,
   ): Promise<RecordPage>;
   /** Everyone the identifier shares a conversation with. */
-  peersOf(identifier: string): readonly string[];
+  peersOf(identifier: string): Promise<readonly string[]>;
   /** Moves the identifier's delivery cursor forward; resolves to the records it newly covers. */
   acknowledge(identifier: string, upTo: number): Promise<readonly StoredRecord[]>;
   /** The highest sequence number of the identifier's stream that a device acknowledged. */
-  deliveredUpTo(identifier: string): number;
+  deliveredUpTo(identifier: string): Promise<number>;
   setPresence(update: PresenceUpdate): Promise<void>;
-  getPresence(identifier: string): PresenceUpdate | undefined;
+  getPresence(identifier: string): Promise<PresenceUpdate | undefined>;
   /** How many packets the store holds. */
-  size(): number;
+  size(): Promise<number>;
   /** Finishes pending writes and releases the files. */
   close(): Promise<void>;
 }

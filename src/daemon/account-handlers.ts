@@ -51,7 +51,7 @@ export async function register(
       'This username is already registered; choose another or log in.',
     );
   }
-  ctx.logger.info({ event: 'register', users: ctx.keys.count() }, 'user registered');
+  ctx.logger.info({ event: 'register', users: await ctx.keys.count() }, 'user registered');
   return {};
 }
 

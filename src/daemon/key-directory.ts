@@ -64,8 +64,8 @@ export class FileKeyDirectory implements KeyDirectory {
     return created;
   }
 
-  count(): number {
-    return this.known.size;
+  count(): Promise<number> {
+    return Promise.resolve(this.known.size);
   }
 
   private pathOf(identifier: string): string {

@@ -11,7 +11,7 @@ import {
   type StoredRecord,
 } from '../core/index.js';
 import { decodeParsedPacketBytes } from './packet-bytes.js';
-import { publicKeyOf, roomOf, viewOf, type RelayContext, type Session } from './relay-context.js';
+import { publicKeyOf, roomOf, viewsOf, type RelayContext, type Session } from './relay-context.js';
 
 /** Page sizes when the client does not ask for one. */
 const DEFAULT_SYNC_LIMIT = 100;
@@ -69,18 +69,19 @@ export async function send(
       'Another packet already uses this id; seal the message again.',
     );
   }
-  if (!duplicate) push(ctx, session, record);
+  if (!duplicate) await push(ctx, session, record);
   return { seq: record.seqFrom, serverTime: record.serverTime, duplicate };
 }
 
-function push(ctx: RelayContext, session: Session, record: StoredRecord): void {
+async function push(ctx: RelayContext, session: Session, record: StoredRecord): Promise<void> {
   const { from, to } = record.packet;
-  if (to !== from && ctx.sockets.has(to))
-    ctx.io.to(roomOf(to)).emit('packet', viewOf(ctx, record, to));
+  const toRecipient = to !== from && ctx.sockets.has(to);
   // Socket.IO encodes a broadcast before it looks for recipients: skip the sender's room when empty.
-  if ((ctx.sockets.get(from)?.size ?? 0) > 1) {
-    session.socket.to(roomOf(from)).emit('packet', viewOf(ctx, record, from));
-  }
+  const toSender = (ctx.sockets.get(from)?.size ?? 0) > 1;
+  const [recipientView] = toRecipient ? await viewsOf(ctx, [record], to) : [];
+  const [senderView] = toSender ? await viewsOf(ctx, [record], from) : [];
+  if (recipientView) ctx.io.to(roomOf(to)).emit('packet', recipientView);
+  if (senderView) session.socket.to(roomOf(from)).emit('packet', senderView);
 }
 
 /** Most bytes of packets in one page: a page of 500 large packets would be tens of megabytes. */
@@ -94,13 +95,13 @@ function approximateBytes(record: StoredRecord): number {
  * One page for one reader, cut to MAX_PAGE_BYTES: `sync` keeps the oldest packets (the next page
  * starts after them), `history` the newest (the next page ends before them).
  */
-function page(
+async function page(
   ctx: RelayContext,
   identifier: string,
   records: readonly StoredRecord[],
   more: boolean,
   keep: 'oldest' | 'newest',
-): PacketPage {
+): Promise<PacketPage> {
   const ordered = keep === 'oldest' ? records : [...records].reverse();
   const kept: StoredRecord[] = [];
   let bytes = 0;
@@ -111,7 +112,7 @@ function page(
   }
   if (keep === 'newest') kept.reverse();
   return {
-    packets: kept.map((record) => viewOf(ctx, record, identifier)),
+    packets: await viewsOf(ctx, kept, identifier),
     more: more || kept.length < records.length,
   };
 }

@@ -74,16 +74,34 @@ export async function publicKeyOf(
   return key;
 }
 
-/** A stored record as one participant sees it: its own sequence number, and delivery for its own packets. */
-export function viewOf(ctx: RelayContext, record: StoredRecord, identifier: string): StoredPacket {
-  const { packet } = record;
-  const outgoing = packet.from === identifier && packet.to !== identifier;
-  const view = {
-    seq: packet.from === identifier ? record.seqFrom : record.seqTo,
-    serverTime: record.serverTime,
-    packet,
-  };
-  return outgoing
-    ? { ...view, delivered: ctx.store.deliveredUpTo(packet.to) >= record.seqTo }
-    : view;
+/**
+ * Stored records as one participant sees them: its own sequence number, and delivery for its own
+ * packets. Each recipient's delivery cursor is read from the store once per call.
+ */
+export async function viewsOf(
+  ctx: RelayContext,
+  records: readonly StoredRecord[],
+  identifier: string,
+): Promise<StoredPacket[]> {
+  const cursors = new Map<string, number>();
+  const views: StoredPacket[] = [];
+  for (const record of records) {
+    const { packet } = record;
+    const view = {
+      seq: packet.from === identifier ? record.seqFrom : record.seqTo,
+      serverTime: record.serverTime,
+      packet,
+    };
+    if (packet.from !== identifier || packet.to === identifier) {
+      views.push(view);
+      continue;
+    }
+    let cursor = cursors.get(packet.to);
+    if (cursor === undefined) {
+      cursor = await ctx.store.deliveredUpTo(packet.to);
+      cursors.set(packet.to, cursor);
+    }
+    views.push({ ...view, delivered: cursor >= record.seqTo });
+  }
+  return views;
 }

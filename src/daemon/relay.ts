@@ -57,7 +57,11 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
   const secret = await ServerSecret.open(config.dataDir);
   const started = Date.now();
   const http = createServer((req, res) => {
-    health(req, res);
+    health(req, res).catch((error: unknown) => {
+      logger.error({ err: error }, 'health check failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end('{"error":"store unavailable"}');
+    });
   });
   const io: RelayServer = new Server(http, {
     serveClient: false,
@@ -90,14 +94,15 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
   const inflight = new Set<Promise<void>>();
   let closing = false;
 
-  function health(req: IncomingMessage, res: ServerResponse): void {
+  async function health(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' && req.url === '/healthz') {
+      const [users, messages] = await Promise.all([keys.count(), store.size()]);
       const body = JSON.stringify({
         status: closing ? 'closing' : 'ok',
         uptimeSeconds: Math.round((Date.now() - started) / 1000),
-        users: keys.count(),
+        users,
         connections: io.engine.clientsCount,
-        messages: store.size(),
+        messages,
       });
       res.writeHead(closing ? 503 : 200, { 'content-type': 'application/json' }).end(body);
       return;
@@ -184,7 +189,12 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
   const address = http.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info(
-    { event: 'listening', port: address.port, users: keys.count(), messages: store.size() },
+    {
+      event: 'listening',
+      port: address.port,
+      users: await keys.count(),
+      messages: await store.size(),
+    },
     'relay started',
   );
 

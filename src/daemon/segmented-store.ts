@@ -136,8 +136,8 @@ export class SegmentedStore implements MessageStore {
     });
   }
 
-  size(): number {
-    return this.index.size;
+  size(): Promise<number> {
+    return Promise.resolve(this.index.size);
   }
 
   async append(packet: Packet, serverTime: number): Promise<AppendResult> {
@@ -367,8 +367,8 @@ export class SegmentedStore implements MessageStore {
     return { records: await this.records(positions), more };
   }
 
-  peersOf(identifier: string): readonly string[] {
-    return this.index.peersOf(identifier);
+  peersOf(identifier: string): Promise<readonly string[]> {
+    return Promise.resolve(this.index.peersOf(identifier));
   }
 
   /** Moves the delivery cursor forward and returns the packets of others it newly covers. */
@@ -383,16 +383,16 @@ export class SegmentedStore implements MessageStore {
     );
   }
 
-  deliveredUpTo(identifier: string): number {
-    return this.db.cursor(identifier);
+  deliveredUpTo(identifier: string): Promise<number> {
+    return Promise.resolve(this.db.cursor(identifier));
   }
 
   async setPresence(update: PresenceUpdate): Promise<void> {
     await this.db.setPresence(update);
   }
 
-  getPresence(identifier: string): PresenceUpdate | undefined {
-    return this.db.presence(identifier);
+  getPresence(identifier: string): Promise<PresenceUpdate | undefined> {
+    return Promise.resolve(this.db.presence(identifier));
   }
 
   async close(): Promise<void> {

@@ -89,8 +89,8 @@ async function bind(
   session.identifier = identifier;
   await session.socket.join(roomOf(identifier));
   if (sockets.size === 1) await announce(ctx, { identifier, online: true, lastSeen: Date.now() });
-  for (const peer of ctx.store.peersOf(identifier)) {
-    const presence = ctx.store.getPresence(peer);
+  for (const peer of await ctx.store.peersOf(identifier)) {
+    const presence = await ctx.store.getPresence(peer);
     if (presence) session.socket.emit('presence', presence);
   }
 }
@@ -109,7 +109,7 @@ export async function leave(ctx: RelayContext, session: Session): Promise<void> 
 /** Stores a presence change, then tells the peers the state as it is now (a later change may have won). */
 async function announce(ctx: RelayContext, update: PresenceUpdate): Promise<void> {
   await ctx.store.setPresence(update);
-  const current = ctx.store.getPresence(update.identifier) ?? update;
-  for (const peer of ctx.store.peersOf(update.identifier))
+  const current = (await ctx.store.getPresence(update.identifier)) ?? update;
+  for (const peer of await ctx.store.peersOf(update.identifier))
     ctx.io.to(roomOf(peer)).emit('presence', current);
 }

@@ -51,7 +51,7 @@ describe('SegmentedStore', () => {
     const before = await streamIds(store, A.identifier);
     await store.close();
     const reopened = await SegmentedStore.open(dir, 4);
-    expect(reopened.size()).toBe(10);
+    expect(await reopened.size()).toBe(10);
     expect(await streamIds(reopened, A.identifier)).toEqual(before);
     expect(before).toEqual(sent.map((p) => p.id));
     const more = sealText(A, B, 'after restart');
@@ -69,7 +69,7 @@ describe('SegmentedStore', () => {
     expect([first.record.seqFrom, first.record.seqTo]).toEqual([1, 1]);
     expect([note.record.seqFrom, note.record.seqTo]).toEqual([2, 2]);
     expect([reply.record.seqFrom, reply.record.seqTo]).toEqual([2, 3]);
-    expect(store.peersOf(A.identifier)).toEqual([B.identifier]);
+    expect(await store.peersOf(A.identifier)).toEqual([B.identifier]);
     await store.close();
   });
 
@@ -92,7 +92,7 @@ describe('SegmentedStore', () => {
     ]);
     const three = await store.append(packet, 1);
     expect(three).toEqual({ record: one.record, duplicate: true });
-    expect(store.size()).toBe(2);
+    expect(await store.size()).toBe(2);
     await store.close();
   });
 
@@ -125,7 +125,7 @@ describe('SegmentedStore', () => {
     await store.close();
     await unlink(join(dir, 'segments', '00000001.idx.json'));
     const reopened = await SegmentedStore.open(dir, 4);
-    expect(reopened.size()).toBe(9);
+    expect(await reopened.size()).toBe(9);
     expect(await readdir(join(dir, 'segments'))).toContain('00000001.idx.json');
     await reopened.close();
   });
@@ -137,7 +137,7 @@ describe('SegmentedStore', () => {
     await writeFile(join(dir, 'segments', '.tmp-00000000.json.abc'), '{"half":');
     const reopened = await SegmentedStore.open(dir, 4);
     expect((await readdir(join(dir, 'segments'))).some((n) => n.startsWith('.tmp-'))).toBe(false);
-    expect(reopened.size()).toBe(1);
+    expect(await reopened.size()).toBe(1);
     await reopened.close();
   });
 
@@ -149,12 +149,12 @@ describe('SegmentedStore', () => {
     const intact = await readFile(journal, 'utf8');
     await appendFile(journal, '{"pos":3,"serverTime":1,"seqFr');
     const reopened = await SegmentedStore.open(dir, 8);
-    expect(reopened.size()).toBe(3);
+    expect(await reopened.size()).toBe(3);
     expect(await readFile(journal, 'utf8')).toBe(intact);
     const { record } = await reopened.append(sealText(A, B, 'next'), 1);
     expect(record.pos).toBe(3);
     await reopened.close();
-    expect((await SegmentedStore.open(dir, 8)).size()).toBe(4);
+    expect(await (await SegmentedStore.open(dir, 8)).size()).toBe(4);
   });
 
   it('cuts off a last commit torn by a power cut (a page of zeros inside it)', async () => {
@@ -178,7 +178,7 @@ describe('SegmentedStore', () => {
     bytes.fill(0, lastCommitStart + 100, Math.min(lastCommitStart + 4196, bytes.length - 200));
     await writeFile(journal, bytes);
     const reopened = await SegmentedStore.open(dir, 64);
-    expect(reopened.size()).toBe(14 - lastRecords);
+    expect(await reopened.size()).toBe(14 - lastRecords);
     expect((await readFile(journal)).length).toBe(lastCommitStart);
     await reopened.close();
   });
@@ -204,7 +204,7 @@ describe('SegmentedStore', () => {
     expect(child.stdout).toContain('refused');
     expect(acked).toBeGreaterThan(0);
     const reopened = await SegmentedStore.open(dir, 512);
-    expect(reopened.size()).toBeGreaterThanOrEqual(acked);
+    expect(await reopened.size()).toBeGreaterThanOrEqual(acked);
     await reopened.close();
   }, 90_000);
 
@@ -255,7 +255,7 @@ describe('SegmentedStore', () => {
       commitBytes([JSON.stringify(fourth)]),
     );
     const reopened = await SegmentedStore.open(dir, 4);
-    expect(reopened.size()).toBe(4);
+    expect(await reopened.size()).toBe(4);
     expect((await readdir(join(dir, 'segments'))).sort()).toEqual([
       '00000000.idx.json',
       '00000000.json',
