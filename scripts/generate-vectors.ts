@@ -53,9 +53,25 @@ function u64(n: number): Buffer {
   return b;
 }
 
-/** Spec: NFKC, trim, lowercase; then 3..32 of [a-z0-9._-]. Returns null when invalid. */
+/** Spec section 2: the white space trimmed at both ends, listed by code point (JavaScript's trim). */
+const TRIMMED = new Set([
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005,
+  0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff,
+]);
+
+function trimListed(text: string): string {
+  const points = Array.from(text); // code points: the spec counts and trims those
+  const blank = (ch: string | undefined) =>
+    ch !== undefined && TRIMMED.has(ch.codePointAt(0) ?? -1);
+  while (blank(points[0])) points.shift();
+  while (blank(points.at(-1))) points.pop();
+  return points.join('');
+}
+
+/** Spec: at most 256 code points raw; NFKC, trim, lowercase; then 3..32 of [a-z0-9._-]. Null when invalid. */
 function normalize(name: string): string | null {
-  const n = name.normalize('NFKC').trim().toLowerCase();
+  if (Array.from(name).length > 256) return null;
+  const n = trimListed(name.normalize('NFKC')).toLowerCase();
   return /^[a-z0-9._-]{3,32}$/.test(n) ? n : null;
 }
 

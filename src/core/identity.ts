@@ -6,15 +6,18 @@ import { InvalidUsernameError } from './errors.js';
 export const USERNAME_MIN_LENGTH = 3;
 /** Longest allowed username, after normalization. */
 export const USERNAME_MAX_LENGTH = 32;
-/** Input longer than this is refused before normalizing, so NFKC never runs on huge strings. */
-const RAW_USERNAME_MAX_LENGTH = 256;
+/**
+ * Input of more Unicode code points than this is refused before normalizing, so NFKC never runs on
+ * huge strings. Code points, not UTF-16 units, so that every language counts the same.
+ */
+export const RAW_USERNAME_MAX_CODE_POINTS = 256;
 const USERNAME_PATTERN = /^[a-z0-9._-]+$/;
 const IDENTIFIER_PATTERN = /^[0-9a-f]{64}$/;
 
 /** A username in its one canonical form (NFKC, trimmed, lowercased), so `Alice` and `alice` are one. */
 export function normalizeUsername(raw: unknown): string {
   if (typeof raw !== 'string') throw new InvalidUsernameError('A username must be text.');
-  if (raw.length > RAW_USERNAME_MAX_LENGTH) {
+  if (codePointsOver(raw, RAW_USERNAME_MAX_CODE_POINTS)) {
     throw new InvalidUsernameError(
       `A username is at most ${USERNAME_MAX_LENGTH} characters; this input is far longer.`,
     );
@@ -31,6 +34,16 @@ export function normalizeUsername(raw: unknown): string {
     );
   }
   return name;
+}
+
+/** True when text has more than `max` code points; a lone surrogate counts as one. Bounded work. */
+function codePointsOver(text: string, max: number): boolean {
+  // A code point is one or two UTF-16 units, so the unit count brackets the code point count.
+  if (text.length <= max) return false;
+  if (text.length > 2 * max) return true;
+  let count = 0;
+  for (const _ of text) if (++count > max) return true;
+  return false;
 }
 
 /** The pseudonymous identifier the server knows a user by: lowercase hex SHA-256 of the name. */

@@ -52,11 +52,15 @@ export interface KeyPair {
 /** Size of an RSA-2048 SubjectPublicKeyInfo in DER, the only public key size of protocol v1. */
 export const SPKI_BYTES = 294;
 
-/** Longest public key text looked at before refusing it unread. */
-const MAX_PUBLIC_KEY_CHARS = 1024;
+/** Longest public key text looked at before refusing it unread (OVERSIZE). */
+export const MAX_PUBLIC_KEY_CHARS = 1024;
 
-/** A public key on the wire: base64 of exactly one RSA-2048 SPKI. */
-export const publicKeySchema = base64Bytes(SPKI_BYTES);
+/**
+ * A public key's wire text: canonical base64 of at most MAX_PUBLIC_KEY_CHARS characters. Its length
+ * and content are importPublicKey's to judge, so that a key of the wrong size (RSA-3072, an EC key,
+ * a key plus a trailing byte) is INVALID_KEY, as docs/protocol.md section 3 says, not a shape error.
+ */
+export const publicKeySchema = base64Bytes(0, (MAX_PUBLIC_KEY_CHARS / 4) * 3);
 
 function checked(publicKey: PublicKey, privateKey: PrivateKey): KeyPair {
   return { publicKey, privateKey } as KeyPair;

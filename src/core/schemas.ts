@@ -4,21 +4,33 @@ import { MalformedEncodingError, MalformedInputError, OversizeError } from './er
 
 const ENCODING_ISSUE = 'MALFORMED_ENCODING';
 
+/**
+ * Lowercase hex of exactly `digits` characters, judged in the order every field is: over-long text
+ * is OVERSIZE unread, a character outside [0-9a-f] is MALFORMED_ENCODING, a short one MALFORMED_INPUT.
+ */
+export function hexDigits(digits: number) {
+  return z
+    .string()
+    .max(digits)
+    .superRefine((text, ctx) => {
+      if (text.length > digits) return;
+      if (!/^[0-9a-f]*$/.test(text)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'is not lowercase hex',
+          params: { code: ENCODING_ISSUE },
+        });
+      } else if (text.length < digits) {
+        ctx.addIssue({ code: 'custom', message: `must be ${digits} lowercase hex digits` });
+      }
+    });
+}
+
 /** A 64-hex-digit identifier (SHA-256 of a normalized username). */
-export const identifierSchema = z
-  .string()
-  .max(64)
-  .regex(/^[0-9a-f]{64}$/, {
-    message: 'must be 64 lowercase hex digits',
-  });
+export const identifierSchema = hexDigits(64);
 
 /** A 32-hex-digit packet id (16 random bytes). */
-export const packetIdSchema = z
-  .string()
-  .max(32)
-  .regex(/^[0-9a-f]{32}$/, {
-    message: 'must be 32 lowercase hex digits',
-  });
+export const packetIdSchema = hexDigits(32);
 
 /** Canonical base64 whose decoded length lies in [min, max] bytes; oversize text is refused unread. */
 export function base64Bytes(min: number, max = min) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  authNonceSchema,
   base64ToBytes,
   bytesToBase64,
   bytesToHex,
@@ -7,11 +8,16 @@ import {
   canonicalBase64Length,
   constantTimeEqual,
   hexToBytes,
+  identifierSchema,
   isCanonicalBase64,
   MalformedEncodingError,
+  packetIdSchema,
+  parseWire,
+  MetaChatError,
   utf8ByteLength,
   utf8ToBytes,
 } from '../../src/core/index.js';
+import { captureError } from '../support/capture-error.js';
 
 describe('base64', () => {
   it('round-trips every byte value', () => {
@@ -125,3 +131,34 @@ describe('canonicalBase64Length against a regex oracle', () => {
 function isCanonicalBase64Slow(text: string): boolean {
   return Buffer.from(Buffer.from(text, 'base64').toString('base64')).toString() === text;
 }
+
+describe('a fixed-length field of the wrong length', () => {
+  it('is OVERSIZE when too long, MALFORMED_INPUT when too short, MALFORMED_ENCODING when not hex', () => {
+    const codeOf = (schema: Parameters<typeof parseWire>[0], value: string) => {
+      const error = captureError(() => parseWire(schema, value, 'field'));
+      return error instanceof MetaChatError ? error.code : error.name;
+    };
+    const cases = {
+      longId: codeOf(identifierSchema, 'a'.repeat(65)),
+      shortId: codeOf(identifierSchema, 'a'.repeat(63)),
+      emptyId: codeOf(identifierSchema, ''),
+      upperId: codeOf(identifierSchema, 'A'.repeat(64)),
+      shortNotHex: codeOf(identifierSchema, 'g'.repeat(10)),
+      longPacketId: codeOf(packetIdSchema, '0'.repeat(33)),
+      shortPacketId: codeOf(packetIdSchema, '0'.repeat(31)),
+      longBase64: codeOf(authNonceSchema, bytesToBase64(new Uint8Array(33))),
+      shortBase64: codeOf(authNonceSchema, bytesToBase64(new Uint8Array(31))),
+    };
+    expect(cases).toEqual({
+      longId: 'OVERSIZE',
+      shortId: 'MALFORMED_INPUT',
+      emptyId: 'MALFORMED_INPUT',
+      upperId: 'MALFORMED_ENCODING',
+      shortNotHex: 'MALFORMED_ENCODING',
+      longPacketId: 'OVERSIZE',
+      shortPacketId: 'MALFORMED_INPUT',
+      longBase64: 'OVERSIZE',
+      shortBase64: 'MALFORMED_INPUT',
+    });
+  });
+});

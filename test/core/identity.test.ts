@@ -32,6 +32,19 @@ describe('normalizeUsername', () => {
     expect(() => normalizeUsername(value)).toThrow(InvalidUsernameError);
   });
 
+  it('counts the 256 raw code points of the pre-check in code points, not UTF-16 units', () => {
+    const bold = String.fromCodePoint(0x1d41a, 0x1d425, 0x1d422, 0x1d41c, 0x1d41e); // 𝐚𝐥𝐢𝐜𝐞
+    expect(normalizeUsername(bold + ' '.repeat(251))).toBe('alice'); // 256 code points, 261 units
+    expect(() => normalizeUsername(bold + ' '.repeat(252))).toThrow(InvalidUsernameError);
+    expect(() => normalizeUsername('a'.repeat(3) + ' '.repeat(254))).toThrow(InvalidUsernameError);
+  });
+
+  it('trims exactly the white space of JavaScript trim, which Python strip() differs from', () => {
+    expect(normalizeUsername('\ufeffalice\u1680')).toBe('alice');
+    for (const edge of ['\u0085', '\u001c', '\u001f', '\u180e', '\u200b'])
+      expect(() => normalizeUsername(`alice${edge}`)).toThrow(InvalidUsernameError);
+  });
+
   it('never echoes the username in its error message', () => {
     const error = captureError(() => normalizeUsername('secret name'));
     expect(error).toBeInstanceOf(InvalidUsernameError);

@@ -303,7 +303,7 @@ describe('parsePacket on malformed input', () => {
     ['a string time', { ...valid, time: String(valid.time) }, MalformedInputError],
     ['a deeply nested field', { ...valid, ct: deep }, MalformedInputError],
     ['an uppercase id', { ...valid, id: valid.id.toUpperCase() }, MalformedEncodingError],
-    ['a short id', { ...valid, id: valid.id.slice(2) }, MalformedEncodingError],
+    ['a short id', { ...valid, id: valid.id.slice(2) }, MalformedInputError],
     ['a non-hex from', { ...valid, from: 'z'.repeat(64) }, MalformedEncodingError],
     ['bad base64 in ct', { ...valid, ct: `*${valid.ct.slice(1)}` }, MalformedEncodingError],
     [

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync, type RSAKeyPairOptions } from 'node:crypto';
 import { symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
@@ -227,6 +228,34 @@ describe('refusals that use core codes', () => {
         client.register({ ...request, kdf: { ...request.kdf, iterations: 1000 } }),
       ),
     ).toBe('KDF_BELOW_FLOOR');
+  });
+
+  it('refuses every public key that is not 294 bytes with INVALID_KEY, whatever its length', async () => {
+    const { request } = await prepareRegistration('wrong-key-size', 'correct horse battery');
+    const spki = (type: 'rsa' | 'ec', options: object): Buffer =>
+      generateKeyPairSync(type as 'rsa', options as RSAKeyPairOptions<'der', 'der'>).publicKey;
+    const der = { publicKeyEncoding: { type: 'spki', format: 'der' } };
+    const good = Buffer.from(base64ToBytes(request.publicKey));
+    const keys = {
+      rsa3072: spki('rsa', { modulusLength: 3072, ...der }),
+      exponent3: spki('rsa', { modulusLength: 2048, publicExponent: 3, ...der }),
+      ec: spki('ec', { namedCurve: 'P-256', ...der }),
+      trailingByte: Buffer.concat([good, Buffer.of(0)]),
+      lastByteMissing: good.subarray(0, good.length - 1),
+      empty: Buffer.alloc(0),
+    };
+    const client = await connect();
+    const codes: Record<string, string> = {};
+    for (const [name, key] of Object.entries(keys)) {
+      codes[name] = await codeOf(() =>
+        client.register({ ...request, publicKey: bytesToBase64(key) }),
+      );
+    }
+    expect(codes).toEqual(Object.fromEntries(Object.keys(keys).map((k) => [k, 'INVALID_KEY'])));
+    // Only text too long to be any key is refused unread, as OVERSIZE.
+    expect(await codeOf(() => client.register({ ...request, publicKey: 'A'.repeat(1028) }))).toBe(
+      'OVERSIZE',
+    );
   });
 
   it('refuses a browser origin by default (CORS closed)', async () => {
