@@ -25,3 +25,8 @@ export class WrappedKeyRejectedError extends Error {
 export class UnsentMessagesError extends Error {
   override readonly name = 'UnsentMessagesError';
 }
+
+/** `register` or `login` into a --home that already holds an account: refused unless --force. */
+export class ProfileExistsError extends Error {
+  override readonly name = 'ProfileExistsError';
+}

@@ -1,7 +1,7 @@
 import { MetaChatError, verifyPacketSignature, type PresenceUpdate } from '../core/index.js';
 import { KeyChangedError } from './cli-errors.js';
 import type { CliContext } from './main.js';
-import { withSession } from './message-commands.js';
+import { withSession } from './with-session.js';
 import { isWarning, readStored } from './messages.js';
 import { peerKey } from './peers.js';
 import { RelayRefusedError } from './relay-client.js';

@@ -1,39 +1,18 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
-import { InvalidUsernameError, MetaChatError, normalizeUsername } from '../core/index.js';
-import { loginAccount, newProfile, prepareRegistration } from './account.js';
-import {
-  KeyChangedError,
-  UnknownPeerError,
-  UnsentMessagesError,
-  UsageError,
-  WrappedKeyRejectedError,
-} from './cli-errors.js';
+import { loginCommand, registerCommand } from './account-commands.js';
+import { UsageError } from './cli-errors.js';
+import { reportOf, writeReport } from './error-report.js';
 import { logoutCommand } from './logout-command.js';
-import { OutboxCorruptError } from './outbox.js';
-import { ProfileBusyError } from './profile-lock.js';
-import { ProfileReplacedError } from './profile-merge.js';
 import { inboxCommand } from './inbox-command.js';
 import { historyCommand, listenCommand, sendCommand } from './message-commands.js';
-import {
-  NoProfileError,
-  ProfileCorruptError,
-  resolveHome,
-  saveProfile,
-  loadProfile,
-} from './profile.js';
+import { resolveHome, loadProfile } from './profile.js';
 import { hiddenPrompt } from './prompt.js';
 import { readPassword } from './password.js';
+import { checkServerUrl, DEFAULT_SERVER } from './server-url.js';
 import { aliasCommand, verifyCommand } from './trust-commands.js';
 import { settingsCommand } from './settings-command.js';
-import { withSpinner } from './spinner.js';
 import { tuiCommand } from './tui-command.js';
-import {
-  RelayClient,
-  RelayRefusedError,
-  RelayTimeoutError,
-  RelayUnreachableError,
-} from './relay-client.js';
 
 /** Options every command accepts, before or after its name. */
 export interface GlobalOptions {
@@ -43,25 +22,39 @@ export interface GlobalOptions {
   passwordStdin?: boolean;
 }
 
-const DEFAULT_SERVER = 'http://127.0.0.1:7373';
-
 /** What each command needs from the process, so tests can run it for real as a child process. */
 export interface CliContext {
   readonly options: () => GlobalOptions;
   readonly home: () => string;
+  /** The relay named by --server or METACHAT_SERVER (checked to be a URL), if any. */
   readonly server: () => string | undefined;
-  readonly password: (confirm: boolean) => Promise<string>;
+  /** That relay, else the default one (for a new profile). */
+  readonly serverOrDefault: () => string;
+  /** The password, asked once per process; `check` runs on it before a confirmation prompt. */
+  readonly password: (confirm: boolean, check?: (password: string) => void) => Promise<string>;
+  /** Forgets the password read, so the next `password()` asks again (a wrong one typed at a prompt). */
+  readonly forgetPassword: () => void;
+  /** Whether the password comes from a prompt on the terminal, so asking again makes sense. */
+  readonly promptsForPassword: () => boolean;
   readonly print: (human: string, json: unknown) => void;
 }
 
 function context(program: Command): CliContext {
   let cached: Promise<string> | undefined;
   const options = () => program.opts<GlobalOptions>();
+  const server = () => {
+    const flag = options().server;
+    if (flag !== undefined) return checkServerUrl(flag, '--server');
+    const env = process.env['METACHAT_SERVER'];
+    return env ? checkServerUrl(env, 'METACHAT_SERVER') : undefined;
+  };
+  const fromEnv = () => (process.env['METACHAT_PASSWORD'] ?? '').length > 0;
   return {
     options,
     home: () => resolveHome(options().home, process.env),
-    server: () => options().server ?? process.env['METACHAT_SERVER'],
-    password: (confirm) =>
+    server,
+    serverOrDefault: () => server() ?? DEFAULT_SERVER,
+    password: (confirm, check) =>
       (cached ??= readPassword(
         {
           fromStdin: options().passwordStdin === true,
@@ -69,27 +62,16 @@ function context(program: Command): CliContext {
           prompt: process.stdin.isTTY ? hiddenPrompt : undefined,
         },
         confirm,
+        check,
       )),
+    forgetPassword: () => {
+      cached = undefined;
+    },
+    promptsForPassword: () => options().passwordStdin !== true && !fromEnv() && process.stdin.isTTY,
     print: (human, json) => {
       process.stdout.write(options().json === true ? `${JSON.stringify(json)}\n` : `${human}\n`);
     },
   };
-}
-
-/** The username from the argument or a prompt, checked before any password is asked for. */
-async function askUsername(given: string | undefined): Promise<string> {
-  let name = given;
-  if (name === undefined) {
-    if (!process.stdin.isTTY) throw new UsageError('Give the username as an argument.');
-    const { text } = await import('./prompt.js');
-    name = await text('Username: ');
-  }
-  try {
-    return normalizeUsername(name);
-  } catch (error) {
-    if (error instanceof InvalidUsernameError) throw new UsageError(error.message);
-    throw error;
-  }
 }
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -99,8 +81,8 @@ Exit codes: 0 success, 1 runtime error (one line on stderr), 2 usage error.
 The profile lives in --home, else $METACHAT_HOME, else $XDG_CONFIG_HOME/metachat, else ~/.config/metachat.
 A <peer> is a 64-hex identifier, identifier#fingerprint (pins the key you were given), an alias or a known username.`;
 
-/** Builds the `metachat` program. */
-export function buildProgram(): Command {
+/** Builds the `metachat` program; with `json` commander's own error text is left to the JSON report. */
+export function buildProgram(json = false): Command {
   const program = new Command('metachat')
     .description('MetaChat: end-to-end encrypted chat through a relay that cannot read it.')
     .usage('[options] [command]')
@@ -123,7 +105,12 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError()
     .exitOverride();
+  if (json) program.configureOutput({ outputError: () => undefined, writeErr: () => undefined });
   const ctx = context(program);
+  // A relay URL that is not one is a usage error for every command, before anything is asked.
+  program.hook('preAction', () => {
+    ctx.server();
+  });
 
   program.argument('[command]').action(async (command: string | undefined) => {
     if (command !== undefined)
@@ -144,50 +131,30 @@ export function buildProgram(): Command {
     .description('create an account: keys are made and wrapped here, the relay gets neither')
     .argument('[username]')
     .option('--no-share-username', 'do not send my username to the people I write to')
-    .action(async (username: string | undefined, opts: { shareUsername: boolean }) => {
-      const name = await askUsername(username);
-      const password = await ctx.password(true);
-      const server = ctx.server() ?? DEFAULT_SERVER;
-      const { account, request } = await withSpinner(
-        'Generating your key pair and deriving keys from your password',
-        () => prepareRegistration(name, password),
-      );
-      const client = await RelayClient.connect(server);
-      try {
-        await client.register(request);
-        await saveProfile(ctx.home(), newProfile(account, server, opts.shareUsername));
-        ctx.print(
-          `Registered.\nidentifier:  ${account.identifier}\nfingerprint: ${account.keyPair.publicKey.fingerprint}`,
-          { id: account.identifier, fingerprint: account.keyPair.publicKey.fingerprint },
-        );
-      } finally {
-        client.close();
-      }
-    });
+    .option(
+      '--force',
+      'replace the account this --home already holds (its pins, marks and aliases)',
+    )
+    .action(
+      async (username: string | undefined, opts: { shareUsername: boolean; force?: boolean }) => {
+        await registerCommand(ctx, username, opts);
+      },
+    );
 
   program
     .command('login')
     .description('set up this device from the password alone')
     .argument('[username]')
     .option('--no-share-username', 'do not send my username to the people I write to')
-    .action(async (username: string | undefined, opts: { shareUsername: boolean }) => {
-      const name = await askUsername(username);
-      const password = await ctx.password(false);
-      const server = ctx.server() ?? DEFAULT_SERVER;
-      const client = await RelayClient.connect(server);
-      try {
-        const account = await withSpinner('Deriving keys from your password and logging in', () =>
-          loginAccount(client, name, password),
-        );
-        await saveProfile(ctx.home(), newProfile(account, server, opts.shareUsername));
-        ctx.print(`Logged in as ${account.username} (${account.identifier}).`, {
-          id: account.identifier,
-          fingerprint: account.keyPair.publicKey.fingerprint,
-        });
-      } finally {
-        client.close();
-      }
-    });
+    .option(
+      '--force',
+      'replace the account this --home already holds (its pins, marks and aliases)',
+    )
+    .action(
+      async (username: string | undefined, opts: { shareUsername: boolean; force?: boolean }) => {
+        await loginCommand(ctx, username, opts);
+      },
+    );
 
   program
     .command('whoami')
@@ -284,33 +251,17 @@ function parseLimit(value: string): number {
   return n;
 }
 
-/** Runs the CLI and maps every failure to one line on stderr and an exit code (1 runtime, 2 usage). */
+/** Runs the CLI and maps every failure to one line on stderr and an exit code (1 runtime, 2 usage, 130 Ctrl+C). */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  // Known before parsing, so even a usage error commander finds is reported as JSON.
+  const json = argv.slice(2).includes('--json');
+  const program = buildProgram(json);
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    const usage = error instanceof UsageError || error instanceof UnknownPeerError;
-    const known =
-      usage ||
-      error instanceof MetaChatError ||
-      error instanceof RelayRefusedError ||
-      error instanceof RelayTimeoutError ||
-      error instanceof RelayUnreachableError ||
-      error instanceof NoProfileError ||
-      error instanceof ProfileCorruptError ||
-      error instanceof KeyChangedError ||
-      error instanceof WrappedKeyRejectedError ||
-      error instanceof UnsentMessagesError ||
-      error instanceof OutboxCorruptError ||
-      error instanceof ProfileReplacedError ||
-      error instanceof ProfileBusyError;
-    const message = known
-      ? (error as Error).message
-      : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
-    process.stderr.write(`metachat: ${message}\n`);
-    return usage ? 2 : 1;
+    const report = reportOf(error);
+    writeReport(report, json);
+    return report.exitCode;
   }
 }

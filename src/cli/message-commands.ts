@@ -3,37 +3,13 @@ import { UsageError } from './cli-errors.js';
 import type { CliContext } from './main.js';
 import { isWarning, readStored, type MessageLine } from './messages.js';
 import { parsePeerAddress, peerKey } from './peers.js';
-import { saveProfile } from './profile.js';
 import { followStream } from './stream-follower.js';
 import { checkHistoryPage, hidesPacket, StreamGuard } from './stream-guard.js';
 import { printStreamIssue } from './stream-warnings.js';
-import type { ConnectOptions, RelayClient } from './relay-client.js';
-import { openSession, type Session } from './session.js';
+import type { Session } from './session.js';
+import { withSession } from './with-session.js';
 import { processStdin } from './stdin-reader.js';
 import { localDateTime } from './local-time.js';
-
-/** Opens a session for one command, and always closes it and saves what it learned (pins, names, markers). */
-export async function withSession<T>(
-  ctx: CliContext,
-  run: (session: Session) => Promise<T>,
-  reconnect: false | Pick<ConnectOptions, 'onWaiting'> = false,
-  beforeAuthenticate?: (client: RelayClient) => void,
-): Promise<T> {
-  const password = () => ctx.password(false);
-  const session = await openSession(
-    ctx.home(),
-    ctx.server(),
-    password,
-    reconnect,
-    beforeAuthenticate,
-  );
-  try {
-    return await run(session);
-  } finally {
-    session.client.close();
-    await saveProfile(session.home, session.profile);
-  }
-}
 
 /** `send`: seals for the peer's pinned key (sending my username first, once) and waits for the relay's ack. */
 export async function sendCommand(

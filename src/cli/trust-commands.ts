@@ -3,7 +3,7 @@ import { KeyChangedError, UsageError } from './cli-errors.js';
 import type { CliContext } from './main.js';
 import { parsePeerAddress } from './peers.js';
 import { loadProfile, saveProfile, type PeerRecord } from './profile.js';
-import { withSession } from './message-commands.js';
+import { withSession } from './with-session.js';
 import { RelayRefusedError } from './relay-client.js';
 
 /** How far this device trusts a peer's key, as `verify --json` reports it. */

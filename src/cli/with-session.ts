@@ -1,0 +1,45 @@
+import type { CliContext } from './main.js';
+import { flushOutbox } from './outbox-flush.js';
+import { saveProfile } from './profile.js';
+import type { ConnectOptions, RelayClient } from './relay-client.js';
+import { openSession, type Session } from './session.js';
+
+/** Tells the user what the flush of the chat screen's queue did, on stderr (stdout stays the command's). */
+function reportFlush(sent: number, refused: number): void {
+  if (sent > 0)
+    process.stderr.write(
+      `metachat: first sent ${sent} message${sent === 1 ? '' : 's'} the chat screen had queued.\n`,
+    );
+  if (refused > 0)
+    process.stderr.write(
+      `metachat: the relay refused ${refused} queued message${refused === 1 ? '' : 's'}; open "metachat chat" to see why and retry.\n`,
+    );
+}
+
+/**
+ * Opens a session for one command, sends what the chat screen left queued (in order, before
+ * anything else), and always closes it and saves what it learned (pins, names, markers).
+ */
+export async function withSession<T>(
+  ctx: CliContext,
+  run: (session: Session) => Promise<T>,
+  reconnect: false | Pick<ConnectOptions, 'onWaiting'> = false,
+  beforeAuthenticate?: (client: RelayClient) => void,
+): Promise<T> {
+  const password = () => ctx.password(false);
+  const session = await openSession(
+    ctx.home(),
+    ctx.server(),
+    password,
+    reconnect,
+    beforeAuthenticate,
+  );
+  try {
+    const { sent, refused } = await flushOutbox(session);
+    reportFlush(sent, refused);
+    return await run(session);
+  } finally {
+    session.client.close();
+    await saveProfile(session.home, session.profile);
+  }
+}

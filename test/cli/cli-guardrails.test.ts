@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer } from 'node:net';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { composeMessage, markHelloSent } from '../../src/cli/compose.js';
+import { loadOutbox, saveOutbox, type OutboxEntry } from '../../src/cli/outbox.js';
+import { loadProfile, saveProfile } from '../../src/cli/profile.js';
+import { unlock } from '../../src/cli/session.js';
+import { importPublicKey } from '../../src/core/index.js';
+import { runCli, type CliResult } from '../support/cli-process.js';
+import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
+import { tempDir } from '../support/relay-harness.js';
+
+const PASSWORD = 'correct horse battery staple';
+let daemon: DaemonProcess;
+let root: string;
+const ids: Record<string, string> = {};
+
+function home(name: string): string {
+  return join(root, name);
+}
+
+async function cli(name: string, args: string[], input = `${PASSWORD}\n`): Promise<CliResult> {
+  return runCli([...args, '--home', home(name), '--server', daemon.url, '--password-stdin'], {
+    input,
+  });
+}
+
+function json(result: CliResult): Record<string, unknown>[] {
+  return result.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+function id(name: string): string {
+  const value = ids[name];
+  if (value === undefined) throw new Error(`${name} is not registered`);
+  return value;
+}
+
+/** A loopback URL where nothing listens: a port just bound and released. */
+async function deadUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return `http://127.0.0.1:${String(address.port)}`;
+}
+
+beforeAll(async () => {
+  root = await tempDir('metachat-guardrails-');
+  daemon = await spawnDaemon(await tempDir());
+  for (const name of ['alice', 'bob']) {
+    const result = await cli(name, ['register', name, '--json']);
+    expect(result.code).toBe(0);
+    ids[name] = String(json(result)[0]?.['id']);
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await killAllDaemons();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('register and login never replace an account silently', () => {
+  it('refuses a --home that holds an account, naming what would be lost, before asking a password', async () => {
+    expect((await cli('alice', ['send', id('bob'), 'a first message'])).code).toBe(0);
+    expect((await cli('alice', ['alias', id('bob'), 'bobby'])).code).toBe(0);
+    const before = await readFile(join(home('alice'), 'profile.json'), 'utf8');
+    // No password source at all: the refusal must come before any password is asked for.
+    for (const command of [
+      ['register', 'alice-again'],
+      ['login', 'bob'],
+    ]) {
+      const refused = await runCli([...command, '--home', home('alice'), '--server', daemon.url]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`already holds the account alice (${id('alice')})`);
+      expect(refused.stderr).toContain('1 pinned key, 0 verified marks and 1 alias');
+      expect(refused.stderr).toContain('--force');
+      expect(refused.stderr).not.toMatch(/password/i);
+    }
+    expect(await readFile(join(home('alice'), 'profile.json'), 'utf8')).toBe(before);
+    const asJson = await runCli(['login', 'bob', '--home', home('alice'), '--json']);
+    expect(JSON.parse(asJson.stderr)).toEqual({
+      error: { code: 'PROFILE_EXISTS', message: expect.stringContaining('1 alias') as unknown },
+    });
+  }, 60_000);
+
+  it('replaces it with --force, dropping the old account’s queue, and says what went', async () => {
+    const other = await cli('replaced', ['register', 'replaced-one']);
+    expect(other.code).toBe(0);
+    expect((await cli('replaced', ['send', id('bob'), 'pin bob'])).code).toBe(0);
+    const forced = await cli('replaced', ['login', 'bob', '--force', '--json']);
+    expect(forced.code).toBe(0);
+    expect(json(forced)[0]).toMatchObject({ id: id('bob') });
+    expect(forced.stderr).toMatch(/replaced the account replaced-one .*1 pinned key/);
+    expect((await loadProfile(home('replaced'))).identifier).toBe(id('bob'));
+    await expect(stat(join(home('replaced'), 'outbox.json'))).rejects.toThrow(/ENOENT/);
+  }, 60_000);
+});
+
+describe('checks come in the order a new user needs them', () => {
+  it('register tells an unreachable relay before asking for a password', async () => {
+    const url = await deadUrl();
+    const result = await runCli(['register', 'newcomer', '--home', home('newcomer')], {
+      env: { METACHAT_SERVER: url },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`Cannot reach the relay at ${url}`);
+    await expect(stat(home('newcomer'))).rejects.toThrow(/ENOENT/);
+  }, 30_000);
+
+  it('refuses a short password before making keys, and calls an empty password line empty', async () => {
+    const started = Date.now();
+    const short = await cli('shorty', ['register', 'shorty'], 'short\n');
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/at least \d+ characters/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    const empty = await cli('alice', ['history', id('bob')], '\n');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/first line of standard input is empty/);
+  }, 30_000);
+
+  it('a --server that is not a URL is a usage error for every command, and --json errors are JSON', async () => {
+    for (const args of [['whoami'], ['send', id('bob'), 'hi'], ['register', 'zed']]) {
+      const result = await runCli([...args, '--server', 'notaurl', '--home', home('alice')]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/--server "notaurl" is not a URL/);
+    }
+    const env = await runCli(['whoami', '--home', home('alice')], {
+      env: { METACHAT_SERVER: 'ftp://relay.example' },
+    });
+    expect(env.code).toBe(2);
+    const usage = await runCli(['send', '--json']);
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stderr)).toEqual({
+      error: { code: 'USAGE', message: "missing required argument 'peer'" },
+    });
+    const wrong = await cli('alice', ['history', id('bob'), '--json'], 'not the password\n');
+    expect(wrong.code).toBe(1);
+    expect(JSON.parse(wrong.stderr)).toMatchObject({ error: { code: 'WRONG_PASSWORD' } });
+  }, 30_000);
+});
+
+describe('commands of a profile send what the chat screen queued first', () => {
+  it('a later send never overtakes messages left in the outbox, and each goes once', async () => {
+    // Two messages sealed and queued exactly as the chat screen does while offline.
+    const profile = await loadProfile(home('alice'));
+    const account = await unlock(profile, PASSWORD);
+    const bobKey = importPublicKey((await loadProfile(home('bob'))).publicKey);
+    const entries: OutboxEntry[] = [];
+    for (const text of ['queued one', 'queued two']) {
+      const { packets, hello } = composeMessage(account, profile, id('bob'), bobKey, text);
+      if (hello) markHelloSent(profile, id('bob'));
+      entries.push({ peer: id('bob'), packets: [...packets] });
+    }
+    await saveOutbox(home('alice'), entries);
+    await saveProfile(home('alice'), profile);
+    const sent = await cli('alice', ['send', id('bob'), 'typed later']);
+    expect(sent.code).toBe(0);
+    expect(sent.stderr).toContain('first sent 2 messages the chat screen had queued');
+    expect(await loadOutbox(home('alice'))).toEqual([]);
+    const again = await cli('alice', ['history', id('bob'), '--json']);
+    expect(again.stderr).toBe('');
+    const texts = json(await cli('bob', ['history', id('alice'), '--json'])).map((m) => m['text']);
+    expect(texts.slice(-3)).toEqual(['queued one', 'queued two', 'typed later']);
+    expect(texts.filter((text) => text === 'queued one')).toHaveLength(1);
+  }, 60_000);
+});
