@@ -77,7 +77,7 @@ function context(program: Command): CliContext {
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 const HELP_FOOTER = `
-Exit codes: 0 success, 1 runtime error (one line on stderr), 2 usage error.
+Exit codes: 0 success, 1 runtime error (one line on stderr), 2 usage error, 130 Ctrl+C at a prompt.
 The profile lives in --home, else $METACHAT_HOME, else $XDG_CONFIG_HOME/metachat, else ~/.config/metachat.
 A <peer> is a 64-hex identifier, identifier#fingerprint (pins the key you were given), an alias or a known username.`;
 
