@@ -4,7 +4,8 @@ import type { CliContext } from './main.js';
 import { withSession } from './with-session.js';
 import { isWarning, readStored } from './messages.js';
 import { peerKey } from './peers.js';
-import { RelayRefusedError } from './relay-client.js';
+import { offlineInbox } from './offline-inbox.js';
+import { RelayRefusedError, RelayUnreachableError } from './relay-client.js';
 import { StreamGuard, type StreamIssue } from './stream-guard.js';
 import { printStreamIssue } from './stream-warnings.js';
 import type { ConversationSummary } from './tui/chat-state.js';
@@ -34,9 +35,19 @@ export type InboxEntry = Omit<ConversationSummary, 'trust'>;
  * `inbox`: every conversation of my stream, newest activity first, with unread counts (incoming
  * packets after the read marker that `history` moves), last activity and presence. Each counted
  * packet's signature is checked against the peer's pinned key, and each peer's first packet is
- * decrypted too, so that names arrive with the verified username exchange.
+ * decrypted too, so that names arrive with the verified username exchange. Offline, it says so and
+ * lists what this device knows.
  */
 export async function inboxCommand(ctx: CliContext): Promise<void> {
+  try {
+    await onlineInbox(ctx);
+  } catch (error) {
+    if (!(error instanceof RelayUnreachableError)) throw error;
+    await offlineInbox(ctx, error);
+  }
+}
+
+async function onlineInbox(ctx: CliContext): Promise<void> {
   const presence = new Map<string, PresenceUpdate>();
   await withSession(
     ctx,

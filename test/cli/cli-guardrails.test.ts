@@ -111,7 +111,7 @@ describe('checks come in the order a new user needs them', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`Cannot reach the relay at ${url}`);
     await expect(stat(home('newcomer'))).rejects.toThrow(/ENOENT/);
-  }, 30_000);
+  }, 60_000);
 
   it('refuses a short password before making keys, and calls an empty password line empty', async () => {
     const started = Date.now();
@@ -122,7 +122,7 @@ describe('checks come in the order a new user needs them', () => {
     const empty = await cli('alice', ['history', id('bob')], '\n');
     expect(empty.code).toBe(2);
     expect(empty.stderr).toMatch(/first line of standard input is empty/);
-  }, 30_000);
+  }, 60_000);
 
   it('a --server that is not a URL is a usage error for every command, and --json errors are JSON', async () => {
     for (const args of [['whoami'], ['send', id('bob'), 'hi'], ['register', 'zed']]) {
@@ -142,7 +142,7 @@ describe('checks come in the order a new user needs them', () => {
     const wrong = await cli('alice', ['history', id('bob'), '--json'], 'not the password\n');
     expect(wrong.code).toBe(1);
     expect(JSON.parse(wrong.stderr)).toMatchObject({ error: { code: 'WRONG_PASSWORD' } });
-  }, 30_000);
+  }, 60_000);
 });
 
 describe('commands of a profile send what the chat screen queued first', () => {
@@ -168,5 +168,21 @@ describe('commands of a profile send what the chat screen queued first', () => {
     const texts = json(await cli('bob', ['history', id('alice'), '--json'])).map((m) => m['text']);
     expect(texts.slice(-3)).toEqual(['queued one', 'queued two', 'typed later']);
     expect(texts.filter((text) => text === 'queued one')).toHaveLength(1);
+  }, 60_000);
+});
+
+describe('the inbox while the relay is down', () => {
+  it('says it is offline, where it tried, and lists what this device knows', async () => {
+    const url = await deadUrl();
+    const args = ['inbox', '--home', home('alice'), '--server', url, '--password-stdin'];
+    const human = await runCli(args, { input: `${PASSWORD}\n` });
+    expect(human.code).toBe(0);
+    expect(human.stderr).toContain(`offline: Cannot reach the relay at ${url}`);
+    expect(human.stdout).toMatch(/bobby\s+key pinned, not verified/);
+    expect(human.stdout).not.toContain('No conversations yet');
+    const asJson = await runCli([...args, '--json'], { input: `${PASSWORD}\n` });
+    expect(json(asJson)).toEqual([
+      { id: id('bob'), name: 'bobby', trust: 'pinned', queued: 0, offline: true },
+    ]);
   }, 60_000);
 });

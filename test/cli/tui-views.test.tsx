@@ -157,6 +157,15 @@ describe('InboxView', () => {
     expect(renderInbox([]).lastFrame()).toContain('No conversations yet: press n');
   });
 
+  it('says it is offline, not that there is nothing, while the relay cannot be reached', () => {
+    const frame =
+      renderInbox([], {
+        connection: { status: 'offline', reason: 'retrying (attempt 11)' },
+      }).lastFrame() ?? '';
+    expect(frame).toContain('Not connected to the relay (offline: retrying (attempt 11))');
+    expect(frame).not.toContain('No conversations yet');
+  });
+
   it('moves with the arrows (and j/k) and opens with Enter', async () => {
     const { stdin, actions, lastFrame } = renderInbox([
       summary(),

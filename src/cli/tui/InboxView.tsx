@@ -117,7 +117,11 @@ export function InboxView({
       </Box>
       <Box height={listHeight} flexDirection="column" overflow="hidden">
         {list.length === 0 ? (
-          <Text dimColor>No conversations yet: press n and give a peer’s identifier.</Text>
+          <Text dimColor>
+            {snapshot.connection.status === 'connected'
+              ? 'No conversations yet: press n and give a peer’s identifier.'
+              : `Not connected to the relay (${link.text}): conversations appear once it answers; n still starts one.`}
+          </Text>
         ) : (
           list
             .slice(start, start + listHeight)
