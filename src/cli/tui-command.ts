@@ -40,14 +40,17 @@ export async function tuiCommand(ctx: CliContext, peerArg: string | undefined): 
   const outbox = await loadOutbox(home);
   const client = RelayClient.persistent(ctx.server() ?? profile.server);
   const controller = new ChatController({ home, profile, account, client, outbox });
-  const initialPeer = peerArg === undefined ? null : controller.resolve(peerArg);
-  if (peerArg !== undefined && initialPeer === null) {
+  const resolved = peerArg === undefined ? null : controller.resolve(peerArg);
+  if (peerArg !== undefined && resolved === null) {
     throw new UsageError(controller.getSnapshot().notice?.text ?? 'Unknown peer.');
   }
+  // An id#fingerprint opens its chat only once the relay's key matched: until then, the inbox.
+  const initialPeer = typeof resolved === 'string' ? resolved : null;
+  const pending = resolved instanceof Promise ? resolved : null;
   if (initialPeer !== null) controller.openChat(initialPeer);
   const { runTui } = await loadScreen();
   controller.start();
-  const result = await runTui(controller, initialPeer);
+  const result = await runTui(controller, initialPeer, pending);
   const { unsent = 0, dropped = 0 } = (result ?? {}) as { unsent?: number; dropped?: number };
   if (unsent > 0) {
     process.stderr.write(

@@ -9,6 +9,7 @@ import type {
 import { ChatView, type ChatActions } from '../../src/cli/tui/ChatView.js';
 import { InboxView, type InboxActions } from '../../src/cli/tui/InboxView.js';
 import { dayLabel } from '../../src/cli/local-time.js';
+import { KeyboardProvider } from '../../src/cli/tui/use-keys.js';
 
 const ME = 'a'.repeat(64);
 const BOB = 'b'.repeat(64);
@@ -104,14 +105,16 @@ function renderChat(
 ) {
   const { actions, sent } = chatActions();
   const view = render(
-    <ChatView
-      snapshot={snapshot(options.snap)}
-      summary={summary(options.sum)}
-      log={log(messages, options.log)}
-      width={options.width ?? 80}
-      height={options.height ?? 20}
-      actions={actions}
-    />,
+    <KeyboardProvider>
+      <ChatView
+        snapshot={snapshot(options.snap)}
+        summary={summary(options.sum)}
+        log={log(messages, options.log)}
+        width={options.width ?? 80}
+        height={options.height ?? 20}
+        actions={actions}
+      />
+    </KeyboardProvider>,
   );
   return { ...view, actions, sent };
 }
@@ -125,12 +128,14 @@ describe('InboxView', () => {
       toggleBell: jest.fn(),
     } satisfies InboxActions;
     const view = render(
-      <InboxView
-        snapshot={snapshot({ conversations, ...snap })}
-        width={100}
-        height={12}
-        actions={actions}
-      />,
+      <KeyboardProvider>
+        <InboxView
+          snapshot={snapshot({ conversations, ...snap })}
+          width={100}
+          height={12}
+          actions={actions}
+        />
+      </KeyboardProvider>,
     );
     return { ...view, actions };
   }
@@ -216,7 +221,7 @@ describe('ChatView', () => {
         width: 140,
       }).lastFrame() ?? '';
     expect(frame).toContain(
-      'bob bbbbbbbbbbbb · online · reconnecting (attempt 2) · KEY CHANGED: sending blocked',
+      'bob bbbbbbbbbbbb · KEY CHANGED: sending blocked · online · reconnecting (attempt 2)',
     );
   });
 
@@ -287,7 +292,8 @@ describe('ChatView', () => {
     expect(sent).toEqual(['hi', 'a\nb\nc']);
     await press(stdin, KEYS.up);
     expect(lastFrame()).toMatch(/> a\n\s+b\n\s+c/);
-    await press(stdin, KEYS.up);
+    // In a recalled multi-line draft ↑ first moves up its lines, then recalls the one before.
+    await press(stdin, KEYS.up, KEYS.up, KEYS.up);
     expect(lastFrame()).toContain('> hi');
     await press(stdin, KEYS.down, KEYS.down);
     expect(lastFrame()).toContain('write a message');
@@ -301,10 +307,19 @@ describe('ChatView', () => {
     expect(sent).toEqual(['abc']);
   });
 
-  it('a burst of text ending in Enter (typed fast, or pasted) is sent once', async () => {
+  it('keys typed together are each a key: two lines with Enter are two messages', async () => {
     const { stdin, sent } = renderChat([]);
     await press(stdin, 'line one\rline two\r');
-    expect(sent).toEqual(['line one\nline two']);
+    expect(sent).toEqual(['line one', 'line two']);
+  });
+
+  it('a bracketed paste keeps its newlines as text: it is sent only by Enter', async () => {
+    const { stdin, sent, lastFrame } = renderChat([]);
+    await press(stdin, '\u001b[200~line one\r\nline two\rthree\u001b[201~');
+    expect(sent).toEqual([]);
+    expect(lastFrame()).toMatch(/> line one\n\s+line two\n\s+three/);
+    await press(stdin, KEYS.enter);
+    expect(sent).toEqual(['line one\nline two\nthree']);
   });
 
   it('Esc goes back, Ctrl+R retries, Ctrl+B toggles the bell', async () => {
@@ -327,7 +342,7 @@ describe('ChatView', () => {
     expect(first.split('\n').length).toBeLessThanOrEqual(12);
     await press(stdin, KEYS.pageUp);
     expect(lastFrame()).not.toContain('number 39');
-    expect(lastFrame()).toContain('newer below');
+    expect(lastFrame()).toContain('lines below');
     for (let i = 0; i < 6; i++) await press(stdin, KEYS.pageUp);
     expect(lastFrame()).toContain('number 0');
     expect(lastFrame()).toContain('PgUp loads older messages');
@@ -361,14 +376,16 @@ describe('ChatView', () => {
       frame.split('\n').filter((line) => line.includes('word')).length;
     const wide = wrapped(lastFrame() ?? '');
     rerender(
-      <ChatView
-        snapshot={snapshot()}
-        summary={summary()}
-        log={log([long])}
-        width={40}
-        height={20}
-        actions={actions}
-      />,
+      <KeyboardProvider>
+        <ChatView
+          snapshot={snapshot()}
+          summary={summary()}
+          log={log([long])}
+          width={40}
+          height={20}
+          actions={actions}
+        />
+      </KeyboardProvider>,
     );
     const narrow = lastFrame() ?? '';
     expect(wrapped(narrow)).toBeGreaterThan(wide);

@@ -1,6 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { render } from 'ink-testing-library';
+import { createElement } from 'react';
+import { loadProfile } from '../../src/cli/profile.js';
+import { App } from '../../src/cli/tui/App.js';
 import type { ChatController } from '../../src/cli/tui/chat-controller.js';
-import type { Packet, StoredPacket } from '../../src/core/index.js';
+import { generateKeyPair, type Packet, type StoredPacket } from '../../src/core/index.js';
 import { collectPackets, sealText, tempDir, type TestUser } from '../support/relay-harness.js';
 import { messagesWith, profileFor, startController, until } from '../support/tui-harness.js';
 import { startHostileWorld, type HostileWorld } from './hostile-world.js';
@@ -22,6 +26,16 @@ afterAll(async () => {
   await world.stop();
 });
 
+/** Waits until the screen shows `wanted`. */
+async function waitForFrame(app: { lastFrame: () => string | undefined }, wanted: string) {
+  const deadline = Date.now() + 8_000;
+  while (!(app.lastFrame() ?? '').includes(wanted)) {
+    if (Date.now() > deadline)
+      throw new Error(`"${wanted}" never shown:\n${app.lastFrame() ?? ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+  }
+}
+
 /** A user's chat screen (its controller, outside React) on a new device, open on Alice's conversation. */
 async function screenOf(user: TestUser): Promise<ChatController> {
   const controller = await startController(
@@ -35,6 +49,72 @@ async function screenOf(user: TestUser): Promise<ChatController> {
   controller.openChat(world.alice.identifier);
   return controller;
 }
+
+describe('the chat screen given id#fingerprint, behind a relay that substitutes the key', () => {
+  it('refuses exactly as send does: no chat opens, nothing is pinned, nothing is sent', async () => {
+    const mallory = await generateKeyPair();
+    const home = await tempDir('metachat-tui-hostile-');
+    const profile = profileFor(world.carol, world.hostile.url);
+    const carol = await startController(world.carol, profile, home, world.hostile.url);
+    running.push(carol);
+    await until(carol, (s) => s.connection.status === 'connected', 'connected');
+    const sends: unknown[] = [];
+    world.hostile.behave({
+      answer(event, payload) {
+        if (event === 'send') sends.push(payload);
+        if (event !== 'key') return undefined;
+        if ((payload as { identifier?: unknown }).identifier !== world.alice.identifier) {
+          return undefined;
+        }
+        return { ok: true, publicKey: mallory.publicKey.encoded };
+      },
+    });
+    const app = render(createElement(App, { controller: carol, initialPeer: null }));
+    try {
+      await waitForFrame(app, 'n new chat');
+      // Typed as a terminal over ssh delivers it: the key, the address and Enter in one read.
+      app.stdin.write(`n${world.alice.identifier}#${world.alice.keyPair.publicKey.fingerprint}\r`);
+      await waitForFrame(app, 'whose fingerprint is not the one you gave: refusing');
+      // Still the inbox, the address still in the editor: no chat was opened.
+      expect(app.lastFrame()).toContain(`> ${world.alice.identifier.slice(0, 20)}`);
+      expect(app.lastFrame()).not.toContain('write a message');
+      expect(profile.peers[world.alice.identifier]?.publicKey).toBeUndefined();
+      expect(profile.peers[world.alice.identifier]?.verified).toBeUndefined();
+      // Enter again in the same state is refused again; nothing was ever sent.
+      app.stdin.write('\r');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(app.lastFrame()).not.toContain('write a message');
+      expect(sends).toEqual([]);
+      await carol.shutdown();
+      running.splice(running.indexOf(carol), 1);
+      const saved = await loadProfile(home);
+      expect(saved.peers[world.alice.identifier]?.publicKey).toBeUndefined();
+    } finally {
+      app.unmount();
+    }
+  }, 20_000);
+
+  it('opens the chat once the key matches the fingerprint, and marks it verified', async () => {
+    const profile = profileFor(world.carol, world.hostile.url);
+    const carol = await startController(
+      world.carol,
+      profile,
+      await tempDir('metachat-tui-hostile-'),
+      world.hostile.url,
+    );
+    running.push(carol);
+    await until(carol, (s) => s.connection.status === 'connected', 'connected');
+    const app = render(createElement(App, { controller: carol, initialPeer: null }));
+    try {
+      await waitForFrame(app, 'n new chat');
+      app.stdin.write(`n${world.alice.identifier}#${world.alice.keyPair.publicKey.fingerprint}\r`);
+      await waitForFrame(app, 'write a message');
+      expect(profile.peers[world.alice.identifier]?.verified).toBe(true);
+    } finally {
+      app.unmount();
+    }
+  }, 20_000);
+});
 
 describe('the chat screen behind a relay that swallows a send', () => {
   it('tries again on the live link after the timeout, with the same packet id, and it is sent once', async () => {

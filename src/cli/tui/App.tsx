@@ -1,30 +1,80 @@
-import { Box, Text, useApp, useInput } from 'ink';
-import { useCallback, useMemo, useRef, useState } from 'react';
+import { Box, Text, useApp, useStdout } from 'ink';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ChatController } from './chat-controller.js';
 import type { ConversationSummary } from './chat-state.js';
 import { ChatView, type ChatActions } from './ChatView.js';
 import { InboxView, type InboxActions } from './InboxView.js';
+import { isCtrl } from './key-decoder.js';
+import type { EditorState } from './line-editor.js';
+import { tint } from './palette.js';
 import { useBell } from './use-bell.js';
 import { useChatSnapshot } from './use-chat-snapshot.js';
+import { KeyboardProvider, useKeys } from './use-keys.js';
 import { useTerminalSize } from './use-terminal-size.js';
+
+/** Clears the whole screen and puts the cursor home (Ctrl+L, and after a resize). */
+const CLEAR_SCREEN = '\u001b[2J\u001b[3J\u001b[H';
+
+/** What the app may do to the terminal beyond drawing: stop itself for the shell (Ctrl+Z). */
+export interface TerminalControl {
+  readonly suspend: () => void;
+}
 
 /**
  * The whole TUI: the inbox, or one conversation, over one controller. Ctrl+C anywhere waits for
- * queued messages (bounded), saves, and exits; the bell rings on new messages unless turned off.
+ * queued messages (bounded), saves, and exits; Ctrl+L redraws; Ctrl+Z suspends (when the terminal
+ * allows it); the bell rings on new messages unless turned off.
  */
-export function App({
+export function App(props: {
+  controller: ChatController;
+  initialPeer: string | null;
+  /** The chat to open once the relay's key matched the fingerprint given with it. */
+  pending?: Promise<string | null> | null;
+  terminal?: TerminalControl;
+}) {
+  return (
+    <KeyboardProvider>
+      <Screen {...props} />
+    </KeyboardProvider>
+  );
+}
+
+function Screen({
   controller,
   initialPeer,
+  pending = null,
+  terminal,
 }: {
   controller: ChatController;
   initialPeer: string | null;
+  pending?: Promise<string | null> | null;
+  terminal?: TerminalControl;
 }) {
   const snapshot = useChatSnapshot(controller);
   const { columns, rows } = useTerminalSize();
+  const { stdout } = useStdout();
   const { exit } = useApp();
   const [peer, setPeer] = useState<string | null>(initialPeer);
+  const [left, setLeft] = useState<string | null>(initialPeer);
   const [quitting, setQuitting] = useState(false);
+  const [blank, setBlank] = useState(false);
+  const drafts = useRef(new Map<string, EditorState>());
   useBell(snapshot.arrivals, snapshot.bell);
+
+  /** Clears the screen, draws one empty frame and then the screen again, so nothing stale stays. */
+  const redraw = useCallback(() => {
+    stdout.write(CLEAR_SCREEN);
+    setBlank(true);
+    setImmediate(() => {
+      setBlank(false);
+    });
+  }, [stdout]);
+  const size = useRef({ columns, rows });
+  useEffect(() => {
+    if (size.current.columns === columns && size.current.rows === rows) return;
+    size.current = { columns, rows };
+    redraw();
+  }, [columns, rows, redraw]);
 
   const quitting$ = useRef(false);
   const quit = useCallback(() => {
@@ -41,30 +91,53 @@ export function App({
       },
     );
   }, [controller, exit]);
-  useInput((input, key) => {
-    if (key.ctrl && input === 'c') quit();
-  });
+  useKeys((press) => {
+    if (isCtrl(press, 'c')) quit();
+    else if (isCtrl(press, 'l')) redraw();
+    else if (isCtrl(press, 'z') && terminal) terminal.suspend();
+    else return quitting$.current;
+    return true;
+  }, 10);
 
+  const openPeer = useCallback(
+    (id: string) => {
+      controller.openChat(id);
+      setPeer(id);
+      setLeft(id);
+    },
+    [controller],
+  );
   const inbox: InboxActions = useMemo(
     () => ({
-      open: (id) => {
-        controller.openChat(id);
-        setPeer(id);
-      },
+      open: openPeer,
       openAddress: (address) => {
         const id = controller.resolve(address);
         if (id === null) return false;
-        controller.openChat(id);
-        setPeer(id);
-        return true;
+        if (typeof id === 'string') {
+          openPeer(id);
+          return true;
+        }
+        return id.then((checked) => {
+          if (checked === null) return false;
+          openPeer(checked);
+          return true;
+        });
       },
       quit,
       toggleBell: () => {
         controller.toggleBell();
       },
     }),
-    [controller, quit],
+    [controller, quit, openPeer],
   );
+  useEffect(() => {
+    // `metachat chat id#fingerprint`: the chat opens once the relay's key matched it, else never.
+    if (pending === null) return;
+    void pending.then((id) => {
+      if (id !== null && !quitting$.current) openPeer(id);
+    });
+  }, [pending, openPeer]);
+
   const chat: ChatActions | null = useMemo(
     () =>
       peer === null
@@ -87,10 +160,18 @@ export function App({
           },
     [controller, peer],
   );
+  const keepDraft = useCallback(
+    (state: EditorState) => {
+      if (peer !== null) drafts.current.set(peer, state);
+    },
+    [peer],
+  );
 
-  const height = Math.max(6, rows - 1);
+  // Ink appends a line after the frame; one row less keeps the frame within the terminal.
+  const height = Math.max(1, rows - 1);
+  if (blank) return <Box height={height} />;
   if (quitting) {
-    return <Text color="yellow">Sending queued messages and saving…</Text>;
+    return <Text {...tint('yellow')}>Sending queued messages and saving…</Text>;
   }
   if (peer !== null && chat !== null) {
     const summary: ConversationSummary = snapshot.conversations.find((c) => c.id === peer) ?? {
@@ -103,19 +184,22 @@ export function App({
       rejected: 0,
       trust: controller.trustOf(peer),
     };
+    const draft = drafts.current.get(peer);
     return (
-      <Box>
-        <ChatView
-          key={peer}
-          snapshot={snapshot}
-          summary={summary}
-          log={snapshot.chats.get(peer)}
-          width={columns}
-          height={height}
-          actions={chat}
-        />
-      </Box>
+      <ChatView
+        key={peer}
+        snapshot={snapshot}
+        summary={summary}
+        log={snapshot.chats.get(peer)}
+        width={columns}
+        height={height}
+        actions={chat}
+        {...(draft === undefined ? {} : { draft })}
+        onDraft={keepDraft}
+      />
     );
   }
-  return <InboxView snapshot={snapshot} width={columns} height={height} actions={inbox} />;
+  return (
+    <InboxView snapshot={snapshot} width={columns} height={height} actions={inbox} focus={left} />
+  );
 }

@@ -1,29 +1,43 @@
+import stringWidth from 'string-width';
 import { Box, Text } from 'ink';
 import type { ConnectionState, ConversationSummary } from './chat-state.js';
 import { fitWidth } from './message-rows.js';
+import { tint } from './palette.js';
 import { describeConnection, describePresence, describeTrust } from './status-text.js';
 
-/** The top line of a conversation: who, their presence, my connection, and how far their key is trusted. */
+/**
+ * The top line of a conversation: who, how far their key is trusted, their presence and my
+ * connection. On a narrow terminal the name is cut before the trust state, which is never cut.
+ */
 export function ChatHeader({
   summary,
   connection,
   width,
+  me,
 }: {
   summary: ConversationSummary;
   connection: ConnectionState;
   width: number;
+  /** My identifier: my notes to self show no presence. */
+  me?: string;
 }) {
   const link = describeConnection(connection);
   const trust = describeTrust(summary.trust);
-  const presence = describePresence(summary);
+  const presence = summary.id === me ? '' : describePresence(summary);
+  const short = summary.id.slice(0, 12);
+  // An unnamed peer's name is its short id already: say it once.
+  const named = !summary.name.startsWith(short);
+  const nameRoom = Math.max(4, Math.min(24, width - stringWidth(trust.text) - 3));
+  const name = fitWidth(summary.name, nameRoom);
+  const idRoom = width - stringWidth(name) - stringWidth(trust.text) - 3;
   return (
     <Box width={width} height={1} overflow="hidden">
       <Text wrap="truncate-end">
-        <Text bold>{fitWidth(summary.name, 24)}</Text>
-        <Text dimColor> {summary.id.slice(0, 12)}</Text>
-        {presence ? <Text color={summary.online ? 'green' : 'gray'}> · {presence}</Text> : null}
-        <Text color={link.color}> · {link.text}</Text>
-        <Text color={trust.color}> · {trust.text}</Text>
+        <Text bold>{name}</Text>
+        {named && idRoom >= 14 ? <Text dimColor> {short}</Text> : null}
+        <Text {...tint(trust.color)}> · {trust.text}</Text>
+        {presence ? <Text {...tint(summary.online ? 'green' : 'gray')}> · {presence}</Text> : null}
+        <Text {...tint(link.color)}> · {link.text}</Text>
       </Text>
     </Box>
   );

@@ -1,11 +1,22 @@
-import { Box, useInput } from 'ink';
-import { useCallback, useMemo, useState } from 'react';
+import { Box } from 'ink';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ChatLog, ChatSnapshot, ConversationSummary } from './chat-state.js';
 import { ChatHeader } from './ChatHeader.js';
-import { layoutRows, visibleRows, type ChatRow } from './message-rows.js';
+import { DRAFT_MAX_BYTES, draftBytes, kib } from './draft-text.js';
+import { isCtrl, isKey, type Keypress } from './key-decoder.js';
+import type { EditorState } from './line-editor.js';
+import {
+  bottomLine,
+  layoutRows,
+  rowLines,
+  scrolled,
+  windowLines,
+  type ScrollAnchor,
+} from './message-rows.js';
 import { MessageInput, inputHeight } from './MessageInput.js';
 import { MessageList } from './MessageList.js';
 import { StatusLine } from './StatusLine.js';
+import { useKeys } from './use-keys.js';
 import { useLineEditor } from './use-line-editor.js';
 
 /** What the chat view can ask of the controller. */
@@ -18,41 +29,15 @@ export interface ChatActions {
 }
 
 const HINTS =
-  'Enter send · Alt+Enter/Ctrl+J newline · ↑↓ recall · PgUp/PgDn scroll · Ctrl+R retry · Ctrl+B bell · Esc inbox · Ctrl+C quit';
+  'Enter send · Alt+Enter/Ctrl+J newline · ↑↓ recall · PgUp/PgDn, Shift+↑↓ scroll · Ctrl+R retry · Ctrl+B bell · Ctrl+L redraw · Esc inbox · Ctrl+C quit';
 
-/** The index just past the bottom row shown: the anchor row, or the end when following new messages. */
-function bottomOf(rows: readonly ChatRow[], anchor: string | null): number {
-  if (anchor === null) return rows.length;
-  const index = rows.findIndex((row) => row.key === anchor);
-  return index < 0 ? rows.length : index + 1;
-}
-
-/** The anchor one page up or down from `bottom`, or null once back at the newest message. */
-function pageFrom(
-  rows: readonly ChatRow[],
-  bottom: number,
-  page: number,
-  up: boolean,
-): string | null {
-  let index = bottom;
-  let moved = 0;
-  if (up) {
-    while (index > 1 && moved < page) {
-      index--;
-      moved += rows[index]?.height ?? 1;
-    }
-  } else {
-    while (index < rows.length && moved < page) {
-      moved += rows[index]?.height ?? 1;
-      index++;
-    }
-  }
-  return index >= rows.length ? null : (rows[index - 1]?.key ?? null);
-}
+/** From this many bytes on, the status line shows how much of the message limit the draft uses. */
+const BUDGET_SHOWN_FROM = DRAFT_MAX_BYTES * 0.75;
 
 /**
- * One conversation: the header, a windowed message list that PageUp scrolls (loading older history
- * from the relay at the top), the editor, and a status line for notices and key hints.
+ * One conversation: the header, a windowed message list scrolled by line (PageUp a page, Shift or
+ * Ctrl with ↑↓ a line; PageUp at the top loads older history from the relay), the editor, and a
+ * status line for notices, the message budget near its limit, and key hints.
  */
 export function ChatView({
   snapshot,
@@ -61,6 +46,8 @@ export function ChatView({
   width,
   height,
   actions,
+  draft,
+  onDraft,
 }: {
   snapshot: ChatSnapshot;
   summary: ConversationSummary;
@@ -68,51 +55,74 @@ export function ChatView({
   width: number;
   height: number;
   actions: ChatActions;
+  /** The draft this conversation had when it was left, and where to keep it. */
+  draft?: EditorState;
+  onDraft?: (state: EditorState) => void;
 }) {
-  const [anchor, setAnchor] = useState<string | null>(null);
+  const [anchor, setAnchorState] = useState<ScrollAnchor | null>(null);
+  const anchorRef = useRef<ScrollAnchor | null>(null);
+  const setAnchor = useCallback((next: ScrollAnchor | null) => {
+    anchorRef.current = next;
+    setAnchorState(next);
+  }, []);
   const submit = useCallback(
     (text: string) => {
       const sent = actions.send(text);
       if (sent) setAnchor(null);
       return sent;
     },
-    [actions],
+    [actions, setAnchor],
   );
-  const editor = useLineEditor(submit);
-  const messages = log?.messages ?? [];
-  const { rows, prefix } = useMemo(
-    () => layoutRows(messages, { mine: snapshot.me.username || 'me', theirs: summary.name }, width),
-    [messages, snapshot.me.username, summary.name, width],
-  );
-  const editorRows = inputHeight(editor.state, width);
-  const listHeight = Math.max(3, height - editorRows - 2);
-  const bottom = bottomOf(rows, anchor);
-  const { shown, atTop } = visibleRows(rows, listHeight - 1, rows.length - bottom);
-  const newer = rows.length - bottom;
+  const editor = useLineEditor(submit, {
+    ...(draft === undefined ? {} : { initial: draft }),
+    ...(onDraft === undefined ? {} : { onChange: onDraft }),
+  });
+  const { clearNote } = editor;
+  useEffect(() => {
+    // A newer notice from the controller takes the status line back from the editor's word.
+    if (snapshot.notice !== null) clearNote();
+  }, [snapshot.notice, clearNote]);
 
-  useInput((input, key) => {
-    if (key.escape) {
-      actions.back();
+  const messages = log?.messages ?? [];
+  const lines = useMemo(() => {
+    const { rows, prefix } = layoutRows(
+      messages,
+      { mine: snapshot.me.username || 'me', theirs: summary.name },
+      width,
+    );
+    return rowLines(rows, prefix, width);
+  }, [messages, snapshot.me.username, summary.name, width]);
+  const editorRows = Math.max(1, Math.min(inputHeight(editor.state, width), height - 3));
+  const listHeight = Math.max(1, height - editorRows - 2);
+  const bottom = bottomLine(lines, anchor);
+  const { shown, atTop } = windowLines(lines, listHeight, bottom);
+  const newer = lines.length - bottom;
+
+  // Read at key time: several keys of one chunk must each see where the one before scrolled to.
+  const view = useRef({ lines, listHeight });
+  view.current = { lines, listHeight };
+  const scroll = (by: number) => {
+    const { lines: now, listHeight: rows } = view.current;
+    const from = bottomLine(now, anchorRef.current);
+    if (by > 0 && windowLines(now, rows, from).atTop) {
+      actions.loadOlder();
       return;
     }
-    if (key.pageUp) {
-      if (atTop) actions.loadOlder();
-      else setAnchor(pageFrom(rows, bottom, Math.max(1, listHeight - 2), true));
-      return;
-    }
-    if (key.pageDown) {
-      setAnchor(pageFrom(rows, bottom, Math.max(1, listHeight - 2), false));
-      return;
-    }
-    if (key.ctrl && input === 'r') {
-      actions.retry();
-      return;
-    }
-    if (key.ctrl && input === 'b') {
-      actions.toggleBell();
-      return;
-    }
-    editor.handle(input, key);
+    setAnchor(scrolled(now, rows, from, by));
+  };
+
+  useKeys((press: Keypress) => {
+    const page = Math.max(1, view.current.listHeight - 1);
+    if (isKey(press, 'escape')) actions.back();
+    else if (isKey(press, 'pageup')) scroll(page);
+    else if (isKey(press, 'pagedown')) scroll(-page);
+    else if (press.kind === 'key' && (press.name === 'up' || press.name === 'down')) {
+      if (!(press.shift || press.ctrl || press.meta)) return editor.handle(press);
+      scroll(press.name === 'up' ? 1 : -1);
+    } else if (isCtrl(press, 'r')) actions.retry();
+    else if (isCtrl(press, 'b')) actions.toggleBell();
+    else return editor.handle(press);
+    return true;
   });
 
   const top = !atTop
@@ -122,15 +132,32 @@ export function ChatView({
       : log?.hasOlder === false
         ? { text: 'beginning of the conversation', color: 'gray' }
         : { text: 'PgUp loads older messages', color: 'gray' };
+  const bytes = draftBytes(editor.state.text);
+  const budget =
+    bytes >= BUDGET_SHOWN_FROM ? `${kib(bytes)} of ${kib(DRAFT_MAX_BYTES)} used · ` : '';
+  const hint = `${newer > 0 ? `↓ ${String(newer)} lines below (PgDn) · ` : ''}${HINTS}`;
   return (
-    <Box flexDirection="column" width={width}>
-      <ChatHeader summary={summary} connection={snapshot.connection} width={width} />
-      <MessageList rows={shown} prefix={prefix} width={width} height={listHeight} top={top} />
-      <MessageInput state={editor.state} width={width} placeholder="write a message" />
-      <StatusLine
-        notice={snapshot.notice}
-        hint={newer > 0 ? `↓ ${newer} newer below (PgDn) · ${HINTS}` : HINTS}
+    <Box flexDirection="column" width={width} height={height}>
+      <ChatHeader
+        summary={summary}
+        connection={snapshot.connection}
         width={width}
+        me={snapshot.me.identifier}
+      />
+      <MessageList lines={shown} width={width} height={listHeight} top={top} />
+      <MessageInput
+        state={editor.state}
+        width={width}
+        height={editorRows}
+        placeholder="write a message"
+      />
+      <StatusLine
+        notice={
+          editor.note === null ? snapshot.notice : { text: editor.note, tone: 'error' as const }
+        }
+        hint={hint}
+        width={width}
+        lead={budget === '' ? undefined : budget}
       />
     </Box>
   );

@@ -1,48 +1,70 @@
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import { useCallback, useRef, useState } from 'react';
 import type { ChatSnapshot, ConversationSummary } from './chat-state.js';
+import { graphemes } from './graphemes.js';
+import { isKey, type Keypress } from './key-decoder.js';
 import { MessageInput } from './MessageInput.js';
 import { fitWidth } from './message-rows.js';
+import { tint } from './palette.js';
 import { StatusLine } from './StatusLine.js';
 import { describeConnection, describePresence, shortWhen } from './status-text.js';
+import { useKeys } from './use-keys.js';
 import { useLineEditor } from './use-line-editor.js';
 
 /** What the inbox can ask of the app. */
 export interface InboxActions {
   readonly open: (peer: string) => void;
-  /** Opens a chat from what the user typed after `n`; false (with a notice) if it names nobody. */
-  readonly openAddress: (address: string) => boolean;
+  /**
+   * Opens a chat from what the user typed after `n`. False (with a notice) if it names nobody; a
+   * promise when a fingerprint must be checked against the relay's key first.
+   */
+  readonly openAddress: (address: string) => boolean | Promise<boolean>;
   readonly quit: () => void;
   readonly toggleBell: () => void;
 }
 
 const HINTS = '↑↓ move · Enter open · n new chat · b bell · q quit';
 
+/** Widths the unread count and the time keep on any terminal. */
+const UNREAD_WIDTH = 10;
+const TIME_WIDTH = 12;
+
 function Entry({
   entry,
   selected,
   width,
+  mine,
 }: {
   entry: ConversationSummary;
   selected: boolean;
   width: number;
+  mine: boolean;
 }) {
-  const presence = describePresence(entry);
+  const presence = mine ? '' : describePresence(entry);
+  const changed = entry.trust === 'changed';
+  // The name gives way first: unread count, time and a changed key always fit.
+  const nameWidth = Math.max(
+    6,
+    Math.min(24, width - 4 - UNREAD_WIDTH - TIME_WIDTH - (changed ? 14 : 0)),
+  );
+  const dot = mine ? '✎ ' : entry.online ? '● ' : '○ ';
   return (
     <Box width={width} height={1} overflow="hidden">
       <Text wrap="truncate-end">
-        <Text color="cyan">{selected ? '› ' : '  '}</Text>
-        <Text color={entry.online ? 'green' : 'gray'}>{entry.online ? '● ' : '○ '}</Text>
+        <Text {...tint('cyan')}>{selected ? '› ' : '  '}</Text>
+        <Text {...tint(entry.online ? 'green' : 'gray')}>{dot}</Text>
         <Text bold={entry.unread > 0} inverse={selected}>
-          {fitWidth(entry.name, 24).padEnd(24)}
+          {fitWidth(entry.name, nameWidth).padEnd(nameWidth)}
         </Text>
-        <Text color="yellow">
-          {entry.unread > 0 ? ` (${entry.unread} new)`.padEnd(10) : ''.padEnd(10)}
+        <Text {...tint('yellow')}>
+          {(entry.unread > 0 ? ` (${String(entry.unread)} new)` : '').padEnd(UNREAD_WIDTH)}
         </Text>
         <Text dimColor> {shortWhen(entry.lastActivity)}</Text>
+        {changed ? <Text {...tint('red')}> · KEY CHANGED</Text> : null}
+        {entry.rejected > 0 ? (
+          <Text {...tint('red')}> · ⚠ {entry.rejected} unverifiable</Text>
+        ) : null}
         {presence ? <Text dimColor> · {presence}</Text> : null}
-        {entry.trust === 'changed' ? <Text color="red"> · KEY CHANGED</Text> : null}
-        {entry.rejected > 0 ? <Text color="red"> · ⚠ {entry.rejected} unverifiable</Text> : null}
       </Text>
     </Box>
   );
@@ -51,59 +73,102 @@ function Entry({
 /**
  * The inbox: conversations by last activity with unread counts, presence and names; ↑↓ and Enter
  * open one, `n` asks for an identifier (or alias, or id#fingerprint) to start a new one, `q` quits.
+ * The selection follows a conversation (not a place in the list), starting on `focus`: the one
+ * just left.
  */
 export function InboxView({
   snapshot,
   width,
   height,
   actions,
+  focus = null,
 }: {
   snapshot: ChatSnapshot;
   width: number;
   height: number;
   actions: InboxActions;
+  focus?: string | null;
 }) {
-  const [selected, setSelectedState] = useState(0);
-  const selection = useRef(0);
-  const setSelected = (index: number) => {
-    selection.current = index;
-    setSelectedState(index);
+  const list = snapshot.conversations;
+  const [selectedId, setSelectedState] = useState<string | null>(focus);
+  const selection = useRef<string | null>(focus);
+  const listRef = useRef(list);
+  listRef.current = list;
+  const select = (id: string | null) => {
+    selection.current = id;
+    setSelectedState(id);
   };
-  const [asking, setAsking] = useState(false);
+  const [asking, setAskingState] = useState(false);
+  const askingRef = useRef(false);
+  const setAsking = (value: boolean) => {
+    askingRef.current = value;
+    setAskingState(value);
+  };
   const submit = useCallback(
     (text: string) => {
       const opened = actions.openAddress(text.trim());
-      if (opened) setAsking(false);
-      return opened;
+      if (opened === true) {
+        askingRef.current = false;
+        setAskingState(false);
+      }
+      // A fingerprint being checked keeps the draft until the chat opens (or is refused).
+      return opened === true;
     },
     [actions],
   );
   const editor = useLineEditor(submit);
-  const list = snapshot.conversations;
-  const index = Math.min(selected, Math.max(0, list.length - 1));
+  const indexOf = (id: string | null, of: readonly ConversationSummary[]) =>
+    Math.max(
+      0,
+      of.findIndex((entry) => entry.id === id),
+    );
+  const index = Math.min(indexOf(selectedId, list), Math.max(0, list.length - 1));
   const listHeight = Math.max(1, height - 3);
   const start = Math.max(0, index - listHeight + 1);
 
-  useInput((input, key) => {
-    const index = Math.min(selection.current, Math.max(0, list.length - 1));
-    if (asking) {
-      if (key.escape) setAsking(false);
-      else editor.handle(input, key);
-      return;
-    }
-    if (key.upArrow || input === 'k') setSelected(Math.max(0, index - 1));
-    else if (key.downArrow || input === 'j') setSelected(Math.min(list.length - 1, index + 1));
-    else if (key.return) {
-      const entry = list[index];
+  /** One command key of the inbox (text typed here is a run of them: `jjn…`). */
+  const command = (press: Keypress): void => {
+    const now = listRef.current;
+    const at = Math.min(indexOf(selection.current, now), Math.max(0, now.length - 1));
+    const letter = press.kind === 'text' ? press.text : '';
+    if (isKey(press, 'up') || letter === 'k') select(now[Math.max(0, at - 1)]?.id ?? null);
+    else if (isKey(press, 'down') || letter === 'j') {
+      select(now[Math.min(now.length - 1, at + 1)]?.id ?? null);
+    } else if (isKey(press, 'return')) {
+      const entry = now[at];
       if (entry) actions.open(entry.id);
-    } else if (input === 'n') setAsking(true);
-    else if (input === 'b') actions.toggleBell();
-    else if (input === 'q') actions.quit();
+    } else if (letter === 'n') setAsking(true);
+    else if (letter === 'b') actions.toggleBell();
+    else if (letter === 'q') actions.quit();
+  };
+
+  useKeys((press) => {
+    if (askingRef.current) {
+      if (isKey(press, 'escape')) setAsking(false);
+      else return editor.handle(press);
+      return true;
+    }
+    if (press.kind !== 'text') {
+      command(press);
+      return true;
+    }
+    // Keys typed together: each is a command until `n`, and what follows it is the address.
+    const chars = graphemes(press.text);
+    const asked = () => askingRef.current;
+    for (let i = 0; i < chars.length; i++) {
+      command({ kind: 'text', text: chars[i] ?? '' });
+      if (asked()) {
+        const rest = chars.slice(i + 1).join('');
+        if (rest !== '') editor.handle({ kind: 'text', text: rest });
+        break;
+      }
+    }
+    return true;
   });
 
   const link = describeConnection(snapshot.connection);
   return (
-    <Box flexDirection="column" width={width}>
+    <Box flexDirection="column" width={width} height={height}>
       <Box height={1} width={width} overflow="hidden">
         <Text wrap="truncate-end">
           <Text bold>MetaChat</Text>
@@ -111,7 +176,7 @@ export function InboxView({
             {' '}
             · {snapshot.me.username} ({snapshot.me.identifier.slice(0, 12)})
           </Text>
-          <Text color={link.color}> · {link.text}</Text>
+          <Text {...tint(link.color)}> · {link.text}</Text>
           <Text dimColor> · bell {snapshot.bell ? 'on' : 'off'}</Text>
         </Text>
       </Box>
@@ -131,6 +196,7 @@ export function InboxView({
                 entry={entry}
                 selected={start + offset === index}
                 width={width}
+                mine={entry.id === snapshot.me.identifier}
               />
             ))
         )}
@@ -139,12 +205,17 @@ export function InboxView({
         <MessageInput
           state={editor.state}
           width={width}
+          height={1}
           placeholder="identifier, id#fingerprint, alias or name; Esc cancels"
         />
       ) : (
         <Text dimColor> </Text>
       )}
-      <StatusLine notice={snapshot.notice} hint={HINTS} width={width} />
+      <StatusLine
+        notice={editor.note === null ? snapshot.notice : { text: editor.note, tone: 'error' }}
+        hint={HINTS}
+        width={width}
+      />
     </Box>
   );
 }

@@ -1,7 +1,8 @@
 import { Box, Text } from 'ink';
-import { graphemes } from './graphemes.js';
+import { nextBoundary } from './graphemes.js';
 import { sanitizeForTerminal } from '../terminal-text.js';
 import { wrappedHeight } from './message-rows.js';
+import { tint } from './palette.js';
 import type { EditorState } from './use-line-editor.js';
 
 /** The most rows the input takes; longer drafts scroll inside it. */
@@ -20,37 +21,49 @@ export function MessageInput({
   state,
   width,
   placeholder,
+  height: rows,
 }: {
   state: EditorState;
   width: number;
   placeholder: string;
+  /** Rows to take (the view may give fewer than the draft wants on a small terminal). */
+  height?: number;
 }) {
-  const height = inputHeight(state, width);
+  const height = rows ?? inputHeight(state, width);
   if (state.text.length === 0) {
     return (
-      <Box height={1}>
-        <Text color="cyan">{'> '}</Text>
-        <Text inverse> </Text>
-        <Text dimColor>{placeholder}</Text>
+      <Box height={height} width={width} overflow="hidden" flexDirection="column">
+        <Text wrap="truncate-end">
+          <Text {...tint('cyan')}>{'> '}</Text>
+          <Text inverse> </Text>
+          <Text dimColor>{placeholder}</Text>
+        </Text>
       </Box>
     );
   }
-  const chars = graphemes(state.text);
-  const before = sanitizeForTerminal(chars.slice(0, state.cursor).join(''));
-  const at = chars[state.cursor];
-  const after = sanitizeForTerminal(chars.slice(state.cursor + 1).join(''));
+  const cursor = Math.min(state.cursor, state.text.length);
+  const next = nextBoundary(state.text, cursor);
+  const before = sanitizeForTerminal(state.text.slice(0, cursor));
+  const at = next > cursor ? state.text.slice(cursor, next) : undefined;
+  const after = sanitizeForTerminal(state.text.slice(next));
   const lines =
     `${before}\u0000${at === '\n' || at === undefined ? ' ' : sanitizeForTerminal(at)}\u0001${at === '\n' ? '\n' : ''}${after}`.split(
       '\n',
     );
   return (
-    <Box height={height} flexDirection="column" justifyContent="flex-end" overflow="hidden">
+    <Box
+      height={height}
+      width={width}
+      flexDirection="column"
+      justifyContent="flex-end"
+      overflow="hidden"
+    >
       {lines.map((line, index) => {
         const mark = line.indexOf('\u0000');
         const end = line.indexOf('\u0001');
         return (
           <Box key={index}>
-            <Text color="cyan">{index === 0 ? '> ' : '  '}</Text>
+            <Text {...tint('cyan')}>{index === 0 ? '> ' : '  '}</Text>
             <Box width={Math.max(1, width - 2)}>
               {mark < 0 ? (
                 <Text wrap="wrap">{line}</Text>

@@ -157,9 +157,11 @@ export class ChatController {
 
   /**
    * The identifier a typed address names (identifier, id#fingerprint, alias, known username), or
-   * null with a notice. A fingerprint is checked against the relay's key before the chat opens.
+   * null with a notice. With a fingerprint, a promise: the relay's key is fetched (once online) and
+   * must match it before the chat opens; if it does not, the answer is null, with the same refusal
+   * `send` gives, and nothing is pinned or sent.
    */
-  resolve(text: string): string | null {
+  resolve(text: string): string | null | Promise<string | null> {
     let address: PeerAddress;
     try {
       address = parsePeerAddress(text, this.session.profile);
@@ -168,20 +170,34 @@ export class ChatController {
       this.say(error.message, 'error');
       return null;
     }
-    const { fingerprint, identifier } = address;
-    if (fingerprint === undefined) return identifier;
-    this.whenOnline(async () => {
-      try {
-        await peerKey(this.session.client, this.session.profile, address);
-      } catch (error) {
-        if (!(error instanceof KeyChangedError)) throw error;
-        this.say(error.message, 'error');
-        return;
-      }
-      this.say('Key matches the fingerprint you gave: verified.', 'info');
-      this.saveSoon();
+    if (address.fingerprint === undefined) return address.identifier;
+    return this.checkFingerprint(address);
+  }
+
+  private checkFingerprint(address: PeerAddress): Promise<string | null> {
+    this.say(
+      this.link.online
+        ? 'Checking the relay’s key against the fingerprint you gave…'
+        : 'The fingerprint will be checked against the relay’s key once connected…',
+      'info',
+      true,
+    );
+    return new Promise((resolve) => {
+      this.whenOnline(async () => {
+        try {
+          await peerKey(this.session.client, this.session.profile, address);
+        } catch (error) {
+          resolve(null);
+          if (!(error instanceof KeyChangedError || error instanceof RelayRefusedError))
+            throw error;
+          this.say(error.message, 'error', true);
+          return;
+        }
+        this.say('Key matches the fingerprint you gave: verified.', 'info');
+        this.saveSoon();
+        resolve(address.identifier);
+      });
     });
-    return identifier;
   }
 
   /** The name the views show for a peer. */

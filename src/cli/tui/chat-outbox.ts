@@ -1,16 +1,36 @@
-import { openPacket, type PublicKey } from '../../core/index.js';
+import { MetaChatError, encodeBody, openPacket, type PublicKey } from '../../core/index.js';
 import { KeyChangedError } from '../cli-errors.js';
 import { composeMessage, markHelloSent } from '../compose.js';
 import { outboxId, saveOutbox, type OutboxEntry } from '../outbox.js';
 import { RelayRefusedError, RelayTimeoutError } from '../relay-client.js';
 import type { ChatContext } from './chat-context.js';
 import type { ChatMessage } from './chat-state.js';
+import { DRAFT_MAX_BYTES, cleanDraftText, draftBytes, kib } from './draft-text.js';
 
 /** A rate-limited send is tried again after this pause instead of failing. */
 const RATE_LIMIT_PAUSE_MS = 1_000;
 /** A send that got no answer while the link stayed up is tried again after this, doubling up to the cap. */
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
+
+/** Why the core would refuse this text as a message, in words for the status line; null if it would not. */
+export function refusalOf(text: string): string | null {
+  if (text.trim().length === 0) return 'Not sent: the message is only white space.';
+  if (cleanDraftText(text).stripped > 0) {
+    return 'Not sent: the message holds control characters (they can disguise text on a terminal).';
+  }
+  const bytes = draftBytes(text);
+  if (bytes > DRAFT_MAX_BYTES) {
+    return `Not sent: the message is ${kib(bytes)}, over the ${kib(DRAFT_MAX_BYTES)} limit.`;
+  }
+  try {
+    encodeBody({ v: 1, type: 'text', text });
+  } catch (error) {
+    if (!(error instanceof MetaChatError)) throw error;
+    return 'Not sent: the message cannot be encoded.';
+  }
+  return null;
+}
 
 /**
  * The chat screen's sending side. A message is sealed once, when it is written, so its packet ids
@@ -37,7 +57,11 @@ export class ChatOutbox {
 
   /** Seals a message for the peer's pinned key and queues it; false (with a notice) if it cannot be. */
   send(peer: string, text: string): boolean {
-    if (text.trim().length === 0) return false;
+    const refusal = refusalOf(text);
+    if (refusal !== null) {
+      this.ctx.say(refusal, 'error');
+      return false;
+    }
     const { book, session } = this.ctx;
     if (
       peer !== session.account.identifier &&
@@ -53,10 +77,7 @@ export class ChatOutbox {
       return false;
     }
     const key = this.ctx.knownKey(peer);
-    if (key !== undefined) {
-      this.queue(peer, key, text);
-      return true;
-    }
+    if (key !== undefined) return this.queue(peer, key, text);
     const local = `local-${String(++this.localCount)}`;
     const time = Date.now();
     this.unsealed.set(local, { peer, text });
@@ -137,10 +158,18 @@ export class ChatOutbox {
     return this.entries.filter((entry) => entry.failure === undefined);
   }
 
-  /** Seals (fixing the packet ids), queues, persists and starts sending. */
-  private queue(peer: string, key: PublicKey, text: string): void {
+  /** Seals (fixing the packet ids), queues, persists and starts sending; false (said) if refused. */
+  private queue(peer: string, key: PublicKey, text: string): boolean {
     const { profile, account } = this.ctx.session;
-    const { packets, hello } = composeMessage(account, profile, peer, key, text);
+    let composed: ReturnType<typeof composeMessage>;
+    try {
+      composed = composeMessage(account, profile, peer, key, text);
+    } catch (error) {
+      if (!(error instanceof MetaChatError)) throw error;
+      this.ctx.say(`Not sent: ${error.message}`, 'error');
+      return false;
+    }
+    const { packets, hello } = composed;
     if (hello) markHelloSent(profile, peer);
     const entry: OutboxEntry = { peer, packets: [...packets] };
     this.entries.push(entry);
@@ -148,6 +177,7 @@ export class ChatOutbox {
     this.persist();
     this.ctx.changed();
     void this.flush();
+    return true;
   }
 
   /** Seals a message once online and its peer's key is known; counted until then, so Ctrl+C waits. */

@@ -129,24 +129,134 @@ export function layoutRows(
   return { rows, prefix };
 }
 
+/** A run of text on one screen line, with how it is drawn. */
+export interface Span {
+  readonly text: string;
+  readonly color?: string;
+  readonly bold?: boolean;
+  readonly dim?: boolean;
+}
+
+/** One screen line of the conversation, already wrapped to fit: the list draws exactly these. */
+export interface ChatLine {
+  /** The block it belongs to (its row key) and its place in it. */
+  readonly row: string;
+  readonly index: number;
+  readonly spans: readonly Span[];
+}
+
+function statusColor(status: string | undefined): string {
+  if (status === 'failed') return 'red';
+  if (status === 'delivered') return 'green';
+  if (status === 'sending') return 'yellow';
+  return 'gray';
+}
+
+/** Text wrapped at `width` columns, as lines (hard-wrapping words longer than a line). */
+export function wrapLines(text: string, width: number): string[] {
+  return wrapAnsi(text, Math.max(1, width), { hard: true, trim: false }).split('\n');
+}
+
 /**
- * The rows that fit in `height` lines when `offset` rows (whole blocks) are scrolled off the bottom:
- * the view renders only these, so a long history costs nothing per keystroke.
+ * The rows as screen lines for a terminal `width` wide: each message's first line carries its time
+ * and sender, the lines it wraps onto start at the same column, and my message's state follows its
+ * text (on a line of its own when it does not fit). Every line is at most `width` columns.
  */
-export function visibleRows(
-  rows: readonly ChatRow[],
-  height: number,
-  offset: number,
-): { shown: ChatRow[]; atTop: boolean } {
-  const end = Math.max(0, rows.length - offset);
-  const shown: ChatRow[] = [];
-  let used = 0;
-  let index = end - 1;
-  for (; index >= 0 && used < height; index--) {
-    const row = rows[index];
-    if (!row) break;
-    shown.unshift(row);
-    used += row.height;
+export function rowLines(rows: readonly ChatRow[], prefix: number, width: number): ChatLine[] {
+  const lines: ChatLine[] = [];
+  const bodyWidth = Math.max(8, width - prefix);
+  for (const row of rows) {
+    if (row.kind === 'day') {
+      const label = ` ${row.label} `;
+      const side = Math.max(2, Math.floor((width - stringWidth(label)) / 2));
+      const text = fitWidth(`${'─'.repeat(side)}${label}${'─'.repeat(side)}`, width);
+      lines.push({ row: row.key, index: 0, spans: [{ text, dim: true }] });
+      continue;
+    }
+    if (row.kind === 'warning') {
+      const body = wrapLines(row.body, Math.max(8, width - 6));
+      body.forEach((text, index) => {
+        const head = index === 0 ? row.time.padEnd(6) : ' '.repeat(6);
+        lines.push({
+          row: row.key,
+          index,
+          spans: [
+            { text: head, dim: true },
+            { text, color: 'red' },
+          ],
+        });
+      });
+      continue;
+    }
+    const body = wrapLines(row.body, bodyWidth);
+    const suffix = row.suffix === '' ? [] : wrapLines(row.suffix.trimStart(), bodyWidth);
+    const last = body.at(-1) ?? '';
+    const joined = suffix.length === 1 && stringWidth(last) + stringWidth(row.suffix) <= bodyWidth;
+    const color = statusColor(row.status);
+    const texts: Span[][] = body.map((text) => [{ text }]);
+    if (joined) texts[texts.length - 1]?.push({ text: row.suffix, color });
+    else for (const text of suffix) texts.push([{ text, color }]);
+    texts.forEach((spans, index) => {
+      const head: Span[] =
+        index === 0
+          ? [
+              { text: `${row.time} `, dim: true },
+              {
+                text: row.name + ' '.repeat(Math.max(0, prefix - 6 - stringWidth(row.name))),
+                bold: true,
+                color: row.mine ? 'cyan' : 'magenta',
+              },
+            ]
+          : [{ text: ' '.repeat(prefix) }];
+      lines.push({ row: row.key, index, spans: [...head, ...spans] });
+    });
   }
-  return { shown, atTop: index < 0 };
+  return lines;
+}
+
+/** Where the list is scrolled to: the last line shown, or null to follow the newest message. */
+export interface ScrollAnchor {
+  readonly row: string;
+  readonly index: number;
+}
+
+/** The index just past the bottom line shown. */
+export function bottomLine(lines: readonly ChatLine[], anchor: ScrollAnchor | null): number {
+  if (anchor === null) return lines.length;
+  let found = -1;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line?.row !== anchor.row) continue;
+    found = i;
+    if (line.index >= anchor.index) break;
+  }
+  return found < 0 ? lines.length : found + 1;
+}
+
+/**
+ * The lines shown in `height` rows with the bottom one just before `bottom`, and whether the first
+ * line is among them (then one row goes to the line that says what is above).
+ */
+export function windowLines(
+  lines: readonly ChatLine[],
+  height: number,
+  bottom: number,
+): { shown: ChatLine[]; atTop: boolean } {
+  const end = Math.min(lines.length, Math.max(0, bottom));
+  if (end <= height - 1) return { shown: lines.slice(0, end), atTop: true };
+  return { shown: lines.slice(end - height, end), atTop: false };
+}
+
+/** The anchor `by` lines up (negative: down) from `bottom`; null once back at the newest line. */
+export function scrolled(
+  lines: readonly ChatLine[],
+  height: number,
+  bottom: number,
+  by: number,
+): ScrollAnchor | null {
+  const lowest = Math.min(lines.length, Math.max(1, height - 1));
+  const next = Math.max(lowest, Math.min(lines.length, bottom - by));
+  if (next >= lines.length) return null;
+  const line = lines[next - 1];
+  return line === undefined ? null : { row: line.row, index: line.index };
 }

@@ -1,23 +1,52 @@
 import { render } from 'ink';
-import { App } from './App.js';
+import { App, type TerminalControl } from './App.js';
 import type { ChatController } from './chat-controller.js';
 
-/** Switches to the terminal's alternate screen, so quitting gives the shell its scrollback back. */
-const ENTER_ALT_SCREEN = '\u001b[?1049h\u001b[H';
-const LEAVE_ALT_SCREEN = '\u001b[?1049l';
+/**
+ * Switches to the terminal's alternate screen (so quitting gives the shell its scrollback back)
+ * and turns bracketed paste on (so a pasted newline is text, never Enter); and back.
+ */
+const ENTER_SCREEN = '\u001b[?1049h\u001b[H\u001b[?2004h';
+const LEAVE_SCREEN = '\u001b[?2004l\u001b[?1049l';
+
+/** Ctrl+Z: gives the terminal back to the shell, stops, and takes it again on `fg`. */
+function suspender(): TerminalControl {
+  return {
+    suspend: () => {
+      const { stdin, stdout } = process;
+      if (process.platform === 'win32') return;
+      stdin.setRawMode(false);
+      stdout.write(`${LEAVE_SCREEN}\u001b[?25h`);
+      process.once('SIGCONT', () => {
+        stdin.setRawMode(true);
+        stdout.write(ENTER_SCREEN);
+        // A resize makes the app clear the screen and draw everything again.
+        stdout.emit('resize');
+      });
+      process.kill(process.pid, 'SIGTSTP');
+    },
+  };
+}
 
 /** Runs the Ink screen on the alternate screen until the user quits; returns what the app exited with. */
 export async function runTui(
   controller: ChatController,
   initialPeer: string | null,
+  pending: Promise<string | null> | null = null,
 ): Promise<unknown> {
-  process.stdout.write(ENTER_ALT_SCREEN);
+  process.stdout.write(ENTER_SCREEN);
   try {
-    const instance = render(<App controller={controller} initialPeer={initialPeer} />, {
-      exitOnCtrlC: false,
-    });
+    const instance = render(
+      <App
+        controller={controller}
+        initialPeer={initialPeer}
+        pending={pending}
+        terminal={suspender()}
+      />,
+      { exitOnCtrlC: false },
+    );
     return await instance.waitUntilExit();
   } finally {
-    process.stdout.write(LEAVE_ALT_SCREEN);
+    process.stdout.write(LEAVE_SCREEN);
   }
 }
