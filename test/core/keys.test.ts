@@ -8,7 +8,10 @@ import {
   importPublicKey,
   InvalidKeyError,
   KeyMismatchError,
+  keyResultSchema,
   MalformedEncodingError,
+  OversizeError,
+  parseAck,
   safetyNumber,
 } from '../../src/core/index.js';
 import { alice, bob } from '../support/parties.js';
@@ -25,6 +28,17 @@ describe('key pairs', () => {
     expect(again.fingerprint).toBe(pair.publicKey.fingerprint);
     expect(pair.publicKey.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(importPrivateKey(pair.privateKey.pkcs8).keyObject.type).toBe('private');
+  });
+
+  it('lets a served key of the wrong size through the wire schema, to be INVALID_KEY on import', () => {
+    const big = generateKeyPairSync('rsa', { modulusLength: 3072 });
+    const served = der(big.publicKey.export({ type: 'spki', format: 'der' }));
+    const answer = parseAck(keyResultSchema, { ok: true, publicKey: served }, 'key');
+    expect(answer).toEqual({ ok: true, result: { publicKey: served } });
+    expect(() => importPublicKey(served)).toThrow(InvalidKeyError);
+    expect(() =>
+      parseAck(keyResultSchema, { ok: true, publicKey: 'A'.repeat(1028) }, 'key'),
+    ).toThrow(OversizeError);
   });
 
   it('refuses RSA keys of another size or exponent, and non-RSA keys', () => {
