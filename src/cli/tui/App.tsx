@@ -1,5 +1,5 @@
 import { Box, Text, useApp, useStdout } from 'ink';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { ChatController } from './chat-controller.js';
 import type { ConversationSummary } from './chat-state.js';
 import { ChatView, type ChatActions } from './ChatView.js';
@@ -14,6 +14,8 @@ import { useTerminalSize } from './use-terminal-size.js';
 
 /** Clears the whole screen and puts the cursor home (Ctrl+L, and after a resize). */
 const CLEAR_SCREEN = '\u001b[2J\u001b[3J\u001b[H';
+/** How long the empty frame of a redraw stays. */
+const REDRAW_GAP_MS = 80;
 
 /** What the app may do to the terminal beyond drawing: stop itself for the shell (Ctrl+Z). */
 export interface TerminalControl {
@@ -65,9 +67,10 @@ function Screen({
   const redraw = useCallback(() => {
     stdout.write(CLEAR_SCREEN);
     setBlank(true);
-    setImmediate(() => {
+    // Later than Ink's frame throttle (30 per second), so the empty frame is drawn, not merged away.
+    setTimeout(() => {
       setBlank(false);
-    });
+    }, REDRAW_GAP_MS);
   }, [stdout]);
   const size = useRef({ columns, rows });
   useEffect(() => {
@@ -169,9 +172,16 @@ function Screen({
 
   // Ink appends a line after the frame; one row less keeps the frame within the terminal.
   const height = Math.max(1, rows - 1);
-  if (blank) return <Box height={height} />;
+  // A redraw hides the screen for one frame without unmounting it: drafts and scrolling stay.
+  const shown = (content: ReactNode) => (
+    <Box height={height} width={columns} flexDirection="column">
+      <Box display={blank ? 'none' : 'flex'} flexDirection="column">
+        {content}
+      </Box>
+    </Box>
+  );
   if (quitting) {
-    return <Text {...tint('yellow')}>Sending queued messages and saving…</Text>;
+    return shown(<Text {...tint('yellow')}>Sending queued messages and saving…</Text>);
   }
   if (peer !== null && chat !== null) {
     const summary: ConversationSummary = snapshot.conversations.find((c) => c.id === peer) ?? {
@@ -185,7 +195,7 @@ function Screen({
       trust: controller.trustOf(peer),
     };
     const draft = drafts.current.get(peer);
-    return (
+    return shown(
       <ChatView
         key={peer}
         snapshot={snapshot}
@@ -196,10 +206,10 @@ function Screen({
         actions={chat}
         {...(draft === undefined ? {} : { draft })}
         onDraft={keepDraft}
-      />
+      />,
     );
   }
-  return (
-    <InboxView snapshot={snapshot} width={columns} height={height} actions={inbox} focus={left} />
+  return shown(
+    <InboxView snapshot={snapshot} width={columns} height={height} actions={inbox} focus={left} />,
   );
 }
