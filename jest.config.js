@@ -1,5 +1,5 @@
 /** Jest runs the TypeScript tests as native ESM; tsc typechecks them separately in `npm test`. */
-export default {
+const base = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts', '**/*.test.tsx'],
@@ -8,6 +8,29 @@ export default {
   transform: {
     '^.+\\.tsx?$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
+};
+
+/** The suites that run a second time with every relay on PostgreSQL (test/support/postgres-project.ts). */
+const ON_BOTH_STORES = [
+  'test/daemon/relay.test.ts',
+  'test/daemon/crash.test.ts',
+  'test/hostile/key-attacks.test.ts',
+  'test/hostile/login-attacks.test.ts',
+  'test/hostile/packet-tampering.test.ts',
+  'test/hostile/stream-attacks.test.ts',
+  'test/hostile/limits.test.ts',
+];
+
+export default {
   testTimeout: 30000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
+  projects: [
+    { ...base, displayName: 'lowdb' },
+    {
+      ...base,
+      displayName: 'postgres',
+      testMatch: ON_BOTH_STORES.map((path) => `<rootDir>/${path}`),
+      setupFilesAfterEnv: ['<rootDir>/test/support/postgres-project.ts'],
+    },
+  ],
 };

@@ -39,6 +39,8 @@ export interface DaemonConfig {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
+  /** A `postgres://` URL: the store is PostgreSQL, shared with other daemons; dataDir is unused. */
+  readonly postgresUrl?: string | undefined;
   readonly logLevel: LogLevel;
   /** Browser origins allowed to connect; empty (the default) refuses every request that has an Origin. */
   readonly allowedOrigins: readonly string[];
@@ -52,6 +54,7 @@ export interface RawOptions {
   host?: string | undefined;
   port?: string | number | undefined;
   data?: string | undefined;
+  store?: string | undefined;
   logLevel?: string | undefined;
   allowOrigin?: readonly string[] | undefined;
   eventsPerSecond?: string | number | undefined;
@@ -61,6 +64,25 @@ export interface RawOptions {
 /** A configuration problem the operator must fix; the daemon does not start. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+}
+
+/** A `--store` value: undefined (the data directory) or a postgres:// URL. */
+export function parseStoreUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let protocol: string;
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    throw new ConfigError(
+      'The store must be a URL such as postgres://user@host/db (leave it out to use --data).',
+    );
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new ConfigError(
+      'The store must be a postgres:// or postgresql:// URL (leave it out to use --data).',
+    );
+  }
+  return value;
 }
 
 /** Validates options, flags over environment over defaults. */
@@ -93,12 +115,14 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv): Daemon
     );
   if (!registrations.success)
     throw new ConfigError('Registrations per hour must be a whole number from 1 to 1000000.');
+  const postgresUrl = parseStoreUrl(flags.store ?? env['METACHAT_STORE']);
   const host = flags.host ?? env['METACHAT_HOST'] ?? '127.0.0.1';
   if (host.length === 0) throw new ConfigError('The host must not be empty.');
   return {
     host,
     port: port.data,
     dataDir: flags.data ?? env['METACHAT_DATA'] ?? './data',
+    postgresUrl,
     logLevel: level as LogLevel,
     allowedOrigins:
       flags.allowOrigin ?? env['METACHAT_ALLOW_ORIGIN']?.split(',').filter(Boolean) ?? [],

@@ -12,7 +12,8 @@ import {
 import { createFileExclusive, ensureDirectory, removeStaleTemps } from './atomic-file.js';
 import { FsyncJsonFile } from './fsync-json-file.js';
 
-const userRecordSchema = z.strictObject({
+/** A key directory entry as stored, checked on every read. */
+export const userRecordSchema = z.strictObject({
   identifier: identifierSchema,
   publicKey: z.string().max(1024),
   wrappedPrivateKey: wrappedPrivateKeySchema,

@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
-import { ConfigError, resolveConfig, type RawOptions } from './config.js';
+import { ConfigError, parseStoreUrl, resolveConfig, type RawOptions } from './config.js';
 import { createLogger } from './logger.js';
+import { migrate, SchemaTooNewError } from './postgres/migrate.js';
+import { createPool, describeUrl } from './postgres/pool.js';
 import { startRelay } from './relay.js';
 import { StoreCorruptError } from './store-corrupt-error.js';
 
@@ -22,6 +24,12 @@ const program = new Command('metachat-daemon')
   )
   .addOption(
     new Option('--data <dir>', 'data directory (env METACHAT_DATA)').default(undefined, './data'),
+  )
+  .addOption(
+    new Option(
+      '--store <url>',
+      'postgres://user@host/db: store in PostgreSQL, shared by several daemons (env METACHAT_STORE)',
+    ),
   )
   .addOption(
     new Option('--log-level <level>', 'log level on stderr (env METACHAT_LOG_LEVEL)').default(
@@ -50,14 +58,43 @@ const program = new Command('metachat-daemon')
   .showHelpAfterError()
   .exitOverride((error) => {
     process.exit(error.exitCode === 0 ? 0 : 2);
+  })
+  .action(async () => {
+    await serve(program.opts<RawOptions>());
   });
 
-async function main(): Promise<void> {
-  program.parse();
-  const config = resolveConfig(program.opts<RawOptions>(), process.env);
+program
+  .command('migrate')
+  .description(
+    'applies the PostgreSQL schema migrations, then exits (the daemon also does at start)',
+  )
+  .addOption(new Option('--store <url>', 'postgres://user@host/db (env METACHAT_STORE)'))
+  .action(async (options: { store?: string }) => {
+    await migrateOnly(options.store ?? program.opts<RawOptions>().store);
+  });
+
+async function migrateOnly(store: string | undefined): Promise<void> {
+  const url = parseStoreUrl(store ?? process.env['METACHAT_STORE']);
+  if (url === undefined) throw new ConfigError('migrate needs --store postgres://user@host/db.');
+  const logger = createLogger('silent');
+  const pool = createPool(url, logger, 1);
+  try {
+    const applied = await migrate(pool);
+    process.stdout.write(
+      applied.length > 0
+        ? `metachat-daemon: applied migrations ${applied.join(', ')} to ${describeUrl(url)}\n`
+        : `metachat-daemon: ${describeUrl(url)} is up to date\n`,
+    );
+  } finally {
+    await pool.end();
+  }
+}
+
+async function serve(options: RawOptions): Promise<void> {
+  const config = resolveConfig(options, process.env);
   const logger = createLogger(config.logLevel);
   const relay = await startRelay(config, logger);
-  process.stdout.write(`metachat-daemon listening on ${relay.url} (data: ${config.dataDir})\n`);
+  process.stdout.write(`metachat-daemon listening on ${relay.url} (${relay.where})\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -79,8 +116,11 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  const known = error instanceof ConfigError || error instanceof StoreCorruptError;
+program.parseAsync().catch((error: unknown) => {
+  const known =
+    error instanceof ConfigError ||
+    error instanceof StoreCorruptError ||
+    error instanceof SchemaTooNewError;
   const message = known
     ? error.message
     : `could not start: ${error instanceof Error ? error.message : String(error)}`;

@@ -1,18 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Server } from 'socket.io';
 import { MAX_PACKET_BYTES, MetaChatError, RelayError, toWireError } from '../core/index.js';
 import { login, prelogin, register } from './account-handlers.js';
-import { ensureDirectory } from './atomic-file.js';
 import type { DaemonConfig } from './config.js';
-import { FileKeyDirectory } from './key-directory.js';
 import { history, key, receipt, send, sync } from './message-handlers.js';
+import { openStores } from './open-stores.js';
 import { FailureLimiter, TokenBucket } from './rate-limit.js';
 import type { RelayContext, RelayServer, RelaySocket, Session } from './relay-context.js';
-import { SegmentedStore } from './segmented-store.js';
-import { ServerSecret } from './server-secret.js';
 import { authenticate, challenge, leave } from './session-handlers.js';
 import { coalesceServerWrites } from './write-coalescing.js';
 
@@ -45,16 +41,15 @@ export interface Relay {
   /** `http://host:port` the relay listens on. */
   readonly url: string;
   readonly port: number;
+  /** Where it stores, as it may be printed: `data: DIR` or `store: postgres://host/db`. */
+  readonly where: string;
   /** Stops accepting, finishes pending writes, closes every socket and file. */
   close(): Promise<void>;
 }
 
-/** Starts the relay: opens the data directory, then listens. */
+/** Starts the relay: opens its store (the data directory or PostgreSQL), then listens. */
 export async function startRelay(config: DaemonConfig, logger: Logger): Promise<Relay> {
-  await ensureDirectory(config.dataDir);
-  const keys = await FileKeyDirectory.open(join(config.dataDir, 'keys'));
-  const store = await SegmentedStore.open(config.dataDir);
-  const secret = await ServerSecret.open(config.dataDir);
+  const { keys, store, secret, where } = await openStores(config, logger);
   const started = Date.now();
   const http = createServer((req, res) => {
     health(req, res).catch((error: unknown) => {
@@ -201,6 +196,7 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
+    where,
     async close() {
       if (closing) return;
       closing = true;

@@ -20,6 +20,17 @@ const SECRET_BYTES = 32;
 export class ServerSecret {
   private constructor(private readonly secret: Buffer) {}
 
+  /** A secret kept elsewhere (the PostgreSQL store keeps one for every daemon). */
+  static of(secret: Buffer): ServerSecret {
+    if (secret.length !== SECRET_BYTES) throw new Error('the server secret must be 32 bytes');
+    return new ServerSecret(Buffer.from(secret));
+  }
+
+  /** The random bytes a new secret is made of. */
+  static fresh(): Buffer {
+    return randomBytes(SECRET_BYTES);
+  }
+
   static async open(dataDir: string): Promise<ServerSecret> {
     const path = join(dataDir, 'server-secret.key');
     await createFileExclusive(path, randomBytes(SECRET_BYTES).toString('hex'));

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { RelayClient } from '../../src/cli/relay-client.js';
 import { registerAccount, type Account } from '../../src/cli/account.js';
 import { killAllDaemons, spawnDaemon } from '../support/daemon-process.js';
 import { sealText, tempDir } from '../support/relay-harness.js';
+import { storedState } from '../support/stored-state.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -98,12 +98,8 @@ describe('crash safety', () => {
     again.close();
     second.child.kill('SIGINT');
     expect((await second.exited).code).toBe(0);
-    const db = JSON.parse(await readFile(join(dataDir, 'db.json'), 'utf8')) as {
-      presence: Record<string, unknown>;
-    };
-    expect(Object.keys(db.presence)).toContain(carol.identifier);
-    expect((await readdir(join(dataDir, 'keys'))).filter((n) => n.endsWith('.json'))).toHaveLength(
-      1,
-    );
+    const stored = await storedState(dataDir);
+    expect(stored.presence).toContain(carol.identifier);
+    expect(stored.users).toEqual([carol.identifier]);
   });
 });

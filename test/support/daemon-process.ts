@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { storeArgs } from './test-store.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -34,8 +35,12 @@ export async function killAllDaemons(): Promise<void> {
   );
 }
 
-/** Starts the daemon from source (through tsx) and waits for its "listening" line. */
+/**
+ * Starts the daemon from source (through tsx) and waits for its "listening" line; in the postgres
+ * jest project it stores in the database that stands for `dataDir`.
+ */
 export async function spawnDaemon(dataDir: string, args: string[] = []): Promise<DaemonProcess> {
+  const store = await storeArgs(dataDir);
   const child = spawn(
     process.execPath,
     [
@@ -46,6 +51,7 @@ export async function spawnDaemon(dataDir: string, args: string[] = []): Promise
       '0',
       '--data',
       dataDir,
+      ...store,
       ...args,
     ],
     {

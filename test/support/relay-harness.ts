@@ -7,6 +7,7 @@ import { RelayClient } from '../../src/cli/relay-client.js';
 import { sealPacket, type Body, type Packet, type StoredPacket } from '../../src/core/index.js';
 import { DEFAULT_LIMITS, type RelayLimits } from '../../src/daemon/config.js';
 import { startRelay, type Relay } from '../../src/daemon/relay.js';
+import { databaseFor, testStore } from './test-store.js';
 
 /** A fresh private temp directory for one test's data. */
 export async function tempDir(prefix = 'metachat-test-'): Promise<string> {
@@ -18,20 +19,27 @@ export interface TestRelay {
   readonly relay: Relay;
   readonly url: string;
   readonly dataDir: string;
+  /** The database it stores in, in the postgres project (one per data directory). */
+  readonly postgresUrl: string | undefined;
   /** Closes the relay (and deletes the data directory unless `keep`). */
   stop(keep?: boolean): Promise<void>;
 }
 
-/** Starts a relay in this process, silent, on 127.0.0.1 with port 0. */
+/**
+ * Starts a relay in this process, silent, on 127.0.0.1 with port 0, on the store of this jest
+ * project: the data directory, or in the postgres project a database standing for it.
+ */
 export async function startTestRelay(
   options: { dataDir?: string; port?: number; limits?: Partial<RelayLimits> } = {},
 ): Promise<TestRelay> {
   const dataDir = options.dataDir ?? (await tempDir());
+  const postgresUrl = testStore() === 'postgres' ? await databaseFor(dataDir) : undefined;
   const relay = await startRelay(
     {
       host: '127.0.0.1',
       port: options.port ?? 0,
       dataDir,
+      postgresUrl,
       logLevel: 'silent',
       allowedOrigins: [],
       limits: { ...DEFAULT_LIMITS, ...options.limits },
@@ -42,6 +50,7 @@ export async function startTestRelay(
     relay,
     url: relay.url,
     dataDir,
+    postgresUrl,
     async stop(keep = false) {
       await relay.close();
       if (!keep) await rm(dataDir, { recursive: true, force: true });

@@ -1,0 +1,50 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { KeyDirectory, MessageStore } from '../core/index.js';
+import { ensureDirectory } from './atomic-file.js';
+import type { DaemonConfig } from './config.js';
+import { FileKeyDirectory } from './key-directory.js';
+import { migrate } from './postgres/migrate.js';
+import { PgKeyDirectory } from './postgres/pg-key-directory.js';
+import { PgMessageStore } from './postgres/pg-message-store.js';
+import { openPgServerSecret } from './postgres/pg-server-secret.js';
+import { createPool, describeUrl } from './postgres/pool.js';
+import { SegmentedStore } from './segmented-store.js';
+import { ServerSecret } from './server-secret.js';
+
+/** Everything the relay keeps, behind the interfaces of src/core/storage.ts. */
+export interface Stores {
+  readonly keys: KeyDirectory;
+  readonly store: MessageStore;
+  readonly secret: ServerSecret;
+  /** Where it lives, as it may be printed (no credentials). */
+  readonly where: string;
+}
+
+/** Opens the configured store: PostgreSQL (migrated first) when a URL is given, else the data directory. */
+export async function openStores(config: DaemonConfig, logger: Logger): Promise<Stores> {
+  if (config.postgresUrl !== undefined) {
+    const pool = createPool(config.postgresUrl, logger);
+    try {
+      const applied = await migrate(pool);
+      if (applied.length > 0)
+        logger.info({ event: 'migrated', versions: applied }, 'schema migrated');
+      return {
+        keys: new PgKeyDirectory(pool),
+        store: new PgMessageStore(pool),
+        secret: await openPgServerSecret(pool),
+        where: `store: ${describeUrl(config.postgresUrl)}`,
+      };
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
+  }
+  await ensureDirectory(config.dataDir);
+  return {
+    keys: await FileKeyDirectory.open(join(config.dataDir, 'keys')),
+    store: await SegmentedStore.open(config.dataDir),
+    secret: await ServerSecret.open(config.dataDir),
+    where: `data: ${config.dataDir}`,
+  };
+}

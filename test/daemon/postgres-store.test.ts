@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { pino } from 'pino';
+import { ConfigError, resolveConfig } from '../../src/daemon/config.js';
+import { migrate, SchemaTooNewError } from '../../src/daemon/postgres/migrate.js';
+import { MIGRATIONS } from '../../src/daemon/postgres/migrations.js';
+import { PgMessageStore } from '../../src/daemon/postgres/pg-message-store.js';
+import { createPool } from '../../src/daemon/postgres/pool.js';
+import { captureAsyncError } from '../support/capture-error.js';
+import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
+import { newUser, sealText, startTestRelay } from '../support/relay-harness.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const silent = pino({ level: 'silent' });
+let server: PostgresServer;
+
+beforeAll(async () => {
+  server = await startPostgres();
+}, 60_000);
+
+afterAll(async () => {
+  await server.stop();
+});
+
+function runDaemon(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src/daemon/main.ts'), ...args],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('migrations', () => {
+  it('applies every migration once, also from `metachat-daemon migrate` alone', async () => {
+    const url = await server.createDatabase();
+    const first = await runDaemon(['migrate', '--store', url]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(
+      `applied migrations ${MIGRATIONS.map((m) => m.version).join(', ')}`,
+    );
+    expect(first.stdout).not.toContain('postgres@');
+    const again = await runDaemon(['migrate', '--store', url]);
+    expect(again.stdout).toContain('is up to date');
+    const pool = createPool(url, silent, 1);
+    expect(await migrate(pool)).toEqual([]);
+    await pool.end();
+  }, 60_000);
+
+  it('refuses a database migrated by a newer build', async () => {
+    const pool = createPool(await server.createDatabase(), silent, 1);
+    await migrate(pool);
+    await pool.query(`INSERT INTO metachat_migrations (version, name) VALUES (999, 'future')`);
+    expect(await captureAsyncError(() => migrate(pool))).toBeInstanceOf(SchemaTooNewError);
+    await pool.end();
+  });
+
+  it('takes only postgres:// URLs for --store', () => {
+    expect(() => resolveConfig({ store: 'mysql://db/x' }, {})).toThrow(ConfigError);
+    expect(() => resolveConfig({ store: 'not a url' }, {})).toThrow(ConfigError);
+    expect(resolveConfig({}, { METACHAT_STORE: 'postgres://u@h/db' }).postgresUrl).toBe(
+      'postgres://u@h/db',
+    );
+  });
+});
+
+describe('the PostgreSQL store', () => {
+  it('keeps both streams gapless under concurrent sends both ways and concurrent resends', async () => {
+    const relay = await startTestRelay({});
+    const alice = await newUser(relay.url, 'pg-alice');
+    const bob = await newUser(relay.url, 'pg-bob');
+    await relay.stop();
+    const pool = createPool(await server.createDatabase(), silent);
+    await migrate(pool);
+    const store = new PgMessageStore(pool);
+    const packets = Array.from({ length: 60 }, (_, i) =>
+      i % 2 === 0 ? sealText(alice, bob, `a${i}`) : sealText(bob, alice, `b${i}`),
+    );
+    const results = await Promise.all(
+      [...packets, ...packets.slice(0, 20)].map((packet, i) => store.append(packet, 1000 + i)),
+    );
+    expect(results.filter((r) => !r.duplicate)).toHaveLength(60);
+    for (const stream of [alice.identifier, bob.identifier]) {
+      const page = await store.since(stream, 0, 500);
+      const seqs = page.records.map((r) => (r.packet.from === stream ? r.seqFrom : r.seqTo));
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    }
+    const first = packets[0];
+    if (!first) throw new Error('no packets');
+    const again = await store.append(first, 5);
+    expect(again.duplicate).toBe(true);
+    expect(again.record).toEqual(results[0]?.record);
+    expect(await store.size()).toBe(60);
+    expect(await store.peersOf(alice.identifier)).toEqual([bob.identifier]);
+    await store.close();
+  }, 60_000);
+
+  it('answers STORE_FAILED while PostgreSQL is down, stays up, and stores the resend once it is back', async () => {
+    const own = await startPostgres();
+    const url = await own.createDatabase();
+    const { startRelay } = await import('../../src/daemon/relay.js');
+    const { DEFAULT_LIMITS } = await import('../../src/daemon/config.js');
+    const daemon = await startRelay(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        dataDir: '/nonexistent',
+        postgresUrl: url,
+        logLevel: 'silent',
+        allowedOrigins: [],
+        limits: DEFAULT_LIMITS,
+      },
+      silent,
+    );
+    const carol = await newUser(daemon.url, 'pg-carol');
+    const packet = sealText(carol, carol, 'while the database is down');
+    await own.kill();
+    const refused = await captureAsyncError(() => carol.client.send(packet));
+    expect((refused as { code?: string }).code).toBe('STORE_FAILED');
+    await own.start();
+    const ack = await carol.client.send(packet);
+    expect(ack).toMatchObject({ seq: 1, duplicate: false });
+    expect((await carol.client.sync(0)).packets.map((p) => p.packet.id)).toEqual([packet.id]);
+    carol.client.close();
+    await daemon.close();
+    const check = new pg.Client({ connectionString: url });
+    await check.connect();
+    const { rows } = await check.query<{ n: string }>('SELECT count(*) AS n FROM packets');
+    expect(rows[0]?.n).toBe('1');
+    await check.end();
+    await own.stop();
+  }, 60_000);
+});
