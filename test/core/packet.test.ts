@@ -250,6 +250,9 @@ describe('authentic packets that are still unreadable', () => {
     ['an extra field', '{"v":1,"type":"text","text":"hi","html":"<b>"}'],
     ['control characters', '{"v":1,"type":"text","text":"\\u001b[2J"}'],
     ['an unnormalized username', '{"v":1,"type":"hello","username":"Alice"}'],
+    ['a username with white space', '{"v":1,"type":"hello","username":" alice"}'],
+    // OVERSIZE at the sender, MALFORMED_BODY at the receiver (protocol section 8).
+    ['a text over 16,384 bytes', `{"v":1,"type":"text","text":"${'x'.repeat(16_385)}"}`],
     ['an empty text', '{"v":1,"type":"text","text":""}'],
     ['an array', '[1,2,3]'],
     ['with duplicate keys', '{"v":1,"type":"text","text":"shown","text":"hidden"}'],

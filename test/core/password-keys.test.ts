@@ -50,6 +50,9 @@ describe('derivePasswordKeys', () => {
   it.each([
     ['1 iteration', 1],
     ['one below the floor', KDF_MIN_ITERATIONS - 1],
+    ['zero', 0],
+    ['negative (below the floor, not a type error: protocol section 4)', -1],
+    ['the most negative safe integer', -Number.MAX_SAFE_INTEGER],
   ])(
     'refuses parameters below the floor (%s) before deriving anything',
     async (_why, iterations) => {
