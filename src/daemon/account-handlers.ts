@@ -23,7 +23,7 @@ export async function register(
   input: unknown,
 ): Promise<object> {
   const request = parseWire(registerRequestSchema, input, 'register');
-  const address = session.socket.handshake.address;
+  const { address } = session;
   if (
     session.registrations >= ctx.limits.registrationsPerConnection ||
     ctx.registrationLimiter.retryAfter(address) > 0
@@ -55,45 +55,62 @@ export async function register(
   return {};
 }
 
-/** `prelogin`: the KDF parameters of an identifier, or stable fake ones so unknown names look alike. */
+/**
+ * `prelogin`: the KDF parameters of an identifier, or stable fake ones so unknown names look alike.
+ * Both paths do the same work (the fake parameters are derived either way), so the answer takes as
+ * long for a registered identifier as for an unknown one.
+ */
 export async function prelogin(
   ctx: RelayContext,
   _session: Session,
   input: unknown,
 ): Promise<{ kdf: KdfParams }> {
   const { identifier } = parseWire(preloginRequestSchema, input, 'prelogin');
+  const fake = ctx.secret.fakeKdfParams(identifier);
   const record = await ctx.keys.get(identifier);
-  return { kdf: record?.kdf ?? ctx.secret.fakeKdfParams(identifier) };
+  return { kdf: record === undefined ? fake : { ...record.kdf } };
 }
 
-/** `login`: trades a correct login proof for the wrapped private key, with failures rate-limited. */
+/**
+ * `login`: trades a correct login proof for the wrapped private key. Failures are limited per
+ * identifier (registered ones in a table nothing evicts, unknown ones in a bounded one), per client
+ * address and per connection.
+ */
 export async function login(
   ctx: RelayContext,
   session: Session,
   input: unknown,
 ): Promise<{ publicKey: string; wrappedPrivateKey: WrappedPrivateKey }> {
   const request = parseWire(loginRequestSchema, input, 'login');
-  const wait = ctx.loginLimiter.retryAfter(request.identifier);
+  const record = await ctx.keys.get(request.identifier);
+  const limiter = record ? ctx.loginLimiter : ctx.unknownLoginLimiter;
+  // From here to the comparison nothing awaits: the check and the count of concurrent guesses
+  // cannot interleave, so none slips past the limit.
+  const wait = Math.max(
+    limiter.retryAfter(request.identifier),
+    ctx.addressLoginLimiter.retryAfter(session.address),
+  );
   if (wait > 0 || session.loginFailures >= ctx.limits.loginFailuresPerConnection) {
+    ctx.refusals.note('login-refused', 'RATE_LIMITED');
     const seconds = Math.max(1, Math.ceil(wait / 1000));
     throw new RelayError('RATE_LIMITED', `Too many failed logins; try again in ${seconds} s.`);
   }
-  // Count the attempt as a failure before any await, so concurrent guesses cannot slip past the limit.
-  ctx.loginLimiter.fail(request.identifier);
+  limiter.fail(request.identifier);
+  ctx.addressLoginLimiter.fail(session.address);
   session.loginFailures++;
-  const record = await ctx.keys.get(request.identifier);
   const given = hashLoginProof(base64ToBytes(request.loginProof));
   const expected = record
     ? hexToBytes(record.loginProofHash)
     : new Uint8Array(ctx.secret.fakeProofHash(request.identifier));
   if (!constantTimeEqual(given, expected) || !record) {
-    ctx.logger.info({ event: 'login-failed', socket: session.socket.id }, 'login refused');
+    ctx.refusals.note('login-failed', 'LOGIN_FAILED');
     if (session.loginFailures >= ctx.limits.loginFailuresPerConnection) {
       setImmediate(() => session.socket.disconnect(true));
     }
     throw new RelayError('LOGIN_FAILED', 'Wrong username or password.');
   }
-  ctx.loginLimiter.reset(request.identifier);
+  limiter.reset(request.identifier);
+  ctx.addressLoginLimiter.forgiveLast(session.address);
   session.loginFailures--;
   return { publicKey: record.publicKey, wrappedPrivateKey: record.wrappedPrivateKey };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
+import { compileTrust } from './client-address.js';
 
 /** The relay's limits; every one is a number a hostile client would like to be unbounded. */
 export interface RelayLimits {
@@ -10,14 +11,27 @@ export interface RelayLimits {
   /** Failed logins per identifier in `loginWindowMs` before it is locked for the rest of the window. */
   readonly loginFailuresPerIdentifier: number;
   readonly loginWindowMs: number;
+  /** Failed logins from one client address in `loginWindowMs`, whatever the identifiers, before it is refused. */
+  readonly loginFailuresPerAddress: number;
+  /** Unregistered identifiers whose failed logins are remembered; registered ones are never forgotten early. */
+  readonly maxTrackedUnknownIdentifiers: number;
   /** Failed logins and failed authentications one connection may make before it is dropped. */
   readonly loginFailuresPerConnection: number;
   readonly authFailuresPerConnection: number;
   readonly registrationsPerConnection: number;
   /** Registrations from one client address per hour; reconnecting does not reset it. */
   readonly registrationsPerAddressPerHour: number;
-  /** A socket that has not authenticated by then is dropped. */
+  /** A connection that has not authenticated by then is dropped. */
   readonly unauthenticatedTimeoutMs: number;
+  /** Open connections in total, and from one client address (IPv6: one /64). */
+  readonly maxConnections: number;
+  readonly maxConnectionsPerAddress: number;
+  /** Output queued for one connection and not yet taken by the network; past it the connection is closed. */
+  readonly maxUnsentBytes: number;
+  /** A page is read only once the connection's unsent output is below this (the previous page left). */
+  readonly pageReadBelowBytes: number;
+  /** How long a page read waits for the previous page to leave before it is refused. */
+  readonly pageDrainWaitMs: number;
 }
 
 /** Defaults suited to a personal or small-team relay. */
@@ -27,11 +41,18 @@ export const DEFAULT_LIMITS: RelayLimits = {
   maxSocketsPerIdentifier: 16,
   loginFailuresPerIdentifier: 5,
   loginWindowMs: 15 * 60_000,
+  loginFailuresPerAddress: 50,
+  maxTrackedUnknownIdentifiers: 100_000,
   loginFailuresPerConnection: 10,
   authFailuresPerConnection: 3,
   registrationsPerConnection: 3,
   registrationsPerAddressPerHour: 20,
-  unauthenticatedTimeoutMs: 5 * 60_000,
+  unauthenticatedTimeoutMs: 60_000,
+  maxConnections: 4096,
+  maxConnectionsPerAddress: 64,
+  maxUnsentBytes: 8 * 1024 * 1024,
+  pageReadBelowBytes: 256 * 1024,
+  pageDrainWaitMs: 30_000,
 };
 
 /** Everything the daemon needs to start. */
@@ -44,6 +65,8 @@ export interface DaemonConfig {
   readonly logLevel: LogLevel;
   /** Browser origins allowed to connect; empty (the default) refuses every request that has an Origin. */
   readonly allowedOrigins: readonly string[];
+  /** Peer addresses (or CIDR ranges) whose X-Forwarded-For is believed; empty: never. */
+  readonly trustProxy: readonly string[];
   readonly limits: RelayLimits;
 }
 
@@ -57,8 +80,12 @@ export interface RawOptions {
   store?: string | undefined;
   logLevel?: string | undefined;
   allowOrigin?: readonly string[] | undefined;
+  trustProxy?: string | undefined;
   eventsPerSecond?: string | number | undefined;
   registrationsPerHour?: string | number | undefined;
+  maxConnections?: string | number | undefined;
+  maxConnectionsPerAddress?: string | number | undefined;
+  unauthenticatedTimeout?: string | number | undefined;
 }
 
 /** A configuration problem the operator must fix; the daemon does not start. */
@@ -85,6 +112,41 @@ export function parseStoreUrl(value: string | undefined): string | undefined {
   return value;
 }
 
+/** A whole number from `min` to `max`, from the flag, else the environment, else the default. */
+function wholeNumber(
+  what: string,
+  value: string | number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const parsed = z.coerce
+    .number()
+    .int()
+    .min(min)
+    .max(max)
+    .safeParse(value ?? fallback);
+  if (!parsed.success)
+    throw new ConfigError(`${what} must be a whole number from ${min} to ${max}.`);
+  return parsed.data;
+}
+
+/** The --trust-proxy list: comma-separated addresses or CIDR ranges, each checked now. */
+function trustList(value: string | undefined): string[] {
+  const list = (value ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  try {
+    compileTrust(list);
+  } catch {
+    throw new ConfigError(
+      'Trusted proxies must be IP addresses or CIDR ranges, separated by commas (e.g. 127.0.0.1,10.0.0.0/8).',
+    );
+  }
+  return list;
+}
+
 /** Validates options, flags over environment over defaults. */
 export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv): DaemonConfig {
   const port = portSchema.safeParse(flags.port ?? env['METACHAT_PORT'] ?? 7373);
@@ -93,29 +155,43 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv): Daemon
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new ConfigError(`The log level must be one of ${LOG_LEVELS.join(', ')}.`);
   }
-  const rate = z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .safeParse(
-      flags.eventsPerSecond ?? env['METACHAT_EVENTS_PER_SECOND'] ?? DEFAULT_LIMITS.eventsPerSecond,
-    );
-  if (!rate.success)
-    throw new ConfigError('Events per second must be a whole number from 1 to 1000000.');
-  const registrations = z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .safeParse(
-      flags.registrationsPerHour ??
-        env['METACHAT_REGISTRATIONS_PER_HOUR'] ??
-        DEFAULT_LIMITS.registrationsPerAddressPerHour,
-    );
-  if (!registrations.success)
-    throw new ConfigError('Registrations per hour must be a whole number from 1 to 1000000.');
   const postgresUrl = parseStoreUrl(flags.store ?? env['METACHAT_STORE']);
+  const d = DEFAULT_LIMITS;
+  const rate = wholeNumber(
+    'Events per second',
+    flags.eventsPerSecond ?? env['METACHAT_EVENTS_PER_SECOND'],
+    d.eventsPerSecond,
+    1,
+    1_000_000,
+  );
+  const registrations = wholeNumber(
+    'Registrations per hour',
+    flags.registrationsPerHour ?? env['METACHAT_REGISTRATIONS_PER_HOUR'],
+    d.registrationsPerAddressPerHour,
+    1,
+    1_000_000,
+  );
+  const maxConnections = wholeNumber(
+    'The connection limit',
+    flags.maxConnections ?? env['METACHAT_MAX_CONNECTIONS'],
+    d.maxConnections,
+    1,
+    1_000_000,
+  );
+  const perAddress = wholeNumber(
+    'The connection limit per address',
+    flags.maxConnectionsPerAddress ?? env['METACHAT_MAX_CONNECTIONS_PER_ADDRESS'],
+    d.maxConnectionsPerAddress,
+    1,
+    1_000_000,
+  );
+  const unauthenticatedSeconds = wholeNumber(
+    'The unauthenticated timeout (seconds)',
+    flags.unauthenticatedTimeout ?? env['METACHAT_UNAUTHENTICATED_TIMEOUT'],
+    d.unauthenticatedTimeoutMs / 1000,
+    1,
+    86_400,
+  );
   const host = flags.host ?? env['METACHAT_HOST'] ?? '127.0.0.1';
   if (host.length === 0) throw new ConfigError('The host must not be empty.');
   return {
@@ -126,11 +202,15 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv): Daemon
     logLevel: level as LogLevel,
     allowedOrigins:
       flags.allowOrigin ?? env['METACHAT_ALLOW_ORIGIN']?.split(',').filter(Boolean) ?? [],
+    trustProxy: trustList(flags.trustProxy ?? env['METACHAT_TRUST_PROXY']),
     limits: {
-      ...DEFAULT_LIMITS,
-      eventsPerSecond: rate.data,
-      eventBurst: 2 * rate.data,
-      registrationsPerAddressPerHour: registrations.data,
+      ...d,
+      eventsPerSecond: rate,
+      eventBurst: 2 * rate,
+      registrationsPerAddressPerHour: registrations,
+      maxConnections,
+      maxConnectionsPerAddress: perAddress,
+      unauthenticatedTimeoutMs: unauthenticatedSeconds * 1000,
     },
   };
 }

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { ConfigError, parseStoreUrl, resolveConfig, type RawOptions } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, flushLogger } from './logger.js';
 import { migrate, SchemaTooNewError } from './postgres/migrate.js';
 import { createPool, describeUrl } from './postgres/pool.js';
 import { startRelay } from './relay.js';
@@ -48,6 +48,30 @@ const program = new Command('metachat-daemon')
       '--registrations-per-hour <n>',
       'registrations one client address may make per hour (env METACHAT_REGISTRATIONS_PER_HOUR)',
     ).default(undefined, '20'),
+  )
+  .addOption(
+    new Option(
+      '--max-connections <n>',
+      'open connections in total (env METACHAT_MAX_CONNECTIONS)',
+    ).default(undefined, '4096'),
+  )
+  .addOption(
+    new Option(
+      '--max-connections-per-address <n>',
+      'open connections from one client address, IPv6 by /64 (env METACHAT_MAX_CONNECTIONS_PER_ADDRESS)',
+    ).default(undefined, '64'),
+  )
+  .addOption(
+    new Option(
+      '--unauthenticated-timeout <seconds>',
+      'how long a connection may stay unauthenticated (env METACHAT_UNAUTHENTICATED_TIMEOUT)',
+    ).default(undefined, '60'),
+  )
+  .addOption(
+    new Option(
+      '--trust-proxy <addresses>',
+      'comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is used (env METACHAT_TRUST_PROXY)',
+    ),
   )
   .addOption(
     new Option(
@@ -101,9 +125,13 @@ async function serve(options: RawOptions): Promise<void> {
     stopping = true;
     logger.info({ event: 'signal', signal }, 'shutting down');
     relay.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
+      async () => {
+        await flushLogger(logger);
+        process.exit(0);
+      },
+      async (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
+        await flushLogger(logger);
         process.exit(1);
       },
     );

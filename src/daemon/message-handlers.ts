@@ -11,7 +11,13 @@ import {
   type StoredRecord,
 } from '../core/index.js';
 import { decodeParsedPacketBytes } from './packet-bytes.js';
-import { publicKeyOf, roomOf, viewsOf, type RelayContext, type Session } from './relay-context.js';
+import {
+  publicKeyOf,
+  roomOf,
+  viewsOf,
+  type RelayContext,
+  type Session,
+} from './relay-context.js';
 
 /** Page sizes when the client does not ask for one. */
 const DEFAULT_SYNC_LIMIT = 100;
@@ -117,12 +123,23 @@ async function page(
   };
 }
 
-/** Runs one page read; a connection may have one in flight, so it cannot pile up reads. */
-async function oneRead<T>(session: Session, read: () => Promise<T>): Promise<T> {
+/**
+ * Runs one page read; a connection may have one in flight, so it cannot pile up reads, and none is
+ * read while the connection still holds the previous page unsent (a reader that stopped reading
+ * waits here, then is refused, instead of having pages piled up in the relay's memory).
+ */
+async function oneRead<T>(ctx: RelayContext, session: Session, read: () => Promise<T>): Promise<T> {
   if (session.reading)
     throw new RelayError('RATE_LIMITED', 'One page at a time: wait for the previous one.');
   session.reading = true;
   try {
+    const { pageReadBelowBytes, pageDrainWaitMs } = ctx.limits;
+    if (!(await session.output.waitBelow(pageReadBelowBytes, pageDrainWaitMs))) {
+      throw new RelayError(
+        'RATE_LIMITED',
+        'The previous page has not been received yet; read it before asking for another.',
+      );
+    }
     return await read();
   } finally {
     session.reading = false;
@@ -137,7 +154,7 @@ export async function sync(
 ): Promise<PacketPage> {
   const identifier = me(session);
   const { after, limit } = parseWire(syncRequestSchema, input, 'sync');
-  const result = await oneRead(session, () =>
+  const result = await oneRead(ctx, session, () =>
     ctx.store.since(identifier, after, limit ?? DEFAULT_SYNC_LIMIT),
   );
   return page(ctx, identifier, result.records, result.more, 'oldest');
@@ -151,13 +168,17 @@ export async function history(
 ): Promise<PacketPage> {
   const identifier = me(session);
   const { peer, before, limit } = parseWire(historyRequestSchema, input, 'history');
-  const result = await oneRead(session, () =>
+  const result = await oneRead(ctx, session, () =>
     ctx.store.conversation(identifier, peer, before, limit ?? DEFAULT_HISTORY_LIMIT),
   );
   return page(ctx, identifier, result.records, result.more, 'newest');
 }
 
-/** `receipt`: my device holds my stream up to a sequence number; tell the senders theirs arrived. */
+/**
+ * `receipt`: my device holds my stream up to a sequence number; tell the senders theirs arrived, if
+ * they share a two-way conversation with me (where presence goes too): a stranger's packet is no
+ * way to learn when my device comes online.
+ */
 export async function receipt(
   ctx: RelayContext,
   session: Session,
@@ -165,7 +186,11 @@ export async function receipt(
 ): Promise<object> {
   const identifier = me(session);
   const { upTo } = parseWire(receiptRequestSchema, input, 'receipt');
-  for (const record of await ctx.store.acknowledge(identifier, upTo)) {
+  const covered = await ctx.store.acknowledge(identifier, upTo);
+  if (covered.length === 0) return {};
+  const peers = new Set(await ctx.store.peersOf(identifier));
+  for (const record of covered) {
+    if (!peers.has(record.packet.from)) continue;
     ctx.io
       .to(roomOf(record.packet.from))
       .emit('delivered', { id: record.packet.id, to: identifier, seq: record.seqFrom });

@@ -28,7 +28,10 @@ export class TokenBucket {
 
 /**
  * Counts failures per key in a sliding window and locks the key once it reaches the limit, so a
- * password cannot be guessed online faster than `limit` tries per window.
+ * password cannot be guessed online faster than `limit` tries per window. With `maxKeys`, memory is
+ * bounded by forgetting the least recently failed key first: only for keys whose lock protects
+ * nothing (unregistered identifiers, addresses). Without it, nothing is forgotten before its window
+ * ends, so no flood of other keys can lift a lock.
  */
 export class FailureLimiter {
   private readonly failures = new Map<string, number[]>();
@@ -37,8 +40,7 @@ export class FailureLimiter {
     private readonly limit: number,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
-    /** Keys remembered at most: the least recently failed are forgotten first, so memory stays bounded. */
-    private readonly maxKeys = 100_000,
+    private readonly maxKeys = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Milliseconds until the key may try again; 0 when it may try now. */
@@ -48,9 +50,11 @@ export class FailureLimiter {
     return Math.max(0, (recent[0] ?? 0) + this.windowMs - this.now());
   }
 
+  /** Records one failure of the key. */
   fail(key: string): void {
     const recent = this.recent(key);
     recent.push(this.now());
+    if (recent.length > this.limit) recent.shift();
     this.failures.delete(key);
     this.failures.set(key, recent);
     if (this.failures.size > this.maxKeys) {
@@ -59,8 +63,21 @@ export class FailureLimiter {
     }
   }
 
+  /** Takes back the key's latest failure (an attempt counted in advance that then succeeded). */
+  forgiveLast(key: string): void {
+    const recent = this.failures.get(key);
+    recent?.pop();
+    if (recent?.length === 0) this.failures.delete(key);
+  }
+
+  /** Forgets the key's failures. */
   reset(key: string): void {
     this.failures.delete(key);
+  }
+
+  /** Keys remembered now. */
+  get size(): number {
+    return this.failures.size;
   }
 
   private recent(key: string): number[] {

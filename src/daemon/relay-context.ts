@@ -10,7 +10,9 @@ import {
   type StoredRecord,
 } from '../core/index.js';
 import type { RelayLimits } from './config.js';
+import type { OutputBudget } from './output-budget.js';
 import type { FailureLimiter, TokenBucket } from './rate-limit.js';
+import type { RefusalLog } from './refusal-log.js';
 import type { ServerSecret } from './server-secret.js';
 
 /** Incoming events are untyped on purpose: every payload is `unknown` until a schema parses it. */
@@ -28,6 +30,10 @@ export type RelaySocket = Socket<
 export interface Session {
   readonly socket: RelaySocket;
   readonly bucket: TokenBucket;
+  /** The client's address (behind a trusted proxy, the forwarded one), as per-address limits count it. */
+  readonly address: string;
+  /** What this connection holds unsent. */
+  readonly output: OutputBudget;
   identifier: string | undefined;
   nonce: string | undefined;
   /** An authenticate request is under way: a second one, or a disconnect, must not bind a ghost. */
@@ -47,7 +53,13 @@ export interface RelayContext {
   readonly secret: ServerSecret;
   readonly limits: RelayLimits;
   readonly logger: Logger;
+  /** Failed logins per registered identifier: never forgotten before the window ends. */
   readonly loginLimiter: FailureLimiter;
+  /** Failed logins per unregistered identifier: bounded, so they cannot push registered ones out. */
+  readonly unknownLoginLimiter: FailureLimiter;
+  /** Failed logins per client address, whatever the identifier. */
+  readonly addressLoginLimiter: FailureLimiter;
+  readonly refusals: RefusalLog;
   /** Registrations per client address in the last hour. */
   readonly registrationLimiter: FailureLimiter;
   /** Authenticated sockets per identifier. */
@@ -75,15 +87,18 @@ export async function publicKeyOf(
 }
 
 /**
- * Stored records as one participant sees them: its own sequence number, and delivery for its own
- * packets. Each recipient's delivery cursor is read from the store once per call.
+/**
+ * Stored records as one participant sees them: its own sequence number, and for its own packets
+ * whether they were delivered, in a two-way conversation only (a stranger learns nothing of when the
+ * recipient comes online). Each recipient's delivery cursor is read from the store once per call.
  */
 export async function viewsOf(
   ctx: RelayContext,
   records: readonly StoredRecord[],
   identifier: string,
 ): Promise<StoredPacket[]> {
-  const cursors = new Map<string, number>();
+  const cursors = new Map<string, number | undefined>();
+  let peers: ReadonlySet<string> | undefined;
   const views: StoredPacket[] = [];
   for (const record of records) {
     const { packet } = record;
@@ -96,12 +111,13 @@ export async function viewsOf(
       views.push(view);
       continue;
     }
+    peers ??= new Set(await ctx.store.peersOf(identifier));
     let cursor = cursors.get(packet.to);
-    if (cursor === undefined) {
-      cursor = await ctx.store.deliveredUpTo(packet.to);
+    if (!cursors.has(packet.to)) {
+      cursor = peers.has(packet.to) ? await ctx.store.deliveredUpTo(packet.to) : undefined;
       cursors.set(packet.to, cursor);
     }
-    views.push({ ...view, delivered: cursor >= record.seqTo });
+    views.push(cursor === undefined ? view : { ...view, delivered: cursor >= record.seqTo });
   }
   return views;
 }

@@ -5,9 +5,11 @@ import { Server } from 'socket.io';
 import { MAX_PACKET_BYTES, MetaChatError, RelayError, toWireError } from '../core/index.js';
 import { login, prelogin, register } from './account-handlers.js';
 import type { DaemonConfig } from './config.js';
+import { connectionGuard } from './connection-guard.js';
 import { history, key, receipt, send, sync } from './message-handlers.js';
 import { openStores } from './open-stores.js';
 import { FailureLimiter, TokenBucket } from './rate-limit.js';
+import { RefusalLog } from './refusal-log.js';
 import type { RelayContext, RelayServer, RelaySocket, Session } from './relay-context.js';
 import { authenticate, challenge, leave } from './session-handlers.js';
 import { coalesceServerWrites } from './write-coalescing.js';
@@ -36,6 +38,9 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
 /** Socket.IO frame overhead allowed on top of the largest packet (event name, ack id, brackets). */
 const FRAME_OVERHEAD_BYTES = 1024;
 
+/** Client addresses a per-address limiter remembers at most (the least recently seen go first). */
+const MAX_TRACKED_ADDRESSES = 100_000;
+
 /** A running relay. */
 export interface Relay {
   /** `http://host:port` the relay listens on. */
@@ -51,6 +56,8 @@ export interface Relay {
 export async function startRelay(config: DaemonConfig, logger: Logger): Promise<Relay> {
   const { keys, store, secret, where } = await openStores(config, logger);
   const started = Date.now();
+  const refusals = new RefusalLog(logger);
+  const guard = connectionGuard(config, refusals);
   const http = createServer((req, res) => {
     health(req, res).catch((error: unknown) => {
       logger.error({ err: error }, 'health check failed');
@@ -61,12 +68,16 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
   const io: RelayServer = new Server(http, {
     serveClient: false,
     maxHttpBufferSize: MAX_PACKET_BYTES + FRAME_OVERHEAD_BYTES,
+    // A connection that never joins the namespace is closed like one that never authenticates.
+    connectTimeout: Math.min(45_000, config.limits.unauthenticatedTimeoutMs),
     allowRequest: (req, callback) => {
-      const origin = req.headers.origin;
-      callback(null, origin === undefined || config.allowedOrigins.includes(origin));
+      guard.allowRequest(req, (error, ok) => {
+        callback(error ?? undefined, ok);
+      });
     },
     ...(config.allowedOrigins.length > 0 ? { cors: { origin: [...config.allowedOrigins] } } : {}),
   });
+  guard.attach(io);
   coalesceServerWrites(io);
   const ctx: RelayContext = {
     io,
@@ -79,10 +90,25 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       config.limits.loginFailuresPerIdentifier,
       config.limits.loginWindowMs,
     ),
+    unknownLoginLimiter: new FailureLimiter(
+      config.limits.loginFailuresPerIdentifier,
+      config.limits.loginWindowMs,
+      Date.now,
+      config.limits.maxTrackedUnknownIdentifiers,
+    ),
+    addressLoginLimiter: new FailureLimiter(
+      config.limits.loginFailuresPerAddress,
+      config.limits.loginWindowMs,
+      Date.now,
+      MAX_TRACKED_ADDRESSES,
+    ),
     registrationLimiter: new FailureLimiter(
       config.limits.registrationsPerAddressPerHour,
       60 * 60_000,
+      Date.now,
+      MAX_TRACKED_ADDRESSES,
     ),
+    refusals,
     sockets: new Map(),
     publicKeys: new Map(),
   };
@@ -147,8 +173,15 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
   }
 
   io.on('connection', (socket: RelaySocket) => {
+    const state = guard.stateOf(socket.conn);
+    if (state === undefined) {
+      socket.disconnect(true);
+      return;
+    }
     const session: Session = {
       socket,
+      address: state.address,
+      output: state.output,
       bucket: new TokenBucket(config.limits.eventBurst, config.limits.eventsPerSecond),
       identifier: undefined,
       nonce: undefined,
@@ -204,6 +237,7 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       await io.close();
       while (inflight.size > 0) await Promise.allSettled([...inflight]);
       await store.close();
+      refusals.close();
       logger.info({ event: 'stopped' }, 'relay stopped');
     },
   };

@@ -30,7 +30,12 @@ export interface TestRelay {
  * project: the data directory, or in the postgres project a database standing for it.
  */
 export async function startTestRelay(
-  options: { dataDir?: string; port?: number; limits?: Partial<RelayLimits> } = {},
+  options: {
+    dataDir?: string;
+    port?: number;
+    limits?: Partial<RelayLimits>;
+    trustProxy?: readonly string[];
+  } = {},
 ): Promise<TestRelay> {
   const dataDir = options.dataDir ?? (await tempDir());
   const postgresUrl = testStore() === 'postgres' ? await databaseFor(dataDir) : undefined;
@@ -42,6 +47,7 @@ export async function startTestRelay(
       postgresUrl,
       logLevel: 'silent',
       allowedOrigins: [],
+      trustProxy: options.trustProxy ?? [],
       limits: { ...DEFAULT_LIMITS, ...options.limits },
     },
     pino({ level: 'silent' }),
