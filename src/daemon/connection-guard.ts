@@ -10,12 +10,26 @@ import type { RefusalLog } from './refusal-log.js';
 export interface ConnectionState {
   readonly address: string;
   readonly output: OutputBudget;
+  /** A Socket.IO socket opened on it; until then only the engine's own timer can close it. */
+  joined: boolean;
+}
+
+/**
+ * Closes a connection at once: its queue discarded and its TCP socket destroyed, without the
+ * WebSocket closing handshake a client that does not read would make last 30 s.
+ */
+export function dropConnection(connection: EngineConnection): void {
+  connection.transport.socket?.terminate?.();
+  connection.close(true);
 }
 
 /** The connection limits of one relay: who may open a connection, and what one may hold unsent. */
 export interface ConnectionGuard {
   /** Engine.io's `allowRequest`: browser origins and the connection caps, checked at the handshake. */
-  allowRequest(request: IncomingMessage, callback: (error: string | null, ok: boolean) => void): void;
+  allowRequest(
+    request: IncomingMessage,
+    callback: (error: string | null, ok: boolean) => void,
+  ): void;
   /** Counts and bounds every connection the engine opens; call once on the server. */
   attach(io: Server): void;
   /** The state of an engine connection that `attach` admitted. */
@@ -56,15 +70,22 @@ export function connectionGuard(config: DaemonConfig, refusals: RefusalLog): Con
         const refusal = gate.open(address);
         if (refusal !== undefined) {
           refusals.note('connection-refused', refusal);
-          connection.transport.socket?.terminate?.();
-          connection.close(true);
+          dropConnection(connection);
           return;
         }
         const output = new OutputBudget(connection, limits.maxUnsentBytes, () => {
           refusals.note('connection-closed', 'OUTPUT_OVERFLOW', 'warn');
         });
-        states.set(connection, { address, output });
+        const state: ConnectionState = { address, output, joined: false };
+        states.set(connection, state);
+        // A bare engine.io connection that never opens a socket: closed like an unauthenticated one.
+        const timer = setTimeout(() => {
+          if (state.joined) return;
+          refusals.note('connection-closed', 'UNAUTHENTICATED_TIMEOUT');
+          dropConnection(connection);
+        }, limits.unauthenticatedTimeoutMs);
         connection.on('close', () => {
+          clearTimeout(timer);
           gate.close(address);
         });
       });

@@ -11,13 +11,7 @@ import {
   type StoredRecord,
 } from '../core/index.js';
 import { decodeParsedPacketBytes } from './packet-bytes.js';
-import {
-  publicKeyOf,
-  roomOf,
-  viewsOf,
-  type RelayContext,
-  type Session,
-} from './relay-context.js';
+import { publicKeyOf, roomOf, viewsOf, type RelayContext, type Session } from './relay-context.js';
 
 /** Page sizes when the client does not ask for one. */
 const DEFAULT_SYNC_LIMIT = 100;

@@ -5,10 +5,11 @@ import { Server } from 'socket.io';
 import { MAX_PACKET_BYTES, MetaChatError, RelayError, toWireError } from '../core/index.js';
 import { login, prelogin, register } from './account-handlers.js';
 import type { DaemonConfig } from './config.js';
-import { connectionGuard } from './connection-guard.js';
+import { connectionGuard, dropConnection } from './connection-guard.js';
 import { history, key, receipt, send, sync } from './message-handlers.js';
 import { openStores } from './open-stores.js';
 import { FailureLimiter, TokenBucket } from './rate-limit.js';
+import type { EngineConnection } from './output-budget.js';
 import { RefusalLog } from './refusal-log.js';
 import type { RelayContext, RelayServer, RelaySocket, Session } from './relay-context.js';
 import { authenticate, challenge, leave } from './session-handlers.js';
@@ -68,8 +69,6 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
   const io: RelayServer = new Server(http, {
     serveClient: false,
     maxHttpBufferSize: MAX_PACKET_BYTES + FRAME_OVERHEAD_BYTES,
-    // A connection that never joins the namespace is closed like one that never authenticates.
-    connectTimeout: Math.min(45_000, config.limits.unauthenticatedTimeoutMs),
     allowRequest: (req, callback) => {
       guard.allowRequest(req, (error, ok) => {
         callback(error ?? undefined, ok);
@@ -178,6 +177,7 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       socket.disconnect(true);
       return;
     }
+    state.joined = true;
     const session: Session = {
       socket,
       address: state.address,
@@ -192,7 +192,9 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       registrations: 0,
     };
     const idle = setTimeout(() => {
-      if (session.identifier === undefined) socket.disconnect(true);
+      if (session.identifier !== undefined) return;
+      refusals.note('connection-closed', 'UNAUTHENTICATED_TIMEOUT');
+      dropConnection(socket.conn as unknown as EngineConnection);
     }, config.limits.unauthenticatedTimeoutMs);
     socket.onAny((event: unknown, ...args: unknown[]) => {
       dispatch(session, typeof event === 'string' ? event : '', args);

@@ -86,6 +86,8 @@ beforeAll(async () => {
   home = await tempDir('metachat-home-');
   alice = await newUser(relay.url, 'alice', PASSWORD);
   bob = await newUser(relay.url, 'bob', PASSWORD);
+  // Receipts go only to two-way contacts (docs/threat-model.md): bob has written to alice before.
+  await bob.client.send(sealText(bob, alice, 'we have met'));
   const login = await runCli(['login', 'bob', '--home', home, '--server', relay.url], {
     env: { METACHAT_PASSWORD: PASSWORD },
   });

@@ -93,6 +93,8 @@ beforeAll(async () => {
       eventsPerSecond: 1e9,
       authFailuresPerConnection: 1e9,
       loginFailuresPerConnection: 1e9,
+      loginFailuresPerAddress: 1e9,
+      unauthenticatedTimeoutMs: 10 * 60_000,
     },
   });
   alice = await newUser(server.url, 'alice');

@@ -155,15 +155,26 @@ describe('messages', () => {
     expect(older.more).toBe(false);
   });
 
-  it('tells the sender when the recipient’s device acknowledges, and marks it delivered in sync', async () => {
+  it('tells a stranger nothing of delivery (no presence oracle), and a two-way contact everything', async () => {
     const erin = await newUser(server.url, 'erin');
     extra.push(erin.client);
     const notices: { id: string; to: string; seq: number }[] = [];
     alice.client.on('delivered', (notice) => notices.push(notice));
-    const packet = sealText(alice, erin, 'did you get this?');
-    const ack = await alice.client.send(packet);
+    // Alice is a stranger to erin: erin's device coming online and acknowledging tells her nothing.
+    const hello = sealText(alice, erin, 'a stranger says hi');
+    await alice.client.send(hello);
     const page = await erin.client.sync(0);
     await erin.client.receipt(page.packets.at(-1)?.seq ?? 0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(notices).toEqual([]);
+    const strangerView = await alice.client.history(erin.identifier);
+    expect(strangerView.packets.find((p) => p.packet.id === hello.id)?.delivered).toBeUndefined();
+    // Once erin answers, the conversation is two-way, and receipts flow as presence does.
+    await erin.client.send(sealText(erin, alice, 'hi back'));
+    const packet = sealText(alice, erin, 'did you get this?');
+    const ack = await alice.client.send(packet);
+    const next = await erin.client.sync(0);
+    await erin.client.receipt(next.packets.at(-1)?.seq ?? 0);
     for (let i = 0; i < 50 && notices.length === 0; i++)
       await new Promise((r) => setTimeout(r, 20));
     expect(notices).toContainEqual({ id: packet.id, to: erin.identifier, seq: ack.seq });

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { registerAccount, type Account } from '../../src/cli/account.js';
 import { RelayClient } from '../../src/cli/relay-client.js';
 import { sealPacket, type Body, type Packet, type StoredPacket } from '../../src/core/index.js';
@@ -35,6 +35,8 @@ export async function startTestRelay(
     port?: number;
     limits?: Partial<RelayLimits>;
     trustProxy?: readonly string[];
+    /** Where the relay logs (default: nowhere). */
+    logger?: Logger;
   } = {},
 ): Promise<TestRelay> {
   const dataDir = options.dataDir ?? (await tempDir());
@@ -50,7 +52,7 @@ export async function startTestRelay(
       trustProxy: options.trustProxy ?? [],
       limits: { ...DEFAULT_LIMITS, ...options.limits },
     },
-    pino({ level: 'silent' }),
+    options.logger ?? pino({ level: 'silent' }),
   );
   return {
     relay,
@@ -97,6 +99,23 @@ export function sealText(from: Account, to: Account, text: string): Packet {
     recipient: { identifier: to.identifier, publicKey: to.keyPair.publicKey },
     body,
   });
+}
+
+/** A logger whose JSON lines a test can read back. */
+export function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const lines: string[] = [];
+  const logger = pino(
+    { level: 'info' },
+    {
+      write(line: string) {
+        lines.push(line);
+      },
+    },
+  );
+  return {
+    logger,
+    lines: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
 }
 
 /** Collects the packets pushed to a client, and waits for a given number of them. */
