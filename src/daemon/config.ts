@@ -66,7 +66,7 @@ export interface DaemonConfig {
   /** Browser origins allowed to connect; empty (the default) refuses every request that has an Origin. */
   readonly allowedOrigins: readonly string[];
   /** Peer addresses (or CIDR ranges) whose X-Forwarded-For is believed; empty: never. */
-  readonly trustProxy: readonly string[];
+  readonly trustProxy?: readonly string[];
   readonly limits: RelayLimits;
 }
 

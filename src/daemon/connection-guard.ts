@@ -44,7 +44,7 @@ interface GuardedConnection extends EngineConnection {
 
 /** Builds the guard from the configuration; refusals are logged with codes only. */
 export function connectionGuard(config: DaemonConfig, refusals: RefusalLog): ConnectionGuard {
-  const trust = compileTrust(config.trustProxy);
+  const trust = compileTrust(config.trustProxy ?? []);
   const { limits } = config;
   const gate = new ConnectionGate(limits.maxConnections, limits.maxConnectionsPerAddress);
   const states = new WeakMap<object, ConnectionState>();
