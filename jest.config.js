@@ -19,6 +19,7 @@ const ON_BOTH_STORES = [
   'test/hostile/packet-tampering.test.ts',
   'test/hostile/stream-attacks.test.ts',
   'test/hostile/limits.test.ts',
+  'test/conformance/conformance.test.ts',
 ];
 
 export default {
