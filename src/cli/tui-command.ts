@@ -51,7 +51,12 @@ export async function tuiCommand(ctx: CliContext, peerArg: string | undefined): 
   const { runTui } = await loadScreen();
   controller.start();
   const result = await runTui(controller, initialPeer, pending);
-  const { unsent = 0, dropped = 0 } = (result ?? {}) as { unsent?: number; dropped?: number };
+  const {
+    unsent = 0,
+    dropped = 0,
+    ended,
+  } = (result ?? {}) as { unsent?: number; dropped?: number; ended?: string };
+  if (ended !== undefined) process.stderr.write(`metachat: ${ended}\n`);
   if (unsent > 0) {
     process.stderr.write(
       `metachat: ${String(unsent)} message(s) not yet acknowledged are kept in the outbox and sent next time.\n`,

@@ -62,6 +62,7 @@ export async function send(
   if (!senderKey)
     throw new RelayError('UNKNOWN_IDENTIFIER', 'The sender is not registered on this relay.');
   verifyPacketSignature(packet, senderKey, decodeParsedPacketBytes(packet));
+  const wasPeer = packet.to === sender || (await ctx.store.peersOf(sender)).includes(packet.to);
   const { record, duplicate } = await ctx.store.append(packet, Date.now());
   if (record.packet.from !== sender || (duplicate && record.packet.sig !== packet.sig)) {
     throw new RelayError(
@@ -70,7 +71,22 @@ export async function send(
     );
   }
   if (!duplicate) await push(ctx, session, record);
+  if (!duplicate && !wasPeer) await introduce(ctx, sender, packet.to);
   return { seq: record.seqFrom, serverTime: record.serverTime, duplicate };
+}
+
+/**
+ * The first reply makes a conversation two-way: from then on each side is told of the other's
+ * presence, starting now (otherwise neither would see the other online until it reconnected).
+ */
+async function introduce(ctx: RelayContext, from: string, to: string): Promise<void> {
+  if (!(await ctx.store.peersOf(from)).includes(to)) return;
+  const [ofFrom, ofTo] = await Promise.all([
+    ctx.store.getPresence(from),
+    ctx.store.getPresence(to),
+  ]);
+  if (ofTo) ctx.io.to(roomOf(from)).emit('presence', ofTo);
+  if (ofFrom) ctx.io.to(roomOf(to)).emit('presence', ofFrom);
 }
 
 async function push(ctx: RelayContext, session: Session, record: StoredRecord): Promise<void> {

@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { render as inkRender } from 'ink';
 import { render } from 'ink-testing-library';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadOutbox } from '../../src/cli/outbox.js';
-import { loadProfile } from '../../src/cli/profile.js';
+import { loadProfile, removeProfile, saveProfile } from '../../src/cli/profile.js';
 import { App } from '../../src/cli/tui/App.js';
 import type { ChatController } from '../../src/cli/tui/chat-controller.js';
 import { sealPacket } from '../../src/core/index.js';
@@ -20,7 +20,14 @@ import {
 import { profileFor, startController, until } from '../support/tui-harness.js';
 
 const BEL = '\u0007';
-const KEYS = { enter: '\r', down: '\u001b[B', escape: '\u001b', ctrlB: '\u0002', ctrlC: '\u0003' };
+const KEYS = {
+  enter: '\r',
+  up: '\u001b[A',
+  down: '\u001b[B',
+  escape: '\u001b',
+  ctrlB: '\u0002',
+  ctrlC: '\u0003',
+};
 const QUITTING = 'Sending queued messages and saving…';
 
 let relay: TestRelay;
@@ -241,5 +248,84 @@ describe('the App over a real relay', () => {
     expect(queued.map((entry) => entry.peer)).toEqual([bob.identifier]);
     expect(await readFile(join(home, 'outbox.json'), 'utf8')).not.toContain('for later');
     expect((await loadProfile(home)).bell).toBe(false);
+  });
+
+  it('keeps a draft and its ↑ history per conversation, and Esc comes back to the one I left', async () => {
+    const alice = await user('alice-drafts');
+    const bob = await user('bob-drafts');
+    const carol = await user('carol-drafts');
+    await greet(bob, alice, 'from bob');
+    await pause(5);
+    await greet(carol, alice, 'from carol');
+    const { controller } = await device(alice);
+    const app = mount(controller);
+    await app.waitFor('bob-drafts');
+    await app.waitFor('carol-drafts');
+    await app.press(KEYS.down, KEYS.enter);
+    await app.waitFor('from bob');
+    await app.press('sent to bob', KEYS.enter);
+    await app.waitFor('sent to bob ');
+    await app.press('half a thought');
+    await app.press(KEYS.escape);
+    await app.waitFor('n new chat');
+    await app.press(KEYS.down, KEYS.enter);
+    await app.waitFor('from carol');
+    expect(app.text()).toContain('write a message');
+    await app.press(KEYS.up);
+    // ↑ in carol's conversation recalls nothing sent to bob.
+    expect(app.text()).not.toContain('sent to bob');
+    await app.press(KEYS.escape);
+    await app.waitFor('n new chat');
+    // Back on carol, the conversation just left, though bob's is now first in the list.
+    expect(app.text()).toMatch(/› .*carol-drafts/);
+    expect(app.text().indexOf('bob-drafts')).toBeLessThan(app.text().indexOf('carol-drafts'));
+    await app.press(KEYS.up, KEYS.enter);
+    await app.waitFor('> half a thought');
+    await app.press('\u0015', KEYS.up);
+    await app.waitFor('> sent to bob');
+  });
+
+  it('takes an alias and the bell set in another terminal within a second', async () => {
+    const alice = await user('alice-elsewhere');
+    const bob = await user('bob-elsewhere');
+    await greet(bob, alice, 'hello elsewhere');
+    const { controller, profile, home } = await device(alice);
+    await saveProfile(home, profile);
+    const app = mount(controller);
+    await app.waitFor('bob-elsewhere');
+    await app.waitFor('bell on');
+    // Another process: its own copy of the profile, saved through the same merge.
+    const other = await loadProfile(home);
+    other.peers[bob.identifier] = { ...(other.peers[bob.identifier] ?? {}), alias: 'Bobby' };
+    other.bell = false;
+    await saveProfile(home, other);
+    await app.waitFor('Bobby', 3_000);
+    await app.waitFor('bell off', 3_000);
+    expect(profile.peers[bob.identifier]?.alias).toBe('Bobby');
+  });
+
+  it('closes, saying why, when this device is logged out in another terminal, and writes nothing back', async () => {
+    const alice = await user('alice-logout');
+    const bob = await user('bob-logout');
+    const gone = await startTestRelay();
+    await gone.stop();
+    // Offline, so the message stays queued: the logout must not bring outbox.json back.
+    const { controller, profile, home } = await device(alice, { url: gone.url, pin: bob });
+    await saveProfile(home, profile);
+    const app = mount(controller, bob.identifier);
+    await app.waitFor('write a message');
+    await app.press('queued before the logout', KEYS.enter);
+    await app.waitFor('⧗ sending');
+    await pause(400);
+    expect(await removeProfile(home)).toBe(true);
+    await rm(join(home, 'outbox.json'), { force: true });
+    await expect(app.exited).resolves.toEqual({
+      unsent: 0,
+      dropped: 0,
+      ended: 'This device was logged out in another terminal: the chat screen closed.',
+    });
+    await pause(300);
+    await expect(stat(join(home, 'profile.json'))).rejects.toThrow();
+    await expect(stat(join(home, 'outbox.json'))).rejects.toThrow();
   });
 });

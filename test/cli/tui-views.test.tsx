@@ -66,6 +66,7 @@ function snapshot(overrides: Partial<ChatSnapshot> = {}): ChatSnapshot {
     bell: true,
     arrivals: 0,
     notice: null,
+    ended: null,
     ...overrides,
   };
 }

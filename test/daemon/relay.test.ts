@@ -206,6 +206,33 @@ describe('presence', () => {
     expect(last?.lastSeen).toBeGreaterThanOrEqual(before - 5);
   });
 
+  it('tells both sides of a first exchange that the other is online, without a reconnection', async () => {
+    const grace = await newUser(server.url, 'grace');
+    const henry = await newUser(server.url, 'henry');
+    extra.push(grace.client, henry.client);
+    const toGrace: PresenceUpdate[] = [];
+    const toHenry: PresenceUpdate[] = [];
+    grace.client.on('presence', (update) => toGrace.push(update));
+    henry.client.on('presence', (update) => toHenry.push(update));
+    await grace.client.send(sealText(grace, henry, 'first'));
+    await new Promise((r) => setTimeout(r, 100));
+    // One packet is no conversation: nothing yet.
+    expect(toGrace).toEqual([]);
+    expect(toHenry).toEqual([]);
+    await henry.client.send(sealText(henry, grace, 'the reply'));
+    await until(() => toGrace.length > 0 && toHenry.length > 0);
+    expect(toGrace).toEqual([
+      expect.objectContaining({ identifier: henry.identifier, online: true }),
+    ]);
+    expect(toHenry).toEqual([
+      expect.objectContaining({ identifier: grace.identifier, online: true }),
+    ]);
+    // Later packets introduce nobody again.
+    await henry.client.send(sealText(henry, grace, 'and again'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(toGrace).toHaveLength(1);
+  });
+
   it('tells a stranger who only wrote once nothing about the recipient', async () => {
     const stranger = await newUser(server.url, 'stranger');
     extra.push(stranger.client);

@@ -102,6 +102,11 @@ function Screen({
     return true;
   }, 10);
 
+  useEffect(() => {
+    // Logged out in another terminal: the screen closes, and the command says why.
+    if (snapshot.ended !== null) quit();
+  }, [snapshot.ended, quit]);
+
   const openPeer = useCallback(
     (id: string) => {
       controller.openChat(id);

@@ -3,6 +3,7 @@ import type { Account } from '../account.js';
 import { KeyChangedError, UnknownPeerError } from '../cli-errors.js';
 import type { OutboxEntry } from '../outbox.js';
 import { parsePeerAddress, peerKey, type PeerAddress } from '../peers.js';
+import { ProfileReplacedError } from '../profile-merge.js';
 import { saveProfile, type Profile } from '../profile.js';
 import { RelayRefusedError, type RelayClient } from '../relay-client.js';
 import type { Session } from '../session.js';
@@ -12,6 +13,7 @@ import { ChatOutbox } from './chat-outbox.js';
 import type { ChatSnapshot, ConnectionState, TrustState } from './chat-state.js';
 import { ChatStream } from './chat-stream.js';
 import { ConversationBook, trustOf } from './conversation-book.js';
+import { ProfileWatch } from './profile-watch.js';
 import { RelayLink } from './relay-link.js';
 
 /** How long Ctrl+C waits for queued messages to be acknowledged before leaving them queued. */
@@ -52,6 +54,9 @@ export class ChatController {
   private saveTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
   private readonly onlineTasks: (() => Promise<void>)[] = [];
+  private readonly watch: ProfileWatch;
+  /** Why the screen must close (a logout elsewhere), once it must. */
+  private ended: string | null = null;
 
   constructor(options: ChatControllerOptions) {
     this.session = {
@@ -111,6 +116,15 @@ export class ChatController {
         this.whenOnline(task);
       },
     };
+    this.watch = new ProfileWatch(options.home, {
+      onChange: () => {
+        // Saving merges in what the other terminal wrote (an alias, the bell, a --trust).
+        this.saveSoon(0);
+      },
+      onGone: () => {
+        this.end('This device was logged out in another terminal: the chat screen closed.');
+      },
+    });
     this.stream = new ChatStream(ctx);
     this.outbox = new ChatOutbox(ctx, options.outbox);
     this.snapshot = this.build();
@@ -140,6 +154,17 @@ export class ChatController {
       this.say(`The relay sent a malformed "${event}" push; it was ignored.`, 'error');
     });
     this.link.start();
+    void this.watch.start();
+  }
+
+  /** The account is gone from this device: nothing more is saved, and the screen closes. */
+  private end(reason: string): void {
+    if (this.ended !== null) return;
+    this.ended = reason;
+    this.closing = true;
+    this.watch.stop();
+    clearTimeout(this.saveTimer);
+    this.say(reason, 'error', true);
   }
 
   /** Opens a conversation: marks it read, checks the peer's key, loads its last page. */
@@ -278,7 +303,14 @@ export class ChatController {
   }
 
   /** Ctrl+C: waits (bounded) for queued messages to be acknowledged, saves everything, disconnects. */
-  async shutdown(): Promise<{ unsent: number; dropped: number }> {
+  async shutdown(): Promise<{ unsent: number; dropped: number; ended?: string }> {
+    this.watch.stop();
+    if (this.ended !== null) {
+      // Logged out elsewhere: writing the outbox or profile back would undo that logout.
+      this.link.stop();
+      await this.saving;
+      return { unsent: 0, dropped: 0, ended: this.ended };
+    }
     const deadline = Date.now() + FLUSH_MS;
     while (this.link.online && this.outbox.hasPending() && Date.now() < deadline) {
       await this.outbox.flush();
@@ -340,23 +372,35 @@ export class ChatController {
     }, 100);
   }
 
-  private saveSoon(): void {
+  private saveSoon(delay = 250): void {
     if (this.saveTimer !== undefined || this.closing) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
       this.saveInOrder(async () => {
-        await saveProfile(this.session.home, this.session.profile);
+        if (this.ended !== null) return;
+        this.watch.beginWrite();
+        try {
+          await saveProfile(this.session.home, this.session.profile);
+        } catch (error) {
+          if (!(error instanceof ProfileReplacedError)) throw error;
+          this.end(`${error.message} The chat screen closed.`);
+          return;
+        } finally {
+          await this.watch.endWrite();
+        }
         // The save merged in what other commands wrote (a --trust, an alias): forget keys that
         // are no longer the pinned ones, and show it.
         for (const [peer, key] of this.keys)
           if (!this.pinIsSettled(peer, key)) this.keys.delete(peer);
         this.changed();
       }, 'profile');
-    }, 250);
+    }, delay);
   }
 
   private saveInOrder(write: () => Promise<void>, what: string): void {
-    this.saving = this.saving.then(write).catch((error: unknown) => {
+    // After a logout elsewhere nothing is written: it would bring the account's files back.
+    const guarded = () => (this.ended === null ? write() : Promise.resolve());
+    this.saving = this.saving.then(guarded).catch((error: unknown) => {
       this.say(`Could not save the ${what}: ${(error as Error).message}`, 'error');
     });
   }
@@ -394,6 +438,7 @@ export class ChatController {
       bell: profile.bell ?? true,
       arrivals: this.book.arrivals,
       notice: this.notice,
+      ended: this.ended,
     };
   }
 }

@@ -61,6 +61,8 @@ export interface ChatSnapshot {
   readonly arrivals: number;
   /** A transient line for the status bar: a refusal, a changed key, an unknown peer. */
   readonly notice: { readonly text: string; readonly tone: 'info' | 'error' } | null;
+  /** Set when the screen must close: this device's account was logged out (or replaced) elsewhere. */
+  readonly ended: string | null;
 }
 
 function order(message: ChatMessage): number {
