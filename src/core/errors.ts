@@ -137,6 +137,8 @@ export const RELAY_ERROR_CODES = [
   'PACKET_ID_TAKEN',
   'UNKNOWN_EVENT',
   'STORE_FAILED',
+  'QUOTA_EXCEEDED',
+  'STORAGE_FULL',
 ] as const;
 
 /** One refusal by the relay, as named on the wire. */

@@ -40,6 +40,14 @@ export interface AppendResult {
   readonly duplicate: boolean;
 }
 
+/** What a receipt needs of each packet it newly covers: no body, so nothing is read from disk. */
+export interface Delivery {
+  readonly id: string;
+  readonly from: string;
+  /** The packet's place in the sender's stream. */
+  readonly seqFrom: number;
+}
+
 /** One page of records, oldest first, and whether more lie beyond it. */
 export interface RecordPage {
   readonly records: readonly StoredRecord[];
@@ -51,21 +59,35 @@ export interface RecordPage {
  * Every method is asynchronous: a store may have to ask a database server.
  */
 export interface MessageStore {
-  /** Stores a packet once (idempotent on its id) and resolves only once it is durable. */
+  /**
+   * Stores a packet once (idempotent on its id) and resolves only once it is durable. A new packet
+   * counts against its sender's quota (`QUOTA_EXCEEDED`) and is refused when the disk is down to its
+   * free-space floor (`STORAGE_FULL`); a resend of a stored packet is always acknowledged.
+   */
   append(packet: Packet, serverTime: number): Promise<AppendResult>;
-  /** Records of an identifier's stream with a sequence number above `after`, oldest first. */
-  since(identifier: string, after: number, limit: number): Promise<RecordPage>;
-  /** The last `limit` records between two identifiers before a sequence number of the first, oldest first. */
+  /**
+   * Records of an identifier's stream with a sequence number above `after`, oldest first: at most
+   * `limit`, and no more than `maxBytes` of stored records (at least one), cut before reading.
+   */
+  since(identifier: string, after: number, limit: number, maxBytes?: number): Promise<RecordPage>;
+  /**
+   * The last `limit` records between two identifiers before a sequence number of the first, oldest
+   * first, and no more than `maxBytes` of stored records (the newest kept; at least one).
+   */
   conversation(
     identifier: string,
     peer: string,
     before: number | undefined,
     limit: number,
+    maxBytes?: number,
   ): Promise<RecordPage>;
   /** Everyone the identifier shares a conversation with. */
   peersOf(identifier: string): Promise<readonly string[]>;
-  /** Moves the identifier's delivery cursor forward; resolves to the records it newly covers. */
-  acknowledge(identifier: string, upTo: number): Promise<readonly StoredRecord[]>;
+  /**
+   * Moves the identifier's delivery cursor forward; resolves to the packets of others it newly
+   * covers, from the index alone (a receipt never loads packets).
+   */
+  acknowledge(identifier: string, upTo: number): Promise<readonly Delivery[]>;
   /** The highest sequence number of the identifier's stream that a device acknowledged. */
   deliveredUpTo(identifier: string): Promise<number>;
   setPresence(update: PresenceUpdate): Promise<void>;

@@ -22,9 +22,13 @@ async function writeTemp(path: string, contents: string): Promise<string> {
   try {
     await handle.writeFile(contents, 'utf8');
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (error) {
+    // A full disk: the half-written temp would hold on to the space that is missing.
+    await handle.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw error;
   }
+  await handle.close();
   return temp;
 }
 

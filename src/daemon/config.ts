@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { compileTrust } from './client-address.js';
+import { DEFAULT_STORAGE_LIMITS, parseByteSize, type StorageLimits } from './storage-limits.js';
 
 /** The relay's limits; every one is a number a hostile client would like to be unbounded. */
 export interface RelayLimits {
@@ -68,6 +69,8 @@ export interface DaemonConfig {
   /** Peer addresses (or CIDR ranges) whose X-Forwarded-For is believed; empty: never. */
   readonly trustProxy?: readonly string[];
   readonly limits: RelayLimits;
+  /** Per-user quotas and the free-space floor. */
+  readonly storage: StorageLimits;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -86,6 +89,9 @@ export interface RawOptions {
   maxConnections?: string | number | undefined;
   maxConnectionsPerAddress?: string | number | undefined;
   unauthenticatedTimeout?: string | number | undefined;
+  quotaBytes?: string | undefined;
+  quotaPackets?: string | number | undefined;
+  minFreeBytes?: string | undefined;
 }
 
 /** A configuration problem the operator must fix; the daemon does not start. */
@@ -145,6 +151,47 @@ function trustList(value: string | undefined): string[] {
     );
   }
   return list;
+}
+
+/** A byte size from a flag or the environment (`64m`, `2g`, or plain bytes), at least `min`. */
+function byteSize(value: string | undefined, fallback: number, min: number, what: string): number {
+  if (value === undefined) return fallback;
+  const bytes = parseByteSize(value);
+  if (bytes === undefined || bytes < min) {
+    throw new ConfigError(
+      `${what} must be a number of bytes of at least ${String(min)}, optionally with k, m, g or t (e.g. 256m).`,
+    );
+  }
+  return bytes;
+}
+
+/** The storage limits from flags over environment over defaults. */
+function resolveStorage(flags: RawOptions, env: NodeJS.ProcessEnv): StorageLimits {
+  const packets = z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000_000)
+    .safeParse(
+      flags.quotaPackets ?? env['METACHAT_QUOTA_PACKETS'] ?? DEFAULT_STORAGE_LIMITS.quotaPackets,
+    );
+  if (!packets.success)
+    throw new ConfigError('The packet quota must be a whole number from 1 to 1000000000.');
+  return {
+    quotaPackets: packets.data,
+    quotaBytes: byteSize(
+      flags.quotaBytes ?? env['METACHAT_QUOTA_BYTES'],
+      DEFAULT_STORAGE_LIMITS.quotaBytes,
+      1,
+      'The byte quota',
+    ),
+    minFreeBytes: byteSize(
+      flags.minFreeBytes ?? env['METACHAT_MIN_FREE_BYTES'],
+      DEFAULT_STORAGE_LIMITS.minFreeBytes,
+      0,
+      'The free-space floor',
+    ),
+  };
 }
 
 /** Validates options, flags over environment over defaults. */
@@ -212,5 +259,6 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv): Daemon
       maxConnectionsPerAddress: perAddress,
       unauthenticatedTimeoutMs: unauthenticatedSeconds * 1000,
     },
+    storage: resolveStorage(flags, env),
   };
 }

@@ -75,6 +75,24 @@ const program = new Command('metachat-daemon')
   )
   .addOption(
     new Option(
+      '--quota-bytes <size>',
+      'bytes of stored packets one user may send, e.g. 256m (env METACHAT_QUOTA_BYTES)',
+    ).default(undefined, '256m'),
+  )
+  .addOption(
+    new Option(
+      '--quota-packets <n>',
+      'stored packets one user may send (env METACHAT_QUOTA_PACKETS)',
+    ).default(undefined, '250000'),
+  )
+  .addOption(
+    new Option(
+      '--min-free-bytes <size>',
+      'free disk below which every send is refused, e.g. 64m (env METACHAT_MIN_FREE_BYTES)',
+    ).default(undefined, '64m'),
+  )
+  .addOption(
+    new Option(
       '--allow-origin <origin...>',
       'browser origins allowed to connect (env METACHAT_ALLOW_ORIGIN)',
     ),

@@ -100,37 +100,20 @@ async function push(ctx: RelayContext, session: Session, record: StoredRecord): 
   if (senderView) session.socket.to(roomOf(from)).emit('packet', senderView);
 }
 
-/** Most bytes of packets in one page: a page of 500 large packets would be tens of megabytes. */
+/**
+ * Most bytes of stored records in one page: a page of 500 large packets would be tens of megabytes.
+ * The store cuts the page by the records' sizes before it reads any of them.
+ */
 const MAX_PAGE_BYTES = 2 * 1024 * 1024;
 
-function approximateBytes(record: StoredRecord): number {
-  return record.packet.ct.length + 1400;
-}
-
-/**
- * One page for one reader, cut to MAX_PAGE_BYTES: `sync` keeps the oldest packets (the next page
- * starts after them), `history` the newest (the next page ends before them).
- */
+/** One page for one reader, as the store cut it. */
 async function page(
   ctx: RelayContext,
   identifier: string,
   records: readonly StoredRecord[],
   more: boolean,
-  keep: 'oldest' | 'newest',
 ): Promise<PacketPage> {
-  const ordered = keep === 'oldest' ? records : [...records].reverse();
-  const kept: StoredRecord[] = [];
-  let bytes = 0;
-  for (const record of ordered) {
-    bytes += approximateBytes(record);
-    if (bytes > MAX_PAGE_BYTES && kept.length > 0) break;
-    kept.push(record);
-  }
-  if (keep === 'newest') kept.reverse();
-  return {
-    packets: await viewsOf(ctx, kept, identifier),
-    more: more || kept.length < records.length,
-  };
+  return { packets: await viewsOf(ctx, records, identifier), more };
 }
 
 /**
@@ -165,9 +148,9 @@ export async function sync(
   const identifier = me(session);
   const { after, limit } = parseWire(syncRequestSchema, input, 'sync');
   const result = await oneRead(ctx, session, () =>
-    ctx.store.since(identifier, after, limit ?? DEFAULT_SYNC_LIMIT),
+    ctx.store.since(identifier, after, limit ?? DEFAULT_SYNC_LIMIT, MAX_PAGE_BYTES),
   );
-  return page(ctx, identifier, result.records, result.more, 'oldest');
+  return page(ctx, identifier, result.records, result.more);
 }
 
 /** `history`: one page of one conversation, before a sequence number of mine. */
@@ -179,9 +162,15 @@ export async function history(
   const identifier = me(session);
   const { peer, before, limit } = parseWire(historyRequestSchema, input, 'history');
   const result = await oneRead(ctx, session, () =>
-    ctx.store.conversation(identifier, peer, before, limit ?? DEFAULT_HISTORY_LIMIT),
+    ctx.store.conversation(
+      identifier,
+      peer,
+      before,
+      limit ?? DEFAULT_HISTORY_LIMIT,
+      MAX_PAGE_BYTES,
+    ),
   );
-  return page(ctx, identifier, result.records, result.more, 'newest');
+  return page(ctx, identifier, result.records, result.more);
 }
 
 /**
@@ -199,11 +188,11 @@ export async function receipt(
   const covered = await ctx.store.acknowledge(identifier, upTo);
   if (covered.length === 0) return {};
   const peers = new Set(await ctx.store.peersOf(identifier));
-  for (const record of covered) {
-    if (!peers.has(record.packet.from)) continue;
-    ctx.io
-      .to(roomOf(record.packet.from))
-      .emit('delivered', { id: record.packet.id, to: identifier, seq: record.seqFrom });
+  for (const { id, from, seqFrom } of covered) {
+    // Only two-way peers learn of delivery; Socket.IO encodes a broadcast before it looks for
+    // recipients, so senders with no connection are skipped.
+    if (!peers.has(from) || !ctx.sockets.has(from)) continue;
+    ctx.io.to(roomOf(from)).emit('delivered', { id, to: identifier, seq: seqFrom });
   }
   return {};
 }

@@ -43,7 +43,7 @@ export async function openStores(config: DaemonConfig, logger: Logger): Promise<
   await ensureDirectory(config.dataDir);
   return {
     keys: await FileKeyDirectory.open(join(config.dataDir, 'keys')),
-    store: await SegmentedStore.open(config.dataDir),
+    store: await SegmentedStore.open(config.dataDir, undefined, config.storage),
     secret: await ServerSecret.open(config.dataDir),
     where: `data: ${config.dataDir}`,
   };

@@ -26,17 +26,19 @@ export class PrimaryDb {
 
   private constructor(private readonly low: Low<DbData>) {}
 
-  /** Loads db.json, creating it with the given segment size on first start. */
+  /**
+   * Loads db.json, creating it with the given segment size on first start. An existing file is
+   * only read: a start writes nothing, so a relay on a full disk still starts.
+   */
   static async open(path: string, segmentSize: number): Promise<PrimaryDb> {
-    const low = new Low<DbData>(new FsyncJsonFile(path, dbSchema), {
-      v: 1,
-      segmentSize,
-      presence: {},
-      cursors: {},
-    });
-    await low.read();
+    const adapter = new FsyncJsonFile(path, dbSchema);
+    const stored = await adapter.read();
+    const low = new Low<DbData>(
+      adapter,
+      stored ?? { v: 1, segmentSize, presence: {}, cursors: {} },
+    );
     const db = new PrimaryDb(low);
-    await db.persist();
+    if (stored === null) await db.persist();
     return db;
   }
 
@@ -48,9 +50,17 @@ export class PrimaryDb {
     return this.low.data.cursors[identifier] ?? 0;
   }
 
+  /** Moves a cursor and writes it; if the write fails the cursor is put back, so a retry covers the same packets. */
   async setCursor(identifier: string, upTo: number): Promise<void> {
+    const previous = this.low.data.cursors[identifier];
     this.low.data.cursors[identifier] = upTo;
-    await this.persist();
+    try {
+      await this.persist();
+    } catch (error) {
+      if (this.low.data.cursors[identifier] === upTo)
+        this.low.data.cursors[identifier] = previous ?? 0;
+      throw error;
+    }
   }
 
   presence(identifier: string): PresenceUpdate | undefined {
@@ -64,6 +74,12 @@ export class PrimaryDb {
     else this.online.delete(update.identifier);
     this.low.data.presence[update.identifier] = { lastSeen: update.lastSeen };
     await this.persist();
+  }
+
+  /** Writes only if something changed since the last successful write (used at shutdown). */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing.catch(() => undefined);
+    if (this.written < this.changed) await this.persist();
   }
 
   /** Resolves once everything changed before the call is on disk (each change has a version). */

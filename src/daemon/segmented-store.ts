@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   RelayError,
   type AppendResult,
+  type Delivery,
   type MessageStore,
   type Packet,
   type PresenceUpdate,
@@ -10,6 +11,7 @@ import {
   type StoredRecord,
 } from '../core/index.js';
 import { ensureDirectory, removeStaleTemps } from './atomic-file.js';
+import { FreeSpace } from './free-space.js';
 import { IndexMismatchError, MessageIndex, type IndexEntry } from './message-index.js';
 import { PrimaryDb } from './primary-db.js';
 import {
@@ -25,21 +27,30 @@ import {
   writeSegment,
   writeSidecar,
 } from './segment-files.js';
-import { readRecords } from './segment-records.js';
+import { SegmentReader } from './segment-reader.js';
+import type { ReadCounter } from './segment-records.js';
+import { DEFAULT_STORAGE_LIMITS, type StorageLimits } from './storage-limits.js';
 import { StoreCorruptError } from './store-corrupt-error.js';
+import { UsageLedger } from './usage-ledger.js';
 
 /** Records per segment: bounds every file, and spreads the cost of sealing one over this many messages. */
 export const DEFAULT_SEGMENT_SIZE = 512;
-/** Approximate bytes of parsed segments kept in memory for sync and history reads. */
-const SEGMENT_CACHE_BYTES = 64 * 1024 * 1024;
-/** A page that wants more than this fraction of a segment's records reads (and caches) it whole. */
-const READ_WHOLE_FRACTION = 8;
+/** Room kept for a segment's sidecar and a commit's trailer when checking the free-space floor. */
+const SIDECAR_BYTES_PER_RECORD = 256;
+const TRAILER_BYTES = 128;
 
 interface Pending {
   readonly packet: Packet;
   readonly serverTime: number;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: unknown) => void;
+}
+
+/** A record about to be written, with its line as it goes into the journal. */
+interface Fresh {
+  readonly record: StoredRecord;
+  readonly line: string;
+  readonly bytes: number;
 }
 
 /**
@@ -49,17 +60,18 @@ interface Pending {
  */
 export class SegmentedStore implements MessageStore {
   private readonly index = new MessageIndex();
-  private readonly cache = new Map<number, readonly StoredRecord[]>();
-  private readonly cacheSizes = new Map<number, number>();
-  /** Where each record of a sealed segment lies in its file, from the sidecars. */
-  private readonly offsets = new Map<number, readonly number[]>();
-  private cacheBytes = 0;
+  private readonly usage = new UsageLedger();
+  private readonly space: FreeSpace;
+  private readonly reader: SegmentReader;
   private openRecords: StoredRecord[] = [];
   private journal: Journal | undefined;
   /** Bytes of the open segment's journal that are durable; a reopened journal is cut back to them. */
   private journalBytes = 0;
   /** Each open record serialized once, so a commit joins strings instead of re-serializing the segment. */
   private openJson: string[] = [];
+  private openSizes: number[] = [];
+  /** Log position of the open segment's first record. */
+  private openStart = 0;
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
   private closed = false;
@@ -67,10 +79,26 @@ export class SegmentedStore implements MessageStore {
   private constructor(
     private readonly directory: string,
     private readonly db: PrimaryDb,
-  ) {}
+    private readonly limits: StorageLimits,
+  ) {
+    this.space = new FreeSpace(directory);
+    this.reader = new SegmentReader(directory, db.segmentSize, this.index, () => ({
+      first: this.openStart,
+      records: this.openRecords,
+      sizes: this.openSizes,
+    }));
+  }
 
-  /** Opens the store in a data directory, creating it on first start and rebuilding the index. */
-  static async open(dataDir: string, segmentSize = DEFAULT_SEGMENT_SIZE): Promise<SegmentedStore> {
+  /**
+   * Opens the store in a data directory, creating it on first start and rebuilding the index.
+   * A start writes nothing unless a crash left work to finish, and finishing it may wait for
+   * room: a relay on a full disk starts and serves what it holds.
+   */
+  static async open(
+    dataDir: string,
+    segmentSize = DEFAULT_SEGMENT_SIZE,
+    limits: StorageLimits = DEFAULT_STORAGE_LIMITS,
+  ): Promise<SegmentedStore> {
     const directory = join(dataDir, 'segments');
     await ensureDirectory(directory);
     await removeStaleTemps(directory);
@@ -78,6 +106,7 @@ export class SegmentedStore implements MessageStore {
     const store = new SegmentedStore(
       directory,
       await PrimaryDb.open(join(dataDir, 'db.json'), segmentSize),
+      limits,
     );
     await store.load();
     return store;
@@ -87,6 +116,11 @@ export class SegmentedStore implements MessageStore {
     return this.db.segmentSize;
   }
 
+  /** Bytes read from segment files since the store opened (for tests and benchmarks). */
+  get readCounter(): Readonly<ReadCounter> {
+    return this.reader.counter;
+  }
+
   private async load(): Promise<void> {
     const sealed = await listSegments(this.directory);
     for (const k of sealed) {
@@ -94,7 +128,7 @@ export class SegmentedStore implements MessageStore {
       let entries = sidecar?.entries;
       if (entries === undefined) {
         // A crash between the segment and its sidecar: rebuilt without offsets, so this one
-        // segment is always read whole.
+        // segment is always read whole. Without room for the sidecar, the next start tries again.
         const records = await readSegment(this.directory, k);
         if (records.length !== this.segmentSize) {
           throw new StoreCorruptError(
@@ -102,10 +136,10 @@ export class SegmentedStore implements MessageStore {
             'a sealed segment is not full',
           );
         }
-        await writeSidecar(this.directory, k, records);
+        await writeSidecar(this.directory, k, records).catch(() => undefined);
         entries = records.map(entryOf);
       }
-      if (sidecar?.offsets) this.offsets.set(k, sidecar.offsets);
+      await this.reader.sealed(k, sidecar?.offsets ?? null);
       this.addEntries(k, entries);
     }
     const open = sealed.length;
@@ -119,20 +153,25 @@ export class SegmentedStore implements MessageStore {
     }
     const { records, bytes } = await readJournal(this.directory, open, this.segmentSize);
     this.journalBytes = bytes;
-    this.addEntries(open, records.map(entryOf));
+    this.openStart = open * this.segmentSize;
     this.openRecords = records;
     this.openJson = records.map((record) => JSON.stringify(record));
-    if (records.length === this.segmentSize) await this.seal();
+    this.openSizes = this.openJson.map((line) => Buffer.byteLength(line));
+    this.addEntries(open, records.map(entryOf));
+    // A journal that filled just before a crash: sealed now if there is room, else before the next append.
+    if (records.length === this.segmentSize) await this.seal().catch(() => undefined);
   }
 
   private addEntries(k: number, entries: readonly IndexEntry[]): void {
     entries.forEach((entry, i) => {
+      const pos = k * this.segmentSize + i;
       try {
-        this.index.add(k * this.segmentSize + i, entry);
+        this.index.add(pos, entry);
       } catch (cause) {
         if (!(cause instanceof IndexMismatchError)) throw cause;
         throw new StoreCorruptError(segmentPath(this.directory, k), cause.message, { cause });
       }
+      this.usage.add(entry.from, this.reader.sizeOf(pos));
     });
   }
 
@@ -160,22 +199,42 @@ export class SegmentedStore implements MessageStore {
     this.flushing = null;
   }
 
+  /**
+   * Bytes a commit may still write: free space above the floor, less what sealing the open
+   * segment will need (a copy of its journal, and its sidecar).
+   */
+  private async room(): Promise<number> {
+    return (
+      (await this.space.available()) -
+      this.limits.minFreeBytes -
+      this.journalBytes -
+      this.segmentSize * SIDECAR_BYTES_PER_RECORD -
+      TRAILER_BYTES
+    );
+  }
+
   /** Writes one batch; nothing enters the index or is acknowledged until its segments are on disk. */
   private async commit(batch: readonly Pending[]): Promise<void> {
-    const fresh: StoredRecord[] = [];
+    const fresh: Fresh[] = [];
     const outcome: {
       pending: Pending;
       record?: StoredRecord;
       first?: boolean;
       duplicateOf?: number;
+      refusal?: RelayError;
     }[] = [];
     const inBatch = new Map<string, StoredRecord>();
     const next = new Map<string, number>();
-    const nextSeq = (identifier: string) => {
-      const seq = (next.get(identifier) ?? this.index.streamLength(identifier)) + 1;
-      next.set(identifier, seq);
-      return seq;
-    };
+    const spent = new Map<string, { packets: number; bytes: number }>();
+    const seqOf = (identifier: string) =>
+      (next.get(identifier) ?? this.index.streamLength(identifier)) + 1;
+    let room = Number.NEGATIVE_INFINITY;
+    let failure: RelayError | undefined;
+    try {
+      room = await this.room();
+    } catch (cause) {
+      failure = storeFailed(cause);
+    }
     for (const pending of batch) {
       const { packet } = pending;
       const stored = this.index.positionOf(packet.id);
@@ -183,8 +242,8 @@ export class SegmentedStore implements MessageStore {
       if (stored !== undefined) outcome.push({ pending, duplicateOf: stored });
       else if (sibling) outcome.push({ pending, record: sibling, first: false });
       else {
-        const seqFrom = nextSeq(packet.from);
-        const seqTo = packet.to === packet.from ? seqFrom : nextSeq(packet.to);
+        const seqFrom = seqOf(packet.from);
+        const seqTo = packet.to === packet.from ? seqFrom : seqOf(packet.to);
         const record = {
           pos: this.index.size + fresh.length,
           serverTime: pending.serverTime,
@@ -192,48 +251,88 @@ export class SegmentedStore implements MessageStore {
           seqTo,
           packet,
         };
-        fresh.push(record);
+        const line = JSON.stringify(record);
+        const bytes = Buffer.byteLength(line);
+        const refusal = this.refusal(packet.from, bytes, spent.get(packet.from), room);
+        if (refusal) {
+          outcome.push({ pending, refusal });
+          continue;
+        }
+        // The line goes into the journal now and into the sealed segment later: it costs twice.
+        room -= 2 * (bytes + 1);
+        const sender = spent.get(packet.from) ?? { packets: 0, bytes: 0 };
+        spent.set(packet.from, { packets: sender.packets + 1, bytes: sender.bytes + bytes });
+        next.set(packet.from, seqFrom);
+        next.set(packet.to, seqTo);
+        fresh.push({ record, line, bytes });
         inBatch.set(packet.id, record);
         outcome.push({ pending, record, first: true });
       }
     }
-    let failure: RelayError | undefined;
-    try {
-      await this.writeRecords(fresh);
-    } catch (cause) {
-      failure = new RelayError(
-        'STORE_FAILED',
-        'The relay could not store the packet; send it again.',
-        { cause },
-      );
+    if (failure === undefined) {
+      try {
+        await this.writeRecords(fresh);
+      } catch (cause) {
+        failure = storeFailed(cause);
+      }
     }
-    for (const { pending, record, first, duplicateOf } of outcome) {
-      if (duplicateOf !== undefined) {
+    for (const { record, bytes } of fresh) {
+      if (this.index.positionOf(record.packet.id) !== record.pos) continue;
+      this.usage.add(record.packet.from, bytes);
+      this.space.wrote(2 * (bytes + 1));
+    }
+    for (const { pending, record, first, duplicateOf, refusal } of outcome) {
+      if (refusal) pending.reject(refusal);
+      else if (duplicateOf !== undefined) {
         this.recordAt(duplicateOf).then((original) => {
           pending.resolve({ record: original, duplicate: true });
         }, pending.reject);
       } else if (record && this.index.positionOf(record.packet.id) === record.pos) {
         pending.resolve({ record, duplicate: first !== true });
       } else {
-        pending.reject(
-          failure ??
-            new RelayError('STORE_FAILED', 'The relay could not store the packet; send it again.'),
-        );
+        pending.reject(failure ?? storeFailed(undefined));
       }
     }
+  }
+
+  /** Why a new packet of `bytes` from a sender cannot be stored now, if it cannot. */
+  private refusal(
+    sender: string,
+    bytes: number,
+    inBatch: { packets: number; bytes: number } | undefined,
+    room: number,
+  ): RelayError | undefined {
+    const used = this.usage.of(sender);
+    const { quotaPackets, quotaBytes } = this.limits;
+    if (
+      used.packets + (inBatch?.packets ?? 0) + 1 > quotaPackets ||
+      used.bytes + (inBatch?.bytes ?? 0) + bytes > quotaBytes
+    ) {
+      return new RelayError(
+        'QUOTA_EXCEEDED',
+        `You have stored as much as this relay allows one user (${String(quotaPackets)} packets or ${String(quotaBytes)} bytes); it refuses new messages from you. Ask its operator to raise the quota.`,
+      );
+    }
+    if (2 * (bytes + 1) > room) {
+      return new RelayError(
+        'STORAGE_FULL',
+        'The relay is almost out of disk space and refuses new messages from everyone; send again later, or tell its operator.',
+      );
+    }
+    return undefined;
   }
 
   /**
    * Appends the new records to the open segment's journal (one write and one fdatasync per
    * segment touched), sealing each segment that fills. Nothing changes in memory if a write fails.
    */
-  private async writeRecords(fresh: readonly StoredRecord[]): Promise<void> {
+  private async writeRecords(fresh: readonly Fresh[]): Promise<void> {
     let written = 0;
     while (written < fresh.length) {
       if (this.openRecords.length === this.segmentSize) await this.seal();
       const k = Math.floor(this.index.size / this.segmentSize);
       const added = fresh.slice(written, written + this.segmentSize - this.openRecords.length);
-      const lines = added.map((record) => JSON.stringify(record));
+      const lines = added.map(({ line }) => line);
       if (this.journal?.k !== k) {
         await this.journal?.close();
         this.journal = undefined;
@@ -247,8 +346,11 @@ export class SegmentedStore implements MessageStore {
         this.journal = undefined;
         throw error;
       }
-      for (const record of added) this.index.add(record.pos, entryOf(record));
-      this.openRecords = this.openRecords.concat(added);
+      for (const { record, bytes } of added) {
+        this.openRecords.push(record);
+        this.openSizes.push(bytes);
+        this.index.add(record.pos, entryOf(record));
+      }
       this.openJson = this.openJson.concat(lines);
       written += added.length;
     }
@@ -260,10 +362,12 @@ export class SegmentedStore implements MessageStore {
     const k = Math.floor((this.index.size - 1) / this.segmentSize);
     const offsets = await writeSegment(this.directory, k, this.openJson);
     await writeSidecar(this.directory, k, this.openRecords, offsets);
-    this.offsets.set(k, offsets);
-    this.remember(k, this.openRecords);
+    await this.reader.sealed(k, offsets);
+    this.reader.remember(k, this.openRecords);
     this.openRecords = [];
     this.openJson = [];
+    this.openSizes = [];
+    this.openStart = (k + 1) * this.segmentSize;
     if (this.journal?.k === k) {
       await this.journal.close();
       this.journal = undefined;
@@ -272,89 +376,40 @@ export class SegmentedStore implements MessageStore {
     this.journalBytes = 0;
   }
 
-  /** Caches a parsed segment, forgetting the least recently used ones beyond SEGMENT_CACHE_BYTES. */
-  private remember(k: number, records: readonly StoredRecord[]): void {
-    const bytes = records.reduce((sum, record) => sum + record.packet.ct.length + 1400, 0);
-    this.cacheBytes += bytes - (this.cacheSizes.get(k) ?? 0);
-    this.cache.set(k, records);
-    this.cacheSizes.set(k, bytes);
-    for (const oldest of this.cache.keys()) {
-      if (this.cacheBytes <= SEGMENT_CACHE_BYTES || oldest === k) break;
-      this.cacheBytes -= this.cacheSizes.get(oldest) ?? 0;
-      this.cache.delete(oldest);
-      this.cacheSizes.delete(oldest);
-    }
-  }
-
-  private async segment(k: number): Promise<readonly StoredRecord[]> {
-    if (this.openRecords[0]?.pos === k * this.segmentSize) return this.openRecords;
-    const cached = this.cache.get(k);
-    if (cached) {
-      this.cache.delete(k);
-      this.cache.set(k, cached);
-      return cached;
-    }
-    const records = await readSegment(this.directory, k);
-    this.remember(k, records);
-    return records;
-  }
-
   private async recordAt(pos: number): Promise<StoredRecord> {
-    const records = await this.segment(Math.floor(pos / this.segmentSize));
-    const record = records[pos % this.segmentSize];
+    const [record] = await this.reader.records([pos]);
     if (record?.pos !== pos)
       throw new StoreCorruptError(this.directory, `record ${pos} is missing`);
     return record;
   }
 
-  /**
-   * The records at ascending positions. A sealed segment that is not in memory and of which the
-   * page wants only a few records is read record by record (by the offsets in its sidecar);
-   * otherwise the whole segment is read and cached.
-   */
-  private async records(positions: readonly number[]): Promise<StoredRecord[]> {
-    const out: StoredRecord[] = [];
-    for (let i = 0; i < positions.length;) {
-      const k = Math.floor((positions[i] ?? 0) / this.segmentSize);
-      let j = i;
-      while (j < positions.length && Math.floor((positions[j] ?? 0) / this.segmentSize) === k) j++;
-      const inSegment = positions.slice(i, j);
-      const offsets = this.offsets.get(k);
-      const inMemory = this.cache.has(k) || this.openRecords[0]?.pos === k * this.segmentSize;
-      if (!inMemory && offsets && inSegment.length <= this.segmentSize / READ_WHOLE_FRACTION) {
-        out.push(...(await this.readAlone(k, inSegment, offsets)));
-      } else {
-        for (const pos of inSegment) out.push(await this.recordAt(pos));
-      }
-      i = j;
+  /** The longest run of positions (from the start, or from the end) whose records fit in maxBytes; at least one. */
+  private cut(positions: readonly number[], maxBytes: number, keep: 'oldest' | 'newest'): number[] {
+    const ordered = keep === 'oldest' ? positions : [...positions].reverse();
+    let bytes = 0;
+    let count = 0;
+    for (const pos of ordered) {
+      bytes += this.reader.sizeOf(pos);
+      if (bytes > maxBytes && count > 0) break;
+      count++;
     }
-    return out;
+    return keep === 'oldest'
+      ? positions.slice(0, count)
+      : positions.slice(positions.length - count);
   }
 
-  private async readAlone(
-    k: number,
-    positions: readonly number[],
-    offsets: readonly number[],
-  ): Promise<StoredRecord[]> {
-    const spans = positions.map((pos) => {
-      const i = pos - k * this.segmentSize;
-      return { pos, start: offsets[i] ?? 0, end: (offsets[i + 1] ?? 0) - 1 };
-    });
-    const records = await readRecords(this.directory, k, spans);
-    for (const record of records) {
-      if (this.index.positionOf(record.packet.id) !== record.pos) {
-        throw new StoreCorruptError(
-          segmentPath(this.directory, k),
-          `record ${record.pos} does not match the index`,
-        );
-      }
-    }
-    return records;
-  }
-
-  async since(identifier: string, after: number, limit: number): Promise<RecordPage> {
+  async since(
+    identifier: string,
+    after: number,
+    limit: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): Promise<RecordPage> {
     const { positions, more } = this.index.streamSlice(identifier, after, limit);
-    return { records: await this.records(positions), more };
+    const kept = this.cut(positions, maxBytes, 'oldest');
+    return {
+      records: await this.reader.records(kept),
+      more: more || kept.length < positions.length,
+    };
   }
 
   async conversation(
@@ -362,44 +417,71 @@ export class SegmentedStore implements MessageStore {
     peer: string,
     before: number | undefined,
     limit: number,
+    maxBytes = Number.POSITIVE_INFINITY,
   ): Promise<RecordPage> {
     const { positions, more } = this.index.conversationPage(identifier, peer, before, limit);
-    return { records: await this.records(positions), more };
+    const kept = this.cut(positions, maxBytes, 'newest');
+    return {
+      records: await this.reader.records(kept),
+      more: more || kept.length < positions.length,
+    };
   }
 
   peersOf(identifier: string): Promise<readonly string[]> {
     return Promise.resolve(this.index.peersOf(identifier));
   }
 
-  /** Moves the delivery cursor forward and returns the packets of others it newly covers. */
-  async acknowledge(identifier: string, upTo: number): Promise<readonly StoredRecord[]> {
+  /** Moves the delivery cursor forward and returns the packets of others it newly covers, from the index. */
+  async acknowledge(identifier: string, upTo: number): Promise<readonly Delivery[]> {
     const previous = this.db.cursor(identifier);
     const target = Math.min(upTo, this.index.streamLength(identifier));
     if (target <= previous) return [];
-    await this.db.setCursor(identifier, target);
+    try {
+      await this.db.setCursor(identifier, target);
+    } catch (cause) {
+      throw new RelayError(
+        'STORE_FAILED',
+        'The relay could not record the receipt; send it again.',
+        { cause },
+      );
+    }
     const { positions } = this.index.streamSlice(identifier, previous, target - previous);
-    return (await this.records(positions)).filter(
-      (r) => r.packet.to === identifier && r.packet.from !== identifier,
-    );
+    const covered: Delivery[] = [];
+    for (const pos of positions) {
+      const entry = this.index.entryAt(pos);
+      if (entry.to === identifier && entry.from !== identifier)
+        covered.push({ id: entry.id, from: entry.from, seqFrom: entry.seqFrom });
+    }
+    return covered;
   }
 
   deliveredUpTo(identifier: string): Promise<number> {
     return Promise.resolve(this.db.cursor(identifier));
   }
 
+  /** Best effort on disk: on a full disk the change stays in memory and goes out with the next write. */
   async setPresence(update: PresenceUpdate): Promise<void> {
-    await this.db.setPresence(update);
+    await this.db.setPresence(update).catch(() => undefined);
   }
 
   getPresence(identifier: string): Promise<PresenceUpdate | undefined> {
     return Promise.resolve(this.db.presence(identifier));
   }
 
+  /** Finishes pending appends; rejects if the last write of db.json fails (every packet is already durable). */
   async close(): Promise<void> {
     this.closed = true;
     while (this.flushing) await this.flushing;
     await this.journal?.close();
     this.journal = undefined;
-    await this.db.persist();
+    await this.db.flush();
   }
+}
+
+function storeFailed(cause: unknown): RelayError {
+  return new RelayError(
+    'STORE_FAILED',
+    'The relay could not store the packet; send it again.',
+    cause === undefined ? undefined : { cause },
+  );
 }

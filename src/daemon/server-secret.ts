@@ -33,8 +33,16 @@ export class ServerSecret {
 
   static async open(dataDir: string): Promise<ServerSecret> {
     const path = join(dataDir, 'server-secret.key');
-    await createFileExclusive(path, randomBytes(SECRET_BYTES).toString('hex'));
-    const text = (await readFile(path, 'utf8')).trim();
+    // Created only on first start: a later start reads it and writes nothing (a full disk is fine).
+    let text = await readFile(path, 'utf8').catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (text === undefined) {
+      await createFileExclusive(path, randomBytes(SECRET_BYTES).toString('hex'));
+      text = await readFile(path, 'utf8');
+    }
+    text = text.trim();
     if (!/^[0-9a-f]{64}$/.test(text))
       throw new StoreCorruptError(path, 'it is not a 32-byte hex secret');
     return new ServerSecret(Buffer.from(hexToBytes(text)));

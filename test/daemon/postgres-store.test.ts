@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { pino } from 'pino';
 import { ConfigError, resolveConfig } from '../../src/daemon/config.js';
+import { DEFAULT_STORAGE_LIMITS } from '../../src/daemon/storage-limits.js';
 import { migrate, SchemaTooNewError } from '../../src/daemon/postgres/migrate.js';
 import { MIGRATIONS } from '../../src/daemon/postgres/migrations.js';
 import { PgMessageStore } from '../../src/daemon/postgres/pg-message-store.js';
@@ -123,6 +124,7 @@ describe('the PostgreSQL store', () => {
         logLevel: 'silent',
         allowedOrigins: [],
         limits: DEFAULT_LIMITS,
+        storage: DEFAULT_STORAGE_LIMITS,
       },
       silent,
     );

@@ -117,6 +117,28 @@ const provoke: Record<RelayErrorCode, () => Promise<unknown>> = {
       await relay.stop();
     }
   },
+  QUOTA_EXCEEDED: async () => {
+    const relay = await startTestRelay({ storage: { quotaPackets: 1 } });
+    const user = await newUser(relay.url, 'quota-one');
+    try {
+      await user.client.send(sealText(user, user, 'the one allowed'));
+      return await user.client.send(sealText(user, user, 'one too many'));
+    } finally {
+      user.client.close();
+      await relay.stop();
+    }
+  },
+  STORAGE_FULL: async () => {
+    // A floor above any disk there is: every new packet is refused before a byte is written.
+    const relay = await startTestRelay({ storage: { minFreeBytes: 2 ** 52 } });
+    const user = await newUser(relay.url, 'floor-user');
+    try {
+      return await user.client.send(sealText(user, user, 'no room'));
+    } finally {
+      user.client.close();
+      await relay.stop();
+    }
+  },
 };
 
 describe('every relay refusal is an error acknowledgement with its own code', () => {

@@ -36,24 +36,37 @@ export async function killAllDaemons(): Promise<void> {
 }
 
 /**
- * Starts the daemon from source (through tsx) and waits for its "listening" line; in the postgres
- * jest project it stores in the database that stands for `dataDir`.
+ * Starts the daemon from source (through tsx) and waits for its "listening" line. With
+ * `fileSizeLimitKb`, the child runs under that RLIMIT_FSIZE (`ulimit -f`): writes past it fail as
+ * on a full disk.
  */
-export async function spawnDaemon(dataDir: string, args: string[] = []): Promise<DaemonProcess> {
-  const store = await storeArgs(dataDir);
+export async function spawnDaemon(
+  dataDir: string,
+  args: string[] = [],
+  options: { fileSizeLimitKb?: number } = {},
+): Promise<DaemonProcess> {
+  const argv = [
+    '--import',
+    'tsx',
+    join(ROOT, 'src/daemon/main.ts'),
+    '--port',
+    '0',
+    '--data',
+    dataDir,
+    ...(await storeArgs(dataDir)),
+    ...args,
+  ];
+  const limited = options.fileSizeLimitKb !== undefined;
   const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(ROOT, 'src/daemon/main.ts'),
-      '--port',
-      '0',
-      '--data',
-      dataDir,
-      ...store,
-      ...args,
-    ],
+    limited ? 'bash' : process.execPath,
+    limited
+      ? [
+          '-c',
+          `ulimit -f ${String(options.fileSizeLimitKb)}; exec "$0" "$@"`,
+          process.execPath,
+          ...argv,
+        ]
+      : argv,
     {
       cwd: ROOT,
       env: { ...process.env, METACHAT_LOG_LEVEL: 'info' },

@@ -6,6 +6,7 @@ import { registerAccount, type Account } from '../../src/cli/account.js';
 import { RelayClient } from '../../src/cli/relay-client.js';
 import { sealPacket, type Body, type Packet, type StoredPacket } from '../../src/core/index.js';
 import { DEFAULT_LIMITS, type RelayLimits } from '../../src/daemon/config.js';
+import { DEFAULT_STORAGE_LIMITS, type StorageLimits } from '../../src/daemon/storage-limits.js';
 import { startRelay, type Relay } from '../../src/daemon/relay.js';
 import { databaseFor, testStore } from './test-store.js';
 
@@ -37,6 +38,7 @@ export async function startTestRelay(
     trustProxy?: readonly string[];
     /** Where the relay logs (default: nowhere). */
     logger?: Logger;
+    storage?: Partial<StorageLimits>;
   } = {},
 ): Promise<TestRelay> {
   const dataDir = options.dataDir ?? (await tempDir());
@@ -51,6 +53,7 @@ export async function startTestRelay(
       allowedOrigins: [],
       trustProxy: options.trustProxy ?? [],
       limits: { ...DEFAULT_LIMITS, ...options.limits },
+      storage: { ...DEFAULT_STORAGE_LIMITS, ...options.storage },
     },
     options.logger ?? pino({ level: 'silent' }),
   );

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type {
   AppendResult,
+  Delivery,
   MessageStore,
   Packet,
   PresenceUpdate,
@@ -102,6 +103,26 @@ function toRecord(row: PacketRow): StoredRecord {
   return parsed.data;
 }
 
+/**
+ * The longest run of records (from the start, or from the end) whose stored size fits in
+ * maxBytes; at least one. Sizes are those of the record's JSON, as the segmented store counts.
+ */
+function cutToBytes(
+  records: readonly StoredRecord[],
+  maxBytes: number,
+  keep: 'oldest' | 'newest',
+): StoredRecord[] {
+  const ordered = keep === 'oldest' ? records : [...records].reverse();
+  const kept: StoredRecord[] = [];
+  let bytes = 0;
+  for (const record of ordered) {
+    bytes += Buffer.byteLength(JSON.stringify(record));
+    if (bytes > maxBytes && kept.length > 0) break;
+    kept.push(record);
+  }
+  return keep === 'oldest' ? kept : kept.reverse();
+}
+
 /** Whether a failure is the packet id's unique constraint: the packet is stored already. */
 function isDuplicateId(error: unknown): boolean {
   return (
@@ -157,12 +178,18 @@ export class PgMessageStore implements MessageStore {
     });
   }
 
-  async since(identifier: string, after: number, limit: number): Promise<RecordPage> {
+  async since(
+    identifier: string,
+    after: number,
+    limit: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): Promise<RecordPage> {
     const { rows } = await guarded(() =>
       this.pool.query<PacketRow>(SINCE, [identifier, after, limit + 1]),
     );
-    const records = rows.slice(0, limit).map(toRecord);
-    return { records, more: rows.length > limit };
+    const all = rows.slice(0, limit).map(toRecord);
+    const records = cutToBytes(all, maxBytes, 'oldest');
+    return { records, more: rows.length > limit || records.length < all.length };
   }
 
   async conversation(
@@ -170,6 +197,7 @@ export class PgMessageStore implements MessageStore {
     peer: string,
     before: number | undefined,
     limit: number,
+    maxBytes = Number.POSITIVE_INFINITY,
   ): Promise<RecordPage> {
     const { rows } = await guarded(() =>
       this.pool.query<PacketRow>(CONVERSATION, [
@@ -179,8 +207,9 @@ export class PgMessageStore implements MessageStore {
         limit + 1,
       ]),
     );
-    const records = rows.slice(0, limit).map(toRecord).reverse();
-    return { records, more: rows.length > limit };
+    const all = rows.slice(0, limit).map(toRecord).reverse();
+    const records = cutToBytes(all, maxBytes, 'newest');
+    return { records, more: rows.length > limit || records.length < all.length };
   }
 
   async peersOf(identifier: string): Promise<readonly string[]> {
@@ -188,7 +217,8 @@ export class PgMessageStore implements MessageStore {
     return rows.map((row) => row.peer);
   }
 
-  async acknowledge(identifier: string, upTo: number): Promise<readonly StoredRecord[]> {
+  /** Moves the cursor, then reads only the ids, senders and seqs it covers: never a packet body. */
+  async acknowledge(identifier: string, upTo: number): Promise<readonly Delivery[]> {
     return guarded(async () => {
       const moved = await this.pool.query<{ previous: number; target: number }>(ACKNOWLEDGE, [
         identifier,
@@ -196,13 +226,13 @@ export class PgMessageStore implements MessageStore {
       ]);
       const range = moved.rows[0];
       if (!range) return [];
-      const { rows } = await this.pool.query<PacketRow>(
-        `SELECT ${COLUMNS} FROM packets
+      const { rows } = await this.pool.query<{ id: string; sender: string; seq_from: number }>(
+        `SELECT id, sender, seq_from FROM packets
          WHERE recipient = $1 AND recipient <> sender AND seq_to > $2 AND seq_to <= $3
          ORDER BY seq_to`,
         [identifier, range.previous, range.target],
       );
-      return rows.map(toRecord);
+      return rows.map((row) => ({ id: row.id, from: row.sender, seqFrom: row.seq_from }));
     });
   }
 

@@ -1,0 +1,167 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { registerAccount, type Account } from '../../src/cli/account.js';
+import { RelayClient, RelayRefusedError } from '../../src/cli/relay-client.js';
+import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
+import { sealText, tempDir } from '../support/relay-harness.js';
+
+/**
+ * One user floods a small disk of the test's own: as root (CI), an 8 MB tmpfs mounted for this
+ * test; otherwise (or with METACHAT_TEST_NO_TMPFS=1) the daemon runs under a file-size limit,
+ * which makes its journal writes fail the way a full disk does.
+ */
+const dirs: string[] = [];
+let mounted: string | undefined;
+afterAll(async () => {
+  await killAllDaemons();
+  if (mounted) spawnSync('umount', [mounted]);
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+async function smallDisk(): Promise<{ dataDir: string; tmpfs: boolean }> {
+  const dir = await tempDir('metachat-disk-');
+  dirs.push(dir);
+  if (process.getuid?.() === 0 && process.env['METACHAT_TEST_NO_TMPFS'] !== '1') {
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', dir]);
+    if (mount.status === 0) {
+      mounted = dir;
+      return { dataDir: join(dir, 'data'), tmpfs: true };
+    }
+  }
+  return { dataDir: join(dir, 'data'), tmpfs: false };
+}
+
+async function connectAs(url: string, account: Account): Promise<RelayClient> {
+  const client = await RelayClient.connect(url, { timeoutMs: 10_000 });
+  await client.authenticate(account.identifier, account.keyPair.privateKey);
+  return client;
+}
+
+async function codeOf(run: () => Promise<unknown>): Promise<string> {
+  try {
+    await run();
+    return 'stored';
+  } catch (error) {
+    if (error instanceof RelayRefusedError) return error.code;
+    throw error;
+  }
+}
+
+/** Sends 16 KB messages until the relay refuses one: at most 1,000 sends or 60 s. */
+async function flood(
+  client: RelayClient,
+  from: Account,
+  to: Account,
+  acked: Set<string>,
+): Promise<string> {
+  const text = 'x'.repeat(16_000);
+  const deadline = Date.now() + 60_000;
+  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
+    const packet = sealText(from, to, `${String(i)} ${text}`);
+    const code = await codeOf(() => client.send(packet));
+    if (code !== 'stored') return code;
+    acked.add(packet.id);
+  }
+  return 'never refused';
+}
+
+async function stream(client: RelayClient): Promise<{ seq: number; id: string }[]> {
+  const out: { seq: number; id: string }[] = [];
+  for (let pages = 0; pages < 100; pages++) {
+    const page = await client.sync(out.length, 500);
+    out.push(...page.packets.map((p) => ({ seq: p.seq, id: p.packet.id })));
+    if (!page.more) break;
+  }
+  return out;
+}
+
+async function stop(daemon: DaemonProcess): Promise<number | null> {
+  daemon.child.kill('SIGTERM');
+  return (await daemon.exited).code;
+}
+
+/** Fills whatever room is left on the filesystem with one file, until the kernel says ENOSPC. */
+async function fillDisk(path: string): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    for (const size of [1 << 20, 65_536, 4096, 1]) {
+      for (let i = 0; i < 100_000; i++) {
+        const ok = await handle.write(Buffer.alloc(size)).then(
+          () => true,
+          (error: unknown) => {
+            if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+            return false;
+          },
+        );
+        if (!ok) break;
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+describe('a small disk flooded by one user', () => {
+  it('stops the flood by quota and floor, keeps other users sending, stops with 0 and restarts full', async () => {
+    const { dataDir, tmpfs } = await smallDisk();
+    const limit = tmpfs ? {} : { fileSizeLimitKb: 4096 };
+    const acked = new Set<string>();
+
+    // 1. The quota: mallory's flood stops at 1 MB; alice and bob still send.
+    let daemon = await spawnDaemon(
+      dataDir,
+      ['--quota-bytes', '1m', '--min-free-bytes', '1m'],
+      limit,
+    );
+    const setup = await RelayClient.connect(daemon.url);
+    const mallory = await registerAccount(setup, 'mallory', 'correct horse battery');
+    const alice = await registerAccount(setup, 'alice', 'correct horse battery');
+    const bob = await registerAccount(setup, 'bob', 'correct horse battery');
+    setup.close();
+    let flooder = await connectAs(daemon.url, mallory);
+    expect(await flood(flooder, mallory, bob, acked)).toBe('QUOTA_EXCEEDED');
+    expect(acked.size).toBeGreaterThan(30);
+    expect(acked.size).toBeLessThan(50);
+    let aliceClient = await connectAs(daemon.url, alice);
+    const hello = sealText(alice, bob, 'still here');
+    await aliceClient.send(hello);
+    acked.add(hello.id);
+    flooder.close();
+    aliceClient.close();
+    expect(await stop(daemon)).toBe(0);
+
+    // 2. The floor: with a large quota the flood runs into the free-space floor, which refuses
+    //    everyone's sends while reads and receipts still work.
+    daemon = await spawnDaemon(dataDir, ['--quota-bytes', '1g', '--min-free-bytes', '1m'], limit);
+    flooder = await connectAs(daemon.url, mallory);
+    expect(await flood(flooder, mallory, bob, acked)).toBe(tmpfs ? 'STORAGE_FULL' : 'STORE_FAILED');
+    aliceClient = await connectAs(daemon.url, alice);
+    const refused = tmpfs ? 'STORAGE_FULL' : 'STORE_FAILED';
+    const big = 'y'.repeat(16_000);
+    expect(await codeOf(() => aliceClient.send(sealText(alice, bob, big)))).toBe(refused);
+    const bobClient = await connectAs(daemon.url, bob);
+    const seen = await stream(bobClient);
+    expect(seen.map((p) => p.id).sort()).toEqual([...acked].sort());
+    await bobClient.receipt(seen.length);
+    for (const client of [flooder, aliceClient, bobClient]) client.close();
+    expect(await stop(daemon)).toBe(0);
+
+    // 3. The disk entirely full: the relay starts, serves every stored packet, refuses sends,
+    //    and SIGTERM still exits 0 though its last write of db.json fails.
+    if (tmpfs) await fillDisk(join(dataDir, '..', 'filler'));
+    daemon = await spawnDaemon(dataDir, ['--quota-bytes', '1g', '--min-free-bytes', '1m'], limit);
+    const reader = await connectAs(daemon.url, bob);
+    const all = await stream(reader);
+    expect(all.map((p) => p.seq)).toEqual(all.map((_, i) => i + 1));
+    expect(all.map((p) => p.id).sort()).toEqual([...acked].sort());
+    const late = await connectAs(daemon.url, alice);
+    expect(await codeOf(() => late.send(sealText(alice, bob, big)))).toBe(refused);
+    reader.close();
+    late.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await stop(daemon)).toBe(0);
+    if (tmpfs) expect(daemon.stderr()).toContain('final-write-failed');
+  }, 180_000);
+});
