@@ -162,8 +162,10 @@ export const SEND_BEHAVIOURS: readonly Behaviour[] = [
   {
     id: 'push-on-send',
     section: '10.2',
-    says: "pushes a stored packet to the recipient ({seq, serverTime, packet}, its seq) and to the sender's other connections (delivered: false)",
+    says: "pushes a stored packet to the recipient ({seq, serverTime, packet}, its seq) and to the sender's other connections (delivered: false, in a two-way conversation)",
     run: async (f) => {
+      // delivered is only shown in a two-way conversation: make sure Bob has written to Alice.
+      await sent(f.bobWire, textPacket(f.bob, f.alice, 'two-way'));
       const other = await f.connect();
       await authenticate(other, f.alice);
       const fromBob = f.bobWire.pushes.length;

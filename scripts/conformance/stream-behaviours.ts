@@ -14,7 +14,11 @@ function checkRecord(record: Record<string, unknown>, reader: string): void {
   );
   const packet = record['packet'] as Packet;
   const outgoing = packet.from === reader && packet.to !== reader;
-  if (outgoing) check(typeof record['delivered'] === 'boolean', 'a sent packet lacks delivered');
+  if (outgoing)
+    check(
+      !('delivered' in record) || typeof record['delivered'] === 'boolean',
+      'delivered is not a boolean',
+    );
   else check(!('delivered' in record), 'delivered is present on a received packet or note to self');
 }
 
@@ -147,6 +151,7 @@ export const STREAM_BEHAVIOURS: readonly Behaviour[] = [
     section: '10.1, 10.2',
     says: "on a receipt tells the sender with a delivered push {id, to, seq: sender's} and marks the packet delivered: true",
     run: async (f) => {
+      await sent(f.bobWire, textPacket(f.bob, f.alice, 'two-way, so receipts are told'));
       const packet = textPacket(f.alice, f.bob, 'will be delivered');
       const from = f.aliceWire.pushes.length;
       const ack = await sent(f.aliceWire, packet);
@@ -186,6 +191,35 @@ export const STREAM_BEHAVIOURS: readonly Behaviour[] = [
         { 'upTo 0': { upTo: 0 }, 'upTo -1': { upTo: -1 }, 'upTo 1.5': { upTo: 1.5 }, '{}': {} },
         'MALFORMED_INPUT',
       ),
+  },
+  {
+    id: 'delivered-two-way-only',
+    section: '10.1, 10.2',
+    says: 'shows delivered and sends delivered pushes only in a two-way conversation, never to a one-way sender',
+    run: async (f) => {
+      const frank = await newUser('frank');
+      const wire = await f.connect();
+      expectOk(await wire.request('register', frank.registration), 'register Frank');
+      await authenticate(wire, frank);
+      const packet = textPacket(f.alice, frank, 'Frank never wrote to Alice');
+      const mark = f.aliceWire.pushes.length;
+      await sent(f.aliceWire, packet);
+      const find = async () =>
+        (await wholeStream(f.aliceWire)).find((r) => (r['packet'] as Packet).id === packet.id);
+      check(!('delivered' in ((await find()) ?? {})), 'delivered is shown to a one-way sender');
+      const upTo = (await wholeStream(wire)).at(-1)?.['seq'] as number;
+      expectOk(await wire.request('receipt', { upTo }), 'receipt');
+      const reply = textPacket(frank, f.alice, 'now it is two-way');
+      await sent(wire, reply);
+      const isReply = (p: unknown) => (p as { packet?: Packet }).packet?.id === reply.id;
+      await f.aliceWire.push('packet', isReply, 5000, mark);
+      const early = f.aliceWire.pushes.slice(mark).some((p) => p.event === 'delivered');
+      check(!early, 'a one-way sender was sent a delivered push');
+      check(
+        (await find())?.['delivered'] === true,
+        'once two-way, the covered packet is not delivered: true',
+      );
+    },
   },
   {
     id: 'presence',
