@@ -159,6 +159,40 @@ describe('InboxView', () => {
     expect(frame.indexOf('bob')).toBeLessThan(frame.indexOf('carol'));
   });
 
+  it('at 40 columns keeps each entry’s unread count and time; my notes show no presence', () => {
+    const actions = {
+      open: jest.fn(),
+      openAddress: jest.fn((_address: string) => true),
+      quit: jest.fn(),
+      toggleBell: jest.fn(),
+    } satisfies InboxActions;
+    const frame =
+      render(
+        <KeyboardProvider>
+          <InboxView
+            snapshot={snapshot({
+              conversations: [
+                summary({
+                  name: 'somebody with a long name',
+                  unread: 12,
+                  lastActivity: Date.now(),
+                }),
+                summary({ id: ME, name: 'me (notes)', online: false, lastSeen: NOON }),
+              ],
+            })}
+            width={40}
+            height={8}
+            actions={actions}
+          />
+        </KeyboardProvider>,
+      ).lastFrame() ?? '';
+    const [first, notes] = frame.split('\n').slice(1, 3);
+    expect(first).toContain('(12 new)');
+    expect(first).toMatch(/\d\d:\d\d/);
+    expect(notes).toContain('me (notes)');
+    expect(notes).not.toMatch(/○|last seen|offline/);
+  });
+
   it('says how to start when there is no conversation', () => {
     expect(renderInbox([]).lastFrame()).toContain('No conversations yet: press n');
   });
@@ -350,6 +384,28 @@ describe('ChatView', () => {
     expect(actions.loadOlder).toHaveBeenCalled();
     for (let i = 0; i < 8; i++) await press(stdin, KEYS.pageDown);
     expect(lastFrame()).toContain('number 39');
+  });
+
+  it('at 40 columns the header cuts the name, never the trust state; an unnamed peer’s id shows once', () => {
+    const narrow =
+      renderChat([], {
+        sum: { name: 'a rather long display name', trust: 'changed' },
+        width: 40,
+      }).lastFrame() ?? '';
+    expect(narrow.split('\n')[0]).toContain('KEY CHANGED: sending blocked');
+    const unnamed =
+      renderChat([], { sum: { name: `${BOB.slice(0, 12)}…` }, width: 100 }).lastFrame() ?? '';
+    expect(unnamed.split('\n')[0]?.split(BOB.slice(0, 12)).length).toBe(2);
+  });
+
+  it('wrapped lines of a message keep its column', () => {
+    const frame =
+      renderChat([message('w', { text: 'word '.repeat(40).trim() })], { width: 50 }).lastFrame() ??
+      '';
+    const lines = frame.split('\n').filter((line) => line.includes('word'));
+    expect(lines.length).toBeGreaterThan(2);
+    const column = lines[0]?.indexOf('word');
+    for (const line of lines.slice(1)) expect(line.indexOf('word')).toBe(column);
   });
 
   it('says when older messages are loading and when the conversation begins', () => {

@@ -27,7 +27,7 @@ export function ChatHeader({
   const short = summary.id.slice(0, 12);
   // An unnamed peer's name is its short id already: say it once.
   const named = !summary.name.startsWith(short);
-  const nameRoom = Math.max(4, Math.min(24, width - stringWidth(trust.text) - 3));
+  const nameRoom = Math.max(4, Math.min(24, width - stringWidth(trust.text) - 4));
   const name = fitWidth(summary.name, nameRoom);
   const idRoom = width - stringWidth(name) - stringWidth(trust.text) - 3;
   return (
