@@ -2,12 +2,23 @@ import { composeMessage, markHelloSent } from './compose.js';
 import { UsageError } from './cli-errors.js';
 import type { CliContext } from './main.js';
 import { isWarning, readStored, type MessageLine } from './messages.js';
-import { parsePeerAddress, peerKey } from './peers.js';
+import {
+  firstContactNotice,
+  noSuchUser,
+  parsePeerAddress,
+  peerKey,
+  usernameNotice,
+  type PeerAddress,
+} from './peers.js';
+import { RelayRefusedError } from './relay-client.js';
+import { refusalOf } from './tui/chat-outbox.js';
+import type { PublicKey } from '../core/index.js';
 import { followStream } from './stream-follower.js';
 import { checkHistoryPage, hidesPacket, StreamGuard } from './stream-guard.js';
 import { printStreamIssue } from './stream-warnings.js';
 import type { Session } from './session.js';
 import { withSession } from './with-session.js';
+import { loadProfile } from './profile.js';
 import { processStdin } from './stdin-reader.js';
 import { localDateTime } from './local-time.js';
 
@@ -22,9 +33,17 @@ export async function sendCommand(
   if (fromStdin) await ctx.password(false);
   const text = fromStdin ? (await processStdin.rest()).replace(/\r?\n$/, '') : words.join(' ');
   if (text.length === 0) throw new UsageError('The message is empty.');
+  // The same words the chat screen's status line gives, before any password or connection.
+  const refusal = refusalOf(text);
+  if (refusal !== null) throw new UsageError(refusal);
   await withSession(ctx, async (session) => {
-    const address = parsePeerAddress(peerArg, session.profile);
-    const publicKey = await peerKey(session.client, session.profile, address);
+    const address = resolvePeer(peerArg, session);
+    const firstContact = session.profile.peers[address.identifier]?.publicKey === undefined;
+    const publicKey = await keyOf(session, address);
+    if (firstContact && address.identifier !== session.account.identifier)
+      process.stderr.write(
+        `metachat: ${firstContactNotice(address.identifier, publicKey, peerArg.trim())}\n`,
+      );
     const { packets, hello } = composeMessage(
       session.account,
       session.profile,
@@ -40,6 +59,30 @@ export async function sendCommand(
     const id = packets[packets.length - 1]?.id ?? '';
     ctx.print(`Sent (${id}).`, { id, seq: ack.seq });
   });
+}
+
+/** Parses a peer address, saying on stderr when a username was hashed into the identifier used. */
+function resolvePeer(peerArg: string, session: Session): PeerAddress {
+  const address = parsePeerAddress(peerArg, session.profile);
+  const notice = usernameNotice(address);
+  if (notice !== null) process.stderr.write(`metachat: ${notice}\n`);
+  return address;
+}
+
+/** The peer's key; a username that names nobody on the relay is a usage error, said as such. */
+async function keyOf(session: Session, address: PeerAddress): Promise<PublicKey> {
+  try {
+    return await peerKey(session.client, session.profile, address);
+  } catch (error) {
+    const { username } = address;
+    if (
+      username !== undefined &&
+      error instanceof RelayRefusedError &&
+      error.code === 'UNKNOWN_IDENTIFIER'
+    )
+      throw noSuchUser({ ...address, username });
+    throw error;
+  }
 }
 
 function render(session: Session, line: MessageLine): string {
@@ -69,7 +112,7 @@ export async function historyCommand(
   limit: number,
 ): Promise<void> {
   await withSession(ctx, async (session) => {
-    const address = parsePeerAddress(peerArg, session.profile);
+    const address = resolvePeer(peerArg, session);
     const page = await session.client.history(address.identifier, undefined, limit);
     const issues = checkHistoryPage(
       {
@@ -97,9 +140,12 @@ export async function historyCommand(
 
 /** `listen`: prints verified incoming messages as JSON lines, catching up first, until SIGINT or SIGTERM. */
 export async function listenCommand(ctx: CliContext): Promise<void> {
+  const url = ctx.server() ?? (await loadProfile(ctx.home())).server;
+  let waited = false;
   await withSession(
     ctx,
     async (session) => {
+      if (waited) process.stderr.write(`metachat: the relay at ${url} answers now; catching up.\n`);
       // Listening for Ctrl+C before catching up: an interrupt during the catch-up still saves.
       const interrupted = new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
@@ -125,7 +171,8 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
         if (item.issue) printStreamIssue(item.issue, true);
         if (item.kind === 'packet') {
           const line = await readStored(session, item.stored);
-          if (line && (isWarning(line) || line.direction === 'incoming')) {
+          // My own messages from my other devices (and commands) too: "direction":"outgoing" marks them.
+          if (line) {
             process.stdout.write(`${JSON.stringify(line)}\n`);
             if (isWarning(line)) process.stderr.write(`\u001b[31m!! ${line.warning}\u001b[0m\n`);
           }
@@ -138,10 +185,10 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
       // The relay binds identity per connection: after a reconnection, prove it again and catch up.
       session.client.socket.on('disconnect', (reason) => {
         if (reason !== 'io client disconnect')
-          process.stderr.write('metachat: lost the relay; reconnecting…\n');
+          process.stderr.write(`metachat: lost the relay at ${url} (${reason}); reconnecting…\n`);
       });
       session.client.socket.on('connect', () => {
-        process.stderr.write('metachat: reconnected; catching up.\n');
+        process.stderr.write(`metachat: the relay at ${url} is back; catching up.\n`);
         session.client
           .authenticate(session.account.identifier, session.account.keyPair.privateKey)
           .then(() => follower.resync())
@@ -161,8 +208,9 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
     },
     {
       onWaiting: (reason) => {
+        waited = true;
         process.stderr.write(
-          `metachat: cannot reach the relay at ${ctx.server() ?? 'the profile’s server'} (${reason}); retrying until it answers…\n`,
+          `metachat: cannot reach the relay at ${url} (${reason}); retrying until it answers…\n`,
         );
       },
     },

@@ -1,4 +1,10 @@
-import { importPublicKey, isIdentifier, normalizeUsername, type PublicKey } from '../core/index.js';
+import {
+  identifierFromUsername,
+  importPublicKey,
+  isIdentifier,
+  normalizeUsername,
+  type PublicKey,
+} from '../core/index.js';
 import { KeyChangedError, UnknownPeerError } from './cli-errors.js';
 import type { Profile } from './profile.js';
 import type { RelayClient } from './relay-client.js';
@@ -7,11 +13,16 @@ import type { RelayClient } from './relay-client.js';
 export interface PeerAddress {
   readonly identifier: string;
   readonly fingerprint?: string;
+  /** Set when the address was a username nobody here knew, hashed locally into its identifier. */
+  readonly username?: string;
 }
 
 const WITH_FINGERPRINT = /^([0-9a-f]{64})#([0-9a-f]{64})$/;
 
-/** Reads `<id>`, `<id>#<fingerprint>`, a local alias, or a username learned through the exchange. */
+/**
+ * Reads `<id>`, `<id>#<fingerprint>`, a local alias, a username learned through the exchange, or
+ * else any valid username, hashed here into its identifier (as the relay never learns names).
+ */
 export function parsePeerAddress(address: string, profile: Profile): PeerAddress {
   const lowered = address.trim().toLowerCase();
   if (isIdentifier(lowered)) return { identifier: lowered };
@@ -29,8 +40,14 @@ export function parsePeerAddress(address: string, profile: Profile): PeerAddress
   for (const [identifier, peer] of Object.entries(profile.peers)) {
     if (username !== undefined && peer.username === username) return { identifier };
   }
+  // An alias typed in another case is that alias, never a stranger's username that looks like it.
+  const folded = address.trim().toLowerCase();
+  for (const [identifier, peer] of Object.entries(profile.peers)) {
+    if (peer.alias?.toLowerCase() === folded) return { identifier };
+  }
+  if (username !== undefined) return { identifier: identifierFromUsername(username), username };
   throw new UnknownPeerError(
-    `"${address.slice(0, 80)}" is not a 64-hex identifier, an identifier#fingerprint, an alias or a known username.`,
+    `"${address.slice(0, 80)}" is not a 64-hex identifier, an identifier#fingerprint, an alias or a username.`,
   );
 }
 
@@ -83,4 +100,22 @@ export async function peerKey(
     };
   }
   return served;
+}
+
+/** What to tell the user when a username was hashed into the identifier used. */
+export function usernameNotice(address: PeerAddress): string | null {
+  if (address.username === undefined) return null;
+  return `"${address.username}" is not an alias or a known name here; taken as a username: identifier ${address.identifier}.`;
+}
+
+/** The refusal for a username-derived address that names nobody on the relay. */
+export function noSuchUser(address: PeerAddress & { username: string }): UnknownPeerError {
+  return new UnknownPeerError(
+    `No account "${address.username}" on this relay (its identifier would be ${address.identifier.slice(0, 12)}…): check the spelling, or ask for their identifier.`,
+  );
+}
+
+/** Told once, the first time a peer's key is pinned: the whole identifier and the key's fingerprint. */
+export function firstContactNotice(identifier: string, key: PublicKey, name: string): string {
+  return `First contact with ${name}: identifier ${identifier}, key fingerprint ${key.fingerprint}. Compare it with them ("metachat verify ${name}").`;
 }

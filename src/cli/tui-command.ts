@@ -1,7 +1,10 @@
 import { UsageError } from './cli-errors.js';
 import type { CliContext } from './main.js';
 import { loadOutbox } from './outbox.js';
-import { loadProfile } from './profile.js';
+import { WrongPasswordError } from '../core/index.js';
+import type { Account } from './account.js';
+import { parsePeerAddress, usernameNotice } from './peers.js';
+import { loadProfile, type Profile } from './profile.js';
 import { RelayClient } from './relay-client.js';
 import { unlock } from './session.js';
 import { ChatController } from './tui/chat-controller.js';
@@ -24,6 +27,23 @@ async function loadScreen(): Promise<typeof import('./tui/run-tui.js')> {
   }
 }
 
+/** How many times a wrong password typed at the prompt is asked again before giving up. */
+const PASSWORD_TRIES = 3;
+
+/** Unlocks the profile; a wrong password typed at the terminal is asked for again (scripts fail at once). */
+async function unlockAsking(ctx: CliContext, profile: Profile): Promise<Account> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await unlock(profile, await ctx.password(false));
+    } catch (error) {
+      if (!(error instanceof WrongPasswordError)) throw error;
+      if (!ctx.promptsForPassword() || attempt >= PASSWORD_TRIES) throw error;
+      process.stderr.write('Wrong password; try again.\n');
+      ctx.forgetPassword();
+    }
+  }
+}
+
 /**
  * `metachat chat [peer]` and a bare `metachat`: the Ink TUI. The password is asked before the
  * screen takes over; the relay link starts in the background, so the TUI also works offline.
@@ -36,7 +56,12 @@ export async function tuiCommand(ctx: CliContext, peerArg: string | undefined): 
   }
   const home = ctx.home();
   const profile = await loadProfile(home);
-  const account = await unlock(profile, await ctx.password(false));
+  if (peerArg !== undefined) {
+    // Said before the password is asked: a peer that cannot be named, or how a name was taken.
+    const notice = usernameNotice(parsePeerAddress(peerArg, profile));
+    if (notice !== null) process.stderr.write(`metachat: ${notice}\n`);
+  }
+  const account = await unlockAsking(ctx, profile);
   const outbox = await loadOutbox(home);
   const client = RelayClient.persistent(ctx.server() ?? profile.server);
   const controller = new ChatController({ home, profile, account, client, outbox });

@@ -185,7 +185,12 @@ describe('metachat CLI against a real daemon', () => {
     expect(usage.code).toBe(2);
     const nobody = await cli('alice', ['send', 'nobody-we-know', 'hi']);
     expect(nobody.code).toBe(2);
-    expect(nobody.stderr).toMatch(/not a 64-hex identifier, an identifier#fingerprint, an alias/);
+    expect(nobody.stderr).toMatch(/No account "nobody-we-know" on this relay/);
+    const malformed = await cli('alice', ['send', 'Not A Name!', 'hi']);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(
+      /not a 64-hex identifier, an identifier#fingerprint, an alias/,
+    );
     const noPassword = await runCli([
       'history',
       ids['bob'] ?? '',

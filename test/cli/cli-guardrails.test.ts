@@ -186,3 +186,45 @@ describe('the inbox while the relay is down', () => {
     ]);
   }, 60_000);
 });
+
+describe('a peer by username, and messages refused alike', () => {
+  it('send and history take an unknown username as its hashed identifier, say so, and show the first contact', async () => {
+    const carol = await cli('carol', ['register', 'carol', '--json']);
+    const carolId = String(json(carol)[0]?.['id']);
+    const carolFp = String(json(carol)[0]?.['fingerprint']);
+    const sent = await cli('bob', ['send', 'carol', 'hello by name']);
+    expect(sent.code).toBe(0);
+    expect(sent.stderr).toContain(
+      `"carol" is not an alias or a known name here; taken as a username: identifier ${carolId}.`,
+    );
+    expect(sent.stderr).toContain(
+      `First contact with carol: identifier ${carolId}, key fingerprint ${carolFp}.`,
+    );
+    const read = await cli('carol', ['history', 'bob', '--json']);
+    expect(read.stderr).toContain(`identifier ${id('bob')}`);
+    expect(json(read).map((m) => m['text'])).toEqual(['hello by name']);
+    // The second time the key is pinned: no first-contact line again.
+    const again = await cli('bob', ['send', 'carol', 'again']);
+    expect(again.stderr).not.toContain('First contact');
+    const nobody = await cli('bob', ['send', 'nobody-at-all', 'hi']);
+    expect(nobody.code).toBe(2);
+    expect(nobody.stderr).toMatch(/No account "nobody-at-all" on this relay/);
+  }, 90_000);
+
+  it('refuses white space, control characters and oversize text in plain words, with units', async () => {
+    const blank = await cli('alice', ['send', id('bob'), '  ', '\t']);
+    expect(blank.code).toBe(2);
+    expect(blank.stderr).toContain('the message is only white space');
+    const piped = await cli('alice', ['send', id('bob'), '-'], `${PASSWORD}\n \n\n`);
+    expect(piped.code).toBe(2);
+    expect(piped.stderr).toContain('only white space');
+    const control = await cli('alice', ['send', id('bob'), 'a\u001b[2Jb']);
+    expect(control.code).toBe(2);
+    expect(control.stderr).toContain('control characters');
+    const huge = await cli('alice', ['send', id('bob'), '-'], `${PASSWORD}\n${'é'.repeat(9000)}`);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(/KiB/);
+    for (const result of [blank, piped, control, huge])
+      expect(result.stderr).not.toMatch(/body\.|text:/);
+  }, 60_000);
+});

@@ -145,7 +145,9 @@ describe('metachat listen', () => {
       'live after the restart',
     ]);
     expect(listen.err()).not.toMatch(/could not resume/);
-    expect(listen.err()).toMatch(/lost the relay; reconnecting…\n(.|\n)*reconnected; catching up/);
+    expect(listen.err()).toMatch(
+      /lost the relay at http:\/\/127\.0\.0\.1:\d+ \(.+\); reconnecting…\n(.|\n)*the relay at http:\/\/127\.0\.0\.1:\d+ is back; catching up/,
+    );
   }, 60_000);
 
   it('says so when the relay cannot be reached at start, and begins once it answers', async () => {
@@ -161,11 +163,37 @@ describe('metachat listen', () => {
     try {
       await sender.send(sealText(alice, bob, 'once the relay answered'));
       await waiting.printed('once the relay answered');
+      expect(waiting.err()).toContain(`the relay at ${relay.url} answers now`);
     } finally {
       sender.close();
     }
     waiting.child.kill('SIGINT');
     expect(await waiting.exited).toBe(0);
+  }, 60_000);
+
+  it('shows my own messages sent from another device, marked outgoing', async () => {
+    const listen = startListen();
+    const otherDevice = await secondDevice(relay.url, bob);
+    try {
+      const mine = sealText(bob, alice, 'typed on my laptop');
+      await otherDevice.send(mine);
+      await listen.printed('typed on my laptop');
+    } finally {
+      otherDevice.close();
+    }
+    listen.child.kill('SIGINT');
+    expect(await listen.exited).toBe(0);
+    const line = listen
+      .out()
+      .trim()
+      .split('\n')
+      .map((text) => JSON.parse(text) as Record<string, unknown>)
+      .find((entry) => entry['text'] === 'typed on my laptop');
+    expect(line).toMatchObject({
+      direction: 'outgoing',
+      from: bob.identifier,
+      to: alice.identifier,
+    });
   }, 60_000);
 
   it('winds down like Ctrl+C when its reader goes away, and keeps how far it read', async () => {

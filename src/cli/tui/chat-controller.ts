@@ -2,7 +2,14 @@ import { importPublicKey, type PublicKey } from '../../core/index.js';
 import type { Account } from '../account.js';
 import { KeyChangedError, UnknownPeerError } from '../cli-errors.js';
 import type { OutboxEntry } from '../outbox.js';
-import { parsePeerAddress, peerKey, type PeerAddress } from '../peers.js';
+import {
+  firstContactNotice,
+  noSuchUser,
+  parsePeerAddress,
+  peerKey,
+  usernameNotice,
+  type PeerAddress,
+} from '../peers.js';
 import { ProfileReplacedError } from '../profile-merge.js';
 import { saveProfile, type Profile } from '../profile.js';
 import { RelayRefusedError, type RelayClient } from '../relay-client.js';
@@ -195,8 +202,31 @@ export class ChatController {
       this.say(error.message, 'error');
       return null;
     }
+    if (address.username !== undefined)
+      this.checkUsername({ ...address, username: address.username });
     if (address.fingerprint === undefined) return address.identifier;
     return this.checkFingerprint(address);
+  }
+
+  /** A username hashed into its identifier: says so, then once online whether it names anyone, and the key pinned. */
+  private checkUsername(address: PeerAddress & { username: string }): void {
+    this.say(usernameNotice(address) ?? '', 'info', true);
+    const { identifier, username } = address;
+    this.whenOnline(async () => {
+      const first = this.session.profile.peers[identifier]?.publicKey === undefined;
+      let key: PublicKey;
+      try {
+        key = await this.keyFor(identifier);
+      } catch (error) {
+        if (error instanceof RelayRefusedError && error.code === 'UNKNOWN_IDENTIFIER') {
+          this.say(noSuchUser(address).message, 'error', true);
+          return;
+        }
+        throw error;
+      }
+      if (first) this.say(firstContactNotice(identifier, key, username), 'info', true);
+      this.saveSoon();
+    });
   }
 
   private checkFingerprint(address: PeerAddress): Promise<string | null> {
