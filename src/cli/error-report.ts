@@ -9,6 +9,7 @@ import {
   WrappedKeyRejectedError,
 } from './cli-errors.js';
 import { OutboxCorruptError } from './outbox.js';
+import { oneLine, terminalJson } from './terminal-text.js';
 import { OutboxFlushError } from './outbox-flush.js';
 import { ProfileBusyError } from './profile-lock.js';
 import { ProfileReplacedError } from './profile-merge.js';
@@ -86,8 +87,8 @@ export function writeReport(report: ErrorReport, json: boolean): void {
   if (report.exitCode === 0) return;
   if (json) {
     const { code, message } = report;
-    process.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);
+    process.stderr.write(`${terminalJson({ error: { code, message } })}\n`);
   } else if (!report.quiet) {
-    process.stderr.write(`metachat: ${report.message}\n`);
+    process.stderr.write(`metachat: ${oneLine(report.message)}\n`);
   }
 }

@@ -3,13 +3,16 @@ import { KeyChangedError } from './cli-errors.js';
 import type { CliContext } from './main.js';
 import { withSession } from './with-session.js';
 import { isWarning, readStored } from './messages.js';
-import { peerKey } from './peers.js';
+import { peerLabels } from './peer-label.js';
+import { senderKey } from './peers.js';
 import { offlineInbox } from './offline-inbox.js';
+import { MAX_PAGES } from './stream-follower.js';
 import { RelayRefusedError, RelayUnreachableError } from './relay-client.js';
 import { StreamGuard, type StreamIssue } from './stream-guard.js';
 import { printStreamIssue } from './stream-warnings.js';
 import type { ConversationSummary } from './tui/chat-state.js';
 import { localDateTime } from './local-time.js';
+import { oneLine, terminalJson } from './terminal-text.js';
 
 /** A packet the client could not verify: a protocol failure, a changed key or no key for its sender. */
 function isRefusal(error: unknown): boolean {
@@ -28,8 +31,15 @@ function truncated(highest: number, seen: number): StreamIssue {
   };
 }
 
+function pageLimitReached(): StreamIssue {
+  return {
+    code: 'TOO_MANY_PAGES',
+    message: `Stopped reading the stream after ${MAX_PAGES} pages: the relay keeps saying there is more. The inbox below shows only what was read.`,
+  };
+}
+
 /** One conversation in the inbox: what the chat screen's inbox shows, less the trust state. */
-export type InboxEntry = Omit<ConversationSummary, 'trust'>;
+export type InboxEntry = Omit<ConversationSummary, 'trust' | 'shortId'>;
 
 /**
  * `inbox`: every conversation of my stream, newest activity first, with unread counts (incoming
@@ -57,15 +67,21 @@ async function onlineInbox(ctx: CliContext): Promise<void> {
       const guard = new StreamGuard({ seenUpTo: 0, remembered: session.profile.recentPackets });
       const issues: StreamIssue[] = [];
       const named = new Set<string>();
-      for (let after = 0, more = true; more;) {
+      let pages = 0;
+      let cut = false;
+      for (let after = 0, more = true; more; pages++) {
+        if (pages === MAX_PAGES) {
+          issues.push(pageLimitReached());
+          cut = true;
+          break;
+        }
         const page = await session.client.sync(after, 500);
-        const next = Math.max(after, ...page.packets.map((stored) => stored.seq));
-        more = page.more && next > after;
-        after = next;
+        let next = after;
         for (const stored of page.packets) {
           const verdict = guard.observe(stored, 'page');
+          if (verdict.kind !== 'jump') next = Math.max(next, stored.seq);
           if (verdict.kind === 'duplicate') continue;
-          if (verdict.kind === 'replayed') {
+          if (verdict.kind === 'replayed' || verdict.kind === 'jump') {
             issues.push(verdict.issue);
             continue;
           }
@@ -81,8 +97,10 @@ async function onlineInbox(ctx: CliContext): Promise<void> {
             const line = await readStored(session, stored);
             if (line !== null && isWarning(line)) {
               entry.rejected++;
+              guard.refuse(stored);
               continue;
             }
+            guard.accept(stored, 'page');
             named.add(peer);
             if (line === null) {
               entry.last = Math.max(entry.last, stored.serverTime);
@@ -90,32 +108,38 @@ async function onlineInbox(ctx: CliContext): Promise<void> {
             }
           } else {
             try {
-              const key = await peerKey(session.client, session.profile, {
-                identifier: packet.from,
-              });
-              verifyPacketSignature(packet, key);
+              const sender = await senderKey(session.client, session.profile, packet.from);
+              verifyPacketSignature(packet, sender.key);
+              sender.pin();
             } catch (error) {
               if (!isRefusal(error)) throw error;
               entry.rejected++;
+              guard.refuse(stored);
               continue;
             }
+            guard.accept(stored, 'page');
           }
           entry.last = Math.max(entry.last, stored.serverTime);
           const readUpTo = session.profile.peers[peer]?.readUpTo ?? 0;
           if (packet.from !== me && stored.seq > readUpTo) entry.unread++;
         }
+        // A relay that says "more" without moving forward would keep us here forever.
+        more = page.more && next > after;
+        after = next;
       }
       const gap = guard.settle();
       if (gap) issues.push(gap);
-      if (guard.highest < session.profile.seenUpTo)
+      if (!cut && guard.highest < session.profile.seenUpTo)
         issues.push(truncated(guard.highest, session.profile.seenUpTo));
       for (const issue of issues) printStreamIssue(issue, ctx.options().json === true);
+      const labels = peerLabels(session.profile, entries.keys());
       const list: InboxEntry[] = [...entries].map(([id, entry]) => {
-        const peer = session.profile.peers[id];
         const seen = presence.get(id);
+        const label = labels.get(id);
         return {
           id,
-          name: id === me ? 'me (notes)' : (peer?.alias ?? peer?.username ?? `${id.slice(0, 12)}…`),
+          name: label?.name ?? id,
+          ...(label?.lookalike === undefined ? {} : { lookalike: label.lookalike }),
           unread: entry.unread,
           lastActivity: entry.last,
           online: seen?.online ?? false,
@@ -125,7 +149,7 @@ async function onlineInbox(ctx: CliContext): Promise<void> {
       });
       list.sort((a, b) => b.lastActivity - a.lastActivity);
       if (ctx.options().json === true) {
-        for (const entry of list) process.stdout.write(`${JSON.stringify(entry)}\n`);
+        for (const entry of list) process.stdout.write(`${terminalJson(entry)}\n`);
         return;
       }
       if (list.length === 0) process.stdout.write('No conversations yet.\n');
@@ -137,8 +161,14 @@ async function onlineInbox(ctx: CliContext): Promise<void> {
             ? `seen ${localDateTime(entry.lastSeen)}`
             : '';
         const unread = entry.unread > 0 ? ` (${entry.unread} unread)` : '';
-        const warn = entry.rejected > 0 ? ` !! ${entry.rejected} forged or unverifiable` : '';
-        process.stdout.write(`${entry.name.padEnd(24)} ${when}  ${state}${unread}${warn}\n`);
+        const warn =
+          (entry.rejected > 0 ? ` !! ${entry.rejected} forged or unverifiable` : '') +
+          (entry.lookalike === undefined
+            ? ''
+            : ` !! looks like ${entry.lookalike}: a different peer (${entry.id})`);
+        process.stdout.write(
+          `${oneLine(entry.name).padEnd(24)} ${when}  ${state}${unread}${warn}\n`,
+        );
       }
     },
     false,

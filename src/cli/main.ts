@@ -13,6 +13,7 @@ import { checkServerUrl, DEFAULT_SERVER } from './server-url.js';
 import { aliasCommand, verifyCommand } from './trust-commands.js';
 import { settingsCommand } from './settings-command.js';
 import { tuiCommand } from './tui-command.js';
+import { sanitizeForTerminal, terminalJson } from './terminal-text.js';
 
 /** Options every command accepts, before or after its name. */
 export interface GlobalOptions {
@@ -69,7 +70,10 @@ function context(program: Command): CliContext {
     },
     promptsForPassword: () => options().passwordStdin !== true && !fromEnv() && process.stdin.isTTY,
     print: (human, json) => {
-      process.stdout.write(options().json === true ? `${JSON.stringify(json)}\n` : `${human}\n`);
+      // Every line a command prints passes the one terminal sanitiser (JSON keeps the data exactly).
+      process.stdout.write(
+        options().json === true ? `${terminalJson(json)}\n` : `${sanitizeForTerminal(human)}\n`,
+      );
     },
   };
 }

@@ -7,20 +7,24 @@ import {
   noSuchUser,
   parsePeerAddress,
   peerKey,
+  strangerPins,
+  MAX_NEW_PEERS_PER_RUN,
   usernameNotice,
   type PeerAddress,
 } from './peers.js';
 import { RelayRefusedError } from './relay-client.js';
 import { refusalOf } from './tui/chat-outbox.js';
 import type { PublicKey } from '../core/index.js';
+import { peerLabel } from './peer-label.js';
 import { followStream } from './stream-follower.js';
-import { checkHistoryPage, hidesPacket, StreamGuard } from './stream-guard.js';
+import { checkHistoryPage, hidesPacket, MAX_JUMP, StreamGuard } from './stream-guard.js';
 import { printStreamIssue } from './stream-warnings.js';
 import type { Session } from './session.js';
 import { withSession } from './with-session.js';
 import { loadProfile } from './profile.js';
 import { processStdin } from './stdin-reader.js';
 import { localDateTime } from './local-time.js';
+import { indentContinuation, oneLine, terminalJson } from './terminal-text.js';
 
 /** `send`: seals for the peer's pinned key (sending my username first, once) and waits for the relay's ack. */
 export async function sendCommand(
@@ -85,21 +89,28 @@ async function keyOf(session: Session, address: PeerAddress): Promise<PublicKey>
   }
 }
 
+/** A red line on stderr when a peer looks like another one, with its full identifier. */
+function warnLookalike(session: Session, identifier: string): void {
+  const label = peerLabel(session.profile, identifier);
+  if (label.lookalike === undefined) return;
+  process.stderr.write(
+    `\u001b[31m!! ${oneLine(label.name)} looks like ${oneLine(label.lookalike)}, but is a different peer (${identifier}): check the full identifier before trusting what it says.\u001b[0m\n`,
+  );
+}
+
 function render(session: Session, line: MessageLine): string {
   if (isWarning(line)) return `!! ${line.warning}`;
   const time = localDateTime(line.time);
-  const peer = session.profile.peers[line.from];
-  const who =
-    line.direction === 'outgoing'
-      ? 'me'
-      : (peer?.alias ?? peer?.username ?? line.from.slice(0, 12));
-  return `[${time}] ${who}: ${line.text}`;
+  // A name no other peer shares: a look-alike identifier never reads like a contact's.
+  const who = line.direction === 'outgoing' ? 'me' : peerLabel(session.profile, line.from).name;
+  // A peer's line feeds cannot start a line that reads like another message: continuation lines are prefixed.
+  return `[${time}] ${oneLine(who)}: ${indentContinuation(line.text)}`;
 }
 
 function printLine(ctx: CliContext, session: Session, line: MessageLine): void {
   if (isWarning(line)) {
-    process.stderr.write(`\u001b[31m${render(session, line)}\u001b[0m\n`);
-    if (ctx.options().json === true) process.stdout.write(`${JSON.stringify(line)}\n`);
+    process.stderr.write(`\u001b[31m${oneLine(render(session, line))}\u001b[0m\n`);
+    if (ctx.options().json === true) process.stdout.write(`${terminalJson(line)}\n`);
     return;
   }
   ctx.print(render(session, line), line);
@@ -113,6 +124,7 @@ export async function historyCommand(
 ): Promise<void> {
   await withSession(ctx, async (session) => {
     const address = resolvePeer(peerArg, session);
+    warnLookalike(session, address.identifier);
     const page = await session.client.history(address.identifier, undefined, limit);
     const issues = checkHistoryPage(
       {
@@ -132,11 +144,38 @@ export async function historyCommand(
       if (line && !isWarning(line) && line.direction === 'incoming') lastIncoming = stored.seq;
     }
     const peer = session.profile.peers[address.identifier] ?? {};
-    if (lastIncoming > (peer.readUpTo ?? 0)) {
+    // The read marker moves only to a verified packet's place, and never far beyond what this
+    // device knows of its stream: a relay claiming 2^53-1 would otherwise hide every later unread.
+    const known = Math.max(
+      session.profile.seenUpTo,
+      peer.readUpTo ?? 0,
+      ...(session.profile.recentPackets ?? []).map(([seq]) => seq),
+    );
+    if (lastIncoming > known + MAX_JUMP) {
+      printStreamIssue(
+        {
+          code: 'STREAM_JUMP',
+          message: `The relay put a message of this conversation at position ${lastIncoming} of your stream, far beyond what this device knows of it (${known}): the read marker does not move there.`,
+          seq: lastIncoming,
+        },
+        ctx.options().json === true,
+      );
+    } else if (lastIncoming > (peer.readUpTo ?? 0)) {
       session.profile.peers[address.identifier] = { ...peer, readUpTo: lastIncoming };
     }
   });
 }
+
+/** How long a stopping `listen` waits for the packet in hand before saving what was verified. */
+const STOP_WAIT_MS = 300;
+
+/** How long a Ctrl+C during the final save waits before it exits anyway. */
+const LATE_EXIT_MS = 3_000;
+
+const delay = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
 
 /** `listen`: prints verified incoming messages as JSON lines, catching up first, until SIGINT or SIGTERM. */
 export async function listenCommand(ctx: CliContext): Promise<void> {
@@ -146,10 +185,26 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
     ctx,
     async (session) => {
       if (waited) process.stderr.write(`metachat: the relay at ${url} answers now; catching up.\n`);
-      // Listening for Ctrl+C before catching up: an interrupt during the catch-up still saves.
+      // Listening for Ctrl+C before catching up: an interrupt during the catch-up still saves. The
+      // first one stops at once: pending key lookups are cancelled by closing the connection, and
+      // what was verified so far is saved; later ones only say that the save is under way.
+      const stopping = new AbortController();
+      let signals = 0;
+      const onSignal = () => {
+        signals++;
+        if (signals > 1) {
+          process.stderr.write('metachat: saving where listening stopped…\n');
+          return;
+        }
+        stopping.abort();
+        session.client.close();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const interrupted = new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+        stopping.signal.addEventListener('abort', () => {
+          resolve();
+        });
       });
       const guard = new StreamGuard({
         seenUpTo: session.profile.seenUpTo,
@@ -167,43 +222,71 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
           receipted = 0;
         });
       };
-      const follower = await followStream(session.client, guard, async (item) => {
-        if (item.issue) printStreamIssue(item.issue, true);
-        if (item.kind === 'packet') {
-          const line = await readStored(session, item.stored);
-          // My own messages from my other devices (and commands) too: "direction":"outgoing" marks them.
-          if (line) {
-            process.stdout.write(`${JSON.stringify(line)}\n`);
-            if (isWarning(line)) process.stderr.write(`\u001b[31m!! ${line.warning}\u001b[0m\n`);
-          }
-        }
+      try {
+        const follower = await followStream(
+          session.client,
+          guard,
+          async (item) => {
+            if (item.issue) printStreamIssue(item.issue, true);
+            if (item.kind !== 'packet') return false;
+            const line = await readStored(session, item.stored);
+            if (stopping.signal.aborted) return false;
+            // My own messages from my other devices (and commands) too: "direction":"outgoing" marks them.
+            if (line) {
+              process.stdout.write(`${terminalJson(line)}\n`);
+              if (isWarning(line))
+                process.stderr.write(`\u001b[31m!! ${oneLine(line.warning)}\u001b[0m\n`);
+            }
+            return line === null || !isWarning(line);
+          },
+          {
+            signal: stopping.signal,
+            onProgress: () => {
+              remember();
+              receipt();
+            },
+          },
+        );
         remember();
         receipt();
-      });
-      remember();
-      receipt();
-      // The relay binds identity per connection: after a reconnection, prove it again and catch up.
-      session.client.socket.on('disconnect', (reason) => {
-        if (reason !== 'io client disconnect')
-          process.stderr.write(`metachat: lost the relay at ${url} (${reason}); reconnecting…\n`);
-      });
-      session.client.socket.on('connect', () => {
-        process.stderr.write(`metachat: the relay at ${url} is back; catching up.\n`);
-        session.client
-          .authenticate(session.account.identifier, session.account.keyPair.privateKey)
-          .then(() => follower.resync())
-          .catch((error: unknown) => {
-            process.stderr.write(
-              `metachat: could not resume after reconnecting: ${(error as Error).message}\n`,
-            );
-          });
-      });
-      await interrupted;
-      follower.stop();
-      try {
-        await follower.idle();
+        // The relay binds identity per connection: after a reconnection, prove it again and catch up.
+        session.client.socket.on('disconnect', (reason) => {
+          if (reason !== 'io client disconnect')
+            process.stderr.write(`metachat: lost the relay at ${url} (${reason}); reconnecting…\n`);
+        });
+        session.client.socket.on('connect', () => {
+          process.stderr.write(`metachat: the relay at ${url} is back; catching up.\n`);
+          session.client
+            .authenticate(session.account.identifier, session.account.keyPair.privateKey)
+            .then(() => follower.resync())
+            .catch((error: unknown) => {
+              process.stderr.write(
+                `metachat: could not resume after reconnecting: ${oneLine((error as Error).message)}\n`,
+              );
+            });
+        });
+        await interrupted;
+        follower.stop();
+        // Whatever is still in flight was cancelled with the connection; never wait long for it.
+        await Promise.race([follower.idle().catch(() => undefined), delay(STOP_WAIT_MS)]);
       } finally {
         remember();
+        // The save comes after this (withSession): a later Ctrl+C must not cut it off, but it
+        // never keeps the process more than a few seconds either.
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        const late = () => {
+          process.stderr.write('metachat: saving where listening stopped…\n');
+          setTimeout(() => process.exit(130), LATE_EXIT_MS).unref();
+        };
+        process.on('SIGINT', late);
+        process.on('SIGTERM', late);
+      }
+      const { refused } = strangerPins(session.profile);
+      if (refused > 0) {
+        process.stderr.write(
+          `metachat: ${String(refused)} messages came from more new senders than one run pins (${String(MAX_NEW_PEERS_PER_RUN)}); their keys were not pinned.\n`,
+        );
       }
     },
     {

@@ -1,6 +1,6 @@
-import { MetaChatError, openPacket, type PublicKey, type StoredPacket } from '../core/index.js';
+import { MetaChatError, openPacket, type StoredPacket } from '../core/index.js';
 import { KeyChangedError } from './cli-errors.js';
-import { peerKey } from './peers.js';
+import { senderKey, type SenderKey } from './peers.js';
 import { RelayRefusedError } from './relay-client.js';
 import type { Session } from './session.js';
 
@@ -25,18 +25,20 @@ export function isWarning(line: MessageLine): line is Extract<MessageLine, { war
 /**
  * Verifies and decrypts one stored packet with the sender's pinned key. Anything that fails (bad
  * signature, changed key, not for me, undecryptable) becomes a warning line, never text. A verified
- * `hello` records the peer's username and yields no line. Mutates the profile; the caller saves it.
+ * `hello` records the peer's username and yields no line. The sender's key is pinned only once the
+ * packet verified with it, and a name only for a pinned peer: forged packets leave the profile as it
+ * was. Mutates the profile; the caller saves it.
  */
 export async function readStored(
   session: Session,
   stored: StoredPacket,
-  keyFor: (identifier: string) => Promise<PublicKey> = (identifier) =>
-    peerKey(session.client, session.profile, { identifier }),
+  keyFor: (identifier: string) => Promise<SenderKey> = (identifier) =>
+    senderKey(session.client, session.profile, identifier),
 ): Promise<MessageLine | null> {
   const { packet } = stored;
   const base = { id: packet.id, seq: stored.seq };
   try {
-    const publicKey = await keyFor(packet.from);
+    const { key: publicKey, pin } = await keyFor(packet.from);
     const opened = openPacket({
       packet,
       reader: {
@@ -45,9 +47,10 @@ export async function readStored(
       },
       sender: { identifier: packet.from, publicKey },
     });
+    pin();
     if (opened.body.type === 'hello') {
-      const peer = session.profile.peers[packet.from] ?? {};
-      if (packet.from !== session.account.identifier) {
+      const peer = session.profile.peers[packet.from];
+      if (peer?.publicKey !== undefined && packet.from !== session.account.identifier) {
         session.profile.peers[packet.from] = { ...peer, username: opened.body.username };
       }
       return null;

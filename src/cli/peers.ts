@@ -6,6 +6,7 @@ import {
   type PublicKey,
 } from '../core/index.js';
 import { KeyChangedError, UnknownPeerError } from './cli-errors.js';
+import { peerLabel } from './peer-label.js';
 import type { Profile } from './profile.js';
 import type { RelayClient } from './relay-client.js';
 
@@ -72,7 +73,7 @@ export async function peerKey(
   }
   if (peer.disputed === true) {
     throw new KeyChangedError(
-      `WARNING: two programs on this device pinned different keys for ${peer.alias ?? peer.username ?? address.identifier.slice(0, 12)}. Nothing was sent. Compare safety numbers with "metachat verify", then accept with --trust.`,
+      `WARNING: two programs on this device pinned different keys for ${peerLabel(profile, address.identifier).name}. Nothing was sent. Compare safety numbers with "metachat verify", then accept with --trust.`,
     );
   }
   if (peer.publicKey !== undefined && peer.publicKey !== served.encoded) {
@@ -82,7 +83,7 @@ export async function peerKey(
       profile.peers[address.identifier] = { ...rest, changedKey: served.encoded };
     }
     throw new KeyChangedError(
-      `WARNING: the key of ${peer.alias ?? peer.username ?? address.identifier.slice(0, 12)} changed. Nothing was sent. Compare safety numbers with "metachat verify", then accept with --trust.`,
+      `WARNING: the key of ${peerLabel(profile, address.identifier).name} changed. Nothing was sent. Compare safety numbers with "metachat verify", then accept with --trust.`,
     );
   }
   if (peer.publicKey === served.encoded && peer.changedKey !== undefined) {
@@ -118,4 +119,67 @@ export function noSuchUser(address: PeerAddress & { username: string }): Unknown
 /** Told once, the first time a peer's key is pinned: the whole identifier and the key's fingerprint. */
 export function firstContactNotice(identifier: string, key: PublicKey, name: string): string {
   return `First contact with ${name}: identifier ${identifier}, key fingerprint ${key.fingerprint}. Compare it with them ("metachat verify ${name}").`;
+}
+
+/** New peers one run may pin from packets the relay hands over (not from the user's own commands). */
+export const MAX_NEW_PEERS_PER_RUN = 100;
+/** Beyond this many peers in the profile, packets from strangers no longer pin their keys. */
+export const MAX_PEERS = 1_000;
+
+/** How many first-use pins relay-driven input made per loaded profile, and how many were refused. */
+const pinsThisRun = new WeakMap<Profile, { pinned: number; refused: number }>();
+
+/** The pin counts of this run for a profile: how many strangers were pinned, how many were not. */
+export function strangerPins(profile: Profile): { pinned: number; refused: number } {
+  let counts = pinsThisRun.get(profile);
+  if (counts === undefined) {
+    counts = { pinned: 0, refused: 0 };
+    pinsThisRun.set(profile, counts);
+  }
+  return counts;
+}
+
+/** The key a packet's sender has, and how to pin it once a packet verified with it. */
+export interface SenderKey {
+  readonly key: PublicKey;
+  /** Pins the key at first contact (within the run's and the profile's bounds); a no-op otherwise. */
+  readonly pin: () => void;
+}
+
+/**
+ * The key to check a delivered packet with. A pinned peer's key goes through `peerKey` (a change is
+ * recorded and refused); a stranger's key is only looked up: it is pinned by `pin`, which the caller
+ * calls once a packet verified with it, so forged packets never grow the profile. Pins from this
+ * relay-driven input are bounded per run (MAX_NEW_PEERS_PER_RUN) and in total (MAX_PEERS).
+ */
+export async function senderKey(
+  client: RelayClient,
+  profile: Profile,
+  identifier: string,
+): Promise<SenderKey> {
+  const none = () => undefined;
+  if (identifier === profile.identifier || profile.peers[identifier]?.publicKey !== undefined) {
+    return { key: await peerKey(client, profile, { identifier }), pin: none };
+  }
+  const served = importPublicKey(await client.key(identifier));
+  return {
+    key: served,
+    pin: () => {
+      if (profile.peers[identifier]?.publicKey !== undefined) return;
+      const counts = strangerPins(profile);
+      const known = profile.peers[identifier] !== undefined;
+      if (
+        !known &&
+        (counts.pinned >= MAX_NEW_PEERS_PER_RUN || Object.keys(profile.peers).length >= MAX_PEERS)
+      ) {
+        counts.refused++;
+        return;
+      }
+      counts.pinned++;
+      profile.peers[identifier] = {
+        ...(profile.peers[identifier] ?? {}),
+        publicKey: served.encoded,
+      };
+    },
+  };
 }

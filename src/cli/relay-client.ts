@@ -251,4 +251,12 @@ export class RelayClient {
   close(): void {
     this.socket.close();
   }
+
+  /**
+   * Drops the connection as a network failure would (a flooding relay): a reconnecting client
+   * reconnects and catches up from its mark; a one-shot one is done.
+   */
+  dropConnection(): void {
+    this.socket.io.engine.close();
+  }
 }

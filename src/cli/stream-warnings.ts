@@ -1,4 +1,5 @@
 import type { StreamIssue } from './stream-guard.js';
+import { oneLine, terminalJson } from './terminal-text.js';
 
 /** A stream issue as a JSON line for scripts: the same `warning`/`code` shape as a refused packet. */
 export function streamIssueJson(issue: StreamIssue): Record<string, unknown> {
@@ -13,6 +14,6 @@ export function streamIssueJson(issue: StreamIssue): Record<string, unknown> {
 
 /** Tells the user: a red `!!` line on stderr, and with `json` also a JSON line on stdout. */
 export function printStreamIssue(issue: StreamIssue, json: boolean): void {
-  process.stderr.write(`\u001b[31m!! ${issue.message}\u001b[0m\n`);
-  if (json) process.stdout.write(`${JSON.stringify(streamIssueJson(issue))}\n`);
+  process.stderr.write(`\u001b[31m!! ${oneLine(issue.message)}\u001b[0m\n`);
+  if (json) process.stdout.write(`${terminalJson(streamIssueJson(issue))}\n`);
 }

@@ -2,9 +2,12 @@ import { describe, expect, it } from '@jest/globals';
 import {
   checkHistoryPage,
   hidesPacket,
+  MAX_JUMP,
   REMEMBERED_PACKETS,
   StreamGuard,
   type StreamEntry,
+  type StreamSource,
+  type StreamVerdict,
 } from '../../src/cli/stream-guard.js';
 
 const ME = 'a'.repeat(64);
@@ -20,12 +23,19 @@ function entry(
   return { seq, packet: { id, from, to, sig: `sig-${id}` } };
 }
 
+/** Observes a packet and, when it is new, accepts it as a verified one (what the callers do). */
+function see(guard: StreamGuard, seen: StreamEntry, source: StreamSource): StreamVerdict {
+  const verdict = guard.observe(seen, source);
+  if (verdict.kind === 'new' && source !== 'own') guard.accept(seen, source);
+  return verdict;
+}
+
 describe('StreamGuard', () => {
   it('accepts a gapless stream in order and moves its mark', () => {
     const guard = new StreamGuard({ seenUpTo: 0 });
     guard.beginSync();
     for (let seq = 1; seq <= 3; seq++)
-      expect(guard.observe(entry(seq), 'page')).toEqual({ kind: 'new' });
+      expect(see(guard, entry(seq), 'page')).toEqual({ kind: 'new' });
     expect(guard.settle()).toBeNull();
     expect(guard.seenUpTo).toBe(3);
     expect(guard.holes().count).toBe(0);
@@ -33,14 +43,14 @@ describe('StreamGuard', () => {
 
   it('skips the same packet at the same place silently (a push and a page overlap)', () => {
     const guard = new StreamGuard({ seenUpTo: 0 });
-    guard.observe(entry(1), 'push');
-    expect(guard.observe(entry(1), 'page')).toEqual({ kind: 'duplicate' });
+    see(guard, entry(1), 'push');
+    expect(see(guard, entry(1), 'page')).toEqual({ kind: 'duplicate' });
   });
 
   it('reports STREAM_GAP once a sync ended with a position still missing, then moves past it', () => {
     const guard = new StreamGuard({ seenUpTo: 0 });
-    guard.observe(entry(1), 'page');
-    guard.observe(entry(3), 'page');
+    see(guard, entry(1), 'page');
+    see(guard, entry(3), 'page');
     expect(guard.holes()).toEqual({ count: 1, first: [2] });
     expect(guard.seenUpTo).toBe(1);
     expect(guard.settle()).toMatchObject({ code: 'STREAM_GAP', missing: [2] });
@@ -48,40 +58,93 @@ describe('StreamGuard', () => {
     expect(guard.settle()).toBeNull();
   });
 
-  it('keeps the work bounded when the relay claims an absurd position', () => {
+  it('keeps the work bounded when a page claims a large hole', () => {
     const guard = new StreamGuard({ seenUpTo: 0 });
-    guard.observe(entry(Number.MAX_SAFE_INTEGER - 1), 'push');
+    guard.beginSync();
+    see(guard, entry(MAX_JUMP), 'page');
     const holes = guard.holes();
-    expect(holes.count).toBe(Number.MAX_SAFE_INTEGER - 2);
+    expect(holes.count).toBe(MAX_JUMP - 1);
     expect(holes.first).toHaveLength(20);
     expect(guard.settle()?.message).toMatch(/and \d+ more/);
+  });
+
+  it('calls a page hole beyond MAX_JUMP, or a push past the end of the pages, a lie (STREAM_JUMP) and stores neither', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.beginSync();
+    see(guard, entry(1), 'page');
+    expect(see(guard, entry(Number.MAX_SAFE_INTEGER), 'page')).toMatchObject({
+      kind: 'jump',
+      issue: { code: 'STREAM_JUMP', seq: Number.MAX_SAFE_INTEGER },
+    });
+    expect(see(guard, entry(MAX_JUMP + 2), 'page')).toMatchObject({ kind: 'jump' });
+    expect(guard.settle()).toBeNull();
+    expect(see(guard, entry(3), 'push')).toMatchObject({ kind: 'jump' });
+    expect(see(guard, entry(2), 'push')).toEqual({ kind: 'new' });
+    expect(guard.seenUpTo).toBe(2);
+    expect(guard.highest).toBe(2);
+    expect(guard.rememberedPackets().map(([seq]) => seq)).toEqual([1, 2]);
+  });
+
+  it('does not call a push past an unfinished sync a lie: the next catch-up fetches it', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.beginSync();
+    see(guard, entry(1), 'page');
+    expect(see(guard, entry(7), 'push')).toEqual({ kind: 'duplicate' });
+  });
+
+  it('counts only accepted packets: a refused one moves nothing, and the genuine one at its place is new', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.beginSync();
+    const forged = { seq: 1, packet: { ...entry(1).packet, sig: 'forged' } };
+    expect(guard.observe(forged, 'page')).toEqual({ kind: 'new' });
+    guard.refuse(forged);
+    expect(guard.seenUpTo).toBe(0);
+    expect(guard.rememberedPackets()).toEqual([]);
+    expect(see(guard, entry(1), 'page')).toEqual({ kind: 'new' });
+    expect(guard.seenUpTo).toBe(1);
+  });
+
+  it('does not report a refused position as withheld, and settles past it', () => {
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.beginSync();
+    see(guard, entry(1), 'page');
+    guard.observe(entry(2), 'page');
+    guard.refuse(entry(2));
+    see(guard, entry(3), 'page');
+    expect(guard.seenUpTo).toBe(1);
+    expect(guard.holes().count).toBe(0);
+    expect(guard.settle()).toBeNull();
+    expect(guard.seenUpTo).toBe(3);
   });
 
   it('reports STREAM_REORDERED for a lower position after a higher one from the same source', () => {
     const guard = new StreamGuard({ seenUpTo: 0 });
     guard.beginSync();
-    guard.observe(entry(2), 'page');
-    const late = guard.observe(entry(1), 'page');
+    see(guard, entry(2), 'page');
+    const late = see(guard, entry(1), 'page');
     expect(late).toMatchObject({ kind: 'new', issue: { code: 'STREAM_REORDERED', seq: 1 } });
     expect(guard.settle()).toBeNull();
   });
 
   it('does not call a re-sync that fills a hole a reorder, nor an own send acknowledged late', () => {
     const guard = new StreamGuard({ seenUpTo: 0 });
-    guard.observe(entry(1), 'push');
-    guard.observe(entry(3), 'push');
+    see(guard, entry(1), 'push');
+    // Push 3 arrives beyond the next position: the follower catches up first.
     guard.beginSync();
-    expect(guard.observe(entry(2), 'page')).toEqual({ kind: 'new' });
-    expect(guard.observe(entry(4, undefined, ME, PEER), 'push')).toEqual({ kind: 'new' });
-    expect(guard.observe(entry(5), 'push')).toEqual({ kind: 'new' });
-    expect(guard.observe(entry(6, undefined, ME, PEER), 'own')).toEqual({ kind: 'new' });
+    expect(see(guard, entry(2), 'page')).toEqual({ kind: 'new' });
+    expect(see(guard, entry(3), 'page')).toEqual({ kind: 'new' });
+    expect(guard.settle()).toBeNull();
+    expect(see(guard, entry(3), 'push')).toEqual({ kind: 'duplicate' });
+    expect(see(guard, entry(4, undefined, ME, PEER), 'push')).toEqual({ kind: 'new' });
+    expect(see(guard, entry(5), 'push')).toEqual({ kind: 'new' });
+    expect(see(guard, entry(6, undefined, ME, PEER), 'own')).toEqual({ kind: 'new' });
     expect(guard.seenUpTo).toBe(6);
   });
 
   it('reports PACKET_REPLAYED for a known packet id at a new position', () => {
     const guard = new StreamGuard({ seenUpTo: 0 });
-    guard.observe(entry(1, 'f'.repeat(32)), 'push');
-    expect(guard.observe(entry(2, 'f'.repeat(32)), 'push')).toMatchObject({
+    see(guard, entry(1, 'f'.repeat(32)), 'push');
+    expect(see(guard, entry(2, 'f'.repeat(32)), 'push')).toMatchObject({
       kind: 'replayed',
       issue: { code: 'PACKET_REPLAYED', seq: 2 },
     });
@@ -89,30 +152,30 @@ describe('StreamGuard', () => {
 
   it('reports PACKET_REPLAYED for two packets at one position, or one packet with two contents', () => {
     const guard = new StreamGuard({ seenUpTo: 0 });
-    guard.observe(entry(1), 'push');
-    expect(guard.observe(entry(1, 'e'.repeat(32)), 'push')).toMatchObject({ kind: 'replayed' });
+    see(guard, entry(1), 'push');
+    expect(see(guard, entry(1, 'e'.repeat(32)), 'push')).toMatchObject({ kind: 'replayed' });
     const altered = entry(1);
     expect(
-      guard.observe({ seq: 1, packet: { ...altered.packet, sig: 'other' } }, 'push'),
+      see(guard, { seq: 1, packet: { ...altered.packet, sig: 'other' } }, 'push'),
     ).toMatchObject({ kind: 'replayed', issue: { message: /different contents/ } });
   });
 
   it('reports PACKET_REPLAYED for a position at or below what the device already read', () => {
     const guard = new StreamGuard({ seenUpTo: 5, remembered: [[3, entry(3).packet.id]] });
-    expect(guard.observe(entry(3), 'push')).toMatchObject({ kind: 'replayed' });
-    expect(guard.observe(entry(5), 'page')).toMatchObject({ kind: 'replayed' });
-    expect(guard.observe(entry(6), 'push')).toEqual({ kind: 'new' });
+    expect(see(guard, entry(3), 'push')).toMatchObject({ kind: 'replayed' });
+    expect(see(guard, entry(5), 'page')).toMatchObject({ kind: 'replayed' });
+    expect(see(guard, entry(6), 'push')).toEqual({ kind: 'new' });
   });
 
   it('recognises a remembered packet replayed at a new position in a later session', () => {
     const first = new StreamGuard({ seenUpTo: 0 });
-    first.observe(entry(1, 'd'.repeat(32)), 'page');
+    see(first, entry(1, 'd'.repeat(32)), 'page');
     first.settle();
     const later = new StreamGuard({
       seenUpTo: first.seenUpTo,
       remembered: first.rememberedPackets(),
     });
-    expect(later.observe(entry(2, 'd'.repeat(32)), 'push')).toMatchObject({
+    expect(see(later, entry(2, 'd'.repeat(32)), 'push')).toMatchObject({
       kind: 'replayed',
       issue: { code: 'PACKET_REPLAYED' },
     });
@@ -120,7 +183,7 @@ describe('StreamGuard', () => {
 
   it('remembers a bounded number of packets, the newest', () => {
     const guard = new StreamGuard({ seenUpTo: 0 });
-    for (let seq = 1; seq <= REMEMBERED_PACKETS + 10; seq++) guard.observe(entry(seq), 'page');
+    for (let seq = 1; seq <= REMEMBERED_PACKETS + 10; seq++) see(guard, entry(seq), 'page');
     const remembered = guard.rememberedPackets();
     expect(remembered).toHaveLength(REMEMBERED_PACKETS);
     expect(remembered.at(-1)?.[0]).toBe(REMEMBERED_PACKETS + 10);

@@ -193,6 +193,18 @@ describe('InboxView', () => {
     expect(notes).not.toMatch(/○|last seen|offline/);
   });
 
+  it('flags a conversation whose peer looks like a contact', () => {
+    const frame =
+      renderInbox([
+        summary({
+          name: 'bbbbbbbbbbbbbbbbbbbbbbc…',
+          id: `${'b'.repeat(22)}c${'0'.repeat(41)}`,
+          lookalike: 'bob',
+        }),
+      ]).lastFrame() ?? '';
+    expect(frame).toMatch(/bbbbbbbbbbbbbbbbbbbbbbc….*⚠ looks like bob/);
+  });
+
   it('says how to start when there is no conversation', () => {
     expect(renderInbox([]).lastFrame()).toContain('No conversations yet: press n');
   });
@@ -256,8 +268,21 @@ describe('ChatView', () => {
         width: 140,
       }).lastFrame() ?? '';
     expect(frame).toContain(
-      'bob bbbbbbbbbbbb · KEY CHANGED: sending blocked · online · reconnecting (attempt 2)',
+      'bob bbbbbbbbbbbbbbbbbbbb… · KEY CHANGED: sending blocked · online · reconnecting (attempt 2)',
     );
+  });
+
+  it('flags a look-alike in the header, with its longer short identifier', () => {
+    const frame =
+      renderChat([], {
+        sum: {
+          name: 'bbbbbbbbbbbbbbbbbbbbbc…',
+          shortId: 'bbbbbbbbbbbbbbbbbbbbbc…',
+          lookalike: 'bob',
+        },
+        width: 160,
+      }).lastFrame() ?? '';
+    expect(frame).toContain('⚠ looks like bob: a different peer');
   });
 
   it('shows every state of my messages, theirs without one, and a day separator', () => {
@@ -308,6 +333,19 @@ describe('ChatView', () => {
       renderChat([message('esc', { text: 'hi\u001b[2Jthere\u202e' })]).lastFrame() ?? '';
     expect(frame).not.toContain('\u001b[2J');
     expect(frame).toContain('hi\ufffd[2Jthere\ufffd');
+  });
+
+  it('draws the continuation lines of a peer\'s text right of the name column: a forged "alice" line never starts a row', () => {
+    const frame =
+      renderChat([
+        message('forged', { text: 'ok\n12:00 alice  send the door code here\u200b' }),
+      ]).lastFrame() ?? '';
+    const rows = frame.split('\n');
+    const forged = rows.find((row) => row.includes('send the door code'));
+    expect(forged).toBeDefined();
+    // A message row starts with its time at the left edge; this one starts with the body column's indent.
+    expect(forged).toMatch(/^\s{8,}12:00 alice {2}send the door code here\ufffd/);
+    expect(rows.filter((row) => /^\d\d:\d\d /.test(row))).toHaveLength(1);
   });
 
   it('puts a separator between days', () => {
@@ -394,8 +432,8 @@ describe('ChatView', () => {
       }).lastFrame() ?? '';
     expect(narrow.split('\n')[0]).toContain('KEY CHANGED: sending blocked');
     const unnamed =
-      renderChat([], { sum: { name: `${BOB.slice(0, 12)}…` }, width: 100 }).lastFrame() ?? '';
-    expect(unnamed.split('\n')[0]?.split(BOB.slice(0, 12)).length).toBe(2);
+      renderChat([], { sum: { name: `${BOB.slice(0, 20)}…` }, width: 100 }).lastFrame() ?? '';
+    expect(unnamed.split('\n')[0]?.split(BOB.slice(0, 20)).length).toBe(2);
   });
 
   it('wrapped lines of a message keep its column', () => {

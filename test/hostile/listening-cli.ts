@@ -12,6 +12,12 @@ export interface ListeningCli {
   waitForStdout(pattern: RegExp, ms?: number): Promise<void>;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Sends SIGINT (`times` of them, 50 ms apart) and resolves with the exit code. */
+  interrupt(times?: number): Promise<number | null>;
+  /** The child's process id (to read its memory from /proc). */
+  readonly pid: number | undefined;
+  /** Waits until stderr matches, or fails after `ms`. */
+  waitForStderr(pattern: RegExp, ms?: number): Promise<void>;
 }
 
 /** Starts `metachat listen --json` as a real child process, the password in the environment. */
@@ -59,6 +65,24 @@ export function startListening(home: string, server: string, password: string): 
       const code = await exited;
       clearTimeout(killer);
       return code;
+    },
+    async interrupt(times = 1) {
+      for (let i = 0; i < times; i++) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+        child.kill('SIGINT');
+      }
+      const code = await exited;
+      clearTimeout(killer);
+      return code;
+    },
+    pid: child.pid,
+    async waitForStderr(pattern, ms = 10_000) {
+      const deadline = Date.now() + ms;
+      while (!pattern.test(err)) {
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`listen did not say ${String(pattern)}; stdout: ${out}; stderr: ${err}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     },
   };
 }

@@ -15,7 +15,7 @@ import {
 import { sealText, secondDevice } from '../support/relay-harness.js';
 import type { Behaviour } from './hostile-relay.js';
 import { startHostileWorld, type HostileWorld } from './hostile-world.js';
-import { flipBase64, rewriteStream } from './tampering.js';
+import { flipBase64, flipHex, rewriteStream } from './tampering.js';
 
 let world: HostileWorld;
 const open: RelayClient[] = [];
@@ -59,8 +59,16 @@ async function follow(state: StreamGuardState): Promise<Follow> {
   open.push(client);
   const guard = new StreamGuard(state);
   const items: StreamItem[] = [];
+  // Bob's device verifies what it is handed, as the CLI and the chat screen do: only then does it count.
   const follower = await followStream(client, guard, (item) => {
     items.push(item);
+    if (item.kind !== 'packet') return false;
+    try {
+      verifyPacketSignature(item.stored.packet, world.alice.keyPair.publicKey);
+      return true;
+    } catch {
+      return false;
+    }
   });
   return {
     items,
@@ -246,7 +254,7 @@ describe('a relay that reorders messages', () => {
 });
 
 describe('a relay that corrupts a copy', () => {
-  it('LIMIT: a corrupted copy sent before the genuine one hides it, like a drop, and only the forgery is reported', async () => {
+  it('a corrupted copy sent before the genuine one is refused, and the genuine one is still shown', async () => {
     const end = await streamEnd();
     const bob = await follow({ seenUpTo: end });
     const real = seal('the genuine one');
@@ -259,18 +267,19 @@ describe('a relay that corrupts a copy', () => {
       },
     });
     await aliceSends(real);
-    await bob.waitFor((items) => items.length > 0);
+    await bob.waitFor((items) => items.length >= 2);
     await sleep(300);
     await bob.follower.idle();
     // The first copy is handed over to be verified, and its signature fails there (a red warning).
-    expect(bob.items).toHaveLength(1);
-    const [corrupted] = bob.items;
-    if (corrupted?.kind !== 'packet') throw new Error('expected the corrupted copy');
+    expect(bob.items).toHaveLength(2);
+    const [corrupted, genuine] = bob.items;
+    if (corrupted?.kind !== 'packet' || genuine?.kind !== 'packet') throw new Error('two packets');
     expect(corrupted.stored.packet.ct).not.toBe(real.ct);
     expect(() =>
       verifyPacketSignature(corrupted.stored.packet, world.alice.keyPair.publicKey),
     ).toThrow(SignatureInvalidError);
-    // The genuine copy has the same id and signature at the same place: skipped as a duplicate.
+    // The forged copy left no trace: the genuine one at the same place is handed over and counts.
+    expect(genuine.stored.packet.ct).toBe(real.ct);
     expect(bob.guard.seenUpTo).toBe(end + 1);
   });
 });
@@ -333,5 +342,66 @@ describe('a relay that replays messages', () => {
     await later.waitFor((items) => items.length === 1);
     expect(later.texts()).toEqual(['an old message']);
     expect(later.codes()).toEqual([]);
+  });
+});
+
+describe('a relay that claims positions far ahead of its own pages', () => {
+  it('a push at 2^53-1 and a genuine packet pushed at a huge legal position are lies (STREAM_JUMP): nothing moves, and every honest message is shown', async () => {
+    const end = await streamEnd();
+    const bob = await follow({ seenUpTo: end });
+    const bait = seal('bait, relocated far ahead');
+    await aliceSends(bait);
+    await bob.waitFor((items) => items.length === 1);
+    const original = bob.items[0];
+    if (original?.kind !== 'packet') throw new Error('expected the bait');
+    // A forged packet at 2^53-1, and a genuinely signed one (never stored) at a huge legal position.
+    const forged = { ...original.stored.packet, id: flipHex(original.stored.packet.id) };
+    const relocated = seal('genuine, but never at this position');
+    for (const conn of world.hostile.connectionsOf(world.bob.identifier)) {
+      conn.push('packet', { ...original.stored, seq: Number.MAX_SAFE_INTEGER, packet: forged });
+      conn.push('packet', { ...original.stored, seq: end + 1_000_000_000, packet: relocated });
+    }
+    await bob.waitFor(() => bob.codes().filter((code) => code === 'STREAM_JUMP').length === 2);
+    expect(bob.guard.seenUpTo).toBe(end + 1);
+    // The relay turns honest: what follows is shown, in order, with no replay warning.
+    const honest = [seal('honest one'), seal('honest two')];
+    await aliceSends(...honest);
+    await bob.waitFor(() => bob.texts().includes('honest two'));
+    expect(bob.texts()).toEqual(['bait, relocated far ahead', 'honest one', 'honest two']);
+    expect(bob.codes()).toEqual(['STREAM_JUMP', 'STREAM_JUMP']);
+    expect(bob.guard.seenUpTo).toBe(end + 3);
+    expect(Math.max(...bob.guard.rememberedPackets().map(([seq]) => seq))).toBe(end + 3);
+    // A later session from what was persisted sees the stream go on as well.
+    bob.follower.stop();
+    const later = await follow({
+      seenUpTo: bob.guard.seenUpTo,
+      remembered: bob.guard.rememberedPackets(),
+    });
+    await aliceSends(seal('honest three'));
+    await later.waitFor(() => later.texts().includes('honest three'));
+    expect(later.codes()).toEqual([]);
+  });
+
+  it('a sync page that jumps to 2^53-1 does not move the mark, and the honest stream after it is shown', async () => {
+    const end = await streamEnd();
+    const [m1, m2] = [seal('before the jump'), seal('after the jump')];
+    await aliceSends(m1);
+    world.hostile.behave(
+      rewriteStream(world.bob.identifier, (packets, route) => {
+        const last = packets.at(-1);
+        if (route !== 'sync' || !last) return packets;
+        const other = { ...last.packet, id: flipHex(last.packet.id) };
+        return [...packets, { ...last, seq: Number.MAX_SAFE_INTEGER, packet: other }];
+      }),
+    );
+    const bob = await follow({ seenUpTo: end });
+    await bob.follower.idle();
+    expect(bob.texts()).toEqual(['before the jump']);
+    expect(bob.codes()).toEqual(['STREAM_JUMP']);
+    expect(bob.guard.seenUpTo).toBe(end + 1);
+    world.hostile.behave({});
+    await aliceSends(m2);
+    await bob.waitFor(() => bob.texts().includes('after the jump'));
+    expect(bob.guard.seenUpTo).toBe(end + 2);
   });
 });

@@ -8,7 +8,8 @@ import { generateKeyPair, type Packet, type StoredPacket } from '../../src/core/
 import { collectPackets, sealText, tempDir, type TestUser } from '../support/relay-harness.js';
 import { messagesWith, profileFor, startController, until } from '../support/tui-harness.js';
 import { startHostileWorld, type HostileWorld } from './hostile-world.js';
-import { flipBase64, rewriteStream } from './tampering.js';
+import { registerLookalike } from '../support/lookalike.js';
+import { flipBase64, flipHex, rewriteStream } from './tampering.js';
 
 let world: HostileWorld;
 const running: ChatController[] = [];
@@ -276,5 +277,93 @@ describe('the chat screen behind a hostile relay', () => {
     const lines = messagesWith(snap, world.alice.identifier);
     expect(lines.some((m) => m.text === 'an altered line')).toBe(false);
     expect(lines.find((m) => m.id === altered.id)?.warning).toMatch(/forged or altered/);
+  });
+});
+
+describe('the chat screen behind a relay that claims positions far ahead', () => {
+  it('a push at 2^53-1 moves nothing: every honest message after it is shown, in this session and the next', async () => {
+    const home = await tempDir('metachat-tui-jump-');
+    const profile = profileFor(world.bob, world.hostile.url);
+    const first = await startController(world.bob, profile, home, world.hostile.url);
+    running.push(first);
+    await until(first, (s) => s.connection.status === 'connected', 'connected');
+    first.openChat(world.alice.identifier);
+    const bait = sealText(world.alice, world.bob, 'before the lie');
+    await world.alice.client.send(bait);
+    await until(
+      first,
+      (s) => messagesWith(s, world.alice.identifier).some((m) => m.text === 'before the lie'),
+      'the first message',
+    );
+    const forged = { ...bait, id: flipHex(bait.id) };
+    for (const conn of world.hostile.connectionsOf(world.bob.identifier)) {
+      conn.push('packet', { seq: Number.MAX_SAFE_INTEGER, serverTime: Date.now(), packet: forged });
+      conn.push('packet', {
+        seq: 2_000_000_000,
+        serverTime: Date.now(),
+        packet: sealText(world.alice, world.bob, 'genuine, never stored there'),
+      });
+    }
+    await until(first, (s) => /far beyond the end/.test(s.notice?.text ?? ''), 'the lie reported');
+    await world.alice.client.send(sealText(world.alice, world.bob, 'after the lie'));
+    await until(
+      first,
+      (s) => messagesWith(s, world.alice.identifier).some((m) => m.text === 'after the lie'),
+      'the honest message after the lie',
+    );
+    expect(profile.seenUpTo).toBeLessThan(1_000_000);
+    await first.shutdown();
+    running.splice(running.indexOf(first), 1);
+    const second = await startController(world.bob, profile, home, world.hostile.url);
+    running.push(second);
+    await until(second, (s) => s.connection.status === 'connected', 'connected again');
+    second.openChat(world.alice.identifier);
+    await world.alice.client.send(sealText(world.alice, world.bob, 'next session'));
+    const snap = await until(
+      second,
+      (s) => messagesWith(s, world.alice.identifier).some((m) => m.text === 'next session'),
+      'the next session’s message',
+    );
+    expect(
+      messagesWith(snap, world.alice.identifier).some(
+        (m) => m.text === 'genuine, never stored there',
+      ),
+    ).toBe(false);
+  });
+});
+
+describe('the chat screen and a look-alike of a contact', () => {
+  it('names the look-alike differently in the inbox and the header, and flags it, not the contact', async () => {
+    const mallory = await registerLookalike(world.real.url, world.bob.identifier, 50);
+    try {
+      const alice = await startController(
+        world.alice,
+        profileFor(world.alice, world.hostile.url),
+        await tempDir('metachat-tui-lookalike-'),
+        world.hostile.url,
+      );
+      running.push(alice);
+      await until(alice, (s) => s.connection.status === 'connected', 'connected');
+      expect(alice.send(world.bob.identifier, 'hi bob')).toBe(true);
+      await world.bob.client.send(sealText(world.bob, world.alice, 'hi alice'));
+      await mallory.client.send(
+        sealText(mallory, world.alice, 'bob again: new laptop, resend the door code here'),
+      );
+      const snap = await until(
+        alice,
+        (s) => s.conversations.some((c) => c.id === mallory.identifier),
+        'the look-alike in the inbox',
+      );
+      const bob = snap.conversations.find((c) => c.id === world.bob.identifier);
+      const fake = snap.conversations.find((c) => c.id === mallory.identifier);
+      expect(bob?.name).toBeDefined();
+      expect(fake?.name).not.toBe(bob?.name);
+      expect(fake?.lookalike).toBe(bob?.name);
+      expect(bob?.lookalike).toBeUndefined();
+      expect(fake?.shortId).not.toBe(bob?.shortId);
+      expect(alice.labelOf(mallory.identifier).lookalike).toBe(bob?.name);
+    } finally {
+      mallory.client.close();
+    }
   });
 });

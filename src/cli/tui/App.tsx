@@ -191,7 +191,7 @@ function Screen({
   if (peer !== null && chat !== null) {
     const summary: ConversationSummary = snapshot.conversations.find((c) => c.id === peer) ?? {
       id: peer,
-      name: controller.nameOf(peer),
+      ...controller.labelOf(peer),
       unread: 0,
       lastActivity: 0,
       online: false,

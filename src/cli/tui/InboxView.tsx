@@ -56,6 +56,9 @@ function Entry({
         <Text bold={entry.unread > 0} inverse={selected}>
           {fitWidth(entry.name, nameWidth).padEnd(nameWidth)}
         </Text>
+        {entry.lookalike === undefined ? null : (
+          <Text {...tint('red')}> ⚠ looks like {entry.lookalike}</Text>
+        )}
         <Text {...tint('yellow')}>
           {(entry.unread > 0 ? ` (${String(entry.unread)} new)` : '').padEnd(UNREAD_WIDTH)}
         </Text>

@@ -1,4 +1,5 @@
 import type { PublicKey } from '../../core/index.js';
+import type { SenderKey } from '../peers.js';
 import type { Session } from '../session.js';
 import type { StreamGuard } from '../stream-guard.js';
 import type { ConversationBook } from './conversation-book.js';
@@ -15,6 +16,8 @@ export interface ChatContext {
   online(): boolean;
   /** The relay's key for a peer, checked against the pin once per connection. */
   keyFor(identifier: string): Promise<PublicKey>;
+  /** The key to check a delivered packet with; a stranger's is pinned only by `pin`, once it verified. */
+  senderKey(identifier: string): Promise<SenderKey>;
   /** The key to seal for without asking the relay, if this device has one. */
   knownKey(peer: string): PublicKey | undefined;
   /** Checks a peer's key again (a change becomes a notice). */

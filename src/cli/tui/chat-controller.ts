@@ -7,9 +7,12 @@ import {
   noSuchUser,
   parsePeerAddress,
   peerKey,
+  senderKey,
+  type SenderKey,
   usernameNotice,
   type PeerAddress,
 } from '../peers.js';
+import { peerLabel, type PeerLabel } from '../peer-label.js';
 import { ProfileReplacedError } from '../profile-merge.js';
 import { saveProfile, type Profile } from '../profile.js';
 import { RelayRefusedError, type RelayClient } from '../relay-client.js';
@@ -96,6 +99,7 @@ export class ChatController {
       guard: this.guard,
       online: () => this.link.online,
       keyFor: (identifier) => this.keyFor(identifier),
+      senderKey: (identifier) => this.senderKey(identifier),
       knownKey: (peer) => this.knownKey(peer),
       checkKey: (peer) => this.checkKey(peer),
       say: (text, tone, sticky) => {
@@ -260,6 +264,11 @@ export class ChatController {
     return this.book.name(peer);
   }
 
+  /** How the views show a peer: a name no other peer shares, and whom it looks like, if anyone. */
+  labelOf(peer: string): PeerLabel {
+    return peerLabel(this.session.profile, peer);
+  }
+
   /** How far this device trusts a peer's key. */
   trustOf(peer: string): TrustState {
     return trustOf(this.session.profile, peer);
@@ -373,6 +382,23 @@ export class ChatController {
     const key = await peerKey(this.session.client, this.session.profile, { identifier });
     this.keys.set(identifier, key);
     return key;
+  }
+
+  /** A delivered packet's sender key: a stranger's is looked up, and pinned only once it verified. */
+  private async senderKey(identifier: string): Promise<SenderKey> {
+    const { profile } = this.session;
+    const none = () => undefined;
+    if (identifier === profile.identifier || profile.peers[identifier]?.publicKey !== undefined)
+      return { key: await this.keyFor(identifier), pin: none };
+    const lookup = await senderKey(this.session.client, profile, identifier);
+    return {
+      key: lookup.key,
+      pin: () => {
+        lookup.pin();
+        if (profile.peers[identifier]?.publicKey === lookup.key.encoded)
+          this.keys.set(identifier, lookup.key);
+      },
+    };
   }
 
   private async checkKey(peer: string): Promise<void> {

@@ -31,7 +31,12 @@ export interface ChatMessage {
 /** One conversation in the inbox. */
 export interface ConversationSummary {
   readonly id: string;
+  /** A name no other peer shares (alias, proven username, or short identifier). */
   readonly name: string;
+  /** The shortest identifier prefix no other known peer shares. */
+  readonly shortId?: string;
+  /** Set when this peer looks like another one (that one's name): shown as a warning. */
+  readonly lookalike?: string;
   readonly unread: number;
   readonly lastActivity: number;
   readonly online: boolean;

@@ -28,8 +28,15 @@ export class ChatStream {
   async catchUp(): Promise<void> {
     if (this.follower === undefined) {
       await this.countSeen();
-      this.follower = await followStream(this.ctx.session.client, this.ctx.guard, (item) =>
-        this.take(item),
+      this.follower = await followStream(
+        this.ctx.session.client,
+        this.ctx.guard,
+        (item) => this.take(item),
+        {
+          onProgress: () => {
+            this.ctx.remember();
+          },
+        },
       );
       this.following = true;
     } else {
@@ -72,7 +79,7 @@ export class ChatStream {
           });
           if (hidesPacket(issue)) continue;
         }
-        const line = await readStored(session, stored, (id) => this.ctx.keyFor(id));
+        const line = await readStored(session, stored, (id) => this.ctx.senderKey(id));
         if (line !== null) messages.push(book.toMessage(line, stored));
       }
       book.loaded(peer, messages, page.more);
@@ -100,11 +107,14 @@ export class ChatStream {
     }
   }
 
-  /** One item from the stream follower: a packet to verify and show, or a warning about the stream. */
-  private async take(item: StreamItem): Promise<void> {
-    if (item.kind === 'packet') await this.ingest(item.stored, this.following);
+  /**
+   * One item from the stream follower: a packet to verify and show, or a warning about the stream.
+   * Answers whether the packet verified (only then does its position count).
+   */
+  private async take(item: StreamItem): Promise<boolean> {
+    const verified = item.kind === 'packet' && (await this.ingest(item.stored, this.following));
     if (item.issue) this.streamIssue(item.issue, item.stored);
-    this.ctx.remember();
+    return verified;
   }
 
   /** A lie about the stream: a loud, lasting notice, and a warning line where it happened. */
@@ -135,33 +145,40 @@ export class ChatStream {
    * load their messages page by page when opened. Later packets are verified and decrypted, ring
    * the bell, and join their conversation if it is on screen.
    */
-  private async ingest(stored: StoredPacket, live: boolean): Promise<void> {
+  private async ingest(stored: StoredPacket, live: boolean): Promise<boolean> {
     const { book, session } = this.ctx;
     const { packet } = stored;
     const me = session.account.identifier;
     const peer = packet.from === me ? packet.to : packet.from;
-    if (!book.count(stored)) return;
+    if (!book.count(stored)) return true;
+    let verified = true;
     if (!live && !book.firstFrom(peer, stored)) {
       try {
-        verifyPacketSignature(packet, await this.ctx.keyFor(packet.from));
+        const sender = await this.ctx.senderKey(packet.from);
+        verifyPacketSignature(packet, sender.key);
+        sender.pin();
         book.counted(peer, stored, session.profile);
       } catch (error) {
         if (!(error instanceof MetaChatError || error instanceof KeyChangedError)) throw error;
-        book.rejected(peer);
+        book.rejected(peer, stored);
+        verified = false;
       }
     } else {
-      const line = await readStored(session, stored, (id) => this.ctx.keyFor(id));
+      const line = await readStored(session, stored, (id) => this.ctx.senderKey(id));
+      verified = line === null || !isWarning(line);
       if (line === null) book.touch(peer, stored.serverTime);
-      else if (isWarning(line)) book.rejected(peer);
+      else if (isWarning(line)) book.rejected(peer, stored);
       else book.counted(peer, stored, session.profile);
       if (line !== null && live) book.update(peer, [book.toMessage(line, stored)], true);
       if (line !== null && !isWarning(line) && line.direction === 'incoming' && live) {
         book.arrived();
       }
     }
+    if (!verified) book.uncount(stored);
     if (book.active() === peer) this.ctx.markRead(peer);
     this.ctx.receiptSoon();
     this.ctx.saveSoon();
     this.ctx.changed();
+    return verified;
   }
 }

@@ -1,5 +1,6 @@
 import type { PresenceUpdate, StoredPacket } from '../../core/index.js';
 import { isWarning, type MessageLine } from '../messages.js';
+import { peerLabel, peerLabels, type PeerLabel } from '../peer-label.js';
 import type { Profile } from '../profile.js';
 import {
   mergeMessages,
@@ -8,6 +9,20 @@ import {
   type ConversationSummary,
   type TrustState,
 } from './chat-state.js';
+
+/** The summary's name fields from a peer's label. */
+function labelFields(
+  label: PeerLabel | undefined,
+  id: string,
+): Pick<ConversationSummary, 'name' | 'shortId' | 'lookalike'> {
+  if (label === undefined) return { name: id };
+  return label.lookalike === undefined
+    ? { name: label.name, shortId: label.shortId }
+    : { name: label.name, shortId: label.shortId, lookalike: label.lookalike };
+}
+
+/** How many refused positions the book remembers, so that one re-served forgery counts once. */
+const REFUSED_REMEMBERED = 10_000;
 
 interface Tally {
   unread: number;
@@ -18,11 +33,16 @@ interface Tally {
   lastSeen: number | null;
 }
 
-/** The name to show for a peer: my alias for them, else the username they proved, else a short id. */
-export function displayName(profile: Profile, identifier: string): string {
-  if (identifier === profile.identifier) return 'me (notes)';
-  const peer = profile.peers[identifier];
-  return peer?.alias ?? peer?.username ?? `${identifier.slice(0, 12)}…`;
+/**
+ * The name to show for a peer: my alias for them, else the username they proved, else a short id,
+ * never one another peer shares (peer-label.ts).
+ */
+export function displayName(
+  profile: Profile,
+  identifier: string,
+  others: Iterable<string> = [],
+): string {
+  return peerLabel(profile, identifier, others).name;
 }
 
 /** How far the profile trusts a peer's key. */
@@ -43,6 +63,7 @@ export class ConversationBook {
   private readonly chatLogs = new Map<string, ChatLog>();
   private readonly loadedPeers = new Set<string>();
   private readonly seen = new Set<number>();
+  private readonly refusedAt = new Set<number>();
   private activePeer: string | null = null;
   /** Incoming messages seen live, for the bell. */
   arrivals = 0;
@@ -75,6 +96,11 @@ export class ConversationBook {
     return true;
   }
 
+  /** A packet that failed verification: its place is not counted, so the genuine one still is. */
+  uncount(stored: StoredPacket): void {
+    this.seen.delete(stored.seq);
+  }
+
   /** Counts a verified packet: activity, and unread if it is theirs and after my read marker. */
   counted(peer: string, stored: StoredPacket, profile: Profile): void {
     const tally = this.tally(peer);
@@ -89,8 +115,22 @@ export class ConversationBook {
     return stored.packet.from !== this.me && this.tally(peer).lastIncomingSeq === 0;
   }
 
-  /** A packet that failed verification: flagged in the inbox, never counted as a message. */
-  rejected(peer: string): void {
+  /**
+   * A packet that failed verification: flagged in the inbox, never counted as a message. The same
+   * place refused again (a forged packet re-served by a re-sync) counts once.
+   */
+  rejected(peer: string, stored?: StoredPacket): void {
+    if (stored !== undefined) {
+      if (this.refusedAt.has(stored.seq)) return;
+      this.refusedAt.add(stored.seq);
+      // Bounded: a relay can send forged packets without end.
+      if (this.refusedAt.size > REFUSED_REMEMBERED) {
+        for (const oldest of this.refusedAt) {
+          this.refusedAt.delete(oldest);
+          break;
+        }
+      }
+    }
     this.tally(peer).rejected++;
   }
 
@@ -195,7 +235,7 @@ export class ConversationBook {
   }
 
   name(peer: string): string {
-    return displayName(this.profile, peer);
+    return displayName(this.profile, peer, this.tallies.keys());
   }
 
   /** A verified line (or a warning) as the chat view shows it. */
@@ -224,10 +264,11 @@ export class ConversationBook {
 
   /** The inbox, newest activity first. */
   summaries(): ConversationSummary[] {
+    const labels = peerLabels(this.profile, this.tallies.keys());
     return [...this.tallies]
       .map(([id, tally]) => ({
         id,
-        name: displayName(this.profile, id),
+        ...labelFields(labels.get(id), id),
         unread: tally.unread,
         lastActivity: tally.lastActivity,
         online: tally.online,
