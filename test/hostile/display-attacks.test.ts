@@ -5,6 +5,7 @@ import type { StoredPacket } from '../../src/core/index.js';
 import { CONTINUATION } from '../../src/cli/terminal-text.js';
 import { importPublicKey, sealPacket } from '../../src/core/index.js';
 import { registerLookalike } from '../support/lookalike.js';
+import { openSession } from '../../src/cli/session.js';
 import { runCli, type CliResult } from '../support/cli-process.js';
 import { startTestRelay, tempDir, type TestRelay } from '../support/relay-harness.js';
 import { startHostileRelay, type HostileRelay } from './hostile-relay.js';
@@ -77,7 +78,20 @@ describe('what a peer can put on my terminal', () => {
 
   it('history: a text with line feeds cannot print a line that reads like mine, and invisible characters show', async () => {
     expect((await cli('alice', ['send', id('bob'), forged])).code).toBe(0);
-    expect((await cli('alice', ['send', id('bob'), invisible])).code).toBe(0);
+    // `send` refuses such text now; another client need not, so Alice's device sends it directly.
+    const session = await openSession(home('alice'), real.url, () => Promise.resolve(PASSWORD));
+    try {
+      const bobKey = importPublicKey(await session.client.key(id('bob')));
+      await session.client.send(
+        sealPacket({
+          sender: { identifier: session.account.identifier, keyPair: session.account.keyPair },
+          recipient: { identifier: id('bob'), publicKey: bobKey },
+          body: { v: 1, type: 'text', text: invisible },
+        }),
+      );
+    } finally {
+      session.client.close();
+    }
     const result = await cli('bob', ['history', id('alice')]);
     expect(result.code).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
