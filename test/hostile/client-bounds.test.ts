@@ -216,7 +216,7 @@ describe('a relay that feeds the client without end', () => {
         /faster than they could be checked: the connection was dropped/,
         60_000,
       );
-      await listening.waitForStderr(/reconnected; catching up/, 30_000);
+      await listening.waitForStderr(/is back; catching up/, 30_000);
       expect((await cli('alice', ['send', id('bob'), 'after the flood'])).code).toBe(0);
       await listening.waitForStdout(/after the flood/, 30_000);
       peak = await peakRssMb(listening.pid);
