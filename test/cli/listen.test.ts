@@ -140,6 +140,8 @@ describe('metachat listen', () => {
       .split('\n')
       .map((line) => (JSON.parse(line) as { text?: string }).text);
     expect(texts).toEqual([
+      // bob's own message from his other device is shown too (marked outgoing).
+      'we have met',
       'before the restart',
       'sent while listen was reconnecting',
       'live after the restart',
