@@ -257,7 +257,9 @@ describe('a relay that feeds the client without end', () => {
       const started = Date.now();
       const code = await listening.interrupt(times);
       const took = Date.now() - started;
-      expect(code).toBe(0);
+      // A second Ctrl+C 50 ms later may land after the save, while Node is already exiting, and
+      // end it as the shell's Ctrl+C does (130); what matters is the save below.
+      expect(times === 1 ? [0] : [0, 130]).toContain(code);
       // Without cancelling, each queued lookup waited 15 s for its timeout, one after the other.
       expect(took).toBeLessThan(5_000);
       process.stderr.write(`listen stopped ${String(took)} ms after ${String(times)} Ctrl+C\n`);

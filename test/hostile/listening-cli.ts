@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,7 +46,13 @@ export function startListening(home: string, server: string, password: string): 
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // Killed by a signal (a second Ctrl+C that lands while Node is already tearing down) reads as the
+  // shell reports it: 128 + the signal's number.
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      resolve(code ?? (signal === null ? null : 128 + constants.signals[signal]));
+    }),
+  );
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   return {
     stdout: () => out,

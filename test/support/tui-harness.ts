@@ -39,7 +39,13 @@ export async function until(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       stop();
-      reject(new Error(`timed out waiting for ${what}`));
+      const last = controller.getSnapshot();
+      const seen = JSON.stringify({
+        arrivals: last.arrivals,
+        notice: last.notice,
+        conversations: last.conversations,
+      });
+      reject(new Error(`timed out waiting for ${what}; last snapshot: ${seen}`));
     }, ms);
     const stop = controller.subscribe(() => {
       const snapshot = controller.getSnapshot();

@@ -141,9 +141,10 @@ export class ChatStream {
 
   /**
    * One packet of my stream. The first sync only checks signatures (cheap, so a long history loads
-   * fast) and decrypts each peer's first packet, where the username exchange rides; conversations
-   * load their messages page by page when opened. Later packets are verified and decrypted, ring
-   * the bell, and join their conversation if it is on screen.
+   * fast) and decrypts each peer's first packet, where the username exchange rides (every packet of
+   * a peer whose username is still unknown); conversations load their messages page by page when
+   * opened. Later packets are verified and decrypted, ring the bell, and join their conversation if
+   * it is on screen.
    */
   private async ingest(stored: StoredPacket, live: boolean): Promise<boolean> {
     const { book, session } = this.ctx;
@@ -152,7 +153,10 @@ export class ChatStream {
     const peer = packet.from === me ? packet.to : packet.from;
     if (!book.count(stored)) return true;
     let verified = true;
-    if (!live && !book.firstFrom(peer, stored)) {
+    // A peer whose username I have not yet learnt: each of their packets is read in full until their
+    // hello turns up, wherever in the stream it is (their first packet may have come without one).
+    const nameUnknown = packet.from !== me && session.profile.peers[peer]?.username === undefined;
+    if (!live && !book.firstFrom(peer, stored) && !nameUnknown) {
       try {
         const sender = await this.ctx.senderKey(packet.from);
         verifyPacketSignature(packet, sender.key);
