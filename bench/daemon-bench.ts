@@ -255,6 +255,60 @@ async function coldSyncPage(dataDir: string): Promise<void> {
   );
 }
 
+/** A packet of about 56 KB from A to B, the largest a client may send. */
+function largePacket(from: string, to: string): Packet {
+  return { ...syntheticPacket(), from, to, ct: randomBytes(40_000).toString('base64') };
+}
+
+/**
+ * What a page and a receipt read, against what they return: a 500-record sync of large packets
+ * (before: the whole segment parsed, then cut to 2 MiB) and a receipt over a 1,536-record stream
+ * (before: every packet of the stream loaded). Both baselines are measured in the same run.
+ */
+async function readCost(): Promise<void> {
+  const [a = '', b = ''] = identifiers;
+  const dataDir = await mkdtemp(join(tmpdir(), 'metachat-read-bench-'));
+  let store = await SegmentedStore.open(dataDir);
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let i = 0; i < 96; i++) await store.append(largePacket(a, b), 1);
+    }),
+  );
+  await store.close();
+  store = await SegmentedStore.open(dataDir);
+  const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
+  const segments = join(dataDir, 'segments');
+  let started = performance.now();
+  await readSegment(segments, 0);
+  console.log(
+    `sync page, 500 large records, before: whole segment parsed ${(performance.now() - started).toFixed(0)} ms`,
+  );
+  let read = store.readCounter.bytes;
+  started = performance.now();
+  const page = await store.since(b, 0, 500, 2 * 1024 * 1024);
+  console.log(
+    `  after: ${String(page.records.length)} records cut by bytes in ${(performance.now() - started).toFixed(1)} ms, ${mb(store.readCounter.bytes - read)} MB read`,
+  );
+  const heap = () => process.memoryUsage().heapUsed + process.memoryUsage().external;
+  let before = heap();
+  started = performance.now();
+  const loaded = [];
+  for (let k = 0; k < 3; k++) loaded.push(...(await readSegment(segments, k)));
+  console.log(
+    `receipt over ${String(loaded.length)} records, before: stream loaded ${(performance.now() - started).toFixed(0)} ms, +${mb(heap() - before)} MB`,
+  );
+  loaded.length = 0;
+  before = heap();
+  read = store.readCounter.bytes;
+  started = performance.now();
+  await store.acknowledge(b, 10_000);
+  console.log(
+    `  after: cursor moved on the index in ${(performance.now() - started).toFixed(1)} ms, ${String(store.readCounter.bytes - read)} bytes read, +${mb(heap() - before)} MB`,
+  );
+  await store.close();
+  await rm(dataDir, { recursive: true, force: true });
+}
+
 /** Per-message storage cost as the history grows, and the daemon's start time with 100,000 stored. */
 export async function storageCost(): Promise<void> {
   console.log('\nStorage: cost of one durable append (fsync) as the history grows');
@@ -288,6 +342,7 @@ export async function storageCost(): Promise<void> {
     );
   }
   await coldSyncPage(dataDir);
+  await readCost();
   const empty = await mkdtemp(join(tmpdir(), 'metachat-empty-'));
   const baseline = await spawnListening(daemonArgs(empty));
   await stop(baseline.child);
