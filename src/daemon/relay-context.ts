@@ -62,7 +62,12 @@ export interface RelayContext {
   readonly refusals: RefusalLog;
   /** Registrations per client address in the last hour. */
   readonly registrationLimiter: FailureLimiter;
-  /** Authenticated sockets per identifier. */
+  /**
+   * Other daemons share this relay (the PostgreSQL adapter): a user's sockets may be on any of
+   * them, so broadcasts go out even when this daemon holds none of the room's sockets.
+   */
+  readonly clustered: boolean;
+  /** Authenticated sockets per identifier, on this daemon. */
   readonly sockets: Map<string, Set<string>>;
   readonly publicKeys: Map<string, PublicKey>;
 }

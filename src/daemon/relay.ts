@@ -8,6 +8,7 @@ import type { DaemonConfig } from './config.js';
 import { connectionGuard, dropConnection } from './connection-guard.js';
 import { history, key, receipt, send, sync } from './message-handlers.js';
 import { openStores } from './open-stores.js';
+import { clusterAdapter } from './postgres/cluster-adapter.js';
 import { FailureLimiter, TokenBucket } from './rate-limit.js';
 import type { EngineConnection } from './output-budget.js';
 import { RefusalLog } from './refusal-log.js';
@@ -78,6 +79,9 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
   });
   guard.attach(io);
   coalesceServerWrites(io);
+  const cluster =
+    config.postgresUrl === undefined ? undefined : clusterAdapter(config.postgresUrl, logger);
+  if (cluster) io.adapter(cluster.factory);
   const ctx: RelayContext = {
     io,
     keys,
@@ -108,6 +112,7 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       MAX_TRACKED_ADDRESSES,
     ),
     refusals,
+    clustered: cluster !== undefined,
     sockets: new Map(),
     publicKeys: new Map(),
   };
@@ -237,6 +242,7 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       closing = true;
       while (inflight.size > 0) await Promise.allSettled([...inflight]);
       await io.close();
+      await cluster?.close();
       while (inflight.size > 0) await Promise.allSettled([...inflight]);
       // Every acknowledged packet is on disk already; what a failed last write loses is the
       // last-seen times since the previous one. Stopping cleanly is still right.

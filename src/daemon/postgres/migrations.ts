@@ -53,4 +53,16 @@ CREATE TABLE contacts (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'socket.io adapter attachments',
+    // @socket.io/postgres-adapter keeps here the broadcasts too large for one NOTIFY (8000 bytes).
+    sql: `
+CREATE TABLE socket_io_attachments (
+  id bigserial UNIQUE,
+  created_at timestamptz DEFAULT now(),
+  payload bytea
+);
+`,
+  },
 ];

@@ -10,7 +10,7 @@ import type {
 } from '../../core/index.js';
 import { recordSchema } from '../segment-files.js';
 import { StoreCorruptError } from '../store-corrupt-error.js';
-import { failureCode, guarded } from './pool.js';
+import { endBounded, failureCode, guarded } from './pool.js';
 
 interface PacketRow {
   pos: string;
@@ -277,7 +277,8 @@ export class PgMessageStore implements MessageStore {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /** Ends the pool; waits on PostgreSQL at most 5 s (a dead server must not hold the relay's stop). */
   async close(): Promise<void> {
-    await this.pool.end();
+    await endBounded(this.pool, 5_000);
   }
 }

@@ -5,6 +5,33 @@ import { MetaChatError, RelayError } from '../../core/index.js';
 /** Connections one daemon keeps open to PostgreSQL; each one is a send in flight. */
 export const POOL_SIZE = 16;
 
+/** The longest a store query may wait for PostgreSQL's answer. */
+export const QUERY_TIMEOUT_MS = 15_000;
+
+/**
+ * Ends a client or a pool, but waits on PostgreSQL at most `ms`: a pool whose server vanished can
+ * wait forever for a connection to come back. A client still open then has its socket destroyed.
+ * Resolves to whether it ended in time.
+ */
+export async function endBounded(target: pg.Pool | pg.Client, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = target.end().then(
+    () => true,
+    () => true,
+  );
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const done = await Promise.race([ended, late]);
+  clearTimeout(timer);
+  if (!done && target instanceof pg.Client) {
+    (
+      target as unknown as { connection?: { stream?: { destroy(): void } } }
+    ).connection?.stream?.destroy();
+  }
+  return done;
+}
+
 /** The PostgreSQL error code or Node error code of a failure, safe to log (never a value). */
 export function failureCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
@@ -20,6 +47,10 @@ export function createPool(url: string, logger: Logger, max = POOL_SIZE): pg.Poo
     connectionString: url,
     max,
     connectionTimeoutMillis: 5_000,
+    // A query PostgreSQL never answers (the server hung, the network split) fails as STORE_FAILED
+    // instead of holding a send, and the relay's close, forever. A commit that did happen is
+    // found again by the packet id when the client resends.
+    query_timeout: QUERY_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     application_name: 'metachat-daemon',
   });
