@@ -1,5 +1,5 @@
-import { prepareRegistration, type Account } from '../src/cli/account.js';
-import { RelayClient } from '../src/cli/relay-client.js';
+import { prepareRegistration, type Account } from '../src/cli/relay/account.js';
+import { RelayClient } from '../src/cli/relay/relay-client.js';
 import type { RegisterRequest } from '../src/core/index.js';
 
 const PASSWORD = 'soak password, not a secret';

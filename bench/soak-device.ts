@@ -1,5 +1,5 @@
-import type { Account } from '../src/cli/account.js';
-import { RelayClient, RelayRefusedError } from '../src/cli/relay-client.js';
+import type { Account } from '../src/cli/relay/account.js';
+import { RelayClient, RelayRefusedError } from '../src/cli/relay/relay-client.js';
 import { sealPacket, type Packet, type StoredPacket } from '../src/core/index.js';
 import type { SoakLedger } from './soak-ledger.js';
 

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Account } from '../src/cli/account.js';
+import type { Account } from '../src/cli/relay/account.js';
 import { prng } from '../test/support/prng.js';
 import { percentile } from './relay-load.js';
 import { inParallel, registerAccounts } from './soak-accounts.js';

@@ -8,13 +8,17 @@ import {
   UsageError,
   WrappedKeyRejectedError,
 } from './cli-errors.js';
-import { OutboxCorruptError } from './outbox.js';
-import { oneLine, terminalJson } from './terminal-text.js';
-import { OutboxFlushError } from './outbox-flush.js';
-import { ProfileBusyError } from './profile-lock.js';
-import { ProfileReplacedError } from './profile-merge.js';
-import { NoProfileError, ProfileCorruptError } from './profile.js';
-import { RelayRefusedError, RelayTimeoutError, RelayUnreachableError } from './relay-client.js';
+import { OutboxCorruptError } from './outgoing/outbox.js';
+import { oneLine, terminalJson } from './terminal/terminal-text.js';
+import { OutboxFlushError } from './outgoing/outbox-flush.js';
+import { ProfileBusyError } from './profile/profile-lock.js';
+import { ProfileReplacedError } from './profile/profile-merge.js';
+import { NoProfileError, ProfileCorruptError } from './profile/profile.js';
+import {
+  RelayRefusedError,
+  RelayTimeoutError,
+  RelayUnreachableError,
+} from './relay/relay-client.js';
 
 /** Exit code of a command interrupted at a prompt (Ctrl+C), as shells report SIGINT. */
 export const INTERRUPTED_EXIT = 130;

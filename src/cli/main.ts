@@ -1,44 +1,20 @@
 import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
-import { loginCommand, registerCommand } from './account-commands.js';
+import { loginCommand, registerCommand } from './commands/account-commands.js';
+import type { CliContext, GlobalOptions } from './cli-context.js';
 import { UsageError } from './cli-errors.js';
 import { reportOf, writeReport } from './error-report.js';
-import { logoutCommand } from './logout-command.js';
-import { inboxCommand } from './inbox-command.js';
-import { historyCommand, listenCommand, sendCommand } from './message-commands.js';
-import { resolveHome, loadProfile } from './profile.js';
-import { hiddenPrompt } from './prompt.js';
-import { readPassword } from './password.js';
-import { checkServerUrl, DEFAULT_SERVER } from './server-url.js';
-import { aliasCommand, verifyCommand } from './trust-commands.js';
-import { settingsCommand } from './settings-command.js';
-import { tuiCommand } from './tui-command.js';
-import { sanitizeForTerminal, terminalJson } from './terminal-text.js';
-
-/** Options every command accepts, before or after its name. */
-export interface GlobalOptions {
-  server?: string;
-  home?: string;
-  json?: boolean;
-  passwordStdin?: boolean;
-}
-
-/** What each command needs from the process, so tests can run it for real as a child process. */
-export interface CliContext {
-  readonly options: () => GlobalOptions;
-  readonly home: () => string;
-  /** The relay named by --server or METACHAT_SERVER (checked to be a URL), if any. */
-  readonly server: () => string | undefined;
-  /** That relay, else the default one (for a new profile). */
-  readonly serverOrDefault: () => string;
-  /** The password, asked once per process; `check` runs on it before a confirmation prompt. */
-  readonly password: (confirm: boolean, check?: (password: string) => void) => Promise<string>;
-  /** Forgets the password read, so the next `password()` asks again (a wrong one typed at a prompt). */
-  readonly forgetPassword: () => void;
-  /** Whether the password comes from a prompt on the terminal, so asking again makes sense. */
-  readonly promptsForPassword: () => boolean;
-  readonly print: (human: string, json: unknown) => void;
-}
+import { logoutCommand } from './commands/logout-command.js';
+import { inboxCommand } from './commands/inbox-command.js';
+import { historyCommand, listenCommand, sendCommand } from './commands/message-commands.js';
+import { resolveHome, loadProfile } from './profile/profile.js';
+import { hiddenPrompt } from './terminal/prompt.js';
+import { readPassword } from './terminal/password.js';
+import { checkServerUrl, DEFAULT_SERVER } from './relay/server-url.js';
+import { aliasCommand, verifyCommand } from './commands/trust-commands.js';
+import { settingsCommand } from './commands/settings-command.js';
+import { tuiCommand } from './commands/tui-command.js';
+import { sanitizeForTerminal, terminalJson } from './terminal/terminal-text.js';
 
 function context(program: Command): CliContext {
   let cached: Promise<string> | undefined;

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { prepareRegistration } from '../../src/cli/account.js';
+import { prepareRegistration } from '../../src/cli/relay/account.js';
 import type { ChatController } from '../../src/cli/tui/chat-controller.js';
-import type { RelayClient } from '../../src/cli/relay-client.js';
+import type { RelayClient } from '../../src/cli/relay/relay-client.js';
 import type { ChatSnapshot } from '../../src/cli/tui/chat-state.js';
 import { generateKeyPair, sealPacket } from '../../src/core/index.js';
 import {
@@ -16,7 +16,7 @@ import {
   type TestRelay,
   type TestUser,
 } from '../support/relay-harness.js';
-import { loadProfile, saveProfile } from '../../src/cli/profile.js';
+import { loadProfile, saveProfile } from '../../src/cli/profile/profile.js';
 import { runCli } from '../support/cli-process.js';
 import { messagesWith, profileFor, startController, until } from '../support/tui-harness.js';
 

@@ -5,7 +5,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DeliveredNotice } from '../../src/core/index.js';
-import type { RelayClient } from '../../src/cli/relay-client.js';
+import type { RelayClient } from '../../src/cli/relay/relay-client.js';
 import { runCli } from '../support/cli-process.js';
 import {
   newUser,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { LOOKALIKE_DIGITS, peerLabels, SHORT_ID_DIGITS } from '../../src/cli/peer-label.js';
-import type { Profile } from '../../src/cli/profile.js';
+import { LOOKALIKE_DIGITS, peerLabels, SHORT_ID_DIGITS } from '../../src/cli/stream/peer-label.js';
+import type { Profile } from '../../src/cli/profile/profile.js';
 
 const ME = 'a'.repeat(64);
 const BOB = `3fa9c2d81b7e${'1'.repeat(52)}`;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
-import { RelayClient, RelayUnreachableError } from '../../src/cli/relay-client.js';
+import { RelayClient, RelayUnreachableError } from '../../src/cli/relay/relay-client.js';
 
 let server: Server | undefined;
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readdir } from 'node:fs/promises';
-import { saveOutbox } from '../../src/cli/outbox.js';
+import { saveOutbox } from '../../src/cli/outgoing/outbox.js';
 import { generateKeyPair, sealPacket } from '../../src/core/index.js';
 import { runCli } from '../support/cli-process.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Readable } from 'node:stream';
 import { UsageError } from '../../src/cli/cli-errors.js';
-import { StdinReader } from '../../src/cli/stdin-reader.js';
+import { StdinReader } from '../../src/cli/terminal/stdin-reader.js';
 
 function reader(...chunks: (string | Buffer)[]): StdinReader {
   return new StdinReader(

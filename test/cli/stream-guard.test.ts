@@ -8,7 +8,7 @@ import {
   type StreamEntry,
   type StreamSource,
   type StreamVerdict,
-} from '../../src/cli/stream-guard.js';
+} from '../../src/cli/stream/stream-guard.js';
 
 const ME = 'a'.repeat(64);
 const PEER = 'b'.repeat(64);

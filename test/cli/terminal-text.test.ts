@@ -5,7 +5,7 @@ import {
   oneLine,
   sanitizeForTerminal,
   terminalJson,
-} from '../../src/cli/terminal-text.js';
+} from '../../src/cli/terminal/terminal-text.js';
 
 const R = '\ufffd';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { render } from 'ink-testing-library';
 import { useRef } from 'react';
-import { refusalOf } from '../../src/cli/tui/chat-outbox.js';
-import { DRAFT_MAX_BYTES, cleanDraftText, draftBytes } from '../../src/cli/tui/draft-text.js';
+import { refusalOf } from '../../src/cli/outgoing/message-refusal.js';
+import { DRAFT_MAX_BYTES, cleanDraftText, draftBytes } from '../../src/cli/outgoing/draft-text.js';
 import { graphemeStart } from '../../src/cli/tui/graphemes.js';
 import type { Keypress } from '../../src/cli/tui/key-decoder.js';
 import {

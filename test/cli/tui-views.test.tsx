@@ -8,7 +8,7 @@ import type {
 } from '../../src/cli/tui/chat-state.js';
 import { ChatView, type ChatActions } from '../../src/cli/tui/ChatView.js';
 import { InboxView, type InboxActions } from '../../src/cli/tui/InboxView.js';
-import { dayLabel } from '../../src/cli/local-time.js';
+import { dayLabel } from '../../src/cli/terminal/local-time.js';
 import { KeyboardProvider } from '../../src/cli/tui/use-keys.js';
 
 const ME = 'a'.repeat(64);

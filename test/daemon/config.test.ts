@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { rm } from 'node:fs/promises';
-import { prepareRegistration } from '../../src/cli/account.js';
-import { RelayClient, RelayRefusedError } from '../../src/cli/relay-client.js';
+import { prepareRegistration } from '../../src/cli/relay/account.js';
+import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
 import { ConfigError, DEFAULT_LIMITS, resolveConfig } from '../../src/daemon/config.js';
 import { killAllDaemons, spawnDaemon } from '../support/daemon-process.js';
 import { tempDir } from '../support/relay-harness.js';

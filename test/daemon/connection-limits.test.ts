@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { Socket } from 'node:net';
-import { RelayClient } from '../../src/cli/relay-client.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
 import { MAX_BODY_BYTES, type Packet } from '../../src/core/index.js';
 import { idleConnection, pauseReading } from '../support/paused-readers.js';
 import {

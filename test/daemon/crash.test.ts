@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { rm } from 'node:fs/promises';
-import { RelayClient } from '../../src/cli/relay-client.js';
-import { registerAccount, type Account } from '../../src/cli/account.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
+import { registerAccount, type Account } from '../../src/cli/relay/account.js';
 import { killAllDaemons, spawnDaemon } from '../support/daemon-process.js';
 import { sealText, tempDir } from '../support/relay-harness.js';
 import { storedState } from '../support/stored-state.js';

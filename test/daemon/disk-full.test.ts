@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { registerAccount, type Account } from '../../src/cli/account.js';
-import { RelayClient, RelayRefusedError } from '../../src/cli/relay-client.js';
+import { registerAccount, type Account } from '../../src/cli/relay/account.js';
+import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { sealText, tempDir } from '../support/relay-harness.js';
 

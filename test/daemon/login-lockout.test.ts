@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect as netConnect, type AddressInfo } from 'node:net';
-import { prepareRegistration } from '../../src/cli/account.js';
+import { prepareRegistration } from '../../src/cli/relay/account.js';
 import { io, type Socket } from 'socket.io-client';
-import { RelayClient, RelayRefusedError } from '../../src/cli/relay-client.js';
+import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
 import { bytesToBase64, bytesToHex, systemRandom } from '../../src/core/index.js';
 import { newUser, startTestRelay } from '../support/relay-harness.js';
 

@@ -3,8 +3,8 @@ import { generateKeyPairSync, type RSAKeyPairOptions } from 'node:crypto';
 import { symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
-import { prepareRegistration } from '../../src/cli/account.js';
-import { RelayClient, RelayRefusedError } from '../../src/cli/relay-client.js';
+import { prepareRegistration } from '../../src/cli/relay/account.js';
+import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
 import {
   base64ToBytes,
   bytesToBase64,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { loginAccount } from '../../src/cli/account.js';
-import { RelayClient } from '../../src/cli/relay-client.js';
+import { loginAccount } from '../../src/cli/relay/account.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
 import { identifierFromUsername, openPacket, type PresenceUpdate } from '../../src/core/index.js';
 import {
   collectPackets,

@@ -4,7 +4,7 @@ import { appendFile, readdir, readFile, rm, unlink, writeFile } from 'node:fs/pr
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import type { Account } from '../../src/cli/account.js';
+import type { Account } from '../../src/cli/relay/account.js';
 import type { Packet } from '../../src/core/index.js';
 import { commitBytes } from '../../src/daemon/segment-files.js';
 import { SegmentedStore } from '../../src/daemon/segmented-store.js';

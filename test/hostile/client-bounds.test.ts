@@ -2,10 +2,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MAX_NEW_PEERS_PER_RUN } from '../../src/cli/peers.js';
-import type { RelayClient } from '../../src/cli/relay-client.js';
-import { openSession } from '../../src/cli/session.js';
-import { MAX_HELD_PUSHES, MAX_PAGES } from '../../src/cli/stream-follower.js';
+import { MAX_NEW_PEERS_PER_RUN } from '../../src/cli/profile/peers.js';
+import type { RelayClient } from '../../src/cli/relay/relay-client.js';
+import { openSession } from '../../src/cli/relay/session.js';
+import { MAX_HELD_PUSHES, MAX_PAGES } from '../../src/cli/stream/stream-follower.js';
 import {
   generateKeyPair,
   importPublicKey,

@@ -1,5 +1,5 @@
-import type { Profile } from '../../src/cli/profile.js';
-import type { Session } from '../../src/cli/session.js';
+import type { Profile } from '../../src/cli/profile/profile.js';
+import type { Session } from '../../src/cli/relay/session.js';
 import {
   startTestRelay,
   newUser,

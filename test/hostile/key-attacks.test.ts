@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KeyChangedError } from '../../src/cli/cli-errors.js';
-import { isWarning, readStored } from '../../src/cli/messages.js';
-import { peerKey } from '../../src/cli/peers.js';
+import { isWarning, readStored } from '../../src/cli/stream/messages.js';
+import { peerKey } from '../../src/cli/profile/peers.js';
 import {
   generateKeyPair,
   safetyNumber,

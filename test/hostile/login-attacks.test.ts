@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { loginAccount } from '../../src/cli/account.js';
+import { loginAccount } from '../../src/cli/relay/account.js';
 import { WrappedKeyRejectedError } from '../../src/cli/cli-errors.js';
-import { RelayClient } from '../../src/cli/relay-client.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
 import {
   KdfAboveCeilingError,
   KdfBelowFloorError,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { isWarning, readStored, type MessageLine } from '../../src/cli/messages.js';
-import { checkHistoryPage } from '../../src/cli/stream-guard.js';
+import { isWarning, readStored, type MessageLine } from '../../src/cli/stream/messages.js';
+import { checkHistoryPage } from '../../src/cli/stream/stream-guard.js';
 import { bytesToHex, systemRandom, type Packet, type StoredPacket } from '../../src/core/index.js';
 import { sealText, type TestUser } from '../support/relay-harness.js';
 import { startHostileWorld, sessionOf, type HostileWorld } from './hostile-world.js';

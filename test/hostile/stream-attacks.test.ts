@@ -3,9 +3,9 @@ import {
   followStream,
   type StreamFollower,
   type StreamItem,
-} from '../../src/cli/stream-follower.js';
-import { StreamGuard, type StreamGuardState } from '../../src/cli/stream-guard.js';
-import type { RelayClient } from '../../src/cli/relay-client.js';
+} from '../../src/cli/stream/stream-follower.js';
+import { StreamGuard, type StreamGuardState } from '../../src/cli/stream/stream-guard.js';
+import type { RelayClient } from '../../src/cli/relay/relay-client.js';
 import {
   SignatureInvalidError,
   verifyPacketSignature,

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
-import { loadProfile } from '../../src/cli/profile.js';
+import { loadProfile } from '../../src/cli/profile/profile.js';
 import { App } from '../../src/cli/tui/App.js';
 import type { ChatController } from '../../src/cli/tui/chat-controller.js';
 import { generateKeyPair, type Packet, type StoredPacket } from '../../src/core/index.js';

@@ -1,6 +1,6 @@
-import type { Account } from '../../src/cli/account.js';
-import { RelayClient } from '../../src/cli/relay-client.js';
-import { prepareRegistration } from '../../src/cli/account.js';
+import type { Account } from '../../src/cli/relay/account.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
+import { prepareRegistration } from '../../src/cli/relay/account.js';
 import type { TestUser } from './relay-harness.js';
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import type { RelayClient } from '../../src/cli/relay-client.js';
+import type { RelayClient } from '../../src/cli/relay/relay-client.js';
 
 /**
  * Stops reading a connected client's TCP socket (socket.io-client over `ws`): the relay's writes to

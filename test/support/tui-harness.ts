@@ -1,7 +1,7 @@
-import { newProfile, type Account } from '../../src/cli/account.js';
-import { loadOutbox } from '../../src/cli/outbox.js';
-import type { Profile } from '../../src/cli/profile.js';
-import { RelayClient } from '../../src/cli/relay-client.js';
+import { newProfile, type Account } from '../../src/cli/relay/account.js';
+import { loadOutbox } from '../../src/cli/outgoing/outbox.js';
+import type { Profile } from '../../src/cli/profile/profile.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
 import { ChatController } from '../../src/cli/tui/chat-controller.js';
 import type { ChatSnapshot } from '../../src/cli/tui/chat-state.js';
 

@@ -1,7 +1,7 @@
 import stringWidth from 'string-width';
 import { Box, Text } from 'ink';
 import type { ConnectionState, ConversationSummary } from './chat-state.js';
-import { SHORT_ID_DIGITS } from '../peer-label.js';
+import { SHORT_ID_DIGITS } from '../stream/peer-label.js';
 import { fitWidth } from './message-rows.js';
 import { tint } from './palette.js';
 import { describeConnection, describePresence, describeTrust } from './status-text.js';

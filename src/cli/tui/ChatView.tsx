@@ -2,7 +2,7 @@ import { Box } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ChatLog, ChatSnapshot, ConversationSummary } from './chat-state.js';
 import { ChatHeader } from './ChatHeader.js';
-import { DRAFT_MAX_BYTES, draftBytes, kib } from './draft-text.js';
+import { DRAFT_MAX_BYTES, draftBytes, kib } from '../outgoing/draft-text.js';
 import { isCtrl, isKey, type Keypress } from './key-decoder.js';
 import type { EditorState } from './line-editor.js';
 import {

@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import { nextBoundary } from './graphemes.js';
-import { sanitizeForTerminal } from '../terminal-text.js';
+import { sanitizeForTerminal } from '../terminal/terminal-text.js';
 import { wrappedHeight } from './message-rows.js';
 import { tint } from './palette.js';
 import type { EditorState } from './use-line-editor.js';

@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import type { ChatSnapshot } from './chat-state.js';
-import { oneLine } from '../terminal-text.js';
+import { oneLine } from '../terminal/terminal-text.js';
 import { tint } from './palette.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { PublicKey } from '../../core/index.js';
-import type { SenderKey } from '../peers.js';
-import type { Session } from '../session.js';
-import type { StreamGuard } from '../stream-guard.js';
+import type { SenderKey } from '../profile/peers.js';
+import type { Session } from '../relay/session.js';
+import type { StreamGuard } from '../stream/stream-guard.js';
 import type { ConversationBook } from './conversation-book.js';
 
 /**

@@ -1,7 +1,7 @@
 import { importPublicKey, type PublicKey } from '../../core/index.js';
-import type { Account } from '../account.js';
+import type { Account } from '../relay/account.js';
 import { KeyChangedError, UnknownPeerError } from '../cli-errors.js';
-import type { OutboxEntry } from '../outbox.js';
+import type { OutboxEntry } from '../outgoing/outbox.js';
 import {
   firstContactNotice,
   noSuchUser,
@@ -11,13 +11,13 @@ import {
   type SenderKey,
   usernameNotice,
   type PeerAddress,
-} from '../peers.js';
-import { peerLabel, type PeerLabel } from '../peer-label.js';
-import { ProfileReplacedError } from '../profile-merge.js';
-import { saveProfile, type Profile } from '../profile.js';
-import { RelayRefusedError, type RelayClient } from '../relay-client.js';
-import type { Session } from '../session.js';
-import { StreamGuard } from '../stream-guard.js';
+} from '../profile/peers.js';
+import { peerLabel, type PeerLabel } from '../stream/peer-label.js';
+import { ProfileReplacedError } from '../profile/profile-merge.js';
+import { saveProfile, type Profile } from '../profile/profile.js';
+import { RelayRefusedError, type RelayClient } from '../relay/relay-client.js';
+import type { Session } from '../relay/session.js';
+import { StreamGuard } from '../stream/stream-guard.js';
 import type { ChatContext } from './chat-context.js';
 import { ChatOutbox } from './chat-outbox.js';
 import type { ChatSnapshot, ConnectionState, TrustState } from './chat-state.js';

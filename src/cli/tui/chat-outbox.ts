@@ -1,36 +1,17 @@
-import { MetaChatError, encodeBody, openPacket, type PublicKey } from '../../core/index.js';
+import { MetaChatError, openPacket, type PublicKey } from '../../core/index.js';
 import { KeyChangedError } from '../cli-errors.js';
-import { composeMessage, markHelloSent } from '../compose.js';
-import { outboxId, saveOutbox, type OutboxEntry } from '../outbox.js';
-import { RelayRefusedError, RelayTimeoutError } from '../relay-client.js';
+import { composeMessage, markHelloSent } from '../outgoing/compose.js';
+import { refusalOf } from '../outgoing/message-refusal.js';
+import { outboxId, saveOutbox, type OutboxEntry } from '../outgoing/outbox.js';
+import { RelayRefusedError, RelayTimeoutError } from '../relay/relay-client.js';
 import type { ChatContext } from './chat-context.js';
 import type { ChatMessage } from './chat-state.js';
-import { DRAFT_MAX_BYTES, cleanDraftText, draftBytes, kib } from './draft-text.js';
 
 /** A rate-limited send is tried again after this pause instead of failing. */
 const RATE_LIMIT_PAUSE_MS = 1_000;
 /** A send that got no answer while the link stayed up is tried again after this, doubling up to the cap. */
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
-
-/** Why the core would refuse this text as a message, in words for the status line; null if it would not. */
-export function refusalOf(text: string): string | null {
-  if (text.trim().length === 0) return 'Not sent: the message is only white space.';
-  if (cleanDraftText(text).stripped > 0) {
-    return 'Not sent: the message holds control characters (they can disguise text on a terminal).';
-  }
-  const bytes = draftBytes(text);
-  if (bytes > DRAFT_MAX_BYTES) {
-    return `Not sent: the message is ${kib(bytes)}, over the ${kib(DRAFT_MAX_BYTES)} limit.`;
-  }
-  try {
-    encodeBody({ v: 1, type: 'text', text });
-  } catch (error) {
-    if (!(error instanceof MetaChatError)) throw error;
-    return 'Not sent: the message cannot be encoded.';
-  }
-  return null;
-}
 
 /**
  * The chat screen's sending side. A message is sealed once, when it is written, so its packet ids

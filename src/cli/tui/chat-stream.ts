@@ -1,8 +1,8 @@
 import { MetaChatError, verifyPacketSignature, type StoredPacket } from '../../core/index.js';
 import { KeyChangedError } from '../cli-errors.js';
-import { isWarning, readStored } from '../messages.js';
-import { followStream, type StreamFollower, type StreamItem } from '../stream-follower.js';
-import { checkHistoryPage, hidesPacket, type StreamIssue } from '../stream-guard.js';
+import { isWarning, readStored } from '../stream/messages.js';
+import { followStream, type StreamFollower, type StreamItem } from '../stream/stream-follower.js';
+import { checkHistoryPage, hidesPacket, type StreamIssue } from '../stream/stream-guard.js';
 import type { ChatContext } from './chat-context.js';
 import type { ChatMessage } from './chat-state.js';
 

@@ -1,7 +1,7 @@
 import type { PresenceUpdate, StoredPacket } from '../../core/index.js';
-import { isWarning, type MessageLine } from '../messages.js';
-import { peerLabel, peerLabels, type PeerLabel } from '../peer-label.js';
-import type { Profile } from '../profile.js';
+import { isWarning, type MessageLine } from '../stream/messages.js';
+import { peerLabel, peerLabels, type PeerLabel } from '../stream/peer-label.js';
+import type { Profile } from '../profile/profile.js';
 import {
   mergeMessages,
   type ChatLog,

@@ -1,4 +1,4 @@
-import { DRAFT_MAX_BYTES, cleanDraftText, draftBytes, kib } from './draft-text.js';
+import { DRAFT_MAX_BYTES, cleanDraftText, draftBytes, kib } from '../outgoing/draft-text.js';
 import {
   graphemeStart,
   graphemes,

@@ -1,8 +1,8 @@
 import stringWidth from 'string-width';
 import wrapAnsi from 'wrap-ansi';
 import type { ChatMessage } from './chat-state.js';
-import { clockTime, dayLabel } from '../local-time.js';
-import { sanitizeForTerminal } from '../terminal-text.js';
+import { clockTime, dayLabel } from '../terminal/local-time.js';
+import { sanitizeForTerminal } from '../terminal/terminal-text.js';
 
 /** Widest a sender name column gets; longer names are cut with an ellipsis. */
 const NAME_COLUMN_MAX = 16;

@@ -1,5 +1,5 @@
-import type { Account } from '../account.js';
-import { RelayRefusedError, type RelayClient } from '../relay-client.js';
+import type { Account } from '../relay/account.js';
+import { RelayRefusedError, type RelayClient } from '../relay/relay-client.js';
 import type { ConnectionState } from './chat-state.js';
 
 /** After this many failed reconnection attempts the header says offline (it keeps retrying). */

@@ -1,5 +1,5 @@
 import type { ConnectionState, ConversationSummary, TrustState } from './chat-state.js';
-import { clockTime, dayLabel } from '../local-time.js';
+import { clockTime, dayLabel } from '../terminal/local-time.js';
 
 /** The connection as the headers say it, with the color to say it in. */
 export function describeConnection(state: ConnectionState): { text: string; color: string } {

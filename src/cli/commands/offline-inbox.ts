@@ -1,7 +1,7 @@
-import type { CliContext } from './main.js';
-import { loadOutbox, OutboxCorruptError } from './outbox.js';
-import { loadProfile, type Profile } from './profile.js';
-import type { RelayUnreachableError } from './relay-client.js';
+import type { CliContext } from '../cli-context.js';
+import { loadOutbox, OutboxCorruptError } from '../outgoing/outbox.js';
+import { loadProfile, type Profile } from '../profile/profile.js';
+import type { RelayUnreachableError } from '../relay/relay-client.js';
 
 /** One peer this device knows while the relay cannot be asked: no unread counts, no presence. */
 export interface OfflineInboxEntry {

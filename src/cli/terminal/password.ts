@@ -1,4 +1,4 @@
-import { UsageError } from './cli-errors.js';
+import { UsageError } from '../cli-errors.js';
 import { processStdin, type StdinReader } from './stdin-reader.js';
 
 /** A password line longer than this is a mistake (a file piped in whole), not a password. */

@@ -1,5 +1,5 @@
-import type { Profile } from './profile.js';
-import { oneLine } from './terminal-text.js';
+import type { Profile } from '../profile/profile.js';
+import { oneLine } from '../terminal/terminal-text.js';
 
 /**
  * Hex digits a short identifier shows at least: 80 bits. Were identifiers always SHA-256 of a

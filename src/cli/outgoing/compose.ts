@@ -1,6 +1,6 @@
-import { sealPacket, type Packet, type PublicKey } from '../core/index.js';
-import type { Account } from './account.js';
-import type { Profile } from './profile.js';
+import { sealPacket, type Packet, type PublicKey } from '../../core/index.js';
+import type { Account } from '../relay/account.js';
+import type { Profile } from '../profile/profile.js';
 
 /** The packets of one message, and whether my username rides along (the paper's exchange). */
 export interface ComposedMessage {

@@ -1,6 +1,6 @@
 import { loadOutbox, outboxId, saveOutbox, type OutboxEntry } from './outbox.js';
-import { RelayRefusedError } from './relay-client.js';
-import type { Session } from './session.js';
+import { RelayRefusedError } from '../relay/relay-client.js';
+import type { Session } from '../relay/session.js';
 
 /** A rate-limited queued message is tried again after this pause, at most this many times. */
 const RATE_LIMIT_PAUSE_MS = 1_000;

@@ -1,4 +1,4 @@
-import { UsageError } from './cli-errors.js';
+import { UsageError } from '../cli-errors.js';
 
 /** The relay a profile uses when neither --server nor METACHAT_SERVER names one. */
 export const DEFAULT_SERVER = 'http://127.0.0.1:7373';

@@ -1,18 +1,18 @@
-import { MetaChatError, verifyPacketSignature, type PresenceUpdate } from '../core/index.js';
-import { KeyChangedError } from './cli-errors.js';
-import type { CliContext } from './main.js';
+import { MetaChatError, verifyPacketSignature, type PresenceUpdate } from '../../core/index.js';
+import { KeyChangedError } from '../cli-errors.js';
+import type { CliContext } from '../cli-context.js';
 import { withSession } from './with-session.js';
-import { isWarning, readStored } from './messages.js';
-import { peerLabels } from './peer-label.js';
-import { senderKey } from './peers.js';
+import { isWarning, readStored } from '../stream/messages.js';
+import { peerLabels } from '../stream/peer-label.js';
+import { senderKey } from '../profile/peers.js';
 import { offlineInbox } from './offline-inbox.js';
-import { MAX_PAGES } from './stream-follower.js';
-import { RelayRefusedError, RelayUnreachableError } from './relay-client.js';
-import { StreamGuard, type StreamIssue } from './stream-guard.js';
-import { printStreamIssue } from './stream-warnings.js';
-import type { ConversationSummary } from './tui/chat-state.js';
-import { localDateTime } from './local-time.js';
-import { oneLine, terminalJson } from './terminal-text.js';
+import { MAX_PAGES } from '../stream/stream-follower.js';
+import { RelayRefusedError, RelayUnreachableError } from '../relay/relay-client.js';
+import { StreamGuard, type StreamIssue } from '../stream/stream-guard.js';
+import { printStreamIssue } from '../stream/stream-warnings.js';
+import type { ConversationSummary } from '../tui/chat-state.js';
+import { localDateTime } from '../terminal/local-time.js';
+import { oneLine, terminalJson } from '../terminal/terminal-text.js';
 
 /** A packet the client could not verify: a protocol failure, a changed key or no key for its sender. */
 function isRefusal(error: unknown): boolean {

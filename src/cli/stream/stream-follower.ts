@@ -1,5 +1,5 @@
-import type { StoredPacket } from '../core/index.js';
-import type { RelayClient } from './relay-client.js';
+import type { StoredPacket } from '../../core/index.js';
+import type { RelayClient } from '../relay/relay-client.js';
 import type { StreamGuard, StreamIssue } from './stream-guard.js';
 
 /**

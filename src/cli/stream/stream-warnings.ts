@@ -1,5 +1,5 @@
 import type { StreamIssue } from './stream-guard.js';
-import { oneLine, terminalJson } from './terminal-text.js';
+import { oneLine, terminalJson } from '../terminal/terminal-text.js';
 
 /** A stream issue as a JSON line for scripts: the same `warning`/`code` shape as a refused packet. */
 export function streamIssueJson(issue: StreamIssue): Record<string, unknown> {

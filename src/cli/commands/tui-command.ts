@@ -1,13 +1,13 @@
-import { UsageError } from './cli-errors.js';
-import type { CliContext } from './main.js';
-import { loadOutbox } from './outbox.js';
-import { WrongPasswordError } from '../core/index.js';
-import type { Account } from './account.js';
-import { parsePeerAddress, usernameNotice } from './peers.js';
-import { loadProfile, type Profile } from './profile.js';
-import { RelayClient } from './relay-client.js';
-import { unlock } from './session.js';
-import { ChatController } from './tui/chat-controller.js';
+import { UsageError } from '../cli-errors.js';
+import type { CliContext } from '../cli-context.js';
+import { loadOutbox } from '../outgoing/outbox.js';
+import { WrongPasswordError } from '../../core/index.js';
+import type { Account } from '../relay/account.js';
+import { parsePeerAddress, usernameNotice } from '../profile/peers.js';
+import { loadProfile, type Profile } from '../profile/profile.js';
+import { RelayClient } from '../relay/relay-client.js';
+import { unlock } from '../relay/session.js';
+import { ChatController } from '../tui/chat-controller.js';
 
 /** The variables that put Ink into its CI mode, where it draws nothing until the program exits. */
 const CI_VARIABLES = ['CI', 'CONTINUOUS_INTEGRATION'] as const;
@@ -17,11 +17,11 @@ const CI_VARIABLES = ['CI', 'CONTINUOUS_INTEGRATION'] as const;
  * with Ink's CI detection off: the terminal was checked to be real, so a CI variable exported
  * by the shell must not leave it blank.
  */
-async function loadScreen(): Promise<typeof import('./tui/run-tui.js')> {
+async function loadScreen(): Promise<typeof import('../tui/run-tui.js')> {
   const saved = CI_VARIABLES.map((name) => [name, process.env[name]] as const);
   for (const name of CI_VARIABLES) Reflect.deleteProperty(process.env, name);
   try {
-    return await import('./tui/run-tui.js');
+    return await import('../tui/run-tui.js');
   } finally {
     for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
   }

@@ -23,8 +23,8 @@ import {
   type RegisterRequest,
   type StoredPacket,
   type WrappedPrivateKey,
-} from '../core/index.js';
-import { oneLine } from './terminal-text.js';
+} from '../../core/index.js';
+import { oneLine } from '../terminal/terminal-text.js';
 
 /** How long to wait for an acknowledgement before giving up on a request. */
 const DEFAULT_TIMEOUT_MS = 15_000;

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { PeerRecord, Profile } from './profile.js';
-import { REMEMBERED_PACKETS, type RememberedPacket } from './stream-guard.js';
+import type { PeerRecord, Profile } from './profile-schema.js';
+import { REMEMBERED_PACKETS, type RememberedPacket } from '../stream/stream-guard.js';
 
 /** Another login replaced the profile this process was using: merging would mix two accounts. */
 export class ProfileReplacedError extends Error {

@@ -1,7 +1,7 @@
-import { UnsentMessagesError } from './cli-errors.js';
-import type { CliContext } from './main.js';
-import { loadOutbox, OutboxCorruptError, saveOutbox } from './outbox.js';
-import { removeProfile } from './profile.js';
+import { UnsentMessagesError } from '../cli-errors.js';
+import type { CliContext } from '../cli-context.js';
+import { loadOutbox, OutboxCorruptError, saveOutbox } from '../outgoing/outbox.js';
+import { removeProfile } from '../profile/profile.js';
 
 /**
  * `logout`: forgets the account on this device, its profile and its outbox. Refuses while the chat

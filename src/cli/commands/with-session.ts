@@ -1,8 +1,8 @@
-import type { CliContext } from './main.js';
-import { flushOutbox } from './outbox-flush.js';
-import { saveProfile } from './profile.js';
-import type { ConnectOptions, RelayClient } from './relay-client.js';
-import { openSession, type Session } from './session.js';
+import type { CliContext } from '../cli-context.js';
+import { flushOutbox } from '../outgoing/outbox-flush.js';
+import { saveProfile } from '../profile/profile.js';
+import type { ConnectOptions, RelayClient } from '../relay/relay-client.js';
+import { openSession, type Session } from '../relay/session.js';
 
 /** Tells the user what the flush of the chat screen's queue did, on stderr (stdout stays the command's). */
 function reportFlush(sent: number, refused: number): void {

@@ -15,9 +15,9 @@ import {
   type PrivateKey,
   type WrappedPrivateKey,
   type RegisterRequest,
-} from '../core/index.js';
-import { WrappedKeyRejectedError } from './cli-errors.js';
-import type { Profile } from './profile.js';
+} from '../../core/index.js';
+import { WrappedKeyRejectedError } from '../cli-errors.js';
+import type { Profile } from '../profile/profile.js';
 import type { RelayClient } from './relay-client.js';
 
 /** A user's identity once registered or logged in on this device. */

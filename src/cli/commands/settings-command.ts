@@ -1,6 +1,6 @@
-import { UsageError } from './cli-errors.js';
-import type { CliContext } from './main.js';
-import { loadProfile, saveProfile, type Profile } from './profile.js';
+import { UsageError } from '../cli-errors.js';
+import type { CliContext } from '../cli-context.js';
+import { loadProfile, saveProfile, type Profile } from '../profile/profile.js';
 
 /** The profile settings a user may change, with how each reads and writes. */
 const SETTINGS = {

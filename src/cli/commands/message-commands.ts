@@ -1,7 +1,7 @@
-import { composeMessage, markHelloSent } from './compose.js';
-import { UsageError } from './cli-errors.js';
-import type { CliContext } from './main.js';
-import { isWarning, readStored, type MessageLine } from './messages.js';
+import { composeMessage, markHelloSent } from '../outgoing/compose.js';
+import { UsageError } from '../cli-errors.js';
+import type { CliContext } from '../cli-context.js';
+import { isWarning, readStored, type MessageLine } from '../stream/messages.js';
 import {
   firstContactNotice,
   noSuchUser,
@@ -11,20 +11,20 @@ import {
   MAX_NEW_PEERS_PER_RUN,
   usernameNotice,
   type PeerAddress,
-} from './peers.js';
-import { RelayRefusedError } from './relay-client.js';
-import { refusalOf } from './tui/chat-outbox.js';
-import type { PublicKey } from '../core/index.js';
-import { peerLabel } from './peer-label.js';
-import { followStream } from './stream-follower.js';
-import { checkHistoryPage, hidesPacket, MAX_JUMP, StreamGuard } from './stream-guard.js';
-import { printStreamIssue } from './stream-warnings.js';
-import type { Session } from './session.js';
+} from '../profile/peers.js';
+import { RelayRefusedError } from '../relay/relay-client.js';
+import { refusalOf } from '../outgoing/message-refusal.js';
+import type { PublicKey } from '../../core/index.js';
+import { peerLabel } from '../stream/peer-label.js';
+import { followStream } from '../stream/stream-follower.js';
+import { checkHistoryPage, hidesPacket, MAX_JUMP, StreamGuard } from '../stream/stream-guard.js';
+import { printStreamIssue } from '../stream/stream-warnings.js';
+import type { Session } from '../relay/session.js';
 import { withSession } from './with-session.js';
-import { loadProfile } from './profile.js';
-import { processStdin } from './stdin-reader.js';
-import { localDateTime } from './local-time.js';
-import { indentContinuation, oneLine, terminalJson } from './terminal-text.js';
+import { loadProfile } from '../profile/profile.js';
+import { processStdin } from '../terminal/stdin-reader.js';
+import { localDateTime } from '../terminal/local-time.js';
+import { indentContinuation, oneLine, terminalJson } from '../terminal/terminal-text.js';
 
 /** `send`: seals for the peer's pinned key (sending my username first, once) and waits for the relay's ack. */
 export async function sendCommand(

@@ -1,8 +1,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { identifierSchema, packetSchema, type Packet } from '../core/index.js';
-import { writePrivateFile } from './private-file.js';
+import { identifierSchema, packetSchema, type Packet } from '../../core/index.js';
+import { writePrivateFile } from '../profile/private-file.js';
 
 /** Messages sealed but not yet acknowledged: sent again on reconnect with the same packet ids. */
 const outboxSchema = z.strictObject({

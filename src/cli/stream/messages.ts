@@ -1,8 +1,8 @@
-import { MetaChatError, openPacket, type StoredPacket } from '../core/index.js';
-import { KeyChangedError } from './cli-errors.js';
-import { senderKey, type SenderKey } from './peers.js';
-import { RelayRefusedError } from './relay-client.js';
-import type { Session } from './session.js';
+import { MetaChatError, openPacket, type StoredPacket } from '../../core/index.js';
+import { KeyChangedError } from '../cli-errors.js';
+import { senderKey, type SenderKey } from '../profile/peers.js';
+import { RelayRefusedError } from '../relay/relay-client.js';
+import type { Session } from '../relay/session.js';
 
 /** One line of a conversation as scripts see it (`--json`), or a warning instead of unverified text. */
 export type MessageLine =

@@ -4,11 +4,11 @@ import {
   isIdentifier,
   normalizeUsername,
   type PublicKey,
-} from '../core/index.js';
-import { KeyChangedError, UnknownPeerError } from './cli-errors.js';
-import { peerLabel } from './peer-label.js';
+} from '../../core/index.js';
+import { KeyChangedError, UnknownPeerError } from '../cli-errors.js';
+import { peerLabel } from '../stream/peer-label.js';
 import type { Profile } from './profile.js';
-import type { RelayClient } from './relay-client.js';
+import type { RelayClient } from '../relay/relay-client.js';
 
 /** A peer address after parsing: who, and the fingerprint the user vouched for, if any. */
 export interface PeerAddress {

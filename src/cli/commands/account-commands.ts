@@ -2,15 +2,15 @@ import {
   assertPasswordAcceptable,
   InvalidUsernameError,
   normalizeUsername,
-} from '../core/index.js';
-import { loginAccount, newProfile, prepareRegistration } from './account.js';
-import { UsageError } from './cli-errors.js';
-import { describeLoss, guardHome, type AccountAtHome } from './home-guard.js';
-import type { CliContext } from './main.js';
-import { saveOutbox } from './outbox.js';
-import { saveProfile } from './profile.js';
-import { RelayClient } from './relay-client.js';
-import { withSpinner } from './spinner.js';
+} from '../../core/index.js';
+import { loginAccount, newProfile, prepareRegistration } from '../relay/account.js';
+import { UsageError } from '../cli-errors.js';
+import { describeLoss, guardHome, type AccountAtHome } from '../profile/home-guard.js';
+import type { CliContext } from '../cli-context.js';
+import { saveOutbox } from '../outgoing/outbox.js';
+import { saveProfile } from '../profile/profile.js';
+import { RelayClient } from '../relay/relay-client.js';
+import { withSpinner } from '../terminal/spinner.js';
 
 /** What `register` and `login` accept besides the username. */
 export interface AccountOptions {
@@ -23,7 +23,7 @@ async function askUsername(given: string | undefined): Promise<string> {
   let name = given;
   if (name === undefined) {
     if (!process.stdin.isTTY) throw new UsageError('Give the username as an argument.');
-    const { text } = await import('./prompt.js');
+    const { text } = await import('../terminal/prompt.js');
     name = await text('Username: ');
   }
   try {

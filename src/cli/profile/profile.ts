@@ -1,64 +1,12 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
-import {
-  identifierSchema,
-  kdfParamsSchema,
-  packetIdSchema,
-  publicKeySchema,
-  wrappedPrivateKeySchema,
-} from '../core/index.js';
 import { withProfileLock } from './profile-lock.js';
 import { mergeProfiles } from './profile-merge.js';
 import { writePrivateFile } from './private-file.js';
-import { REMEMBERED_PACKETS } from './stream-guard.js';
+import { profileSchema, type Profile } from './profile-schema.js';
 
-/** A peer as this device knows it: the pinned key, and what the user or the peer told us. */
-const peerSchema = z.strictObject({
-  /** Base64 SPKI pinned on first contact (or from an `identifier#fingerprint` address). */
-  publicKey: publicKeySchema.optional(),
-  alias: z.string().max(64).optional(),
-  /** A username the peer sent inside the encryption, shown only because it hashes to the identifier. */
-  username: z.string().max(32).optional(),
-  /** Set when the relay served a key that differs from the pinned one; sending stops until --trust. */
-  changedKey: publicKeySchema.optional(),
-  /** The key whose safety number `verify` last showed: the only one `verify --trust` may accept. */
-  shownKey: publicKeySchema.optional(),
-  /** Two processes of this device pinned or accepted different keys: only `verify --trust` settles it. */
-  disputed: z.literal(true).optional(),
-  helloSent: z.boolean().optional(),
-  /** The user compared safety numbers (`verify --trust`) or gave the fingerprint with the address. */
-  verified: z.boolean().optional(),
-  readUpTo: z.number().int().min(0).optional(),
-});
-
-/** The local profile: everything this device keeps, never the unwrapped private key nor the password. */
-export const profileSchema = z.strictObject({
-  v: z.literal(1),
-  server: z.string().max(2048),
-  username: z.string().max(32),
-  identifier: identifierSchema,
-  publicKey: publicKeySchema,
-  wrappedPrivateKey: wrappedPrivateKeySchema,
-  kdf: kdfParamsSchema,
-  shareUsername: z.boolean(),
-  /** Ring the terminal bell on a new message in the TUI (default on). */
-  bell: z.boolean().optional(),
-  /** Every position of this user's stream up to here was seen (or reported withheld) by this device. */
-  seenUpTo: z.number().int().min(0),
-  /** The last packets of the stream this device saw, as [seq, id], so a replay is recognised later. */
-  recentPackets: z
-    .array(z.tuple([z.number().int().min(1), packetIdSchema]))
-    .max(REMEMBERED_PACKETS)
-    .optional(),
-  peers: z.record(identifierSchema, peerSchema),
-});
-
-/** The contents of profile.json. */
-export type Profile = z.infer<typeof profileSchema>;
-/** One entry of Profile.peers. */
-export type PeerRecord = z.infer<typeof peerSchema>;
+export { profileSchema, type PeerRecord, type Profile } from './profile-schema.js';
 
 /** The profile file is missing: the user has not registered or logged in with this --home. */
 export class NoProfileError extends Error {

@@ -1,5 +1,5 @@
-import { ProfileExistsError } from './cli-errors.js';
-import { loadOutbox, OutboxCorruptError } from './outbox.js';
+import { ProfileExistsError } from '../cli-errors.js';
+import { loadOutbox, OutboxCorruptError } from '../outgoing/outbox.js';
 import { loadProfile, NoProfileError, ProfileCorruptError } from './profile.js';
 
 /** What replacing the account in a --home would lose, counted from its profile and outbox. */

@@ -3,9 +3,9 @@ import {
   derivePasswordKeys,
   importPublicKey,
   unwrapPrivateKey,
-} from '../core/index.js';
+} from '../../core/index.js';
 import type { Account } from './account.js';
-import { loadProfile, type Profile } from './profile.js';
+import { loadProfile, type Profile } from '../profile/profile.js';
 import { RelayClient, type ConnectOptions } from './relay-client.js';
 
 /** An unlocked profile with a live, authenticated connection to its relay. */

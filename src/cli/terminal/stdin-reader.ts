@@ -1,6 +1,6 @@
 import { stdin } from 'node:process';
 import { StringDecoder } from 'node:string_decoder';
-import { UsageError } from './cli-errors.js';
+import { UsageError } from '../cli-errors.js';
 
 /** How much standard input one command reads at most: a password line and one message. */
 const MAX_STDIN_BYTES = 1024 * 1024;

@@ -1,10 +1,10 @@
-import { importPublicKey, safetyNumber } from '../core/index.js';
-import { KeyChangedError, UsageError } from './cli-errors.js';
-import type { CliContext } from './main.js';
-import { parsePeerAddress } from './peers.js';
-import { loadProfile, saveProfile, type PeerRecord } from './profile.js';
+import { importPublicKey, safetyNumber } from '../../core/index.js';
+import { KeyChangedError, UsageError } from '../cli-errors.js';
+import type { CliContext } from '../cli-context.js';
+import { parsePeerAddress } from '../profile/peers.js';
+import { loadProfile, saveProfile, type PeerRecord } from '../profile/profile.js';
 import { withSession } from './with-session.js';
-import { RelayRefusedError } from './relay-client.js';
+import { RelayRefusedError } from '../relay/relay-client.js';
 
 /** How far this device trusts a peer's key, as `verify --json` reports it. */
 export type KeyState = 'pinned' | 'verified' | 'changed';
