@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { rm } from 'node:fs/promises';
-import { RelayClient } from '../../src/cli/relay-client.js';
-import type { Account } from '../../src/cli/account.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
+import type { Account } from '../../src/cli/relay/account.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import {
