@@ -20,6 +20,7 @@ const ON_BOTH_STORES = [
   'test/hostile/stream-attacks.test.ts',
   'test/hostile/limits.test.ts',
   'test/conformance/conformance.test.ts',
+  'test/daemon/store-limits.test.ts',
 ];
 
 export default {

@@ -31,7 +31,7 @@ export async function openStores(config: DaemonConfig, logger: Logger): Promise<
         logger.info({ event: 'migrated', versions: applied }, 'schema migrated');
       return {
         keys: new PgKeyDirectory(pool),
-        store: new PgMessageStore(pool),
+        store: new PgMessageStore(pool, config.storage),
         secret: await openPgServerSecret(pool),
         where: `store: ${describeUrl(config.postgresUrl)}`,
       };

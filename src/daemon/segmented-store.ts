@@ -29,7 +29,7 @@ import {
 } from './segment-files.js';
 import { SegmentReader } from './segment-reader.js';
 import type { ReadCounter } from './segment-records.js';
-import { DEFAULT_STORAGE_LIMITS, type StorageLimits } from './storage-limits.js';
+import { DEFAULT_STORAGE_LIMITS, quotaExceeded, type StorageLimits } from './storage-limits.js';
 import { StoreCorruptError } from './store-corrupt-error.js';
 import { UsageLedger } from './usage-ledger.js';
 
@@ -308,10 +308,7 @@ export class SegmentedStore implements MessageStore {
       used.packets + (inBatch?.packets ?? 0) + 1 > quotaPackets ||
       used.bytes + (inBatch?.bytes ?? 0) + bytes > quotaBytes
     ) {
-      return new RelayError(
-        'QUOTA_EXCEEDED',
-        `You have stored as much as this relay allows one user (${String(quotaPackets)} packets or ${String(quotaBytes)} bytes); it refuses new messages from you. Ask its operator to raise the quota.`,
-      );
+      return quotaExceeded(this.limits);
     }
     if (2 * (bytes + 1) > room) {
       return new RelayError(

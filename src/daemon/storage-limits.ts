@@ -1,3 +1,5 @@
+import { RelayError } from '../core/index.js';
+
 /** How much one user may store, and how much free disk the relay keeps in reserve. */
 export interface StorageLimits {
   /** Bytes of stored records one sender may have on the relay. */
@@ -30,4 +32,12 @@ export function parseByteSize(text: string): number | undefined {
   if (!match) return undefined;
   const bytes = Number(match[1]) * (UNITS[(match[2] ?? '').toLowerCase()] ?? Number.NaN);
   return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** The refusal of a new packet from a sender that stored all the quota allows (both stores). */
+export function quotaExceeded(limits: StorageLimits): RelayError {
+  return new RelayError(
+    'QUOTA_EXCEEDED',
+    `You have stored as much as this relay allows one user (${String(limits.quotaPackets)} packets or ${String(limits.quotaBytes)} bytes); it refuses new messages from you. Ask its operator to raise the quota.`,
+  );
 }

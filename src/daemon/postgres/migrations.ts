@@ -65,4 +65,32 @@ CREATE TABLE socket_io_attachments (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'per-sender usage for quotas',
+    // What each sender has stored, kept by the append that stores a packet (in the same statement),
+    // so a quota holds across daemons. Bytes are those of the record as the embedded store keeps it
+    // (RECORD_BYTES in pg-pages.ts; keep the two expressions equal). The function refuses a
+    // statement that took a sender over its quota, which rolls the whole append back.
+    sql: `
+CREATE TABLE usage (
+  identifier text PRIMARY KEY,
+  packets bigint NOT NULL CHECK (packets >= 0),
+  bytes bigint NOT NULL CHECK (bytes >= 0)
+);
+INSERT INTO usage (identifier, packets, bytes)
+SELECT sender, count(*), sum(52 + length(pos::text) + length(server_time::text)
+  + length(seq_from::text) + length(seq_to::text) + octet_length(packet))
+FROM packets GROUP BY sender;
+CREATE FUNCTION metachat_within_quota(packets bigint, bytes bigint, max_packets bigint, max_bytes bigint)
+RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  IF packets > max_packets OR bytes > max_bytes THEN
+    RAISE EXCEPTION 'the sender is over its quota' USING ERRCODE = 'MCQ01';
+  END IF;
+  RETURN true;
+END
+$$;
+`,
+  },
 ];

@@ -9,68 +9,13 @@ import type {
   StoredRecord,
 } from '../../core/index.js';
 import { recordSchema } from '../segment-files.js';
+import { DEFAULT_STORAGE_LIMITS, quotaExceeded, type StorageLimits } from '../storage-limits.js';
 import { StoreCorruptError } from '../store-corrupt-error.js';
+import { APPEND_SELF, APPEND_TWO, leastRecordBytes, OVER_QUOTA } from './pg-append.js';
+import { CONVERSATION, readPage, RECORD_COLUMNS, SINCE, type PacketRow } from './pg-pages.js';
 import { endBounded, failureCode, guarded } from './pool.js';
 
-interface PacketRow {
-  pos: string;
-  server_time: string;
-  seq_from: number;
-  seq_to: number;
-  packet: string;
-}
-
-const COLUMNS = 'pos, server_time, seq_from, seq_to, packet';
-
-/**
- * Stores a packet and takes the next seq of each stream in one statement, so in one transaction:
- * the stream rows are locked in identifier order (no deadlock between A→B and B→A), and a packet id
- * already stored fails the whole statement, so no seq is taken for it and the streams stay gapless.
- */
-const APPEND_TWO = `
-WITH s AS (
-  INSERT INTO streams AS t (identifier, length) VALUES ($1, 1), ($2, 1)
-  ON CONFLICT (identifier) DO UPDATE SET length = t.length + 1
-  RETURNING identifier, length
-), c AS (
-  INSERT INTO contacts (sender, recipient) VALUES ($3, $4) ON CONFLICT DO NOTHING
-)
-INSERT INTO packets (id, sender, recipient, seq_from, seq_to, server_time, packet)
-SELECT $5, $3, $4, (SELECT length FROM s WHERE identifier = $3),
-       (SELECT length FROM s WHERE identifier = $4), $6, $7
-RETURNING ${COLUMNS}`;
-
-/** The same for a note to self, which takes one place in one stream. */
-const APPEND_SELF = `
-WITH s AS (
-  INSERT INTO streams AS t (identifier, length) VALUES ($1, 1)
-  ON CONFLICT (identifier) DO UPDATE SET length = t.length + 1
-  RETURNING length
-)
-INSERT INTO packets (id, sender, recipient, seq_from, seq_to, server_time, packet)
-SELECT $2, $1, $1, s.length, s.length, $3, $4 FROM s
-RETURNING ${COLUMNS}`;
-
-/** One identifier's stream after a seq: its sent packets by seq_from, its received ones by seq_to. */
-const SINCE = `
-SELECT ${COLUMNS} FROM (
-  (SELECT ${COLUMNS}, seq_from AS seq FROM packets
-    WHERE sender = $1 AND seq_from > $2::bigint ORDER BY seq_from LIMIT $3)
-  UNION ALL
-  (SELECT ${COLUMNS}, seq_to AS seq FROM packets
-    WHERE recipient = $1 AND recipient <> sender AND seq_to > $2::bigint ORDER BY seq_to LIMIT $3)
-) page ORDER BY seq LIMIT $3`;
-
-/** The newest packets between two identifiers before a seq of the first, newest first. */
-const CONVERSATION = `
-SELECT ${COLUMNS} FROM (
-  (SELECT ${COLUMNS}, seq_from AS seq FROM packets
-    WHERE sender = $1 AND recipient = $2 AND seq_from < $3::bigint ORDER BY seq_from DESC LIMIT $4)
-  UNION ALL
-  (SELECT ${COLUMNS}, seq_to AS seq FROM packets
-    WHERE recipient = $1 AND sender = $2 AND recipient <> sender AND seq_to < $3::bigint
-    ORDER BY seq_to DESC LIMIT $4)
-) page ORDER BY seq DESC LIMIT $4`;
+const COLUMNS = RECORD_COLUMNS;
 
 /** Moves a delivery cursor forward under the stream's row lock; no row when it would not move. */
 const ACKNOWLEDGE = `
@@ -103,26 +48,6 @@ function toRecord(row: PacketRow): StoredRecord {
   return parsed.data;
 }
 
-/**
- * The longest run of records (from the start, or from the end) whose stored size fits in
- * maxBytes; at least one. Sizes are those of the record's JSON, as the segmented store counts.
- */
-function cutToBytes(
-  records: readonly StoredRecord[],
-  maxBytes: number,
-  keep: 'oldest' | 'newest',
-): StoredRecord[] {
-  const ordered = keep === 'oldest' ? records : [...records].reverse();
-  const kept: StoredRecord[] = [];
-  let bytes = 0;
-  for (const record of ordered) {
-    bytes += Buffer.byteLength(JSON.stringify(record));
-    if (bytes > maxBytes && kept.length > 0) break;
-    kept.push(record);
-  }
-  return keep === 'oldest' ? kept : kept.reverse();
-}
-
 /** Whether a failure is the packet id's unique constraint: the packet is stored already. */
 function isDuplicateId(error: unknown): boolean {
   return (
@@ -139,11 +64,20 @@ export class PgMessageStore implements MessageStore {
   /** Identifiers with a socket on this daemon; presence across daemons is not shared yet. */
   private readonly online = new Set<string>();
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly limits: StorageLimits = DEFAULT_STORAGE_LIMITS,
+  ) {}
 
+  /**
+   * Stores the packet, its seqs and its sender's new usage in one statement: a packet over the
+   * sender's quota is refused (`QUOTA_EXCEEDED`) with nothing written, whichever daemon stores it.
+   */
   async append(packet: Packet, serverTime: number): Promise<AppendResult> {
     return guarded(async () => {
       const json = JSON.stringify(packet);
+      const { quotaPackets, quotaBytes } = this.limits;
+      const quota = [quotaPackets, leastRecordBytes(json, serverTime), quotaBytes];
       try {
         const { rows } =
           packet.from === packet.to
@@ -152,6 +86,7 @@ export class PgMessageStore implements MessageStore {
                 packet.id,
                 serverTime,
                 json,
+                ...quota,
               ])
             : await this.pool.query<PacketRow>(APPEND_TWO, [
                 packet.from < packet.to ? packet.from : packet.to,
@@ -161,37 +96,47 @@ export class PgMessageStore implements MessageStore {
                 packet.id,
                 serverTime,
                 json,
+                ...quota,
               ]);
         const row = rows[0];
-        if (!row) throw new Error('the append returned no row');
-        return { record: toRecord(row), duplicate: false };
+        if (row) return { record: toRecord(row), duplicate: false };
+        // The gate was shut: the sender is at its quota, unless this is a resend of a stored packet.
+        const stored = await this.stored(packet.id);
+        if (stored) return stored;
+        throw quotaExceeded(this.limits);
       } catch (error) {
+        if (failureCode(error) === OVER_QUOTA) throw quotaExceeded(this.limits);
         if (!isDuplicateId(error)) throw error;
-        const { rows } = await this.pool.query<PacketRow>(
-          `SELECT ${COLUMNS} FROM packets WHERE id = $1`,
-          [packet.id],
-        );
-        const row = rows[0];
-        if (!row) throw error;
-        return { record: toRecord(row), duplicate: true };
+        const stored = await this.stored(packet.id);
+        if (!stored) throw error;
+        return stored;
       }
     });
   }
 
+  /** The stored record of a packet id, as the answer to a resend. */
+  private async stored(id: string): Promise<AppendResult | undefined> {
+    const { rows } = await this.pool.query<PacketRow>(
+      `SELECT ${COLUMNS} FROM packets WHERE id = $1`,
+      [id],
+    );
+    const row = rows[0];
+    return row ? { record: toRecord(row), duplicate: true } : undefined;
+  }
+
+  /** Cut by a running sum of record bytes inside the query: bodies are read only for what is returned. */
   async since(
     identifier: string,
     after: number,
     limit: number,
     maxBytes = Number.POSITIVE_INFINITY,
   ): Promise<RecordPage> {
-    const { rows } = await guarded(() =>
-      this.pool.query<PacketRow>(SINCE, [identifier, after, limit + 1]),
+    return guarded(() =>
+      readPage(this.pool, SINCE, { identifier, seq: after, limit, maxBytes }, toRecord),
     );
-    const all = rows.slice(0, limit).map(toRecord);
-    const records = cutToBytes(all, maxBytes, 'oldest');
-    return { records, more: rows.length > limit || records.length < all.length };
   }
 
+  /** The newest records kept, cut by bytes inside the query as `since` is. */
   async conversation(
     identifier: string,
     peer: string,
@@ -199,17 +144,15 @@ export class PgMessageStore implements MessageStore {
     limit: number,
     maxBytes = Number.POSITIVE_INFINITY,
   ): Promise<RecordPage> {
-    const { rows } = await guarded(() =>
-      this.pool.query<PacketRow>(CONVERSATION, [
-        identifier,
-        peer,
-        before ?? Number.MAX_SAFE_INTEGER,
-        limit + 1,
-      ]),
+    const page = await guarded(() =>
+      readPage(
+        this.pool,
+        CONVERSATION,
+        { identifier, peer, seq: before ?? Number.MAX_SAFE_INTEGER, limit, maxBytes },
+        toRecord,
+      ),
     );
-    const all = rows.slice(0, limit).map(toRecord).reverse();
-    const records = cutToBytes(all, maxBytes, 'newest');
-    return { records, more: rows.length > limit || records.length < all.length };
+    return { records: [...page.records].reverse(), more: page.more };
   }
 
   async peersOf(identifier: string): Promise<readonly string[]> {

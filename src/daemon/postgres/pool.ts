@@ -63,12 +63,24 @@ export function createPool(url: string, logger: Logger, max = POOL_SIZE): pg.Poo
   return pool;
 }
 
-/** Runs a database operation, turning any failure into STORE_FAILED: the client retries, nothing is half-acknowledged. */
+/** PostgreSQL's SQLSTATE for a write that found no room on its disk (ENOSPC). */
+const DISK_FULL = '53100';
+
+/**
+ * Runs a database operation, turning any failure into STORE_FAILED (STORAGE_FULL when the
+ * database's disk is full): the client retries, nothing is half-acknowledged.
+ */
 export async function guarded<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
     if (error instanceof MetaChatError) throw error;
+    if (failureCode(error) === DISK_FULL)
+      throw new RelayError(
+        'STORAGE_FULL',
+        "The relay's database is out of disk space; nothing was stored. Send again later, or tell the relay's operator.",
+        { cause: error },
+      );
     throw new RelayError(
       'STORE_FAILED',
       'The relay could not reach its database; nothing was stored. Send again shortly.',
