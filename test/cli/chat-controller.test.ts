@@ -227,9 +227,11 @@ describe('the TUI controller against a real relay', () => {
     );
     const message = messagesWith(failed, account.identifier).find((m) => m.status === 'failed');
     expect(message?.failure).toBeDefined();
+    expect(controller.getSnapshot().notice).toMatchObject({ tone: 'error' });
+    expect(controller.getSnapshot().notice?.text).toMatch(/^Not sent to /);
     await bob.client.register(request);
     controller.retry(account.identifier);
-    await until(
+    const sent = await until(
       controller,
       (s) =>
         messagesWith(s, account.identifier).some(
@@ -237,6 +239,41 @@ describe('the TUI controller against a real relay', () => {
         ),
       'sent after retry',
     );
+    // The failure is over: the status line forgets it in the same snapshot, not 8 s later.
+    expect(sent.notice).toBeNull();
+  });
+
+  it('keeps a send failure on the status line while another message to that peer is still failed', async () => {
+    const gone = await prepareRegistration('erin-never', 'correct horse battery');
+    const later = await prepareRegistration('frank-later', 'correct horse battery');
+    const { controller, profile } = await aliceDevice();
+    profile.peers[gone.account.identifier] = { publicKey: gone.account.keyPair.publicKey.encoded };
+    profile.peers[later.account.identifier] = {
+      publicKey: later.account.keyPair.publicKey.encoded,
+    };
+    controller.send(later.account.identifier, 'to frank, before he exists');
+    await until(
+      controller,
+      (s) => messagesWith(s, later.account.identifier).some((m) => m.status === 'failed'),
+      'frank failed',
+    );
+    controller.send(gone.account.identifier, 'to erin, who never registers');
+    const erinFailed = await until(
+      controller,
+      (s) => messagesWith(s, gone.account.identifier).some((m) => m.status === 'failed'),
+      'erin failed',
+    );
+    const about = erinFailed.notice?.text;
+    expect(about).toMatch(/^Not sent to /);
+    // Frank's retry succeeding says nothing about erin's failure: that line stays.
+    await bob.client.register(later.request);
+    controller.retry(later.account.identifier);
+    const frankSent = await until(
+      controller,
+      (s) => messagesWith(s, later.account.identifier).some((m) => m.status === 'sent'),
+      'frank sent',
+    );
+    expect(frankSent.notice?.text).toBe(about);
   });
 });
 

@@ -22,8 +22,13 @@ export interface ChatContext {
   knownKey(peer: string): PublicKey | undefined;
   /** Checks a peer's key again (a change becomes a notice). */
   checkKey(peer: string): Promise<void>;
-  /** Shows a line in the status bar. */
-  say(text: string, tone: 'info' | 'error', sticky?: boolean): void;
+  /**
+   * Shows a line in the status bar. `about` names what failed (`send:<peer>`, `key:<peer>`, `save:<file>`,
+   * `history:<peer>`), so the line can be forgotten once that thing succeeds (`settled`).
+   */
+  say(text: string, tone: 'info' | 'error', sticky?: boolean, about?: string): void;
+  /** What `about` named now works: a notice still saying it failed leaves the status line. */
+  settled(about: string): void;
   /** Publishes a new snapshot soon. */
   changed(): void;
   /**
@@ -41,4 +46,14 @@ export interface ChatContext {
   markRead(peer: string): void;
   /** Runs network work now if connected, else right after the next authentication. */
   whenOnline(task: () => Promise<void>): void;
+}
+
+/** What a send failure's notice is about: a later send to that peer that works ends it. */
+export function aboutSend(peer: string): string {
+  return `send:${peer}`;
+}
+
+/** What a failed key lookup's notice is about: a later lookup or send that works ends it. */
+export function aboutKey(peer: string): string {
+  return `key:${peer}`;
 }

@@ -18,13 +18,20 @@ import { saveProfile, type Profile } from '../profile/profile.js';
 import { RelayRefusedError, type RelayClient } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
 import { StreamGuard } from '../stream/stream-guard.js';
-import type { ChatContext } from './chat-context.js';
+import { aboutKey, type ChatContext } from './chat-context.js';
 import { ChatOutbox } from './chat-outbox.js';
 import type { ChatSnapshot, ConnectionState, TrustState } from './chat-state.js';
 import { ChatStream } from './chat-stream.js';
 import { ConversationBook, trustOf } from './conversation-book.js';
 import { ProfileWatch } from './profile-watch.js';
 import { RelayLink } from './relay-link.js';
+
+/** A status-line notice, and what it is about when a later success should take it away. */
+interface Notice {
+  readonly text: string;
+  readonly tone: 'info' | 'error';
+  readonly about?: string;
+}
 
 /** How long Ctrl+C waits for queued messages to be acknowledged before leaving them queued. */
 const FLUSH_MS = 5_000;
@@ -57,7 +64,7 @@ export class ChatController {
   private readonly listeners = new Set<() => void>();
   private snapshot: ChatSnapshot;
   private connection: ConnectionState = { status: 'connecting' };
-  private notice: ChatSnapshot['notice'] = null;
+  private notice: Notice | null = null;
   private work: Promise<void> = Promise.resolve();
   private emitScheduled = false;
   private receiptTimer: NodeJS.Timeout | undefined;
@@ -102,8 +109,11 @@ export class ChatController {
       senderKey: (identifier) => this.senderKey(identifier),
       knownKey: (peer) => this.knownKey(peer),
       checkKey: (peer) => this.checkKey(peer),
-      say: (text, tone, sticky) => {
-        this.say(text, tone, sticky);
+      say: (text, tone, sticky, about) => {
+        this.say(text, tone, sticky, about);
+      },
+      settled: (about) => {
+        this.settled(about);
       },
       changed: () => {
         this.changed();
@@ -328,9 +338,9 @@ export class ChatController {
     this.saveSoon();
   }
 
-  /** Shows a line in the status bar. */
-  say(text: string, tone: 'info' | 'error', sticky = false): void {
-    const notice = { text, tone };
+  /** Shows a line in the status bar; `about` names what failed, for `settled`. */
+  say(text: string, tone: 'info' | 'error', sticky = false, about?: string): void {
+    const notice: Notice = { text, tone, ...(about === undefined ? {} : { about }) };
     this.notice = notice;
     this.changed();
     if (sticky) return;
@@ -339,6 +349,13 @@ export class ChatController {
       this.notice = null;
       this.changed();
     }, NOTICE_MS).unref();
+  }
+
+  /** A failure the status line shows is over (its retry succeeded): the line goes back to the hints. */
+  private settled(about: string): void {
+    if (this.notice?.about !== about) return;
+    this.notice = null;
+    this.changed();
   }
 
   /** Ctrl+C: waits (bounded) for queued messages to be acknowledged, saves everything, disconnects. */
@@ -405,9 +422,10 @@ export class ChatController {
     this.keys.delete(peer);
     try {
       await this.keyFor(peer);
+      this.settled(aboutKey(peer));
     } catch (error) {
       if (error instanceof KeyChangedError || error instanceof RelayRefusedError) {
-        this.say(error.message, 'error');
+        this.say(error.message, 'error', false, aboutKey(peer));
       } else throw error;
     }
     this.saveSoon();
@@ -455,9 +473,18 @@ export class ChatController {
 
   private saveInOrder(write: () => Promise<void>, what: string): void {
     // After a logout elsewhere nothing is written: it would bring the account's files back.
-    const guarded = () => (this.ended === null ? write() : Promise.resolve());
+    const guarded = async () => {
+      if (this.ended !== null) return;
+      await write();
+      this.settled(`save:${what}`);
+    };
     this.saving = this.saving.then(guarded).catch((error: unknown) => {
-      this.say(`Could not save the ${what}: ${(error as Error).message}`, 'error');
+      this.say(
+        `Could not save the ${what}: ${(error as Error).message}`,
+        'error',
+        false,
+        `save:${what}`,
+      );
     });
   }
 

@@ -4,7 +4,7 @@ import { composeMessage, markHelloSent } from '../outgoing/compose.js';
 import { refusalOf } from '../outgoing/message-refusal.js';
 import { outboxId, saveOutbox, type OutboxEntry } from '../outgoing/outbox.js';
 import { RelayRefusedError, RelayTimeoutError } from '../relay/relay-client.js';
-import type { ChatContext } from './chat-context.js';
+import { aboutKey, aboutSend, type ChatContext } from './chat-context.js';
 import type { ChatMessage } from './chat-state.js';
 
 /** A rate-limited send is tried again after this pause instead of failing. */
@@ -22,6 +22,8 @@ const RETRY_MAX_MS = 30_000;
 export class ChatOutbox {
   private readonly entries: OutboxEntry[];
   private readonly unsealed = new Map<string, { peer: string; text: string }>();
+  /** Unsealed messages whose key lookup was refused: failed until Ctrl+R. */
+  private readonly failedLocal = new Set<string>();
   private awaitingKey = 0;
   private localCount = 0;
   private flushing = false;
@@ -85,6 +87,7 @@ export class ChatOutbox {
     }
     for (const [local, item] of this.unsealed) {
       if (item.peer !== peer) continue;
+      this.failedLocal.delete(local);
       book.patch(peer, local, again);
       this.sealLater(local);
       any = true;
@@ -190,10 +193,17 @@ export class ChatOutbox {
       if (!(error instanceof KeyChangedError || error instanceof RelayRefusedError)) throw error;
       const failure = error.message;
       book.patch(item.peer, local, (message) => ({ ...message, status: 'failed', failure }));
-      this.ctx.say(`Not sent to ${book.name(item.peer)}: ${failure}`, 'error');
+      this.failedLocal.add(local);
+      this.ctx.say(
+        `Not sent to ${book.name(item.peer)}: ${failure}`,
+        'error',
+        false,
+        aboutSend(item.peer),
+      );
       return;
     }
     this.unsealed.delete(local);
+    this.failedLocal.delete(local);
     book.remove(item.peer, local);
     this.ctx.saveSoon();
     this.queue(item.peer, key, item.text);
@@ -211,6 +221,8 @@ export class ChatOutbox {
       this.ctx.remember();
       this.entries.splice(this.entries.indexOf(entry), 1);
       book.patch(entry.peer, id, (message) => ({ ...message, seq, status: 'sent' }));
+      this.ctx.settled(aboutKey(entry.peer));
+      if (!this.failedFor(entry.peer)) this.ctx.settled(aboutSend(entry.peer));
     } catch (error) {
       if (!(error instanceof RelayRefusedError)) return 'retry-later';
       if (error.code === 'RATE_LIMITED') {
@@ -220,7 +232,12 @@ export class ChatOutbox {
       const failure = error.message;
       entry.failure = failure;
       book.patch(entry.peer, id, (message) => ({ ...message, status: 'failed', failure }));
-      this.ctx.say(`Not sent to ${book.name(entry.peer)}: ${failure}`, 'error');
+      this.ctx.say(
+        `Not sent to ${book.name(entry.peer)}: ${failure}`,
+        'error',
+        false,
+        aboutSend(entry.peer),
+      );
     }
     this.persist();
     this.ctx.changed();
@@ -251,6 +268,14 @@ export class ChatOutbox {
     };
     this.ctx.book.touch(entry.peer, packet.time);
     this.ctx.book.update(entry.peer, [message]);
+  }
+
+  /** Whether a message to this peer is still failed (so its notice stays). */
+  private failedFor(peer: string): boolean {
+    if (this.entries.some((entry) => entry.peer === peer && entry.failure !== undefined))
+      return true;
+    for (const local of this.failedLocal) if (this.unsealed.get(local)?.peer === peer) return true;
+    return false;
   }
 
   private persist(): void {

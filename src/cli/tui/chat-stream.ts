@@ -85,9 +85,15 @@ export class ChatStream {
       book.loaded(peer, messages, page.more);
       this.ctx.markRead(peer);
       this.ctx.saveSoon();
+      this.ctx.settled(`history:${peer}`);
     } catch (error) {
       book.setLoading(peer, false);
-      this.ctx.say(`Could not load the history: ${(error as Error).message}`, 'error');
+      this.ctx.say(
+        `Could not load the history: ${(error as Error).message}`,
+        'error',
+        false,
+        `history:${peer}`,
+      );
     }
     this.ctx.changed();
   }
