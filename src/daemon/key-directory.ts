@@ -5,12 +5,29 @@ import {
   identifierSchema,
   isIdentifier,
   kdfParamsSchema,
+  RelayError,
   wrappedPrivateKeySchema,
   type KeyDirectory,
   type UserRecord,
 } from '../core/index.js';
 import { createFileExclusive, ensureDirectory, removeStaleTemps } from './atomic-file.js';
+import { FreeSpace } from './free-space.js';
 import { FsyncJsonFile } from './fsync-json-file.js';
+
+/** A filesystem block: a small file takes at least one. */
+const FILE_BLOCK_BYTES = 4096;
+
+/** Errors of a write that found no room: the disk (ENOSPC), a quota (EDQUOT), a file-size limit (EFBIG). */
+const NO_ROOM = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
+/** A registration refused for want of disk space: typed, so the client can say what to do. */
+function storageFull(cause?: unknown): RelayError {
+  return new RelayError(
+    'STORAGE_FULL',
+    'The relay is almost out of disk space and takes no new registrations; try again later, or tell its operator.',
+    cause === undefined ? undefined : { cause },
+  );
+}
 
 /** A key directory entry as stored, checked on every read. */
 export const userRecordSchema = z.strictObject({
@@ -22,18 +39,28 @@ export const userRecordSchema = z.strictObject({
   createdAt: z.number().int().min(0),
 });
 
-/** The key directory as one JSON file per user in `data/keys/`, read on demand and cached. */
+/**
+ * The key directory as one JSON file per user in `data/keys/`, read on demand and cached. A new
+ * user is refused with STORAGE_FULL below the free-space floor (the same floor that refuses new
+ * packets), and when the disk refuses the write.
+ */
 export class FileKeyDirectory implements KeyDirectory {
   private readonly cache = new Map<string, UserRecord>();
   private readonly known = new Set<string>();
+  private readonly space: FreeSpace;
 
-  private constructor(private readonly directory: string) {}
+  private constructor(
+    private readonly directory: string,
+    private readonly minFreeBytes: number,
+  ) {
+    this.space = new FreeSpace(directory);
+  }
 
   /** Opens (and creates) the directory, counting the users already registered. */
-  static async open(directory: string): Promise<FileKeyDirectory> {
+  static async open(directory: string, minFreeBytes = 0): Promise<FileKeyDirectory> {
     await ensureDirectory(directory);
     await removeStaleTemps(directory);
-    const keys = new FileKeyDirectory(directory);
+    const keys = new FileKeyDirectory(directory, minFreeBytes);
     for (const name of await readdir(directory)) {
       const identifier = name.endsWith('.json') ? name.slice(0, -5) : '';
       if (isIdentifier(identifier)) keys.known.add(identifier);
@@ -54,10 +81,18 @@ export class FileKeyDirectory implements KeyDirectory {
   async create(record: UserRecord): Promise<boolean> {
     if (this.known.has(record.identifier)) return false;
     const checked = userRecordSchema.parse(record);
-    const created = await createFileExclusive(
-      this.pathOf(checked.identifier),
-      JSON.stringify(checked),
-    );
+    const contents = JSON.stringify(checked);
+    // The file is written twice over (a temp file, then linked), in blocks: count generously.
+    const cost = 2 * (Buffer.byteLength(contents) + FILE_BLOCK_BYTES);
+    if ((await this.space.available()) - cost < this.minFreeBytes) throw storageFull();
+    let created: boolean;
+    try {
+      created = await createFileExclusive(this.pathOf(checked.identifier), contents);
+    } catch (cause) {
+      if (NO_ROOM.has((cause as NodeJS.ErrnoException).code ?? '')) throw storageFull(cause);
+      throw cause;
+    }
+    this.space.wrote(cost);
     if (created) {
       this.known.add(checked.identifier);
       this.cache.set(checked.identifier, checked);

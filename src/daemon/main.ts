@@ -136,7 +136,6 @@ async function serve(options: RawOptions): Promise<void> {
   const config = resolveConfig(options, process.env);
   const logger = createLogger(config.logLevel);
   const relay = await startRelay(config, logger);
-  process.stdout.write(`metachat-daemon listening on ${relay.url} (${relay.where})\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -160,6 +159,9 @@ async function serve(options: RawOptions): Promise<void> {
   process.on('SIGTERM', () => {
     stop('SIGTERM');
   });
+  // Announced only once the signals are handled: a supervisor that stops the relay the moment it
+  // says it listens gets a clean stop, not the default action of SIGTERM.
+  process.stdout.write(`metachat-daemon listening on ${relay.url} (${relay.where})\n`);
 }
 
 program.parseAsync().catch((error: unknown) => {

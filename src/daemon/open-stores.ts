@@ -42,7 +42,7 @@ export async function openStores(config: DaemonConfig, logger: Logger): Promise<
   }
   await ensureDirectory(config.dataDir);
   return {
-    keys: await FileKeyDirectory.open(join(config.dataDir, 'keys')),
+    keys: await FileKeyDirectory.open(join(config.dataDir, 'keys'), config.storage.minFreeBytes),
     store: await SegmentedStore.open(config.dataDir, undefined, config.storage),
     secret: await ServerSecret.open(config.dataDir),
     where: `data: ${config.dataDir}`,
