@@ -158,6 +158,31 @@ describe('the App over a real relay', () => {
     expect(profile.bell).toBe(false);
   });
 
+  it('rings once for a burst of messages, and again for one after the burst', async () => {
+    const alice = await user('alice-burst');
+    const bob = await user('bob-burst');
+    await greet(bob, alice, 'before the burst');
+    const { controller } = await device(alice);
+    const app = mount(controller);
+    await app.waitFor('bob-burst');
+    await app.press(KEYS.enter);
+    await app.waitFor('before the burst');
+    expect(app.bells()).toBe(0);
+
+    // Five messages sent at once arrive within the 1.5 s burst window: one ring, not five.
+    await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => bob.client.send(sealText(bob, alice, `burst ${String(n)}`))),
+    );
+    for (const n of [1, 2, 3, 4, 5]) await app.waitFor(`burst ${String(n)}`);
+    await pause(200);
+    expect(app.bells()).toBe(1);
+
+    await pause(1_600);
+    await bob.client.send(sealText(bob, alice, 'after the burst'));
+    await app.waitFor('after the burst');
+    expect(await app.ringsUpTo(2)).toBe(2);
+  });
+
   it('stays quiet for new messages when the profile has the bell off', async () => {
     const alice = await user('alice-quiet');
     const bob = await user('bob-quiet');

@@ -19,7 +19,8 @@ const REDRAW_GAP_MS = 80;
 
 /** What the app may do to the terminal beyond drawing: stop itself for the shell (Ctrl+Z). */
 export interface TerminalControl {
-  readonly suspend: () => void;
+  /** Stops the process for the shell; `resumed` runs once `fg` continued it, to draw it all again. */
+  readonly suspend: (resumed: () => void) => void;
 }
 
 /**
@@ -97,7 +98,7 @@ function Screen({
   useKeys((press) => {
     if (isCtrl(press, 'c')) quit();
     else if (isCtrl(press, 'l')) redraw();
-    else if (isCtrl(press, 'z') && terminal) terminal.suspend();
+    else if (isCtrl(press, 'z') && terminal) terminal.suspend(redraw);
     else return quitting$.current;
     return true;
   }, 10);

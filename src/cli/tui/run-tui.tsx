@@ -12,16 +12,17 @@ const LEAVE_SCREEN = '\u001b[?2004l\u001b[?1049l';
 /** Ctrl+Z: gives the terminal back to the shell, stops, and takes it again on `fg`. */
 function suspender(): TerminalControl {
   return {
-    suspend: () => {
+    suspend: (resumed) => {
       const { stdin, stdout } = process;
       if (process.platform === 'win32') return;
       stdin.setRawMode(false);
       stdout.write(`${LEAVE_SCREEN}\u001b[?25h`);
       process.once('SIGCONT', () => {
         stdin.setRawMode(true);
-        stdout.write(ENTER_SCREEN);
-        // A resize makes the app clear the screen and draw everything again.
-        stdout.emit('resize');
+        // Ink hid the cursor once, at its first frame: hide it again.
+        stdout.write(`${ENTER_SCREEN}\u001b[?25l`);
+        // The shell drew over the screen, and Ink only writes what changed: draw it all again.
+        resumed();
       });
       process.kill(process.pid, 'SIGTSTP');
     },
