@@ -1,6 +1,9 @@
 import { Command, Option } from 'commander';
 import { ConfigError, parseStoreUrl, resolveConfig, type RawOptions } from './config.js';
+import { importCommand } from './import-command.js';
 import { createLogger, flushLogger } from './logger.js';
+import { ImportSourceError } from './lowdb-source.js';
+import { ImportTargetNotEmptyError, ImportVerifyError } from './postgres/import-lowdb.js';
 import { migrate, SchemaTooNewError } from './postgres/migrate.js';
 import { createPool, describeUrl } from './postgres/pool.js';
 import { startRelay } from './relay.js';
@@ -115,6 +118,17 @@ program
     await migrateOnly(options.store ?? program.opts<RawOptions>().store);
   });
 
+program
+  .command('import-lowdb')
+  .description(
+    "moves a stopped relay's data directory into an empty PostgreSQL database (one transaction, verified by counts and a checksum; the directory is only read)",
+  )
+  .argument('<dir>', 'the data directory (--data) of the relay to move')
+  .addOption(new Option('--store <url>', 'postgres://user@host/db (env METACHAT_STORE)'))
+  .action(async (dir: string, options: { store?: string }) => {
+    await importCommand(dir, options.store ?? program.opts<RawOptions>().store);
+  });
+
 async function migrateOnly(store: string | undefined): Promise<void> {
   const url = parseStoreUrl(store ?? process.env['METACHAT_STORE']);
   if (url === undefined) throw new ConfigError('migrate needs --store postgres://user@host/db.');
@@ -168,7 +182,10 @@ program.parseAsync().catch((error: unknown) => {
   const known =
     error instanceof ConfigError ||
     error instanceof StoreCorruptError ||
-    error instanceof SchemaTooNewError;
+    error instanceof SchemaTooNewError ||
+    error instanceof ImportSourceError ||
+    error instanceof ImportTargetNotEmptyError ||
+    error instanceof ImportVerifyError;
   const message = known
     ? error.message
     : `could not start: ${error instanceof Error ? error.message : String(error)}`;

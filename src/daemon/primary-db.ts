@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { identifierSchema, type PresenceUpdate } from '../core/index.js';
 import { FsyncJsonFile } from './fsync-json-file.js';
 
-const dbSchema = z.strictObject({
+/** The schema of data/db.json (also read by import-lowdb). */
+export const dbSchema = z.strictObject({
   v: z.literal(1),
   segmentSize: z.number().int().min(1).max(65536),
   presence: z.record(identifierSchema, z.strictObject({ lastSeen: z.number().int().min(0) })),

@@ -248,13 +248,15 @@ function parseCommit(buffer: Buffer, start: number, firstPos: number | null): Pa
 /**
  * Reads a journal commit by commit, keeping each whose trailer matches its records. A crash can
  * leave the last commit torn (cut short, or with a page of zeros): it was never acknowledged, so
- * it is cut off. A damaged commit followed by an intact one cannot come from a crash: the store
+ * it is cut off (on disk too, unless `cut` is false, as when import-lowdb reads a source it must
+ * not alter). A damaged commit followed by an intact one cannot come from a crash: the store
  * refuses to start rather than drop acknowledged packets.
  */
 export async function readJournal(
   directory: string,
   k: number,
   segmentSize: number,
+  cut = true,
 ): Promise<{ records: StoredRecord[]; bytes: number }> {
   const path = journalPath(directory, k);
   const buffer = await readFile(path).catch((error: unknown) => {
@@ -280,7 +282,7 @@ export async function readJournal(
   }
   if (records.length > segmentSize)
     throw new StoreCorruptError(path, 'the journal holds more than a segment');
-  if (valid < buffer.byteLength) await truncate(path, valid);
+  if (cut && valid < buffer.byteLength) await truncate(path, valid);
   return { records, bytes: valid };
 }
 

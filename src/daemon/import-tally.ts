@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto';
+import type { StoredRecord, UserRecord } from '../core/index.js';
+import type { StreamState } from './lowdb-source.js';
+
+/** JSON with every object's keys sorted: the same bytes whichever store (jsonb reorders keys) it came from. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** What an import moved: counts, and a SHA-256 over everything in a fixed order. */
+export interface ImportSummary {
+  readonly users: number;
+  readonly packets: number;
+  /** Identifiers with a delivery cursor or a last-seen time. */
+  readonly states: number;
+  readonly sha256: string;
+}
+
+/**
+ * Counts and hashes a store's contents the same way on both sides of import-lowdb: users by
+ * identifier, then every record by position, then cursors and last-seen times by identifier,
+ * then the server secret. Fed in that order, equal summaries mean equal contents.
+ */
+export class ImportTally {
+  private readonly hash = createHash('sha256');
+  private users = 0;
+  private packets = 0;
+  private states = 0;
+
+  user(record: UserRecord): void {
+    this.users++;
+    this.hash.update(`user ${canonical(record)}\n`);
+  }
+
+  record(record: StoredRecord): void {
+    this.packets++;
+    this.hash.update(`record ${canonical(record)}\n`);
+  }
+
+  state(state: StreamState): void {
+    this.states++;
+    this.hash.update(`state ${canonical(state)}\n`);
+  }
+
+  /** The last item; then the summary. */
+  finish(secret: Buffer): ImportSummary {
+    this.hash.update(`secret ${secret.toString('hex')}\n`);
+    return {
+      users: this.users,
+      packets: this.packets,
+      states: this.states,
+      sha256: this.hash.digest('hex'),
+    };
+  }
+}

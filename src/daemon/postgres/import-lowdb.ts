@@ -1,0 +1,240 @@
+import type pg from 'pg';
+import type { StoredRecord } from '../../core/index.js';
+import { ImportTally, type ImportSummary } from '../import-tally.js';
+import { userRecordSchema } from '../key-directory.js';
+import { LowdbSource } from '../lowdb-source.js';
+import { recordSchema } from '../segment-files.js';
+import { StoreCorruptError } from '../store-corrupt-error.js';
+import { migrate } from './migrate.js';
+import { RECORD_BYTES } from './pg-pages.js';
+
+/** Any fixed number: the advisory lock that keeps two imports into one database apart. */
+const IMPORT_LOCK = 7_373_002;
+/** Rows read back per query while verifying. */
+const PAGE = 1000;
+
+/** The target database holds something other than this very import: nothing was written. */
+export class ImportTargetNotEmptyError extends Error {
+  readonly code = 'IMPORT_TARGET_NOT_EMPTY';
+
+  constructor(found: ImportSummary) {
+    super(
+      `The database already holds other data (${describe(found)}); import into a new, empty database.`,
+    );
+    this.name = 'ImportTargetNotEmptyError';
+  }
+}
+
+/** What the database holds after the import differs from the source: it was rolled back. */
+export class ImportVerifyError extends Error {
+  readonly code = 'IMPORT_VERIFY_FAILED';
+
+  constructor(source: ImportSummary, target: ImportSummary) {
+    super(
+      `The import did not verify (source: ${describe(source)}; database: ${describe(target)}) and was rolled back; was a relay running on the data directory? Stop it and import again.`,
+    );
+    this.name = 'ImportVerifyError';
+  }
+}
+
+/** Counts and checksum as printed. */
+export function describe(summary: ImportSummary): string {
+  return `${String(summary.users)} users, ${String(summary.packets)} packets, ${String(summary.states)} cursors or last-seen times, sha256 ${summary.sha256}`;
+}
+
+/** The outcome of an import: what the database now holds, and whether it held it already. */
+export interface ImportOutcome {
+  readonly summary: ImportSummary;
+  readonly alreadyImported: boolean;
+}
+
+function same(a: ImportSummary, b: ImportSummary): boolean {
+  return (
+    a.sha256 === b.sha256 && a.users === b.users && a.packets === b.packets && a.states === b.states
+  );
+}
+
+/** Feeds the source to a tally (and each segment's records to `each`, in order). */
+async function tallySource(
+  source: LowdbSource,
+  each: (records: StoredRecord[]) => Promise<void> = () => Promise.resolve(),
+): Promise<ImportSummary> {
+  const tally = new ImportTally();
+  for (const user of source.users) tally.user(user);
+  for await (const records of source.records()) {
+    for (const record of records) tally.record(record);
+    await each(records);
+  }
+  for (const state of source.states()) tally.state(state);
+  return tally.finish(source.secret);
+}
+
+/** Reads the database back in the tally's order, each row through its schema. */
+async function tallyTarget(client: pg.PoolClient): Promise<ImportSummary> {
+  const tally = new ImportTally();
+  for (let after = ''; ;) {
+    const { rows } = await client.query<Record<string, unknown>>(
+      `SELECT * FROM users WHERE identifier COLLATE "C" > $1 ORDER BY identifier COLLATE "C" LIMIT ${String(PAGE)}`,
+      [after],
+    );
+    for (const row of rows)
+      tally.user(
+        userRecordSchema.parse({
+          identifier: row['identifier'],
+          publicKey: row['public_key'],
+          wrappedPrivateKey: row['wrapped_private_key'],
+          kdf: row['kdf'],
+          loginProofHash: row['login_proof_hash'],
+          createdAt: Number(row['created_at']),
+        }),
+      );
+    if (rows.length < PAGE) break;
+    after = String(rows.at(-1)?.['identifier']);
+  }
+  for (let after = -1; ;) {
+    const { rows } = await client.query<Record<string, string>>(
+      `SELECT pos, server_time, seq_from, seq_to, packet FROM packets WHERE pos > $1 ORDER BY pos LIMIT ${String(PAGE)}`,
+      [after],
+    );
+    for (const row of rows) {
+      const parsed = recordSchema.safeParse({
+        pos: Number(row['pos']),
+        serverTime: Number(row['server_time']),
+        seqFrom: Number(row['seq_from']),
+        seqTo: Number(row['seq_to']),
+        packet: JSON.parse(row['packet'] ?? 'null') as unknown,
+      });
+      if (!parsed.success)
+        throw new StoreCorruptError(
+          'packets',
+          `the packet at ${String(row['pos'])} does not match its schema`,
+        );
+      tally.record(parsed.data);
+    }
+    if (rows.length < PAGE) break;
+    after = Number(rows.at(-1)?.['pos']);
+  }
+  const states = await client.query<{
+    identifier: string;
+    delivered: number;
+    last_seen: string | null;
+  }>(
+    `SELECT identifier, delivered, last_seen FROM streams WHERE delivered > 0 OR last_seen IS NOT NULL
+     ORDER BY identifier COLLATE "C"`,
+  );
+  for (const row of states.rows)
+    tally.state({
+      identifier: row.identifier,
+      delivered: row.delivered,
+      lastSeen: row.last_seen === null ? null : Number(row.last_seen),
+    });
+  const secret = await client.query<{ secret: Buffer }>('SELECT secret FROM server_secret');
+  return tally.finish(secret.rows[0]?.secret ?? Buffer.alloc(0));
+}
+
+async function isEmpty(client: pg.PoolClient): Promise<boolean> {
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT (SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1) u)
+          + (SELECT count(*) FROM (SELECT 1 FROM packets LIMIT 1) p)
+          + (SELECT count(*) FROM (SELECT 1 FROM streams LIMIT 1) s) AS n`,
+  );
+  return rows[0]?.n === '0';
+}
+
+async function insertPackets(
+  client: pg.PoolClient,
+  records: readonly StoredRecord[],
+): Promise<void> {
+  await client.query(
+    `INSERT INTO packets (pos, id, sender, recipient, seq_from, seq_to, server_time, packet)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::bigint[], $8::text[])`,
+    [
+      records.map((r) => r.pos),
+      records.map((r) => r.packet.id),
+      records.map((r) => r.packet.from),
+      records.map((r) => r.packet.to),
+      records.map((r) => r.seqFrom),
+      records.map((r) => r.seqTo),
+      records.map((r) => r.serverTime),
+      records.map((r) => JSON.stringify(r.packet)),
+    ],
+  );
+}
+
+/** Writes everything but the packets (inserted as they are read), derived rows last. */
+async function insertRest(client: pg.PoolClient, source: LowdbSource): Promise<void> {
+  const states = new Map(source.states().map((state) => [state.identifier, state]));
+  const identifiers = [...new Set([...source.lengths.keys(), ...states.keys()])];
+  await client.query(
+    `INSERT INTO streams (identifier, length, delivered, last_seen)
+     SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[])`,
+    [
+      identifiers,
+      identifiers.map((id) => source.lengths.get(id) ?? 0),
+      identifiers.map((id) => states.get(id)?.delivered ?? 0),
+      identifiers.map((id) => states.get(id)?.lastSeen ?? null),
+    ],
+  );
+  await client.query(
+    `INSERT INTO contacts (sender, recipient)
+     SELECT DISTINCT sender, recipient FROM packets WHERE sender <> recipient`,
+  );
+  await client.query(
+    `INSERT INTO usage (identifier, packets, bytes)
+     SELECT sender, count(*), sum(${RECORD_BYTES('packets')}) FROM packets GROUP BY sender`,
+  );
+  await client.query(
+    `SELECT setval(pg_get_serial_sequence('packets', 'pos'), max(pos)) FROM packets HAVING count(*) > 0`,
+  );
+  await client.query(
+    `INSERT INTO server_secret (secret) VALUES ($1)
+     ON CONFLICT (only_row) DO UPDATE SET secret = EXCLUDED.secret`,
+    [source.secret],
+  );
+}
+
+/**
+ * Moves a stopped relay's data directory into a PostgreSQL database in one transaction, and
+ * commits only once the database, read back, has the source's counts and checksum. The target must
+ * be empty (a server secret alone is replaced), unless it holds this very import: then nothing is
+ * written and the outcome says so. The source is only read.
+ */
+export async function importLowdb(dataDir: string, pool: pg.Pool): Promise<ImportOutcome> {
+  await migrate(pool);
+  const source = await LowdbSource.open(dataDir);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [IMPORT_LOCK]);
+    if (!(await isEmpty(client))) {
+      const found = await tallyTarget(client);
+      if (!same(await tallySource(source), found)) throw new ImportTargetNotEmptyError(found);
+      await client.query('ROLLBACK');
+      return { summary: found, alreadyImported: true };
+    }
+    const users = source.users;
+    await client.query(
+      `INSERT INTO users (identifier, public_key, wrapped_private_key, kdf, login_proof_hash, created_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[], $6::bigint[])`,
+      [
+        users.map((u) => u.identifier),
+        users.map((u) => u.publicKey),
+        users.map((u) => JSON.stringify(u.wrappedPrivateKey)),
+        users.map((u) => JSON.stringify(u.kdf)),
+        users.map((u) => u.loginProofHash),
+        users.map((u) => u.createdAt),
+      ],
+    );
+    const expected = await tallySource(source, (records) => insertPackets(client, records));
+    await insertRest(client, source);
+    const found = await tallyTarget(client);
+    if (!same(expected, found)) throw new ImportVerifyError(expected, found);
+    await client.query('COMMIT');
+    return { summary: found, alreadyImported: false };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
