@@ -73,8 +73,8 @@ export async function prelogin(
 
 /**
  * `login`: trades a correct login proof for the wrapped private key. Failures are limited per
- * identifier (registered ones in a table nothing evicts, unknown ones in a bounded one), per client
- * address and per connection.
+ * identifier (ctx.lockout: shared by every daemon of a database), per client address and per
+ * connection (this daemon's).
  */
 export async function login(
   ctx: RelayContext,
@@ -83,21 +83,28 @@ export async function login(
 ): Promise<{ publicKey: string; wrappedPrivateKey: WrappedPrivateKey }> {
   const request = parseWire(loginRequestSchema, input, 'login');
   const record = await ctx.keys.get(request.identifier);
-  const limiter = record ? ctx.loginLimiter : ctx.unknownLoginLimiter;
-  // From here to the comparison nothing awaits: the check and the count of concurrent guesses
-  // cannot interleave, so none slips past the limit.
-  const wait = Math.max(
-    limiter.retryAfter(request.identifier),
-    ctx.addressLoginLimiter.retryAfter(session.address),
-  );
-  if (wait > 0 || session.loginFailures >= ctx.limits.loginFailuresPerConnection) {
-    ctx.refusals.note('login-refused', 'RATE_LIMITED');
-    const seconds = Math.max(1, Math.ceil(wait / 1000));
-    throw new RelayError('RATE_LIMITED', `Too many failed logins; try again in ${seconds} s.`);
-  }
-  limiter.fail(request.identifier);
+  // The per-address and per-connection budgets are this daemon's: checked and counted with
+  // nothing awaited between, so concurrent guesses on one daemon cannot slip past them.
+  const addressWait = ctx.addressLoginLimiter.retryAfter(session.address);
+  if (addressWait > 0 || session.loginFailures >= ctx.limits.loginFailuresPerConnection)
+    throw refused(ctx, addressWait);
   ctx.addressLoginLimiter.fail(session.address);
   session.loginFailures++;
+  // The per-identifier count is checked and taken in one step of the lockout (in PostgreSQL with
+  // several daemons, so a guess through any daemon counts the same).
+  let wait: number;
+  try {
+    wait = await ctx.lockout.attempt(request.identifier, record !== undefined);
+  } catch (error) {
+    ctx.addressLoginLimiter.forgiveLast(session.address);
+    session.loginFailures--;
+    throw error;
+  }
+  if (wait > 0) {
+    ctx.addressLoginLimiter.forgiveLast(session.address);
+    session.loginFailures--;
+    throw refused(ctx, wait);
+  }
   const given = hashLoginProof(base64ToBytes(request.loginProof));
   const expected = record
     ? hexToBytes(record.loginProofHash)
@@ -109,8 +116,15 @@ export async function login(
     }
     throw new RelayError('LOGIN_FAILED', 'Wrong username or password.');
   }
-  limiter.reset(request.identifier);
+  await ctx.lockout.succeeded(request.identifier);
   ctx.addressLoginLimiter.forgiveLast(session.address);
   session.loginFailures--;
   return { publicKey: record.publicKey, wrappedPrivateKey: record.wrappedPrivateKey };
+}
+
+/** The refusal of a login over a budget, counted in the refusal log. */
+function refused(ctx: RelayContext, waitMs: number): RelayError {
+  ctx.refusals.note('login-refused', 'RATE_LIMITED');
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return new RelayError('RATE_LIMITED', `Too many failed logins; try again in ${seconds} s.`);
 }

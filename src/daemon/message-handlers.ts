@@ -91,9 +91,9 @@ async function introduce(ctx: RelayContext, from: string, to: string): Promise<v
 
 async function push(ctx: RelayContext, session: Session, record: StoredRecord): Promise<void> {
   const { from, to } = record.packet;
-  const toRecipient = to !== from && (ctx.clustered || ctx.sockets.has(to));
+  const toRecipient = to !== from && (ctx.clustered || ctx.registry.local.has(to));
   // Socket.IO encodes a broadcast before it looks for recipients: skip the sender's room when empty.
-  const toSender = ctx.clustered || (ctx.sockets.get(from)?.size ?? 0) > 1;
+  const toSender = ctx.clustered || (ctx.registry.local.get(from)?.size ?? 0) > 1;
   const [recipientView] = toRecipient ? await viewsOf(ctx, [record], to) : [];
   const [senderView] = toSender ? await viewsOf(ctx, [record], from) : [];
   if (recipientView) ctx.io.to(roomOf(to)).emit('packet', recipientView);
@@ -191,7 +191,7 @@ export async function receipt(
   for (const { id, from, seqFrom } of covered) {
     // Only two-way peers learn of delivery; Socket.IO encodes a broadcast before it looks for
     // recipients, so senders with no connection here are skipped (unless other daemons may hold one).
-    if (!peers.has(from) || !(ctx.clustered || ctx.sockets.has(from))) continue;
+    if (!peers.has(from) || !(ctx.clustered || ctx.registry.local.has(from))) continue;
     ctx.io.to(roomOf(from)).emit('delivered', { id, to: identifier, seq: seqFrom });
   }
   return {};

@@ -4,13 +4,17 @@ import type { KeyDirectory, MessageStore } from '../core/index.js';
 import { ensureDirectory } from './atomic-file.js';
 import type { DaemonConfig } from './config.js';
 import { FileKeyDirectory } from './key-directory.js';
+import { LocalLoginLockout, type LoginLockout } from './login-lockout.js';
 import { migrate } from './postgres/migrate.js';
 import { PgKeyDirectory } from './postgres/pg-key-directory.js';
+import { PgLoginLockout } from './postgres/pg-login-lockout.js';
 import { PgMessageStore } from './postgres/pg-message-store.js';
 import { openPgServerSecret } from './postgres/pg-server-secret.js';
+import { PgSocketRegistry } from './postgres/pg-socket-registry.js';
 import { createPool, describeUrl } from './postgres/pool.js';
 import { SegmentedStore } from './segmented-store.js';
 import { ServerSecret } from './server-secret.js';
+import { LocalSocketRegistry, type SocketRegistry } from './socket-registry.js';
 
 /** Everything the relay keeps, behind the interfaces of src/core/storage.ts. */
 export interface Stores {
@@ -19,6 +23,12 @@ export interface Stores {
   readonly secret: ServerSecret;
   /** Where it lives, as it may be printed (no credentials). */
   readonly where: string;
+  /** Sockets per identifier and the online flag: of this daemon, or of every daemon on the database. */
+  readonly registry: SocketRegistry;
+  /** Failed logins per identifier: of this daemon, or of every daemon on the database. */
+  readonly lockout: LoginLockout;
+  /** With several daemons: the registry's dead-daemon reports (the relay announces them offline). */
+  readonly shared?: PgSocketRegistry;
 }
 
 /** Opens the configured store: PostgreSQL (migrated first) when a URL is given, else the data directory. */
@@ -29,11 +39,16 @@ export async function openStores(config: DaemonConfig, logger: Logger): Promise<
       const applied = await migrate(pool);
       if (applied.length > 0)
         logger.info({ event: 'migrated', versions: applied }, 'schema migrated');
+      const secret = await openPgServerSecret(pool);
+      const registry = await PgSocketRegistry.open(pool, logger);
       return {
         keys: new PgKeyDirectory(pool),
         store: new PgMessageStore(pool, config.storage),
-        secret: await openPgServerSecret(pool),
+        secret,
         where: `store: ${describeUrl(config.postgresUrl)}`,
+        registry,
+        lockout: new PgLoginLockout(pool, config.limits, logger),
+        shared: registry,
       };
     } catch (error) {
       await pool.end().catch(() => undefined);
@@ -46,5 +61,7 @@ export async function openStores(config: DaemonConfig, logger: Logger): Promise<
     store: await SegmentedStore.open(config.dataDir, undefined, config.storage),
     secret: await ServerSecret.open(config.dataDir),
     where: `data: ${config.dataDir}`,
+    registry: new LocalSocketRegistry(),
+    lockout: new LocalLoginLockout(config.limits),
   };
 }

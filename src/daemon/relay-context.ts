@@ -11,9 +11,11 @@ import {
 } from '../core/index.js';
 import type { RelayLimits } from './config.js';
 import type { OutputBudget } from './output-budget.js';
+import type { LoginLockout } from './login-lockout.js';
 import type { FailureLimiter, TokenBucket } from './rate-limit.js';
 import type { RefusalLog } from './refusal-log.js';
 import type { ServerSecret } from './server-secret.js';
+import type { SocketRegistry } from './socket-registry.js';
 
 /** Incoming events are untyped on purpose: every payload is `unknown` until a schema parses it. */
 export type RelayServer = Server<
@@ -53,11 +55,9 @@ export interface RelayContext {
   readonly secret: ServerSecret;
   readonly limits: RelayLimits;
   readonly logger: Logger;
-  /** Failed logins per registered identifier: never forgotten before the window ends. */
-  readonly loginLimiter: FailureLimiter;
-  /** Failed logins per unregistered identifier: bounded, so they cannot push registered ones out. */
-  readonly unknownLoginLimiter: FailureLimiter;
-  /** Failed logins per client address, whatever the identifier. */
+  /** Failed logins per identifier (registered or not), across daemons when they share a database. */
+  readonly lockout: LoginLockout;
+  /** Failed logins per client address, whatever the identifier (on this daemon). */
   readonly addressLoginLimiter: FailureLimiter;
   readonly refusals: RefusalLog;
   /** Registrations per client address in the last hour. */
@@ -67,8 +67,8 @@ export interface RelayContext {
    * them, so broadcasts go out even when this daemon holds none of the room's sockets.
    */
   readonly clustered: boolean;
-  /** Authenticated sockets per identifier, on this daemon. */
-  readonly sockets: Map<string, Set<string>>;
+  /** Authenticated sockets per identifier (its `local` map: on this daemon) and the online flag. */
+  readonly registry: SocketRegistry;
   readonly publicKeys: Map<string, PublicKey>;
 }
 

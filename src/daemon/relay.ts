@@ -13,7 +13,7 @@ import { FailureLimiter, TokenBucket } from './rate-limit.js';
 import type { EngineConnection } from './output-budget.js';
 import { RefusalLog } from './refusal-log.js';
 import type { RelayContext, RelayServer, RelaySocket, Session } from './relay-context.js';
-import { authenticate, challenge, leave } from './session-handlers.js';
+import { authenticate, challenge, leave, vanished } from './session-handlers.js';
 import { coalesceServerWrites } from './write-coalescing.js';
 
 type Handler = (ctx: RelayContext, session: Session, input: unknown) => Promise<object>;
@@ -56,7 +56,10 @@ export interface Relay {
 
 /** Starts the relay: opens its store (the data directory or PostgreSQL), then listens. */
 export async function startRelay(config: DaemonConfig, logger: Logger): Promise<Relay> {
-  const { keys, store, secret, where } = await openStores(config, logger);
+  const { keys, store, secret, where, registry, lockout, shared } = await openStores(
+    config,
+    logger,
+  );
   const started = Date.now();
   const refusals = new RefusalLog(logger);
   const guard = connectionGuard(config, refusals);
@@ -89,16 +92,7 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
     secret,
     limits: config.limits,
     logger,
-    loginLimiter: new FailureLimiter(
-      config.limits.loginFailuresPerIdentifier,
-      config.limits.loginWindowMs,
-    ),
-    unknownLoginLimiter: new FailureLimiter(
-      config.limits.loginFailuresPerIdentifier,
-      config.limits.loginWindowMs,
-      Date.now,
-      config.limits.maxTrackedUnknownIdentifiers,
-    ),
+    lockout,
     addressLoginLimiter: new FailureLimiter(
       config.limits.loginFailuresPerAddress,
       config.limits.loginWindowMs,
@@ -113,11 +107,19 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
     ),
     refusals,
     clustered: cluster !== undefined,
-    sockets: new Map(),
+    registry,
     publicKeys: new Map(),
   };
   const inflight = new Set<Promise<void>>();
   let closing = false;
+  // Sockets of a daemon that died: their identifiers go offline for their peers, from here.
+  shared?.whenGone((identifiers) => {
+    const task = vanished(ctx, identifiers).catch((error: unknown) => {
+      logger.error({ err: error }, 'presence update failed');
+    });
+    inflight.add(task);
+    void task.finally(() => inflight.delete(task));
+  });
 
   async function health(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' && req.url === '/healthz') {
@@ -244,6 +246,8 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       await io.close();
       await cluster?.close();
       while (inflight.size > 0) await Promise.allSettled([...inflight]);
+      await registry.close();
+      lockout.close();
       // Every acknowledged packet is on disk already; what a failed last write loses is the
       // last-seen times since the previous one. Stopping cleanly is still right.
       await store.close().catch((error: unknown) => {

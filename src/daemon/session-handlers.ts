@@ -77,33 +77,41 @@ async function bind(
   if (!session.socket.connected) {
     throw new RelayError('NOT_AUTHENTICATED', 'The connection closed while authenticating.');
   }
-  const sockets = ctx.sockets.get(identifier) ?? new Set<string>();
-  if (sockets.size >= ctx.limits.maxSocketsPerIdentifier) {
-    throw new RelayError(
-      'TOO_MANY_SOCKETS',
-      'Too many devices are connected for this user; close one and retry.',
-    );
+  const socket = session.socket.id;
+  const first = await ctx.registry.claim(identifier, socket, ctx.limits.maxSocketsPerIdentifier);
+  if (!stillOpen(session)) {
+    // It closed while its place was being taken: leave() found no identifier, so give it back here.
+    await ctx.registry.release(identifier, socket);
+    throw new RelayError('NOT_AUTHENTICATED', 'The connection closed while authenticating.');
   }
-  sockets.add(session.socket.id);
-  ctx.sockets.set(identifier, sockets);
   session.identifier = identifier;
   await session.socket.join(roomOf(identifier));
-  if (sockets.size === 1) await announce(ctx, { identifier, online: true, lastSeen: Date.now() });
+  if (first) await announce(ctx, { identifier, online: true, lastSeen: Date.now() });
   for (const peer of await ctx.store.peersOf(identifier)) {
     const presence = await ctx.store.getPresence(peer);
     if (presence) session.socket.emit('presence', presence);
   }
 }
 
+/** Whether the socket is still connected (read again after an await). */
+function stillOpen(session: Session): boolean {
+  return session.socket.connected;
+}
+
 /** Called when a socket closes: the last socket of a user takes it offline. */
 export async function leave(ctx: RelayContext, session: Session): Promise<void> {
   const identifier = session.identifier;
   if (identifier === undefined) return;
-  const sockets = ctx.sockets.get(identifier);
-  sockets?.delete(session.socket.id);
-  if (sockets && sockets.size > 0) return;
-  ctx.sockets.delete(identifier);
+  if (!(await ctx.registry.release(identifier, session.socket.id))) return;
   await announce(ctx, { identifier, online: false, lastSeen: Date.now() });
+}
+
+/** Identifiers whose sockets went with a dead daemon: those not back elsewhere go offline. */
+export async function vanished(ctx: RelayContext, identifiers: readonly string[]): Promise<void> {
+  for (const identifier of identifiers) {
+    if (await ctx.registry.isOnline(identifier)) continue;
+    await announce(ctx, { identifier, online: false, lastSeen: Date.now() });
+  }
 }
 
 /** Stores a presence change, then tells the peers the state as it is now (a later change may have won). */

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { rm } from 'node:fs/promises';
 import { RelayClient } from '../../src/cli/relay/relay-client.js';
 import type { Account } from '../../src/cli/relay/account.js';
+import type { PresenceUpdate } from '../../src/core/index.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import {
@@ -97,6 +98,16 @@ describe('several daemons on one database', () => {
   it('keeps every acknowledged packet once, seqs gapless, when a daemon is killed mid-stream', async () => {
     const carol = await user(0, 'cluster-carol');
     const dave = await user(2, 'cluster-dave');
+    // Erin is on the daemon that dies and does not come back: dave, her peer, sees her go offline.
+    const erin = await user(0, 'cluster-erin');
+    const daveSees: PresenceUpdate[] = [];
+    dave.client.on('presence', (update) => daveSees.push(update));
+    await erin.client.send(sealText(erin, dave, 'hi'));
+    await dave.client.send(sealText(dave, erin, 'hello'));
+    const erinSeen = (online: boolean) =>
+      daveSees.findLast((p) => p.identifier === erin.identifier)?.online === online;
+    for (let i = 0; i < 500 && !erinSeen(true); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(erinSeen(true)).toBe(true);
     const acked = new Set<string>();
     let stop = false;
     const senders = Array.from({ length: 8 }, async () => {
@@ -133,5 +144,9 @@ describe('several daemons on one database', () => {
     const sent = await stream(again);
     expect(sent.map((p) => p.seq)).toEqual(sent.map((_, i) => i + 1));
     expect(acked.size).toBeGreaterThanOrEqual(80);
-  }, 90_000);
+    // A daemon silent for 15 s is dead: another one reaps its sockets and tells erin's peers.
+    const reaped = Date.now() + 45_000;
+    while (!erinSeen(false) && Date.now() < reaped) await new Promise((r) => setTimeout(r, 100));
+    expect(erinSeen(false)).toBe(true);
+  }, 120_000);
 });

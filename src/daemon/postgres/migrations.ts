@@ -93,4 +93,31 @@ END
 $$;
 `,
   },
+  {
+    version: 4,
+    name: 'limits and presence shared by daemons',
+    // Each daemon's heartbeat, the sockets it holds (sockets per identifier, the online flag), and
+    // failed logins per identifier (milliseconds of the database's clock): counted across daemons.
+    sql: `
+CREATE TABLE daemons (
+  id uuid PRIMARY KEY,
+  heartbeat timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE TABLE live_sockets (
+  daemon uuid NOT NULL,
+  socket text NOT NULL,
+  identifier text NOT NULL,
+  PRIMARY KEY (daemon, socket)
+);
+CREATE INDEX live_sockets_identifier ON live_sockets (identifier);
+CREATE TABLE login_failures (
+  identifier text PRIMARY KEY,
+  times bigint[] NOT NULL,
+  token text NOT NULL
+);
+CREATE FUNCTION metachat_recent(times bigint[], after bigint) RETURNS bigint[]
+  LANGUAGE sql IMMUTABLE
+  AS $$ SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM unnest(times) t WHERE t > after $$;
+`,
+  },
 ];

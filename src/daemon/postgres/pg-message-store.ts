@@ -13,6 +13,7 @@ import { DEFAULT_STORAGE_LIMITS, quotaExceeded, type StorageLimits } from '../st
 import { StoreCorruptError } from '../store-corrupt-error.js';
 import { APPEND_SELF, APPEND_TWO, leastRecordBytes, OVER_QUOTA } from './pg-append.js';
 import { CONVERSATION, readPage, RECORD_COLUMNS, SINCE, type PacketRow } from './pg-pages.js';
+import { LIVE_SOCKET } from './pg-socket-registry.js';
 import { endBounded, failureCode, guarded } from './pool.js';
 
 const COLUMNS = RECORD_COLUMNS;
@@ -61,9 +62,6 @@ function isDuplicateId(error: unknown): boolean {
  * before it resolves; PostgreSQL's own group commit joins the fsyncs of concurrent sends.
  */
 export class PgMessageStore implements MessageStore {
-  /** Identifiers with a socket on this daemon; presence across daemons is not shared yet. */
-  private readonly online = new Set<string>();
-
   constructor(
     private readonly pool: pg.Pool,
     private readonly limits: StorageLimits = DEFAULT_STORAGE_LIMITS,
@@ -197,20 +195,21 @@ export class PgMessageStore implements MessageStore {
         [update.identifier, update.lastSeen],
       ),
     );
-    if (update.online) this.online.add(update.identifier);
-    else this.online.delete(update.identifier);
   }
 
+  /** Online while a socket of the identifier is on a live daemon (live_sockets, any daemon). */
   async getPresence(identifier: string): Promise<PresenceUpdate | undefined> {
     const { rows } = await guarded(() =>
-      this.pool.query<{ last_seen: string | null }>(
-        'SELECT last_seen FROM streams WHERE identifier = $1',
+      this.pool.query<{ last_seen: string | null; online: boolean }>(
+        `SELECT s.last_seen, EXISTS (SELECT 1 FROM live_sockets l
+           WHERE l.identifier = s.identifier AND ${LIVE_SOCKET('l')}) AS online
+         FROM streams s WHERE s.identifier = $1`,
         [identifier],
       ),
     );
     const lastSeen = rows[0]?.last_seen;
     if (lastSeen === null || lastSeen === undefined) return undefined;
-    return { identifier, online: this.online.has(identifier), lastSeen: Number(lastSeen) };
+    return { identifier, online: rows[0]?.online === true, lastSeen: Number(lastSeen) };
   }
 
   async size(): Promise<number> {
