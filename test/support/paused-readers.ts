@@ -7,12 +7,21 @@ import type { RelayClient } from '../../src/cli/relay/relay-client.js';
  * it back up as they would for a device that stopped reading, while the client can still send.
  */
 export function pauseReading(client: RelayClient): void {
+  tcpSocketOf(client).pause();
+}
+
+/** Reads a paused client's TCP socket again (before closing it: the close handshake needs reads). */
+export function resumeReading(client: RelayClient): void {
+  tcpSocketOf(client).resume();
+}
+
+function tcpSocketOf(client: RelayClient): Socket {
   const transport = client.socket.io.engine.transport as unknown as {
     ws?: { _socket?: Socket };
   };
   const net = transport.ws?._socket;
   if (!net) throw new Error('no WebSocket TCP socket to pause');
-  net.pause();
+  return net;
 }
 
 /** One masked WebSocket text frame (client to server), as RFC 6455 requires of clients. */
