@@ -57,18 +57,19 @@ export async function register(
 
 /**
  * `prelogin`: the KDF parameters of an identifier, or stable fake ones so unknown names look alike.
- * Both paths do the same work (the fake parameters are derived either way), so the answer takes as
- * long for a registered identifier as for an unknown one.
+ * Both paths do the same work (the fake parameters are derived, the identifier looked up and the
+ * answer copied either way), so the answer takes as long for a registered identifier as for an
+ * unknown one (`prelogin-timing` measures it). It needs only the key directory and the secret.
  */
 export async function prelogin(
-  ctx: RelayContext,
-  _session: Session,
+  ctx: Pick<RelayContext, 'keys' | 'secret'>,
+  _session: unknown,
   input: unknown,
 ): Promise<{ kdf: KdfParams }> {
   const { identifier } = parseWire(preloginRequestSchema, input, 'prelogin');
   const fake = ctx.secret.fakeKdfParams(identifier);
   const record = await ctx.keys.get(identifier);
-  return { kdf: record === undefined ? fake : { ...record.kdf } };
+  return { kdf: { ...(record?.kdf ?? fake) } };
 }
 
 /**
@@ -106,9 +107,9 @@ export async function login(
     throw refused(ctx, wait);
   }
   const given = hashLoginProof(base64ToBytes(request.loginProof));
-  const expected = record
-    ? hexToBytes(record.loginProofHash)
-    : new Uint8Array(ctx.secret.fakeProofHash(request.identifier));
+  // The stand-in is derived and decoded for a registered identifier too: the same work either way.
+  const standIn = bytesToHex(ctx.secret.fakeProofHash(request.identifier));
+  const expected = hexToBytes(record?.loginProofHash ?? standIn);
   if (!constantTimeEqual(given, expected) || !record) {
     ctx.refusals.note('login-failed', 'LOGIN_FAILED');
     if (session.loginFailures >= ctx.limits.loginFailuresPerConnection) {

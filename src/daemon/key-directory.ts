@@ -69,8 +69,9 @@ export class FileKeyDirectory implements KeyDirectory {
   }
 
   async get(identifier: string): Promise<UserRecord | undefined> {
-    if (!this.known.has(identifier)) return undefined;
+    // Both lookups for every identifier, registered or not: prelogin's timing must not tell.
     const cached = this.cache.get(identifier);
+    if (!this.known.has(identifier)) return undefined;
     if (cached) return cached;
     const record = await new FsyncJsonFile(this.pathOf(identifier), userRecordSchema).read();
     if (record?.identifier !== identifier) return undefined;
