@@ -1,6 +1,7 @@
-// `npm run bench [core|daemon|relay|storage]`: the project's benchmarks, each with its baseline measured in the same run.
+// `npm run bench [core|daemon|relay|storage|import]`: the project's benchmarks, each with its baseline measured in the same run.
 import { runCoreBench } from './core-bench.js';
 import { relayThroughput, runDaemonBench, storageCost } from './daemon-bench.js';
+import { importCost } from './import-bench.js';
 
 const only = process.argv[2];
 console.log(`MetaChat benchmarks — node ${process.version}, ${new Date().toISOString()}`);
@@ -8,3 +9,4 @@ if (only === undefined || only === 'core') await runCoreBench();
 if (only === undefined || only === 'daemon') await runDaemonBench();
 if (only === 'relay') await relayThroughput();
 if (only === 'storage') await storageCost();
+if (only === 'import') await importCost();
