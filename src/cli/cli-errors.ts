@@ -30,3 +30,13 @@ export class UnsentMessagesError extends Error {
 export class ProfileExistsError extends Error {
   override readonly name = 'ProfileExistsError';
 }
+
+/**
+ * `register` for a username someone registered already on this relay. Learned only from the
+ * registration itself: the relay answers no cheaper question about who is registered.
+ */
+export class UsernameTakenError extends Error {
+  override readonly name = 'UsernameTakenError';
+  /** The relay's own code, so scripts read the same one as from the protocol. */
+  readonly code = 'ALREADY_REGISTERED';
+}

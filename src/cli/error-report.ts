@@ -6,6 +6,7 @@ import {
   UnknownPeerError,
   UnsentMessagesError,
   UsageError,
+  UsernameTakenError,
   WrappedKeyRejectedError,
 } from './cli-errors.js';
 import { OutboxCorruptError } from './outgoing/outbox.js';
@@ -40,6 +41,7 @@ const KNOWN: readonly (abstract new (...args: never[]) => Error)[] = [
   NoProfileError,
   ProfileCorruptError,
   ProfileExistsError,
+  UsernameTakenError,
   KeyChangedError,
   WrappedKeyRejectedError,
   UnsentMessagesError,

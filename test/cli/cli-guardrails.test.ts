@@ -113,6 +113,22 @@ describe('checks come in the order a new user needs them', () => {
     await expect(stat(home('newcomer'))).rejects.toThrow(/ENOENT/);
   }, 60_000);
 
+  it('register of a taken username says so plainly, names login, and saves nothing', async () => {
+    const plain = await cli('alice-again', ['register', 'alice']);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toContain(
+      `metachat: The username "alice" is already registered on ${daemon.url}: choose another, or run "metachat login alice" if it is yours. Nothing was saved.`,
+    );
+    await expect(stat(join(home('alice-again'), 'profile.json'))).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+    const asJson = await cli('alice-again', ['register', 'alice', '--json']);
+    expect(asJson.code).toBe(1);
+    const report = JSON.parse(asJson.stderr.trim()) as { error: { code: string; message: string } };
+    expect(report.error.code).toBe('ALREADY_REGISTERED');
+    expect(report.error.message).toContain('metachat login alice');
+  });
+
   it('refuses a short password before making keys, and calls an empty password line empty', async () => {
     const started = Date.now();
     const short = await cli('shorty', ['register', 'shorty'], 'short\n');

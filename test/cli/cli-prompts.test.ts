@@ -88,4 +88,47 @@ describe('prompts on a real terminal (tmux)', () => {
     expect(done).toContain('is not a 64-hex identifier');
     expect(done).not.toContain('Password');
   }, 60_000);
+  it('register at a terminal asks another username when the one given is taken, without asking the password again', async () => {
+    const fresh = await tempDir('metachat-prompts-taken-');
+    const command = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/entry.ts')]
+      .concat(['register', 'erin', '--home', fresh, '--server', daemon.url])
+      .map((part) => `'${part}'`)
+      .join(' ');
+    tmux('new-session', '-d', '-s', 'taken', '-x', '160', '-y', '30', '-c', ROOT);
+    tmux('send-keys', '-t', 'taken', '-l', `${command}; echo "exit=$?"`);
+    tmux('send-keys', '-t', 'taken', 'Enter');
+    for (const prompt of ['Password', 'Password again']) {
+      await waitForScreen(
+        'taken',
+        (s) => new RegExp(prompt, 'i').test(s.split('\n').filter(Boolean).at(-1) ?? ''),
+        prompt,
+      );
+      tmux('send-keys', '-t', 'taken', '-l', PASSWORD);
+      tmux('send-keys', '-t', 'taken', 'Enter');
+    }
+    const asked = await waitForScreen('taken', (s) => /\? Username/.test(s), 'another username');
+    expect(asked).toContain('The username "erin" is already registered on');
+    expect(asked).toContain('metachat login erin');
+    tmux('send-keys', '-t', 'taken', '-l', 'erin-two');
+    tmux('send-keys', '-t', 'taken', 'Enter');
+    const done = await waitForScreen('taken', (s) => /^exit=\d+\s*$/m.test(s), 'the end');
+    expect(done).toMatch(/^exit=0\s*$/m);
+    expect(done).toContain('Registered.');
+    // The password was asked for twice in all: once and its repetition, never after the new name.
+    expect(done.slice(done.lastIndexOf('Username'))).not.toMatch(/Password/i);
+    const login = await runCli(
+      [
+        '--home',
+        await tempDir('metachat-prompts-login-'),
+        '--server',
+        daemon.url,
+        'login',
+        'erin-two',
+      ],
+      {
+        env: { METACHAT_PASSWORD: PASSWORD },
+      },
+    );
+    expect(login.code).toBe(0);
+  }, 60_000);
 });

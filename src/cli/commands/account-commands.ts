@@ -2,14 +2,15 @@ import {
   assertPasswordAcceptable,
   InvalidUsernameError,
   normalizeUsername,
+  type KeyPair,
 } from '../../core/index.js';
 import { loginAccount, newProfile, prepareRegistration } from '../relay/account.js';
-import { UsageError } from '../cli-errors.js';
+import { UsageError, UsernameTakenError } from '../cli-errors.js';
 import { describeLoss, guardHome, type AccountAtHome } from '../profile/home-guard.js';
 import type { CliContext } from '../cli-context.js';
 import { saveOutbox } from '../outgoing/outbox.js';
 import { saveProfile } from '../profile/profile.js';
-import { RelayClient } from '../relay/relay-client.js';
+import { RelayClient, RelayRefusedError } from '../relay/relay-client.js';
 import { withSpinner } from '../terminal/spinner.js';
 
 /** What `register` and `login` accept besides the username. */
@@ -50,25 +51,57 @@ async function replaced(home: string, previous: AccountAtHome | 'damaged' | null
   );
 }
 
-/** `register`: checks the home, the relay and the password first, then makes and wraps the keys. */
+/** How many usernames `register` tries at a terminal (the relay allows 3 registrations a connection). */
+const USERNAME_TRIES = 3;
+
+/** What to do about a taken username: choose another, or log in if it is one's own. */
+function takenText(name: string, server: string): string {
+  return `The username "${name}" is already registered on ${server}: choose another, or run "metachat login ${name}" if it is yours.`;
+}
+
+/**
+ * `register`: checks the home, the relay and the password first, then makes and wraps the keys.
+ * Whether the username is free is learned only from the registration (the relay has no cheaper
+ * check, so it cannot be asked who uses it); at a terminal a taken name is followed by a prompt
+ * for another, with the same password and key pair, so neither is asked for or made again.
+ */
 export async function registerCommand(
   ctx: CliContext,
   username: string | undefined,
   opts: AccountOptions,
 ): Promise<void> {
-  const name = await askUsername(username);
+  let name = await askUsername(username);
   const home = ctx.home();
   const previous = await guardHome(home, opts.force === true, 'register');
   const server = ctx.serverOrDefault();
   await assertReachable(server);
   const password = await ctx.password(true, assertPasswordAcceptable);
-  const { account, request } = await withSpinner(
-    'Generating your key pair and deriving keys from your password',
-    () => prepareRegistration(name, password),
-  );
   const client = await RelayClient.connect(server);
+  let account;
   try {
-    await client.register(request);
+    let keyPair: KeyPair | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const prepared = await withSpinner(
+        keyPair === undefined
+          ? 'Generating your key pair and deriving keys from your password'
+          : 'Deriving keys from your password',
+        () => prepareRegistration(name, password, keyPair),
+      );
+      keyPair = prepared.account.keyPair;
+      try {
+        await client.register(prepared.request);
+        account = prepared.account;
+        break;
+      } catch (error) {
+        if (!(error instanceof RelayRefusedError && error.code === 'ALREADY_REGISTERED'))
+          throw error;
+        if (!ctx.promptsForPassword() || attempt >= USERNAME_TRIES) {
+          throw new UsernameTakenError(`${takenText(name, server)} Nothing was saved.`);
+        }
+        process.stderr.write(`${takenText(name, server)}\n`);
+        name = await askUsername(undefined);
+      }
+    }
   } finally {
     client.close();
   }

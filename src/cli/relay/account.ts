@@ -30,15 +30,19 @@ export interface Account {
   readonly kdf: RegisterRequest['kdf'];
 }
 
-/** Everything for `register`, built locally: the password and the unwrapped key never leave. */
+/**
+ * Everything for `register`, built locally: the password and the unwrapped key never leave. A key
+ * pair made for a username that turned out to be taken may be given again for the next one.
+ */
 export async function prepareRegistration(
   username: string,
   password: string,
+  reuse?: KeyPair,
 ): Promise<{ account: Account; request: RegisterRequest }> {
   const normalized = normalizeUsername(username);
   assertPasswordAcceptable(password);
   const identifier = identifierFromUsername(normalized);
-  const keyPair = await generateKeyPair();
+  const keyPair = reuse ?? (await generateKeyPair());
   const kdf = newKdfParams();
   const keys = await derivePasswordKeys(password, identifier, kdf);
   const wrappedPrivateKey = wrapPrivateKey(keyPair.privateKey, keys.keyEncryptionKey, identifier);
