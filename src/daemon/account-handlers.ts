@@ -15,6 +15,7 @@ import {
   type WrappedPrivateKey,
 } from '../core/index.js';
 import type { RelayContext, Session } from './relay-context.js';
+import type { z } from 'zod';
 
 /** `register`: stores a new identifier's public key, wrapped private key, KDF parameters and proof hash. */
 export async function register(
@@ -91,6 +92,28 @@ export async function login(
     throw refused(ctx, addressWait);
   ctx.addressLoginLimiter.fail(session.address);
   session.loginFailures++;
+  session.loginsInFlight++;
+  try {
+    return await checkLogin(ctx, session, request, record);
+  } finally {
+    session.loginsInFlight--;
+    // Past the per-connection budget the connection is closed, once every guess in flight on it
+    // has had its answer (concurrent guesses count before they are answered).
+    if (
+      session.loginsInFlight === 0 &&
+      session.loginFailures >= ctx.limits.loginFailuresPerConnection
+    )
+      setImmediate(() => session.socket.disconnect(true));
+  }
+}
+
+/** The part of `login` after the per-connection and per-address budgets were charged. */
+async function checkLogin(
+  ctx: RelayContext,
+  session: Session,
+  request: z.infer<typeof loginRequestSchema>,
+  record: Awaited<ReturnType<RelayContext['keys']['get']>>,
+): Promise<{ publicKey: string; wrappedPrivateKey: WrappedPrivateKey }> {
   // The per-identifier count is checked and taken in one step of the lockout (in PostgreSQL with
   // several daemons, so a guess through any daemon counts the same).
   let wait: number;
@@ -112,9 +135,6 @@ export async function login(
   const expected = hexToBytes(record?.loginProofHash ?? standIn);
   if (!constantTimeEqual(given, expected) || !record) {
     ctx.refusals.note('login-failed', 'LOGIN_FAILED');
-    if (session.loginFailures >= ctx.limits.loginFailuresPerConnection) {
-      setImmediate(() => session.socket.disconnect(true));
-    }
     throw new RelayError('LOGIN_FAILED', 'Wrong username or password.');
   }
   await ctx.lockout.succeeded(request.identifier);

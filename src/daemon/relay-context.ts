@@ -43,6 +43,8 @@ export interface Session {
   /** A sync or history page is being read: one at a time per connection. */
   reading: boolean;
   loginFailures: number;
+  /** Logins of this connection still being answered: a disconnect waits for their answers. */
+  loginsInFlight: number;
   authFailures: number;
   registrations: number;
 }

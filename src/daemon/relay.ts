@@ -195,6 +195,7 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       authenticating: false,
       reading: false,
       loginFailures: 0,
+      loginsInFlight: 0,
       authFailures: 0,
       registrations: 0,
     };
