@@ -25,6 +25,9 @@ const ON_BOTH_STORES = [
 
 export default {
   testTimeout: 30000,
+  // Under CI's single worker the suites run in this process: a timer or connection a suite leaves open
+  // (a PostgreSQL reconnection loop) must not keep the run from ending with its result.
+  forceExit: true,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
   projects: [
     { ...base, displayName: 'lowdb' },
