@@ -1,48 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runCli } from '../support/cli-process.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { tempDir } from '../support/relay-harness.js';
+import {
+  cliCommandLine,
+  ROOT,
+  TERMINAL_PASSWORD as PASSWORD,
+  TmuxTerminal,
+} from '../support/tmux-terminal.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SOCKET = `metachat-prompts-${String(process.pid)}`;
-const PASSWORD = 'correct horse battery';
-
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
-}
-
-async function waitForScreen(target: string, predicate: (text: string) => boolean, what: string) {
-  const deadline = Date.now() + 30_000;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = tmux('capture-pane', '-p', '-t', target);
-    if (predicate(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-  throw new Error(`timed out waiting for ${what}; the screen was:\n${last}`);
-}
-
+let term: TmuxTerminal;
 let daemon: DaemonProcess;
 let home: string;
 
+const tmux = (...args: string[]): string => term.tmux(...args);
+const waitForScreen = (target: string, predicate: (text: string) => boolean, what: string) =>
+  term.waitForScreen(predicate, what, { target, ms: 30_000 });
+
 /** Starts `metachat <args>` in its own tmux session (a real terminal); the shell prints its exit code. */
 function start(session: string, args: string[]): void {
-  const command = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/entry.ts')]
-    .concat([...args, '--home', home, '--server', daemon.url])
-    .map((part) => `'${part}'`)
-    .join(' ');
+  const command = cliCommandLine([...args, '--home', home, '--server', daemon.url]);
   tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '30', '-c', ROOT);
-  tmux('send-keys', '-t', session, '-l', `${command}; echo "exit=$?"`);
-  tmux('send-keys', '-t', session, 'Enter');
+  term.typeLine(`${command}; echo "exit=$?"`, session);
 }
 
 beforeAll(async () => {
-  // A real terminal is part of what this test proves: without tmux it fails, it does not skip.
-  execFileSync('tmux', ['-V']);
+  term = new TmuxTerminal(`metachat-prompts-${String(process.pid)}`, 'chat');
   daemon = await spawnDaemon(await tempDir());
   home = await tempDir('metachat-prompts-home-');
   const registered = await runCli(['--home', home, '--server', daemon.url, 'register', 'erin'], {
@@ -52,11 +36,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  try {
-    tmux('kill-server');
-  } catch {
-    // Already gone.
-  }
+  term.close();
   await killAllDaemons();
   await rm(home, { recursive: true, force: true });
 });
@@ -90,13 +70,9 @@ describe('prompts on a real terminal (tmux)', () => {
   }, 60_000);
   it('register at a terminal asks another username when the one given is taken, without asking the password again', async () => {
     const fresh = await tempDir('metachat-prompts-taken-');
-    const command = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/entry.ts')]
-      .concat(['register', 'erin', '--home', fresh, '--server', daemon.url])
-      .map((part) => `'${part}'`)
-      .join(' ');
+    const command = cliCommandLine(['register', 'erin', '--home', fresh, '--server', daemon.url]);
     tmux('new-session', '-d', '-s', 'taken', '-x', '160', '-y', '30', '-c', ROOT);
-    tmux('send-keys', '-t', 'taken', '-l', `${command}; echo "exit=$?"`);
-    tmux('send-keys', '-t', 'taken', 'Enter');
+    term.typeLine(`${command}; echo "exit=$?"`, 'taken');
     for (const prompt of ['Password', 'Password again']) {
       await waitForScreen(
         'taken',

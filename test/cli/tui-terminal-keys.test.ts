@@ -1,54 +1,35 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { runCli } from '../support/cli-process.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { tempDir } from '../support/relay-harness.js';
+import {
+  aliceAndBob,
+  cliCommandLine,
+  ROOT,
+  TERMINAL_PASSWORD,
+  TmuxTerminal,
+} from '../support/tmux-terminal.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SOCKET = `metachat-keys-${String(process.pid)}`;
-const PASSWORD = 'correct horse battery';
 const ROWS = 12;
 const COLUMNS = 60;
 
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
-}
-
-/** The pane's rows (capture-pane ends each with a newline). */
-function screen(): string {
-  return tmux('capture-pane', '-p', '-t', 'keys').replace(/\n$/, '');
-}
-
+let term: TmuxTerminal;
 let daemon: DaemonProcess;
-let stderrFile = '';
 let homes: { alice: string; bob: string };
 let ids: { alice: string; bob: string };
 let env: Record<string, string>;
 
-async function waitForScreen(predicate: (text: string) => boolean, what: string, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = screen();
-    if (predicate(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-  let stderr = '';
-  try {
-    stderr = readFileSync(stderrFile, 'utf8');
-  } catch {
-    stderr = '(none)';
-  }
-  throw new Error(`timed out waiting for ${what}; the screen was:\n${last}\nstderr:\n${stderr}`);
-}
+const tmux = (...args: string[]): string => term.tmux(...args);
+const screen = (): string => term.screen();
+const waitForScreen = (predicate: (text: string) => boolean, what: string, ms?: number) =>
+  term.waitForScreen(predicate, what, ms === undefined ? {} : { ms });
 
 /** The chat screen never crashed: no stack trace on its stderr, and it still draws its status line. */
 function expectAlive(text: string): void {
-  expect(readFileSync(stderrFile, 'utf8')).toBe('');
+  expect(readFileSync(term.stderrFile, 'utf8')).toBe('');
   expect(text).toMatch(/bob .*key pinned/);
 }
 
@@ -57,23 +38,11 @@ async function settle(ms = 400): Promise<void> {
 }
 
 beforeAll(async () => {
-  // A real terminal is part of what this test proves: without tmux it fails, it does not skip.
-  execFileSync('tmux', ['-V']);
+  term = new TmuxTerminal(`metachat-keys-${String(process.pid)}`, 'keys');
   daemon = await spawnDaemon(await tempDir());
-  homes = { alice: await tempDir('metachat-home-'), bob: await tempDir('metachat-home-') };
-  env = { METACHAT_PASSWORD: PASSWORD, METACHAT_SERVER: daemon.url };
-  const alice = await runCli(['--home', homes.alice, 'register', 'alice', '--json'], { env });
-  const bob = await runCli(['--home', homes.bob, 'register', 'bob', '--json'], { env });
-  ids = {
-    alice: (JSON.parse(alice.stdout) as { id: string }).id,
-    bob: (JSON.parse(bob.stdout) as { id: string }).id,
-  };
-  await runCli(['--home', homes.bob, 'send', ids.alice, 'hello from bob'], { env });
-  stderrFile = join(homes.alice, 'tui-stderr');
-  const command = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/entry.ts')]
-    .concat(['--home', homes.alice, 'chat', ids.bob])
-    .map((part) => `'${part}'`)
-    .join(' ');
+  ({ homes, ids, env } = await aliceAndBob(daemon));
+  term.stderrFile = join(homes.alice, 'tui-stderr');
+  const command = cliCommandLine(['--home', homes.alice, 'chat', ids.bob]);
   tmux(
     'new-session',
     '-d',
@@ -86,20 +55,16 @@ beforeAll(async () => {
     '-c',
     ROOT,
     '-e',
-    `METACHAT_PASSWORD=${PASSWORD}`,
+    `METACHAT_PASSWORD=${TERMINAL_PASSWORD}`,
     '-e',
     `METACHAT_SERVER=${daemon.url}`,
-    `${command} 2> '${stderrFile}'; sleep 60`,
+    `${command} 2> '${term.stderrFile}'; sleep 60`,
   );
   await waitForScreen((s) => s.includes('hello from bob'), 'the chat screen');
 }, 60_000);
 
 afterAll(async () => {
-  try {
-    tmux('kill-server');
-  } catch {
-    // Already gone.
-  }
+  term.close();
   await killAllDaemons();
 });
 

@@ -1,64 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runCli } from '../support/cli-process.js';
+import { join } from 'node:path';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { tempDir } from '../support/relay-harness.js';
+import {
+  aliceAndBob,
+  cliCommandLine,
+  ROOT,
+  TERMINAL_PASSWORD,
+  TmuxTerminal,
+} from '../support/tmux-terminal.js';
 
 // The chat screen run from an interactive shell in a real terminal (tmux): what the shell and the
 // environment do to it, NO_COLOR and job control (Ctrl+Z, `fg`).
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SOCKET = `metachat-shell-${String(process.pid)}`;
-const PASSWORD = 'correct horse battery';
-
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
-}
-
-/** The pane as text, or with its colors and attributes as escape sequences (`escapes`). */
-function screen(escapes = false): string {
-  return tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', 'shell');
-}
-
+let term: TmuxTerminal;
 let daemon: DaemonProcess;
 let homes: { alice: string; bob: string };
 let ids: { alice: string; bob: string };
-let stderrFile = '';
 
-async function waitForScreen(predicate: (text: string) => boolean, what: string, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = screen();
-    if (predicate(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-  let stderr = '';
-  try {
-    stderr = readFileSync(stderrFile, 'utf8');
-  } catch {
-    stderr = '(none)';
-  }
-  throw new Error(`timed out waiting for ${what}; the screen was:\n${last}\nstderr:\n${stderr}`);
-}
-
-/** Types a command line into the pane's shell and runs it. */
-function run(line: string): void {
-  tmux('send-keys', '-t', 'shell', '-l', line);
-  tmux('send-keys', '-t', 'shell', 'Enter');
-}
+const tmux = (...args: string[]): string => term.tmux(...args);
+const screen = (escapes = false): string => term.screen('shell', escapes);
+const waitForScreen = (predicate: (text: string) => boolean, what: string) =>
+  term.waitForScreen(predicate, what);
+const run = (line: string): void => term.typeLine(line);
 
 /** `metachat chat bob` for alice, as a shell command line (stderr kept in a file), with `prefix` before it. */
 function chatCommand(prefix: string): string {
-  const argv = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/entry.ts')]
-    .concat(['--home', homes.alice, 'chat', ids.bob])
-    .map((part) => `'${part}'`)
-    .join(' ');
   // Nothing after it on the line: bash runs the rest of a list when its first command is stopped.
-  return `${prefix} ${argv} 2> '${stderrFile}'`;
+  return `${prefix} ${cliCommandLine(['--home', homes.alice, 'chat', ids.bob])} 2> '${term.stderrFile}'`;
 }
 
 /** The SGR parameters of a capture that choose a color (foreground or background), if any. */
@@ -96,19 +66,10 @@ async function quit(): Promise<void> {
 }
 
 beforeAll(async () => {
-  // A real terminal is part of what this test proves: without tmux it fails, it does not skip.
-  execFileSync('tmux', ['-V']);
+  term = new TmuxTerminal(`metachat-shell-${String(process.pid)}`, 'shell');
   daemon = await spawnDaemon(await tempDir());
-  homes = { alice: await tempDir('metachat-home-'), bob: await tempDir('metachat-home-') };
-  const env = { METACHAT_PASSWORD: PASSWORD, METACHAT_SERVER: daemon.url };
-  const alice = await runCli(['--home', homes.alice, 'register', 'alice', '--json'], { env });
-  const bob = await runCli(['--home', homes.bob, 'register', 'bob', '--json'], { env });
-  ids = {
-    alice: (JSON.parse(alice.stdout) as { id: string }).id,
-    bob: (JSON.parse(bob.stdout) as { id: string }).id,
-  };
-  await runCli(['--home', homes.bob, 'send', ids.alice, 'hello from bob'], { env });
-  stderrFile = join(homes.alice, 'tui-stderr');
+  ({ homes, ids } = await aliceAndBob(daemon));
+  term.stderrFile = join(homes.alice, 'tui-stderr');
   tmux(
     'new-session',
     '-d',
@@ -121,7 +82,7 @@ beforeAll(async () => {
     '-c',
     ROOT,
     '-e',
-    `METACHAT_PASSWORD=${PASSWORD}`,
+    `METACHAT_PASSWORD=${TERMINAL_PASSWORD}`,
     '-e',
     `METACHAT_SERVER=${daemon.url}`,
     'bash --norc --noprofile -i',
@@ -132,11 +93,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  try {
-    tmux('kill-server');
-  } catch {
-    // Already gone.
-  }
+  term.close();
   await killAllDaemons();
 });
 
@@ -156,7 +113,7 @@ describe('the chat screen run from a shell in a real terminal (tmux)', () => {
     );
     expect(plain).toContain('key pinned, not verified');
     expect(colorCodes(screen(true))).toEqual([]);
-    expect(readFileSync(stderrFile, 'utf8')).toBe('');
+    expect(readFileSync(term.stderrFile, 'utf8')).toBe('');
     await quit();
   }, 60_000);
 
@@ -181,7 +138,7 @@ describe('the chat screen run from a shell in a real terminal (tmux)', () => {
     tmux('send-keys', '-t', 'shell', '-l', ', typed after fg');
     tmux('send-keys', '-t', 'shell', 'Enter');
     await waitForScreen((s) => /a draft to keep, typed after fg ✓/.test(s), 'sent after fg');
-    expect(readFileSync(stderrFile, 'utf8')).toBe('');
+    expect(readFileSync(term.stderrFile, 'utf8')).toBe('');
     await quit();
   }, 60_000);
 });

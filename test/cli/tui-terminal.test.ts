@@ -1,92 +1,46 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { runCli } from '../support/cli-process.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { tempDir } from '../support/relay-harness.js';
+import {
+  aliceAndBob,
+  cliCommandLine,
+  ROOT,
+  TERMINAL_PASSWORD as PASSWORD,
+  TmuxTerminal,
+} from '../support/tmux-terminal.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SOCKET = `metachat-test-${String(process.pid)}`;
-const PASSWORD = 'correct horse battery';
+let term: TmuxTerminal;
+let daemon: DaemonProcess;
+let homes: { alice: string; bob: string };
+let ids: { alice: string; bob: string };
 
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
-}
-
-function screen(target = 'tui'): string {
-  return tmux('capture-pane', '-p', '-t', target);
-}
-
-async function waitForScreen(
+const tmux = (...args: string[]): string => term.tmux(...args);
+const waitForScreen = (
   predicate: (text: string) => boolean,
   what: string,
   ms = 20_000,
   target = 'tui',
-) {
-  const deadline = Date.now() + ms;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = screen(target);
-    if (predicate(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-  let stderr = '';
-  try {
-    stderr = readFileSync(stderrFile, 'utf8');
-  } catch {
-    stderr = '(none)';
-  }
-  throw new Error(`timed out waiting for ${what}; the screen was:\n${last}\nstderr:\n${stderr}`);
-}
-
-let daemon: DaemonProcess;
-let stderrFile = '';
-let homes: { alice: string; bob: string };
-let ids: { alice: string; bob: string };
+) => term.waitForScreen(predicate, what, { ms, target });
 
 beforeAll(async () => {
-  // A real terminal is part of what this test proves: without tmux it fails, it does not skip.
-  execFileSync('tmux', ['-V']);
+  term = new TmuxTerminal(`metachat-test-${String(process.pid)}`, 'tui');
   daemon = await spawnDaemon(await tempDir());
-  homes = { alice: await tempDir('metachat-home-'), bob: await tempDir('metachat-home-') };
-  const env = { METACHAT_PASSWORD: PASSWORD, METACHAT_SERVER: daemon.url };
-  const alice = await runCli(['--home', homes.alice, 'register', 'alice', '--json'], { env });
-  const bob = await runCli(['--home', homes.bob, 'register', 'bob', '--json'], { env });
-  ids = {
-    alice: (JSON.parse(alice.stdout) as { id: string }).id,
-    bob: (JSON.parse(bob.stdout) as { id: string }).id,
-  };
-  await runCli(['--home', homes.bob, 'send', ids.alice, 'hello from bob'], { env });
+  ({ homes, ids } = await aliceAndBob(daemon));
 }, 60_000);
 
 afterAll(async () => {
-  try {
-    tmux('kill-server');
-  } catch {
-    // Already gone.
-  }
+  term.close();
   await killAllDaemons();
 });
 
 describe('metachat chat in a real terminal (tmux)', () => {
   it('shows the conversation, sends, receives live, redraws on resize and exits cleanly on Ctrl+C', async () => {
     const exitFile = join(homes.alice, 'tui-exit-code');
-    stderrFile = join(homes.alice, 'tui-stderr');
-    const command = [
-      process.execPath,
-      '--import',
-      'tsx',
-      join(ROOT, 'src/cli/entry.ts'),
-      '--home',
-      homes.alice,
-      'chat',
-      ids.bob,
-    ]
-      .map((part) => `'${part}'`)
-      .join(' ');
+    term.stderrFile = join(homes.alice, 'tui-stderr');
+    const command = cliCommandLine(['--home', homes.alice, 'chat', ids.bob]);
     tmux(
       'new-session',
       '-d',
@@ -106,7 +60,7 @@ describe('metachat chat in a real terminal (tmux)', () => {
       // screen must draw in a real terminal whatever the shell exports.
       '-e',
       'CI=true',
-      `${command} 2> '${stderrFile}'; echo $? > '${exitFile}'; sleep 30`,
+      `${command} 2> '${term.stderrFile}'; echo $? > '${exitFile}'; sleep 30`,
     );
 
     const first = await waitForScreen((s) => s.includes('hello from bob'), 'the message from bob');
@@ -146,14 +100,10 @@ describe('metachat chat in a real terminal (tmux)', () => {
 
   it('register asks for the username, then the password twice without showing it', async () => {
     const home = await tempDir('metachat-home-');
-    stderrFile = join(home, 'stderr');
-    const command = [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/entry.ts')]
-      .concat(['--home', home, '--server', daemon.url, 'register'])
-      .map((part) => `'${part}'`)
-      .join(' ');
+    term.stderrFile = join(home, 'stderr');
+    const command = cliCommandLine(['--home', home, '--server', daemon.url, 'register']);
     tmux('new-session', '-d', '-s', 'reg', '-x', '100', '-y', '24', '-c', ROOT);
-    tmux('send-keys', '-t', 'reg', '-l', `${command} 2> '${stderrFile}'; echo "exit=$?"`);
-    tmux('send-keys', '-t', 'reg', 'Enter');
+    term.typeLine(`${command} 2> '${term.stderrFile}'; echo "exit=$?"`, 'reg');
     const typed = 'a secret typed here';
     await waitForScreen((s) => s.includes('Username'), 'the username prompt', 20_000, 'reg');
     tmux('send-keys', '-t', 'reg', '-l', 'carol-at-a-terminal');
