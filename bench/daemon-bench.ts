@@ -11,6 +11,7 @@ import {
   generateKeyPair,
   identifierFromUsername,
   newKdfParams,
+  packetSigningBytes,
   sealPacket,
   type KeyPair,
   type Packet,
@@ -20,6 +21,7 @@ import { readSegment } from '../src/daemon/segment-files.js';
 import { SegmentedStore } from '../src/daemon/segmented-store.js';
 import { openSocket, runLoad, type LoadPair, type LoadResult } from './relay-load.js';
 import { printRatio } from './report.js';
+import { pssVerify } from '../src/core/rsa.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PAIRS = 16;
@@ -51,10 +53,15 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-function daemonArgs(dataDir: string): string[] {
+/** With METACHAT_BENCH_PROFILE=DIR, each relay writes a V8 CPU profile there (`--cpu-prof`). */
+function profileArgs(): string[] {
   const profile = process.env['METACHAT_BENCH_PROFILE'];
+  return profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+}
+
+function daemonArgs(dataDir: string): string[] {
   return [
-    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+    ...profileArgs(),
     join(ROOT, 'dist/daemon/main.js'),
     '--port',
     '0',
@@ -147,6 +154,23 @@ function line(label: string, r: LoadResult & { relayCpu: number; clientCpu: numb
   );
 }
 
+/**
+ * CPU of one RSA-PSS verification of a sealed packet (signing bytes built once outside the loop),
+ * in microseconds: what the relay cannot avoid per message on top of the transport.
+ */
+function verifyMicros(packets: readonly Packet[], keyPair: KeyPair): number {
+  const inputs = packets.map((packet) => ({
+    data: packetSigningBytes(packet),
+    sig: Buffer.from(packet.sig, 'base64'),
+  }));
+  const before = process.cpuUsage();
+  let ok = 0;
+  for (const { data, sig } of inputs) if (pssVerify(keyPair.publicKey.keyObject, data, sig)) ok++;
+  const spent = process.cpuUsage(before);
+  if (ok !== inputs.length) throw new Error('a benchmark packet does not verify');
+  return (spent.user + spent.system) / inputs.length;
+}
+
 /** (a) bare Socket.IO relay versus (b) metachat-daemon, same clients, same packets, same load shape. */
 export async function relayThroughput(): Promise<void> {
   console.log(
@@ -168,19 +192,27 @@ export async function relayThroughput(): Promise<void> {
       createdAt: Date.now(),
     });
   }
-  const bare = await spawnListening(['--import', 'tsx', join(ROOT, 'bench/bare-relay.ts')]);
+  const bare = await spawnListening([
+    ...profileArgs(),
+    '--import',
+    'tsx',
+    join(ROOT, 'bench/bare-relay.ts'),
+  ]);
   const daemon = await spawnListening(daemonArgs(dataDir));
   const bareClients = await bareSockets(bare.url);
   const daemonClients = await daemonSockets(daemon.url, keyPair);
-  const results: { a: LoadResult[]; b: LoadResult[] } = { a: [], b: [] };
+  type Run = LoadResult & { relayCpu: number };
+  const results: { a: Run[]; b: Run[]; verify: number[] } = { a: [], b: [], verify: [] };
   for (const round of [0, 1, 2]) {
     const perPair = round === 0 ? 300 : PER_PAIR;
     const packets = sealAll(keyPair, perPair);
     const a = await measured(bare.child, pairsOf(bareClients, packets));
     const b = await measured(daemon.child, pairsOf(daemonClients, packets));
+    const verify = verifyMicros(packets.flat().slice(0, 2000), keyPair);
     if (round === 0) continue;
     results.a.push(a);
     results.b.push(b);
+    results.verify.push(verify);
     line(`(a) bare Socket.IO relay, run ${round}`, a);
     line(`(b) metachat-daemon, run ${round}`, b);
   }
@@ -188,10 +220,18 @@ export async function relayThroughput(): Promise<void> {
   await stop(bare.child);
   await stop(daemon.child);
   await rm(dataDir, { recursive: true, force: true });
-  const mean = (list: LoadResult[], pick: (r: LoadResult) => number) =>
+  const mean = (list: Run[], pick: (r: Run) => number) =>
     list.reduce((s, r) => s + pick(r), 0) / list.length;
   const ratio = mean(results.b, (r) => r.perSecond) / mean(results.a, (r) => r.perSecond);
+  const relayCpu = mean(results.b, (r) => r.relayCpu);
+  const bareCpu = mean(results.a, (r) => r.relayCpu);
+  const verify = results.verify.reduce((s, v) => s + v, 0) / results.verify.length;
+  const cpuRatio = relayCpu / (bareCpu + verify);
+  console.log(
+    `relay CPU/msg ${relayCpu.toFixed(0)} us, bare ${bareCpu.toFixed(0)} us, one RSA-PSS verify ${verify.toFixed(0)} us (this run, bench process)`,
+  );
   printRatio('throughput b/a (mean of the two runs)', ratio, '>= 0.5', ratio >= 0.5);
+  printRatio('relay CPU/msg / (bare CPU/msg + one verify)', cpuRatio, '<= 1.3', cpuRatio <= 1.3);
 }
 
 let counter = 0;
