@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MAX_NEW_PEERS_PER_RUN } from '../../src/cli/profile/peers.js';
 import type { RelayClient } from '../../src/cli/relay/relay-client.js';
@@ -13,43 +13,22 @@ import {
   type KeyPair,
   type StoredPacket,
 } from '../../src/core/index.js';
-import { runCli, type CliResult } from '../support/cli-process.js';
-import { startTestRelay, tempDir, type TestRelay } from '../support/relay-harness.js';
-import { startHostileRelay, type HostileRelay } from './hostile-relay.js';
+import type { CliResult } from '../support/cli-process.js';
+import type { TestRelay } from '../support/relay-harness.js';
+import type { HostileRelay } from './hostile-relay.js';
+import { HOSTILE_CLI_PASSWORD, HostileCliWorld, jsonLines } from './cli-world.js';
 import { startListening } from './listening-cli.js';
 import { flipHex } from './tampering.js';
 
-const PASSWORD = 'correct horse battery staple';
+let world: HostileCliWorld;
 let real: TestRelay;
 let hostile: HostileRelay;
-let root: string;
+const PASSWORD = HOSTILE_CLI_PASSWORD;
+const home = (name: string): string => world.home(name);
+const cli = (name: string, args: string[]): Promise<CliResult> => world.cli(name, args);
+const id = (name: string): string => world.id(name);
 let mallory: KeyPair;
 let bobDirect: RelayClient;
-const ids: Record<string, string> = {};
-
-function home(name: string): string {
-  return join(root, name);
-}
-
-async function cli(name: string, args: string[]): Promise<CliResult> {
-  return runCli([...args, '--home', home(name), '--server', hostile.url, '--password-stdin'], {
-    input: `${PASSWORD}\n`,
-  });
-}
-
-function jsonLines(text: string): Record<string, unknown>[] {
-  return text
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-function id(name: string): string {
-  const value = ids[name];
-  if (value === undefined) throw new Error(`${name} not registered`);
-  return value;
-}
 
 interface SavedProfile {
   seenUpTo: number;
@@ -57,9 +36,7 @@ interface SavedProfile {
   peers: Record<string, unknown>;
 }
 
-async function profileOf(name: string): Promise<SavedProfile> {
-  return JSON.parse(await readFile(join(home(name), 'profile.json'), 'utf8')) as SavedProfile;
-}
+const profileOf = (name: string): Promise<SavedProfile> => world.profile<SavedProfile>(name);
 
 /** Bob's whole stream, read honestly on the real relay through a connection of his own. */
 async function bobsStream(): Promise<StoredPacket[]> {
@@ -87,15 +64,10 @@ async function peakRssMb(pid: number | undefined): Promise<number> {
 }
 
 beforeAll(async () => {
-  real = await startTestRelay();
-  hostile = await startHostileRelay(real.url);
-  root = await tempDir('metachat-bounds-homes-');
+  world = await HostileCliWorld.start('metachat-bounds-homes-');
+  ({ real, hostile } = world);
   mallory = await generateKeyPair();
-  for (const name of ['alice', 'bob']) {
-    const result = await cli(name, ['register', name, '--json']);
-    expect(result.code).toBe(0);
-    ids[name] = String(jsonLines(result.stdout)[0]?.['id']);
-  }
+  for (const name of ['alice', 'bob']) await world.register(name);
   expect((await cli('alice', ['send', id('bob'), 'the first honest message'])).code).toBe(0);
   // Bob pins Alice, his one contact, before the relay turns hostile.
   expect((await cli('bob', ['inbox'])).code).toBe(0);
@@ -108,9 +80,7 @@ afterEach(() => {
 
 afterAll(async () => {
   bobDirect.close();
-  await hostile.close();
-  await real.stop();
-  await rm(root, { recursive: true, force: true });
+  await world.stop();
 });
 
 describe('a relay that feeds the client without end', () => {

@@ -1,75 +1,43 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { StoredPacket } from '../../src/core/index.js';
 import { CONTINUATION } from '../../src/cli/terminal/terminal-text.js';
 import { importPublicKey, sealPacket } from '../../src/core/index.js';
 import { registerLookalike } from '../support/lookalike.js';
 import { openSession } from '../../src/cli/relay/session.js';
-import { runCli, type CliResult } from '../support/cli-process.js';
-import { startTestRelay, tempDir, type TestRelay } from '../support/relay-harness.js';
-import { startHostileRelay, type HostileRelay } from './hostile-relay.js';
+import type { CliResult } from '../support/cli-process.js';
+import type { TestRelay } from '../support/relay-harness.js';
+import type { HostileRelay } from './hostile-relay.js';
+import { HOSTILE_CLI_PASSWORD, HostileCliWorld, jsonLines } from './cli-world.js';
 import { startListening } from './listening-cli.js';
 import { flipHex, rewriteStream } from './tampering.js';
 
-const PASSWORD = 'correct horse battery staple';
+let world: HostileCliWorld;
 let real: TestRelay;
 let hostile: HostileRelay;
-let root: string;
-const ids: Record<string, string> = {};
+const PASSWORD = HOSTILE_CLI_PASSWORD;
+const home = (name: string): string => world.home(name);
+const cli = (name: string, args: string[]): Promise<CliResult> => world.cli(name, args);
+const id = (name: string): string => world.id(name);
+const register = async (name: string, extra: string[] = []): Promise<void> => {
+  await world.register(name, extra);
+};
 
-function home(name: string): string {
-  return join(root, name);
-}
-
-async function cli(name: string, args: string[]): Promise<CliResult> {
-  return runCli([...args, '--home', home(name), '--server', hostile.url, '--password-stdin'], {
-    input: `${PASSWORD}\n`,
-  });
-}
-
-function jsonLines(text: string): Record<string, unknown>[] {
-  return text
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-function id(name: string): string {
-  const value = ids[name];
-  if (value === undefined) throw new Error(`${name} not registered`);
-  return value;
-}
-
-async function register(name: string, extra: string[] = []): Promise<void> {
-  const result = await cli(name, ['register', name, '--json', ...extra]);
-  expect(result.code).toBe(0);
-  ids[name] = String(jsonLines(result.stdout)[0]?.['id']);
-}
-
-async function profileOf(name: string): Promise<{
+interface SavedProfile {
   seenUpTo: number;
   recentPackets?: [number, string][];
   peers: Record<string, { readUpTo?: number; publicKey?: string }>;
-}> {
-  return JSON.parse(await readFile(join(home(name), 'profile.json'), 'utf8')) as {
-    seenUpTo: number;
-    peers: Record<string, { readUpTo?: number }>;
-  };
 }
 
+const profileOf = (name: string): Promise<SavedProfile> => world.profile<SavedProfile>(name);
+
 beforeAll(async () => {
-  real = await startTestRelay();
-  hostile = await startHostileRelay(real.url);
-  root = await tempDir('metachat-display-homes-');
+  world = await HostileCliWorld.start('metachat-display-homes-');
+  ({ real, hostile } = world);
   for (const name of ['alice', 'bob', 'erin']) await register(name);
 }, 90_000);
 
 afterAll(async () => {
-  await hostile.close();
-  await real.stop();
-  await rm(root, { recursive: true, force: true });
+  await world.stop();
 });
 
 describe('what a peer can put on my terminal', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   generateKeyPair,
@@ -7,52 +7,28 @@ import {
   type Packet,
   type StoredPacket,
 } from '../../src/core/index.js';
-import { runCli, type CliResult } from '../support/cli-process.js';
-import { startTestRelay, tempDir, type TestRelay } from '../support/relay-harness.js';
-import { startHostileRelay, type Behaviour, type HostileRelay } from './hostile-relay.js';
+import type { CliResult } from '../support/cli-process.js';
+import type { Behaviour, HostileRelay } from './hostile-relay.js';
+import { HOSTILE_CLI_PASSWORD, HostileCliWorld, jsonLines } from './cli-world.js';
 import { startListening } from './listening-cli.js';
 import { alterPackets, flipBase64, rewriteStream } from './tampering.js';
 
-const PASSWORD = 'correct horse battery staple';
 /** The red `!!` line the CLI writes on stderr for every detected attack. */
 const RED = '\u001b[31m!! ';
 const RED_WARNING = new RegExp(RED.replace('[', '\\['));
-let real: TestRelay;
+let world: HostileCliWorld;
 let hostile: HostileRelay;
-let root: string;
+const PASSWORD = HOSTILE_CLI_PASSWORD;
+const home = (name: string): string => world.home(name);
+const cli = (name: string, args: string[]): Promise<CliResult> => world.cli(name, args);
+const id = (name: string): string => world.id(name);
 let mallory: KeyPair;
-const ids: Record<string, string> = {};
-const fingerprints: Record<string, string> = {};
-
-function home(name: string): string {
-  return join(root, name);
-}
-
-async function cli(name: string, args: string[]): Promise<CliResult> {
-  return runCli([...args, '--home', home(name), '--server', hostile.url, '--password-stdin'], {
-    input: `${PASSWORD}\n`,
-  });
-}
-
-function jsonLines(text: string): Record<string, unknown>[] {
-  return text
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 /** Runs `send --json` and returns the packet id the CLI printed. */
 async function send(from: string, to: string, text: string): Promise<string> {
   const result = await cli(from, ['send', to, text, '--json']);
   expect(result.code).toBe(0);
   return String(jsonLines(result.stdout)[0]?.['id']);
-}
-
-function id(name: string): string {
-  const value = ids[name];
-  if (value === undefined) throw new Error(`${name} not registered`);
-  return value;
 }
 
 function substituteKey(victim: string): Behaviour {
@@ -73,23 +49,14 @@ async function requestsDuring(run: () => Promise<void>): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  real = await startTestRelay();
-  hostile = await startHostileRelay(real.url);
-  root = await tempDir('metachat-hostile-homes-');
+  world = await HostileCliWorld.start('metachat-hostile-homes-');
+  ({ hostile } = world);
   mallory = await generateKeyPair();
-  for (const name of ['alice', 'bob', 'dave']) {
-    const result = await cli(name, ['register', name, '--json']);
-    expect(result.code).toBe(0);
-    const [out] = jsonLines(result.stdout);
-    ids[name] = String(out?.['id']);
-    fingerprints[name] = String(out?.['fingerprint']);
-  }
+  for (const name of ['alice', 'bob', 'dave']) await world.register(name);
 }, 90_000);
 
 afterAll(async () => {
-  await hostile.close();
-  await real.stop();
-  await rm(root, { recursive: true, force: true });
+  await world.stop();
 });
 
 describe('the real CLI against a hostile relay', () => {
@@ -251,11 +218,7 @@ describe('the real CLI against a hostile relay', () => {
   }, 60_000);
 
   it("inbox: a forged packet slipped in before a peer's hello neither counts nor keeps its name from being learned", async () => {
-    for (const name of ['nina', 'oscar']) {
-      const registered = await cli(name, ['register', name, '--json']);
-      expect(registered.code).toBe(0);
-      ids[name] = String(jsonLines(registered.stdout)[0]?.['id']);
-    }
+    for (const name of ['nina', 'oscar']) await world.register(name);
     await send('nina', id('oscar'), 'hello oscar');
     hostile.behave(
       rewriteStream(id('oscar'), (packets, route) => {
@@ -283,7 +246,7 @@ describe('the real CLI against a hostile relay', () => {
       const events = await requestsDuring(async () => {
         result = await cli('alice', [
           'send',
-          `${id('dave')}#${fingerprints['dave'] ?? ''}`,
+          `${id('dave')}#${world.fingerprints['dave'] ?? ''}`,
           'hello dave',
         ]);
       });
@@ -378,7 +341,7 @@ describe('the real CLI against a hostile relay', () => {
       expect(shown).toMatchObject({
         state: 'changed',
         fingerprint: mallory.publicKey.fingerprint,
-        pinnedFingerprint: fingerprints['bob'],
+        pinnedFingerprint: world.fingerprints['bob'],
       });
       hostile.behave(serve(other));
       const swapped = await cli('alice', ['verify', id('bob'), '--trust']);
@@ -408,7 +371,7 @@ describe('the real CLI against a hostile relay', () => {
       // The relay serves the pinned key again: the change is withdrawn, nothing was accepted.
       hostile.behave({});
       const back = jsonLines((await cli('alice', ['verify', id('bob'), '--json'])).stdout)[0];
-      expect(back?.['fingerprint']).toBe(fingerprints['bob']);
+      expect(back?.['fingerprint']).toBe(world.fingerprints['bob']);
       expect(back?.['state']).not.toBe('changed');
       expect((await peerRecord())?.changedKey).toBeUndefined();
     } finally {
