@@ -43,7 +43,7 @@ function cpuMsOf(pid: number | undefined): number {
 
 /**
  * The built metachat-daemon as a child process on a fixed loopback port: started, killed with
- * SIGKILL, restarted on the same data directory, and watched for its peak resident memory
+ * SIGKILL, restarted on the same store (`--data <dir>` or `--store <postgres URL>`), and watched for its peak resident memory
  * (VmHWM) across every lifetime.
  */
 export class SoakDaemon {
@@ -56,15 +56,21 @@ export class SoakDaemon {
   private pastCpuMs = 0;
   /** Log lines at level error (50) or above, over every lifetime. */
   errorLines = 0;
+  private listening = false;
 
   constructor(
     readonly port: number,
-    private readonly dataDir: string,
+    private readonly storeArgs: readonly string[],
     private readonly args: readonly string[],
   ) {
     this.watch = setInterval(() => {
       this.sample();
     }, 250);
+  }
+
+  /** Whether a lifetime listens now: from its 'listening' line until it is killed or stopped. */
+  get up(): boolean {
+    return this.listening && this.child?.exitCode === null && this.child.signalCode === null;
   }
 
   get url(): string {
@@ -105,8 +111,7 @@ export class SoakDaemon {
         '127.0.0.1',
         '--port',
         String(this.port),
-        '--data',
-        this.dataDir,
+        ...this.storeArgs,
         '--log-level',
         'warn',
         ...this.args,
@@ -137,6 +142,7 @@ export class SoakDaemon {
         reject(new Error(`the daemon exited with ${String(code)} before listening`));
       });
     });
+    this.listening = true;
     this.sample();
     return performance.now() - started;
   }
@@ -144,6 +150,7 @@ export class SoakDaemon {
   /** SIGKILL (no chance to flush or say goodbye), then wait until the process is gone. */
   async kill(): Promise<void> {
     const child = this.child;
+    this.listening = false;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     this.sample();
     const cpu = cpuMsOf(child.pid);
@@ -156,6 +163,7 @@ export class SoakDaemon {
   /** SIGTERM and the exit code: 0 means every pending write finished. */
   async stop(): Promise<number | null> {
     clearInterval(this.watch);
+    this.listening = false;
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? 0;
     this.sample();

@@ -40,6 +40,8 @@ export class SoakDevice {
   /** Ids this device sent, in the order their acknowledgements came. */
   readonly acked: string[] = [];
   connects = 0;
+  /** The relay URLs this device was authenticated on, over the run (more than one: it moved). */
+  readonly urlsUsed = new Set<string>();
   forcedDrops = 0;
   /** Packets delivered again at the seq where this device already held them (push and catch-up overlap). */
   redelivered = 0;
@@ -75,8 +77,9 @@ export class SoakDevice {
     await sleep(delayMs);
     while (!this.stopped && Date.now() < this.timing.deadline) {
       let client: RelayClient | undefined;
+      const url = this.url();
       try {
-        client = await RelayClient.connect(this.url(), { timeoutMs: 10_000 });
+        client = await RelayClient.connect(url, { timeoutMs: 10_000 });
         const current = client;
         current.on('packet', (stored) => {
           this.record(stored);
@@ -90,6 +93,7 @@ export class SoakDevice {
         if (current.socket.connected) {
           this.client = current;
           this.connects++;
+          this.urlsUsed.add(url);
           return current;
         }
       } catch {

@@ -55,7 +55,7 @@ export async function send(
       'A packet must come from the identifier this connection authenticated as.',
     );
   }
-  if (packet.to !== sender && !(await ctx.keys.get(packet.to))) {
+  if (packet.to !== sender && !(await publicKeyOf(ctx, packet.to))) {
     throw new RelayError('UNKNOWN_IDENTIFIER', 'The recipient is not registered on this relay.');
   }
   const senderKey = await publicKeyOf(ctx, sender);

@@ -15,13 +15,15 @@ import { openStores } from '../../src/daemon/open-stores.js';
 import type { ServerSecret } from '../../src/daemon/server-secret.js';
 import { DEFAULT_STORAGE_LIMITS } from '../../src/daemon/storage-limits.js';
 import { tempDir } from '../support/relay-harness.js';
+import { databaseFor, testStore } from '../support/test-store.js';
 
 /**
  * Issue 18 item 6: `prelogin` must take as long for a registered identifier as for an unknown one.
  * Over loopback the noise of one call (±8–13 µs on this shared machine) hides a gap of a few
  * microseconds, so this measures the handler itself, on the real key directory and server secret
- * of a data directory: many interleaved pairs (which one goes first alternates), compared by
- * median and by trimmed mean. The tolerance is what the noise of a median of this many calls
+ * of this project's store (a data directory, or in the postgres project a database of a real
+ * PostgreSQL, where each lookup is a round trip): many interleaved pairs (which one goes first
+ * alternates), compared by median and by trimmed mean. The tolerance is what the noise of a median of this many calls
  * allows: |difference| < max(TOLERANCE_US, TOLERANCE_SHARE of the median).
  */
 const PAIRS = 20_000;
@@ -42,6 +44,7 @@ async function open(
       host: '127.0.0.1',
       port: 0,
       dataDir,
+      postgresUrl: testStore() === 'postgres' ? await databaseFor(dataDir) : undefined,
       logLevel: 'silent',
       allowedOrigins: [],
       limits: DEFAULT_LIMITS,
