@@ -22,6 +22,8 @@ const ON_BOTH_STORES = [
   'test/conformance/conformance.test.ts',
   'test/daemon/store-limits.test.ts',
   'test/daemon/prelogin-timing.test.ts',
+  'test/daemon/change-password.test.ts',
+  'test/cli/passwd.test.ts',
 ];
 
 export default {

@@ -28,6 +28,13 @@ interface Inputs {
   packet: PacketInput;
   hello: PacketInput;
   auth: { nonce: string };
+  credentials: {
+    password: string;
+    salt: string;
+    iterations: number;
+    wrapIv: string;
+    generation: number;
+  };
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -158,6 +165,59 @@ function sealVector(input: PacketInput, sender: Party, recipient: Party) {
 }
 
 /** Computes every vector file's content from the inputs. */
+/** PBKDF2 then the HKDF split of docs/protocol.md: [key-encryption key, login proof]. */
+function passwordKeys(password: string, id: string, saltHex: string, iterations: number): Buffer[] {
+  const salt = Buffer.concat([fromHex(id), fromHex(saltHex)]);
+  const master = crypto.pbkdf2Sync(
+    Buffer.from(password.normalize('NFKC'), 'utf8'),
+    salt,
+    iterations,
+    32,
+    'sha256',
+  );
+  return ['MetaChat-v1/key-encryption-key', 'MetaChat-v1/login-proof'].map((label) =>
+    Buffer.from(crypto.hkdfSync('sha256', master, Buffer.alloc(0), Buffer.from(label), 32)),
+  );
+}
+
+/** A password change by alice: new KDF, wrap and proof, and the credentials statement's bytes. */
+function credentialsVector(inputs: Inputs, alice: Party, previousProofHash: string) {
+  const c = inputs.credentials;
+  const [kek, proof] = passwordKeys(c.password, alice.id, c.salt, c.iterations) as [Buffer, Buffer];
+  const iv = fromHex(c.wrapIv);
+  const ct = gcm(kek, iv, Buffer.from(inputs.alice.privateKey, 'base64'), Buffer.from(alice.id));
+  const loginProofHash = hex(sha256(proof));
+  const signingBytes = framed('MetaChat-v1/credentials', [
+    fromHex(alice.id),
+    u64(c.generation),
+    Buffer.from('pbkdf2-sha256'),
+    u64(c.iterations),
+    fromHex(c.salt),
+    iv,
+    ct,
+    fromHex(loginProofHash),
+    fromHex(previousProofHash),
+  ]);
+  const signature = crypto.sign('sha256', signingBytes, {
+    key: alice.priv,
+    padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+    saltLength: 32,
+  });
+  return {
+    _comment: MARK,
+    password: c.password,
+    identifier: alice.id,
+    generation: c.generation,
+    kdf: { algorithm: 'pbkdf2-sha256', iterations: c.iterations, salt: b64(fromHex(c.salt)) },
+    wrappedPrivateKey: { iv: b64(iv), ct: b64(ct) },
+    loginProof: b64(proof),
+    loginProofHash,
+    previousProofHash,
+    signingBytes: hex(signingBytes),
+    signature: b64(signature),
+  };
+}
+
 export function computeVectors(inputs: Inputs): Record<string, unknown> {
   const party = (p: { username: string; privateKey: string }): Party => {
     const priv = crypto.createPrivateKey({
@@ -203,6 +263,8 @@ export function computeVectors(inputs: Inputs): Record<string, unknown> {
     padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
     saltLength: 32,
   });
+
+  const credentials = credentialsVector(inputs, alice, hex(sha256(loginProof)));
 
   const keyEntry = (p: Party, input: { username: string; privateKey: string }) => ({
     username: input.username,
@@ -255,6 +317,7 @@ export function computeVectors(inputs: Inputs): Record<string, unknown> {
       signingBytes: hex(authBytes),
       proof: b64(proof),
     },
+    credentials,
   };
 }
 

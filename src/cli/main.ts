@@ -1,3 +1,4 @@
+import { passwdCommand } from './commands/passwd-command.js';
 import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { loginCommand, registerCommand } from './commands/account-commands.js';
@@ -135,6 +136,15 @@ export function buildProgram(json = false): Command {
         await loginCommand(ctx, username, opts);
       },
     );
+
+  program
+    .command('passwd')
+    .description(
+      'change the password: asks the current one, then the new one (--password-stdin: two lines)',
+    )
+    .action(async () => {
+      await passwdCommand(ctx);
+    });
 
   program
     .command('whoami')

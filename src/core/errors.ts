@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'WRONG_PASSWORD',
   'KDF_BELOW_FLOOR',
   'KDF_ABOVE_CEILING',
+  'CREDENTIALS_SIGNATURE_INVALID',
+  'CREDENTIALS_ROLLED_BACK',
 ] as const;
 
 /** One failure of the protocol, as named on the wire and in docs/protocol.md. */
@@ -123,6 +125,16 @@ export class KdfAboveCeilingError extends MetaChatError {
   override readonly code = 'KDF_ABOVE_CEILING';
 }
 
+/** A relay served password settings (KDF, wrap) that the account key did not sign. */
+export class CredentialsSignatureInvalidError extends MetaChatError {
+  override readonly code = 'CREDENTIALS_SIGNATURE_INVALID';
+}
+
+/** A relay served password settings older than ones this device already saw (a replayed wrap). */
+export class CredentialsRolledBackError extends MetaChatError {
+  override readonly code = 'CREDENTIALS_ROLLED_BACK';
+}
+
 /** Refusals that only the relay reports; each is one failure with its own code. */
 export const RELAY_ERROR_CODES = [
   'NOT_AUTHENTICATED',
@@ -139,6 +151,7 @@ export const RELAY_ERROR_CODES = [
   'STORE_FAILED',
   'QUOTA_EXCEEDED',
   'STORAGE_FULL',
+  'STALE_CREDENTIALS',
 ] as const;
 
 /** One refusal by the relay, as named on the wire. */

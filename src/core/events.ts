@@ -1,3 +1,8 @@
+import {
+  credentialsStatementSchema,
+  type ChangePasswordRequest,
+  type CredentialsStatement,
+} from './password-change.js';
 import { z } from 'zod';
 import { authNonceSchema, authProofSchema } from './auth.js';
 import type { WireError } from './errors.js';
@@ -112,8 +117,15 @@ export interface ClientToServerEvents {
   prelogin: (request: PreloginRequest, ack: (response: Ack<{ kdf: KdfParams }>) => void) => void;
   login: (
     request: LoginRequest,
-    ack: (response: Ack<{ publicKey: string; wrappedPrivateKey: WrappedPrivateKey }>) => void,
+    ack: (
+      response: Ack<{
+        publicKey: string;
+        wrappedPrivateKey: WrappedPrivateKey;
+        credentials?: CredentialsStatement;
+      }>,
+    ) => void,
   ) => void;
+  'change-password': (request: ChangePasswordRequest, ack: (response: Ack) => void) => void;
   challenge: (ack: (response: Ack<{ nonce: string }>) => void) => void;
   authenticate: (request: AuthenticateRequest, ack: (response: Ack) => void) => void;
   key: (request: KeyRequest, ack: (response: Ack<{ publicKey: string }>) => void) => void;
@@ -178,6 +190,8 @@ export const preloginResultSchema = z.strictObject({ kdf: kdfParamsSchema });
 export const loginResultSchema = z.strictObject({
   publicKey: publicKeySchema,
   wrappedPrivateKey: wrappedPrivateKeySchema,
+  /** The signed statement of the last password change; absent until the first. */
+  credentials: credentialsStatementSchema.optional(),
 });
 export const challengeResultSchema = z.strictObject({ nonce: authNonceSchema });
 export const keyResultSchema = z.strictObject({ publicKey: publicKeySchema });

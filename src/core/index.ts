@@ -10,6 +10,7 @@ export * from './keys.js';
 export * from './labels.js';
 export * from './open.js';
 export * from './packet.js';
+export * from './password-change.js';
 export * from './password-keys.js';
 export * from './private-key-wrap.js';
 export * from './random.js';

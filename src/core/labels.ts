@@ -12,4 +12,5 @@ export const LABELS = {
   keyEncryptionKey: 'MetaChat-v1/key-encryption-key',
   loginProof: 'MetaChat-v1/login-proof',
   safetyNumber: 'MetaChat-v1/safety-number',
+  credentials: 'MetaChat-v1/credentials',
 } as const;

@@ -1,6 +1,7 @@
 import type { PresenceUpdate } from './events.js';
 import type { KdfParams } from './password-keys.js';
 import type { Packet } from './packet.js';
+import type { CredentialsStatement } from './password-change.js';
 import type { WrappedPrivateKey } from './private-key-wrap.js';
 
 /** One entry of the key directory: all the server knows of a user, none of it secret. */
@@ -12,13 +13,31 @@ export interface UserRecord {
   /** Hex SHA-256 of the login proof; the proof itself is never stored. */
   readonly loginProofHash: string;
   readonly createdAt: number;
+  /** The signed statement of the last password change or KDF upgrade; absent until the first. */
+  readonly credentials?: CredentialsStatement | undefined;
 }
+
+/** What a password change or KDF upgrade replaces in a key directory entry. */
+export type NewCredentials = Pick<
+  UserRecord,
+  'kdf' | 'wrappedPrivateKey' | 'loginProofHash' | 'credentials'
+>;
 
 /** The key directory, declared here so the relay logic never depends on how it is stored. */
 export interface KeyDirectory {
+  /** The entry of an identifier, as stored now (credentials may change: no stale copy). */
   get(identifier: string): Promise<UserRecord | undefined>;
   /** Adds a user; resolves false if the identifier is taken, true once durably stored. */
   create(record: UserRecord): Promise<boolean>;
+  /**
+   * Replaces the credentials if the stored proof hash is still `expectedProofHash` (compare and
+   * set, so two concurrent changes cannot both win); resolves true once durably stored.
+   */
+  replaceCredentials(
+    identifier: string,
+    expectedProofHash: string,
+    next: NewCredentials,
+  ): Promise<boolean>;
   /** How many users are registered. */
   count(): Promise<number>;
 }

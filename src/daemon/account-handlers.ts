@@ -6,16 +6,19 @@ import {
   hexToBytes,
   importPublicKey,
   loginRequestSchema,
+  loginResultSchema,
   parseKdfParams,
   parseWire,
   preloginRequestSchema,
   registerRequestSchema,
   RelayError,
   type KdfParams,
-  type WrappedPrivateKey,
 } from '../core/index.js';
 import type { RelayContext, Session } from './relay-context.js';
 import type { z } from 'zod';
+
+/** What a login answers: the public key, the wrap, and the statement that signed the wrap if any. */
+type LoginResult = z.infer<typeof loginResultSchema>;
 
 /** `register`: stores a new identifier's public key, wrapped private key, KDF parameters and proof hash. */
 export async function register(
@@ -82,7 +85,7 @@ export async function login(
   ctx: RelayContext,
   session: Session,
   input: unknown,
-): Promise<{ publicKey: string; wrappedPrivateKey: WrappedPrivateKey }> {
+): Promise<LoginResult> {
   const request = parseWire(loginRequestSchema, input, 'login');
   const record = await ctx.keys.get(request.identifier);
   // The per-address and per-connection budgets are this daemon's: checked and counted with
@@ -113,7 +116,7 @@ async function checkLogin(
   session: Session,
   request: z.infer<typeof loginRequestSchema>,
   record: Awaited<ReturnType<RelayContext['keys']['get']>>,
-): Promise<{ publicKey: string; wrappedPrivateKey: WrappedPrivateKey }> {
+): Promise<LoginResult> {
   // The per-identifier count is checked and taken in one step of the lockout (in PostgreSQL with
   // several daemons, so a guess through any daemon counts the same).
   let wait: number;
@@ -140,7 +143,11 @@ async function checkLogin(
   await ctx.lockout.succeeded(request.identifier);
   ctx.addressLoginLimiter.forgiveLast(session.address);
   session.loginFailures--;
-  return { publicKey: record.publicKey, wrappedPrivateKey: record.wrappedPrivateKey };
+  return {
+    publicKey: record.publicKey,
+    wrappedPrivateKey: record.wrappedPrivateKey,
+    ...(record.credentials === undefined ? {} : { credentials: record.credentials }),
+  };
 }
 
 /** The refusal of a login over a budget, counted in the refusal log. */

@@ -2,15 +2,22 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
+  credentialsStatementSchema,
   identifierSchema,
   isIdentifier,
   kdfParamsSchema,
   RelayError,
   wrappedPrivateKeySchema,
   type KeyDirectory,
+  type NewCredentials,
   type UserRecord,
 } from '../core/index.js';
-import { createFileExclusive, ensureDirectory, removeStaleTemps } from './atomic-file.js';
+import {
+  createFileExclusive,
+  ensureDirectory,
+  removeStaleTemps,
+  writeFileAtomic,
+} from './atomic-file.js';
 import { FreeSpace } from './free-space.js';
 import { FsyncJsonFile } from './fsync-json-file.js';
 
@@ -37,6 +44,7 @@ export const userRecordSchema = z.strictObject({
   kdf: kdfParamsSchema,
   loginProofHash: z.string().regex(/^[0-9a-f]{64}$/),
   createdAt: z.number().int().min(0),
+  credentials: credentialsStatementSchema.optional(),
 });
 
 /**
@@ -48,6 +56,8 @@ export class FileKeyDirectory implements KeyDirectory {
   private readonly cache = new Map<string, UserRecord>();
   private readonly known = new Set<string>();
   private readonly space: FreeSpace;
+  /** The last credentials change, so the next one starts after it. */
+  private writing: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly directory: string,
@@ -69,6 +79,7 @@ export class FileKeyDirectory implements KeyDirectory {
   }
 
   async get(identifier: string): Promise<UserRecord | undefined> {
+    // One daemon owns a data directory: its cache is always current.
     // Both lookups for every identifier, registered or not: prelogin's timing must not tell.
     const cached = this.cache.get(identifier);
     if (!this.known.has(identifier)) return undefined;
@@ -99,6 +110,29 @@ export class FileKeyDirectory implements KeyDirectory {
       this.cache.set(checked.identifier, checked);
     }
     return created;
+  }
+
+  async replaceCredentials(
+    identifier: string,
+    expectedProofHash: string,
+    next: NewCredentials,
+  ): Promise<boolean> {
+    // One change at a time per directory: the compare and the write happen with nothing between.
+    const run = this.writing.then(async () => {
+      const current = await this.get(identifier);
+      if (current?.loginProofHash !== expectedProofHash) return false;
+      const checked = userRecordSchema.parse({ ...current, ...next });
+      try {
+        await writeFileAtomic(this.pathOf(identifier), JSON.stringify(checked));
+      } catch (cause) {
+        if (NO_ROOM.has((cause as NodeJS.ErrnoException).code ?? '')) throw storageFull(cause);
+        throw cause;
+      }
+      this.cache.set(identifier, checked);
+      return true;
+    });
+    this.writing = run.catch(() => undefined);
+    return run;
   }
 
   count(): Promise<number> {

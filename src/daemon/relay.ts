@@ -5,6 +5,7 @@ import { Server } from 'socket.io';
 import { MAX_PACKET_BYTES, MetaChatError, RelayError, toWireError } from '../core/index.js';
 import { login, prelogin, register } from './account-handlers.js';
 import type { DaemonConfig } from './config.js';
+import { changePassword } from './credentials-handlers.js';
 import { connectionGuard, dropConnection } from './connection-guard.js';
 import { history, key, receipt, send, sync } from './message-handlers.js';
 import { openStores } from './open-stores.js';
@@ -34,6 +35,7 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
     sync,
     history,
     receipt,
+    'change-password': changePassword,
   }),
 );
 

@@ -3,6 +3,9 @@ import {
   assertKeyPairMatches,
   assertPasswordAcceptable,
   base64ToBytes,
+  bytesToBase64,
+  signCredentials,
+  verifyCredentials,
   createAuthProof,
   ERROR_CODES,
   identifierFromUsername,
@@ -23,6 +26,7 @@ import {
   type ErrorCode,
   type Packet,
 } from '../../src/core/index.js';
+import { checkServedCredentials } from '../../src/cli/relay/account.js';
 import { captureError } from '../support/capture-error.js';
 import { alice, bob } from '../support/parties.js';
 import { sealRaw } from '../support/seal-raw.js';
@@ -32,6 +36,19 @@ const packet: Packet = sealPacket({
   recipient: { identifier: bob.identifier, publicKey: bob.keyPair.publicKey },
   body: { v: 1, type: 'text', text: 'hi' },
 });
+const credentialsFields = {
+  identifier: alice.identifier,
+  generation: 2,
+  kdf: {
+    algorithm: 'pbkdf2-sha256' as const,
+    iterations: 600_000,
+    salt: bytesToBase64(new Uint8Array(16)),
+  },
+  wrappedPrivateKey: wrapPrivateKey(alice.keyPair.privateKey, new Uint8Array(32), alice.identifier),
+  loginProofHash: '00'.repeat(32),
+  previousProofHash: '11'.repeat(32),
+};
+const aliceCredentialsSignature = signCredentials(alice.keyPair.privateKey, credentialsFields);
 const asBob = (p: unknown) =>
   openPacket({
     packet: p,
@@ -89,6 +106,17 @@ const triggers: Record<ErrorCode, () => unknown> = {
     ),
   KDF_BELOW_FLOOR: () => parseKdfParams({ ...kdf, iterations: 1 }),
   KDF_ABOVE_CEILING: () => parseKdfParams({ ...kdf, iterations: 2 ** 40 }),
+  CREDENTIALS_SIGNATURE_INVALID: () =>
+    verifyCredentials(bob.keyPair.publicKey, credentialsFields, aliceCredentialsSignature),
+  CREDENTIALS_ROLLED_BACK: () =>
+    checkServedCredentials(
+      {
+        ...credentialsFields,
+        publicKey: alice.keyPair.publicKey,
+        loginProof: bytesToBase64(new Uint8Array(32)),
+      },
+      5,
+    ),
 };
 
 describe('typed errors', () => {

@@ -2,6 +2,13 @@ import { describe, expect, it } from '@jest/globals';
 import {
   authSigningBytes,
   base64ToBytes,
+  credentialsSigningBytes,
+  CredentialsSignatureInvalidError,
+  derivePasswordKeys,
+  loginProofHashHex,
+  verifyCredentials,
+  type KdfParams,
+  type WrappedPrivateKey,
   bytesToBase64,
   bytesToHex,
   derivePasswordMaster,
@@ -61,6 +68,19 @@ interface AuthVector {
   proof: string;
 }
 
+interface CredentialsVector {
+  password: string;
+  identifier: string;
+  generation: number;
+  kdf: KdfParams;
+  wrappedPrivateKey: WrappedPrivateKey;
+  loginProof: string;
+  loginProofHash: string;
+  previousProofHash: string;
+  signingBytes: string;
+  signature: string;
+}
+
 const keys = readVector('keys') as KeysVector;
 const sealed = readVector('packet') as { text: SealedVector; hello: SealedVector };
 
@@ -96,6 +116,9 @@ describe('test vectors', () => {
       });
     }
     expect((readVector('auth') as AuthVector).signingBytes).toBe(fresh.auth.signingBytes);
+    const { signature: _s, ...credentials } = readVector('credentials') as CredentialsVector;
+    const { signature: _f, ...freshCredentials } = fresh['credentials'] as CredentialsVector;
+    expect(credentials).toEqual(freshCredentials);
   });
 
   it('identity: normalization and identifiers', () => {
@@ -200,5 +223,34 @@ describe('test vectors', () => {
         vector.proof,
       ),
     ).not.toThrow();
+  });
+
+  it('credentials: a password change, its signing bytes and signature', async () => {
+    const vector = readVector('credentials') as CredentialsVector;
+    const password = readVector('password') as { loginProofHash: string };
+    const derived = await derivePasswordKeys(vector.password, vector.identifier, vector.kdf);
+    expect(bytesToBase64(derived.loginProof)).toBe(vector.loginProof);
+    expect(loginProofHashHex(vector.loginProof)).toBe(vector.loginProofHash);
+    expect(vector.previousProofHash).toBe(password.loginProofHash);
+    const unwrapped = unwrapPrivateKey(
+      vector.wrappedPrivateKey,
+      derived.keyEncryptionKey,
+      vector.identifier,
+    );
+    expect(bytesToBase64(unwrapped.pkcs8)).toBe(keys.alice.privateKey);
+    const fields = {
+      identifier: vector.identifier,
+      generation: vector.generation,
+      kdf: vector.kdf,
+      wrappedPrivateKey: vector.wrappedPrivateKey,
+      loginProofHash: vector.loginProofHash,
+      previousProofHash: vector.previousProofHash,
+    };
+    expect(bytesToHex(credentialsSigningBytes(fields))).toBe(vector.signingBytes);
+    const alice = importPublicKey(keys.alice.publicKey);
+    expect(() => verifyCredentials(alice, fields, vector.signature)).not.toThrow();
+    expect(() =>
+      verifyCredentials(alice, { ...fields, generation: vector.generation - 1 }, vector.signature),
+    ).toThrow(CredentialsSignatureInvalidError);
   });
 });

@@ -3,7 +3,7 @@ import { generateKeyPairSync, type RSAKeyPairOptions } from 'node:crypto';
 import { symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
-import { prepareRegistration } from '../../src/cli/relay/account.js';
+import { prepareCredentialsChange, prepareRegistration } from '../../src/cli/relay/account.js';
 import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
 import {
   base64ToBytes,
@@ -116,6 +116,16 @@ const provoke: Record<RelayErrorCode, () => Promise<unknown>> = {
       await unlink(journal);
       await relay.stop();
     }
+  },
+  STALE_CREDENTIALS: async () => {
+    // Two changes with the same generation: the second is older news than what is stored.
+    const user = await newUser(server.url, 'stale-credentials');
+    opened.push(user.client);
+    const first = await prepareCredentialsChange(user, user.password, 'second password', 0, 1);
+    await user.client.changePassword(first.request);
+    const moved = { ...user, kdf: first.kdf };
+    const second = await prepareCredentialsChange(moved, 'second password', 'third password', 0, 1);
+    return user.client.changePassword(second.request);
   },
   QUOTA_EXCEEDED: async () => {
     const relay = await startTestRelay({ storage: { quotaPackets: 1 } });

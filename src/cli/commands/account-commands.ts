@@ -9,7 +9,7 @@ import { UsageError, UsernameTakenError } from '../cli-errors.js';
 import { describeLoss, guardHome, type AccountAtHome } from '../profile/home-guard.js';
 import type { CliContext } from '../cli-context.js';
 import { saveOutbox } from '../outgoing/outbox.js';
-import { saveProfile } from '../profile/profile.js';
+import { loadProfile, saveProfile } from '../profile/profile.js';
 import { RelayClient, RelayRefusedError } from '../relay/relay-client.js';
 import { withSpinner } from '../terminal/spinner.js';
 
@@ -113,6 +113,16 @@ export async function registerCommand(
   );
 }
 
+/** The newest credentials generation the profile at home saw for this username (0 if none). */
+async function seenGeneration(home: string, username: string): Promise<number> {
+  try {
+    const profile = await loadProfile(home);
+    return profile.username === username ? (profile.credentialsGeneration ?? 0) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** `login`: a new device from the password alone; the home and the relay are checked before the prompt. */
 export async function loginCommand(
   ctx: CliContext,
@@ -124,12 +134,13 @@ export async function loginCommand(
   const previous = await guardHome(home, opts.force === true, 'login');
   const server = ctx.serverOrDefault();
   await assertReachable(server);
+  const seen = await seenGeneration(home, name);
   const password = await ctx.password(false);
   const client = await RelayClient.connect(server);
   let account;
   try {
     account = await withSpinner('Deriving keys from your password and logging in', () =>
-      loginAccount(client, name, password),
+      loginAccount(client, name, password, seen),
     );
   } finally {
     client.close();

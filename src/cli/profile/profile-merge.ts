@@ -141,8 +141,13 @@ export function mergeProfiles(base: Profile, mine: Profile, theirs: Profile): Pr
     if (peer.alias !== undefined && owner.get(peer.alias) !== id) delete peer.alias;
   }
   const recentPackets = mergeRemembered(mine.recentPackets, theirs.recentPackets);
+  // The password settings of the newest credentials change win (passwd in another process).
+  const credentials =
+    (theirs.credentialsGeneration ?? 0) > (mine.credentialsGeneration ?? 0) ? theirs : mine;
   const merged: Profile = {
     ...mine,
+    wrappedPrivateKey: credentials.wrappedPrivateKey,
+    kdf: credentials.kdf,
     server: choose(base.server, mine.server, theirs.server),
     shareUsername: choose(base.shareUsername, mine.shareUsername, theirs.shareUsername),
     seenUpTo: Math.max(mine.seenUpTo, theirs.seenUpTo),
@@ -152,5 +157,7 @@ export function mergeProfiles(base: Profile, mine: Profile, theirs: Profile): Pr
   if (bell === undefined) delete merged.bell;
   else merged.bell = bell;
   if (recentPackets.length > 0) merged.recentPackets = recentPackets;
+  if (credentials.credentialsGeneration !== undefined)
+    merged.credentialsGeneration = credentials.credentialsGeneration;
   return merged;
 }

@@ -38,6 +38,8 @@ export const profileSchema = z.strictObject({
   publicKey: publicKeySchema,
   wrappedPrivateKey: wrappedPrivateKeySchema,
   kdf: kdfParamsSchema,
+  /** Generation of the newest signed credentials statement this device saw (0: none yet). */
+  credentialsGeneration: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   shareUsername: z.boolean(),
   /** Ring the terminal bell on a new message in the TUI (default on). */
   bell: z.boolean().optional(),

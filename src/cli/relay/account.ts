@@ -1,4 +1,12 @@
 import {
+  CredentialsRolledBackError,
+  loginProofHashHex,
+  signCredentials,
+  verifyCredentials,
+  type ChangePasswordRequest,
+  type CredentialsStatement,
+  type KdfParams,
+  type PublicKey,
   assertKeyPairMatches,
   assertPasswordAcceptable,
   bytesToBase64,
@@ -28,6 +36,8 @@ export interface Account {
   /** What the relay stores, and this device keeps in its profile (never the unwrapped key). */
   readonly wrappedPrivateKey: RegisterRequest['wrappedPrivateKey'];
   readonly kdf: RegisterRequest['kdf'];
+  /** Generation of the signed credentials statement in force (0: none yet). */
+  readonly credentialsGeneration?: number;
 }
 
 /**
@@ -77,18 +87,28 @@ export async function loginAccount(
   client: RelayClient,
   username: string,
   password: string,
+  seenGeneration = 0,
 ): Promise<Account> {
   const normalized = normalizeUsername(username);
   const identifier = identifierFromUsername(normalized);
   const kdf = await client.prelogin(identifier);
   const keys = await derivePasswordKeys(password, identifier, kdf);
-  const { publicKey, wrappedPrivateKey } = await client.login(
-    identifier,
-    bytesToBase64(keys.loginProof),
-  );
+  const loginProof = bytesToBase64(keys.loginProof);
+  const { publicKey, wrappedPrivateKey, credentials } = await client.login(identifier, loginProof);
   const privateKey = unwrapServedKey(wrappedPrivateKey, keys.keyEncryptionKey, identifier);
   const keyPair = assertKeyPairMatches(privateKey, importPublicKey(publicKey));
-  return { username: normalized, identifier, keyPair, wrappedPrivateKey, kdf };
+  const credentialsGeneration = checkServedCredentials(
+    { identifier, publicKey: keyPair.publicKey, kdf, wrappedPrivateKey, loginProof, credentials },
+    seenGeneration,
+  );
+  return {
+    username: normalized,
+    identifier,
+    keyPair,
+    wrappedPrivateKey,
+    kdf,
+    credentialsGeneration,
+  };
 }
 
 /** Unwraps the key the relay sent once it accepted the proof: failing here is the relay's fault. */
@@ -119,8 +139,107 @@ export function newProfile(account: Account, server: string, shareUsername: bool
     publicKey: account.keyPair.publicKey.encoded,
     wrappedPrivateKey: account.wrappedPrivateKey,
     kdf: account.kdf,
+    ...(account.credentialsGeneration
+      ? { credentialsGeneration: account.credentialsGeneration }
+      : {}),
     shareUsername,
     seenUpTo: 0,
     peers: {},
   };
+}
+
+/** What `passwd` (or the KDF upgrade) sends, and what this device saves once the relay took it. */
+export interface PreparedChange {
+  readonly request: ChangePasswordRequest;
+  readonly wrappedPrivateKey: WrappedPrivateKey;
+  readonly kdf: KdfParams;
+  readonly generation: number;
+}
+
+/**
+ * Builds a `change-password` request: fresh salt and default KDF parameters, the same private key
+ * wrapped again, the new proof, the current proof, and the statement signed by the account key.
+ * The generation is a millisecond clock reading, above every generation this device saw.
+ */
+export async function prepareCredentialsChange(
+  account: Account,
+  currentPassword: string,
+  newPassword: string,
+  seenGeneration: number,
+  now = Date.now(),
+): Promise<PreparedChange> {
+  const { identifier } = account;
+  const current = await derivePasswordKeys(currentPassword, identifier, account.kdf);
+  const kdf = newKdfParams();
+  const next = await derivePasswordKeys(newPassword, identifier, kdf);
+  const wrappedPrivateKey = wrapPrivateKey(
+    account.keyPair.privateKey,
+    next.keyEncryptionKey,
+    identifier,
+  );
+  const loginProof = bytesToBase64(next.loginProof);
+  const oldLoginProof = bytesToBase64(current.loginProof);
+  const generation = Math.max(now, seenGeneration + 1);
+  const previousProofHash = loginProofHashHex(oldLoginProof);
+  const signature = signCredentials(account.keyPair.privateKey, {
+    identifier,
+    generation,
+    kdf,
+    wrappedPrivateKey,
+    loginProofHash: loginProofHashHex(loginProof),
+    previousProofHash,
+  });
+  return {
+    request: {
+      identifier,
+      kdf,
+      wrappedPrivateKey,
+      loginProof,
+      oldLoginProof,
+      statement: { generation, previousProofHash, signature },
+    },
+    wrappedPrivateKey,
+    kdf,
+    generation,
+  };
+}
+
+/**
+ * Checks what a login served against the statement the account key signed, and against the newest
+ * generation this device saw: a relay that replays an older wrap, or keeps an old proof working by
+ * serving the old settings, is caught here. Returns the generation now in force.
+ */
+export function checkServedCredentials(
+  served: {
+    identifier: string;
+    publicKey: PublicKey;
+    kdf: KdfParams;
+    wrappedPrivateKey: WrappedPrivateKey;
+    loginProof: string;
+    credentials?: CredentialsStatement | undefined;
+  },
+  seenGeneration: number,
+): number {
+  const statement = served.credentials;
+  const generation = statement?.generation ?? 0;
+  if (statement !== undefined) {
+    verifyCredentials(
+      served.publicKey,
+      {
+        identifier: served.identifier,
+        generation,
+        kdf: served.kdf,
+        wrappedPrivateKey: served.wrappedPrivateKey,
+        loginProofHash: loginProofHashHex(served.loginProof),
+        previousProofHash: statement.previousProofHash,
+      },
+      statement.signature,
+    );
+  }
+  if (generation < seenGeneration) {
+    throw new CredentialsRolledBackError(
+      'The relay served password settings older than the ones this device set or saw: it is replaying an old wrapped key (or kept an old password working). Nothing was saved; do not trust this relay with a new login.',
+    );
+  }
+  return generation;
 }

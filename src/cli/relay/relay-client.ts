@@ -14,6 +14,8 @@ import {
   presenceUpdateSchema,
   sendResultSchema,
   storedPacketSchema,
+  type ChangePasswordRequest,
+  type CredentialsStatement,
   type DeliveredNotice,
   type KdfParams,
   type Packet,
@@ -204,8 +206,17 @@ export class RelayClient {
   async login(
     identifier: string,
     loginProof: string,
-  ): Promise<{ publicKey: string; wrappedPrivateKey: WrappedPrivateKey }> {
+  ): Promise<{
+    publicKey: string;
+    wrappedPrivateKey: WrappedPrivateKey;
+    credentials?: CredentialsStatement | undefined;
+  }> {
     return this.request('login', loginResultSchema, { identifier, loginProof });
+  }
+
+  /** Replaces the password (or the KDF parameters) on the relay; needs an authenticated connection. */
+  async changePassword(request: ChangePasswordRequest): Promise<void> {
+    await this.request('change-password', emptyResultSchema, request);
   }
 
   /** Challenge, then prove possession of the private key: binds this connection to the identifier. */

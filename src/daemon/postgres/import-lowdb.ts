@@ -214,8 +214,8 @@ export async function importLowdb(dataDir: string, pool: pg.Pool): Promise<Impor
     }
     const users = source.users;
     await client.query(
-      `INSERT INTO users (identifier, public_key, wrapped_private_key, kdf, login_proof_hash, created_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[], $6::bigint[])`,
+      `INSERT INTO users (identifier, public_key, wrapped_private_key, kdf, login_proof_hash, created_at, credentials)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[], $6::bigint[], $7::jsonb[])`,
       [
         users.map((u) => u.identifier),
         users.map((u) => u.publicKey),
@@ -223,6 +223,7 @@ export async function importLowdb(dataDir: string, pool: pg.Pool): Promise<Impor
         users.map((u) => JSON.stringify(u.kdf)),
         users.map((u) => u.loginProofHash),
         users.map((u) => u.createdAt),
+        users.map((u) => (u.credentials === undefined ? null : JSON.stringify(u.credentials))),
       ],
     );
     const expected = await tallySource(source, (records) => insertPackets(client, records));

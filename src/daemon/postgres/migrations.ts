@@ -120,4 +120,10 @@ CREATE FUNCTION metachat_recent(times bigint[], after bigint) RETURNS bigint[]
   AS $$ SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM unnest(times) t WHERE t > after $$;
 `,
   },
+  {
+    version: 5,
+    name: 'signed credentials statement',
+    // The last password change's statement (docs/protocol.md, credentials), served at login.
+    sql: `ALTER TABLE users ADD COLUMN credentials jsonb;`,
+  },
 ];

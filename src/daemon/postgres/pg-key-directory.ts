@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { KeyDirectory, UserRecord } from '../../core/index.js';
+import type { KeyDirectory, NewCredentials, UserRecord } from '../../core/index.js';
 import { userRecordSchema } from '../key-directory.js';
 import { StoreCorruptError } from '../store-corrupt-error.js';
 import { guarded } from './pool.js';
@@ -11,6 +11,7 @@ interface UserRow {
   kdf: unknown;
   login_proof_hash: string;
   created_at: string;
+  credentials: unknown;
 }
 
 /**
@@ -40,6 +41,7 @@ export class PgKeyDirectory implements KeyDirectory {
       kdf: row.kdf,
       loginProofHash: row.login_proof_hash,
       createdAt: Number(row.created_at),
+      ...(row.credentials === null ? {} : { credentials: row.credentials }),
     });
     if (!parsed.success) throw new StoreCorruptError('users', 'a row does not match its schema');
     return row.found ? parsed.data : undefined;
@@ -58,6 +60,28 @@ export class PgKeyDirectory implements KeyDirectory {
           JSON.stringify(checked.kdf),
           checked.loginProofHash,
           checked.createdAt,
+        ],
+      ),
+    );
+    return rowCount === 1;
+  }
+
+  async replaceCredentials(
+    identifier: string,
+    expectedProofHash: string,
+    next: NewCredentials,
+  ): Promise<boolean> {
+    const { rowCount } = await guarded(() =>
+      this.pool.query(
+        `UPDATE users SET wrapped_private_key = $3, kdf = $4, login_proof_hash = $5, credentials = $6
+         WHERE identifier = $1 AND login_proof_hash = $2`,
+        [
+          identifier,
+          expectedProofHash,
+          JSON.stringify(next.wrappedPrivateKey),
+          JSON.stringify(next.kdf),
+          next.loginProofHash,
+          next.credentials === undefined ? null : JSON.stringify(next.credentials),
         ],
       ),
     );

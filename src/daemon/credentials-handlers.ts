@@ -1,0 +1,92 @@
+import {
+  base64ToBytes,
+  changePasswordRequestSchema,
+  constantTimeEqual,
+  hashLoginProof,
+  hexToBytes,
+  importPublicKey,
+  loginProofHashHex,
+  parseKdfParams,
+  parseWire,
+  RelayError,
+  verifyCredentials,
+} from '../core/index.js';
+import type { RelayContext, Session } from './relay-context.js';
+
+/**
+ * `change-password` (passwd, and the KDF upgrade at login): new KDF parameters, wrap and proof
+ * hash, authorised three ways at once: the socket is authenticated as the identifier, the current
+ * login proof matches (counted against the login lockout like a login), and the account key signed
+ * the credentials statement. The old proof stops working the moment this resolves.
+ */
+export async function changePassword(
+  ctx: RelayContext,
+  session: Session,
+  input: unknown,
+): Promise<object> {
+  const request = parseWire(changePasswordRequestSchema, input, 'change-password');
+  if (session.identifier === undefined) {
+    throw new RelayError('NOT_AUTHENTICATED', 'Authenticate this connection first.');
+  }
+  if (request.identifier !== session.identifier) {
+    throw new RelayError(
+      'FORBIDDEN_SENDER',
+      'This connection may change only the password of the account it authenticated as.',
+    );
+  }
+  const kdf = parseKdfParams(request.kdf);
+  const wait = await ctx.lockout.attempt(request.identifier, true);
+  if (wait > 0) {
+    const seconds = Math.max(1, Math.ceil(wait / 1000));
+    throw new RelayError('RATE_LIMITED', `Too many failed logins; try again in ${seconds} s.`);
+  }
+  const record = await ctx.keys.get(request.identifier);
+  const given = hashLoginProof(base64ToBytes(request.oldLoginProof));
+  if (!record || !constantTimeEqual(given, hexToBytes(record.loginProofHash))) {
+    ctx.refusals.note('login-failed', 'LOGIN_FAILED');
+    throw new RelayError(
+      'LOGIN_FAILED',
+      'The current password is wrong (or it was changed on another device: log in again there).',
+    );
+  }
+  await ctx.lockout.succeeded(request.identifier);
+  if (request.statement.generation <= (record.credentials?.generation ?? 0)) {
+    throw new RelayError(
+      'STALE_CREDENTIALS',
+      'A newer password change is already stored; log in again with the current password.',
+    );
+  }
+  const loginProofHash = loginProofHashHex(request.loginProof);
+  verifyCredentials(
+    importPublicKey(record.publicKey),
+    {
+      identifier: request.identifier,
+      generation: request.statement.generation,
+      kdf,
+      wrappedPrivateKey: request.wrappedPrivateKey,
+      loginProofHash,
+      previousProofHash: record.loginProofHash,
+    },
+    request.statement.signature,
+  );
+  if (request.statement.previousProofHash !== record.loginProofHash) {
+    throw new RelayError(
+      'STALE_CREDENTIALS',
+      'The change was made against other credentials than the stored ones; try again.',
+    );
+  }
+  const replaced = await ctx.keys.replaceCredentials(request.identifier, record.loginProofHash, {
+    kdf,
+    wrappedPrivateKey: request.wrappedPrivateKey,
+    loginProofHash,
+    credentials: request.statement,
+  });
+  if (!replaced) {
+    throw new RelayError(
+      'STALE_CREDENTIALS',
+      'Another password change won the race; log in again with the current password.',
+    );
+  }
+  ctx.logger.info({ event: 'credentials-changed' }, 'credentials changed');
+  return {};
+}
