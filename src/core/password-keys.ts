@@ -56,13 +56,16 @@ export interface PasswordKeys {
 const pbkdf2Async = promisify(pbkdf2);
 const hkdfAsync = promisify(hkdf);
 
-/** Fresh parameters for a new registration. */
-export function newKdfParams(random: RandomSource = systemRandom): KdfParams {
-  return {
+/** Fresh parameters for a new wrap (registration, password change, KDF upgrade); a fresh salt. */
+export function newKdfParams(
+  random: RandomSource = systemRandom,
+  iterations = KDF_DEFAULT_ITERATIONS,
+): KdfParams {
+  return parseKdfParams({
     algorithm: KDF_ALGORITHM,
-    iterations: KDF_DEFAULT_ITERATIONS,
+    iterations,
     salt: bytesToBase64(random(KDF_SALT_BYTES)),
-  };
+  });
 }
 
 /** Parses KDF parameters from any source and enforces the floor and the ceiling. */

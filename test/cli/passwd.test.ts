@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
+import { identifierFromUsername, KDF_DEFAULT_ITERATIONS } from '../../src/core/index.js';
 import { runCli, type CliResult } from '../support/cli-process.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { tempDir } from '../support/relay-harness.js';
@@ -22,17 +24,23 @@ async function cli(
   args: string[],
   input: string,
   server = daemon.url,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<CliResult> {
   return runCli([...args, '--home', home(name), '--server', server, '--password-stdin'], {
     input,
+    env,
   });
 }
 
-async function kdfSalt(name: string): Promise<string> {
+async function kdfOf(name: string): Promise<{ salt: string; iterations: number }> {
   const profile = JSON.parse(await readFile(join(home(name), 'profile.json'), 'utf8')) as {
-    kdf: { salt: string };
+    kdf: { salt: string; iterations: number };
   };
-  return profile.kdf.salt;
+  return profile.kdf;
+}
+
+async function kdfSalt(name: string): Promise<string> {
+  return (await kdfOf(name)).salt;
 }
 
 beforeAll(async () => {
@@ -153,4 +161,36 @@ describe('metachat passwd', () => {
       (await cli('dave', ['send', 'bob', 'still mine'], `${SECOND}\n`, hostile.url)).code,
     ).toBe(0);
   }, 180_000);
+
+  it('login raises KDF parameters below the target: same password, new salt and wrap, told to the relay in a signed change', async () => {
+    expect((await cli('erin', ['register', 'erin'], `${FIRST}\n`)).code).toBe(0);
+    expect((await kdfOf('erin')).iterations).toBe(KDF_DEFAULT_ITERATIONS);
+    const target = KDF_DEFAULT_ITERATIONS + 100_000;
+    const upgraded = await cli('erin-2', ['login', 'erin'], `${FIRST}\n`, daemon.url, {
+      METACHAT_KDF_ITERATIONS: String(target),
+    });
+    expect(upgraded.stderr).toBe('');
+    expect(upgraded.code).toBe(0);
+    expect((await kdfOf('erin-2')).iterations).toBe(target);
+    const client = await RelayClient.connect(daemon.url);
+    try {
+      const served = await client.prelogin(identifierFromUsername('erin'));
+      expect(served.iterations).toBe(target);
+      expect(served.salt).toBe((await kdfOf('erin-2')).salt);
+    } finally {
+      client.close();
+    }
+    // The same password still logs in (now at the higher cost), and the first device keeps working.
+    expect((await cli('erin-3', ['login', 'erin'], `${FIRST}\n`)).code).toBe(0);
+    expect((await kdfOf('erin-3')).iterations).toBe(target);
+    expect((await cli('erin', ['send', 'bob', 'old copy'], `${FIRST}\n`)).code).toBe(0);
+  }, 120_000);
+
+  it('refuses a METACHAT_KDF_ITERATIONS outside [default, ceiling] (usage error)', async () => {
+    const low = await cli('frank', ['register', 'frank'], `${FIRST}\n`, daemon.url, {
+      METACHAT_KDF_ITERATIONS: String(KDF_DEFAULT_ITERATIONS - 1),
+    });
+    expect(low.code).toBe(2);
+    expect(low.stderr).toMatch(/METACHAT_KDF_ITERATIONS must be a whole number/);
+  });
 });

@@ -25,6 +25,7 @@ import {
   type RegisterRequest,
 } from '../../core/index.js';
 import { WrappedKeyRejectedError } from '../cli-errors.js';
+import { kdfTargetIterations } from './kdf-target.js';
 import type { Profile } from '../profile/profile.js';
 import type { RelayClient } from './relay-client.js';
 
@@ -53,7 +54,7 @@ export async function prepareRegistration(
   assertPasswordAcceptable(password);
   const identifier = identifierFromUsername(normalized);
   const keyPair = reuse ?? (await generateKeyPair());
-  const kdf = newKdfParams();
+  const kdf = newKdfParams(undefined, kdfTargetIterations());
   const keys = await derivePasswordKeys(password, identifier, kdf);
   const wrappedPrivateKey = wrapPrivateKey(keyPair.privateKey, keys.keyEncryptionKey, identifier);
   return {
@@ -101,13 +102,45 @@ export async function loginAccount(
     { identifier, publicKey: keyPair.publicKey, kdf, wrappedPrivateKey, loginProof, credentials },
     seenGeneration,
   );
-  return {
+  const account = {
     username: normalized,
     identifier,
     keyPair,
     wrappedPrivateKey,
     kdf,
     credentialsGeneration,
+  };
+  return upgradeKdf(client, account, password);
+}
+
+/**
+ * The KDF upgrade at login: parameters below this client's target (never below the floor: those
+ * were refused before deriving) are replaced by the target, with a fresh salt, the key wrapped
+ * again and a new proof for the same password, in the same signed `change-password` request as
+ * `passwd` (the connection authenticates first). Returns the account with what is now in force.
+ */
+async function upgradeKdf(
+  client: RelayClient,
+  account: Account,
+  password: string,
+): Promise<Account> {
+  const target = kdfTargetIterations();
+  if (account.kdf.iterations >= target) return account;
+  await client.authenticate(account.identifier, account.keyPair.privateKey);
+  const change = await prepareCredentialsChange(
+    account,
+    password,
+    password,
+    account.credentialsGeneration ?? 0,
+    Date.now(),
+    target,
+  );
+  await client.changePassword(change.request);
+  return {
+    ...account,
+    wrappedPrivateKey: change.wrappedPrivateKey,
+    kdf: change.kdf,
+    credentialsGeneration: change.generation,
   };
 }
 
@@ -167,10 +200,11 @@ export async function prepareCredentialsChange(
   newPassword: string,
   seenGeneration: number,
   now = Date.now(),
+  iterations = kdfTargetIterations(),
 ): Promise<PreparedChange> {
   const { identifier } = account;
   const current = await derivePasswordKeys(currentPassword, identifier, account.kdf);
-  const kdf = newKdfParams();
+  const kdf = newKdfParams(undefined, iterations);
   const next = await derivePasswordKeys(newPassword, identifier, kdf);
   const wrappedPrivateKey = wrapPrivateKey(
     account.keyPair.privateKey,
