@@ -14,6 +14,7 @@ import {
   packetSigningBytes,
   sealPacket,
   type KeyPair,
+  type MessageStore,
   type Packet,
 } from '../src/core/index.js';
 import { FileKeyDirectory } from '../src/daemon/key-directory.js';
@@ -29,7 +30,7 @@ const WINDOW = 8;
 const PER_PAIR = 1000;
 const RATE = '100000';
 
-async function spawnListening(
+export async function spawnListening(
   args: string[],
 ): Promise<{ child: ChildProcess; url: string; ms: number }> {
   const started = performance.now();
@@ -46,7 +47,7 @@ async function spawnListening(
   return { child, url, ms: performance.now() - started };
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+export async function stop(child: ChildProcess): Promise<void> {
   await new Promise<void>((resolve) => {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
@@ -59,14 +60,14 @@ function profileArgs(): string[] {
   return profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
 }
 
-function daemonArgs(dataDir: string): string[] {
+/** The built daemon on a random port: on `dataDir`, or with `storeUrl` on that PostgreSQL database. */
+export function daemonArgs(dataDir: string, storeUrl?: string): string[] {
   return [
     ...profileArgs(),
     join(ROOT, 'dist/daemon/main.js'),
     '--port',
     '0',
-    '--data',
-    dataDir,
+    ...(storeUrl === undefined ? ['--data', dataDir] : ['--store', storeUrl]),
     '--log-level',
     'warn',
     '--events-per-second',
@@ -74,11 +75,11 @@ function daemonArgs(dataDir: string): string[] {
   ];
 }
 
-const identifiers = Array.from({ length: PAIRS * 2 }, (_, i) =>
+export const identifiers = Array.from({ length: PAIRS * 2 }, (_, i) =>
   identifierFromUsername(`bench-user-${i}`),
 );
 
-function sealAll(keyPair: KeyPair, perPair: number): Packet[][] {
+export function sealAll(keyPair: KeyPair, perPair: number): Packet[][] {
   return Array.from({ length: PAIRS }, (_, p) =>
     Array.from({ length: perPair }, (_, i) =>
       sealPacket({
@@ -104,7 +105,7 @@ async function bareSockets(url: string): Promise<Socket[]> {
   );
 }
 
-async function daemonSockets(url: string, keyPair: KeyPair): Promise<Socket[]> {
+export async function daemonSockets(url: string, keyPair: KeyPair): Promise<Socket[]> {
   return Promise.all(
     identifiers.map(async (identifier) => {
       const socket = await openSocket(url);
@@ -135,20 +136,24 @@ async function cpuMicros(pid: number | undefined): Promise<number> {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
 }
 
-/** Runs a load and also measures the CPU each side spent per message. */
-async function measured(
-  relay: ChildProcess,
+/** Runs a load and also measures the CPU each side spent per message (the relays' sum). */
+export async function measured(
+  relay: ChildProcess | readonly ChildProcess[],
   pairs: LoadPair[],
 ): Promise<LoadResult & { relayCpu: number; clientCpu: number }> {
-  const relayBefore = await cpuMicros(relay.pid);
+  const relays: readonly ChildProcess[] = Array.isArray(relay) ? relay : [relay as ChildProcess];
+  const cpu = async () =>
+    (await Promise.all(relays.map((child) => cpuMicros(child.pid)))).reduce((a, b) => a + b, 0);
+  const relayBefore = await cpu();
   const clientBefore = process.cpuUsage();
   const result = await runLoad(pairs, WINDOW);
   const client = process.cpuUsage(clientBefore);
-  const relayCpu = ((await cpuMicros(relay.pid)) - relayBefore) / result.messages;
+  const relayCpu = ((await cpu()) - relayBefore) / result.messages;
   return { ...result, relayCpu, clientCpu: (client.user + client.system) / result.messages };
 }
 
-function line(label: string, r: LoadResult & { relayCpu: number; clientCpu: number }): void {
+/** Prints one load result on one line. */
+export function line(label: string, r: LoadResult & { relayCpu: number; clientCpu: number }): void {
   console.log(
     `${label.padEnd(32)}${r.perSecond.toFixed(0).padStart(7)} msg/s  p50 ${r.p50Ms.toFixed(2).padStart(6)} ms  p99 ${r.p99Ms.toFixed(2).padStart(6)} ms  CPU/msg relay ${r.relayCpu.toFixed(0).padStart(4)} us, clients ${r.clientCpu.toFixed(0).padStart(3)} us`,
   );
@@ -238,7 +243,7 @@ let counter = 0;
 /** A light user on a busy relay: one packet in 509, so one record in most segments. */
 const SPARSE_USER = identifierFromUsername('bench-sparse-user');
 
-function syntheticPacket(): Packet {
+export function syntheticPacket(): Packet {
   const from =
     counter % 509 === 0 ? SPARSE_USER : (identifiers[counter % identifiers.length] ?? '');
   const to = identifiers[(counter * 7 + 1) % identifiers.length] ?? '';
@@ -257,7 +262,11 @@ function syntheticPacket(): Packet {
   };
 }
 
-async function appendMany(store: SegmentedStore, count: number, inFlight: number): Promise<number> {
+export async function appendMany(
+  store: Pick<MessageStore, 'append'>,
+  count: number,
+  inFlight: number,
+): Promise<number> {
   const started = performance.now();
   let left = count;
   await Promise.all(

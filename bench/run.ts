@@ -1,4 +1,5 @@
-// `npm run bench [core|daemon|relay|storage|import]`: the project's benchmarks, each with its baseline measured in the same run.
+// `npm run bench [core|daemon|relay|storage|import|cluster]`: the project's benchmarks, each with its baseline measured in the same run.
+import { clusterBench } from './cluster-bench.js';
 import { runCoreBench } from './core-bench.js';
 import { relayThroughput, runDaemonBench, storageCost } from './daemon-bench.js';
 import { importCost } from './import-bench.js';
@@ -10,3 +11,4 @@ if (only === undefined || only === 'daemon') await runDaemonBench();
 if (only === 'relay') await relayThroughput();
 if (only === 'storage') await storageCost();
 if (only === 'import') await importCost();
+if (only === 'cluster') await clusterBench();

@@ -15,6 +15,8 @@ const RECONNECT_SPREAD_MS = 2_000;
 /** How long a connect may take, and how long closing may wait on PostgreSQL, at most. */
 const CONNECT_TIMEOUT_MS = 5_000;
 const CLOSE_BOUND_MS = 2_000;
+/** Notifications sent in one statement at most: under load, one round trip carries many. */
+const NOTIFY_BATCH = 256;
 
 /**
  * What every daemon's message has (the adapter reads the rest by its type); a row or notification
@@ -47,6 +49,11 @@ export class ClusterChannel {
   private reconnect: NodeJS.Timeout | undefined;
   private readonly cleanup: NodeJS.Timeout;
   private listening = false;
+  /** Notifications waiting for the statement under way, in publish order, and that statement. */
+  private readonly queue: string[] = [];
+  private sending: Promise<void> | undefined;
+  /** Makes every payload distinct: PostgreSQL folds identical payloads of one statement into one. */
+  private sent = 0;
 
   constructor(
     private readonly url: string,
@@ -84,9 +91,9 @@ export class ClusterChannel {
   async publish(message: ClusterMessage): Promise<void> {
     if (this.closed) return;
     try {
-      const json = JSON.stringify(message);
+      const json = JSON.stringify({ ...message, n: this.sent++ });
       if (Buffer.byteLength(json) <= NOTIFY_LIMIT_BYTES) {
-        await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, json]);
+        await this.notify(json);
         return;
       }
       const { rows } = await this.pool.query<{ id: string }>(
@@ -98,9 +105,36 @@ export class ClusterChannel {
         type: message.type,
         attachmentId: rows[0]?.id,
       });
-      await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, header]);
+      await this.notify(header);
     } catch (error) {
       this.warn('cluster-broadcast-failed', error);
+    }
+  }
+
+  /**
+   * Queues one notification; resolves once a statement that sent it ended. One statement at a time
+   * sends everything queued meanwhile (up to NOTIFY_BATCH, in order), so a burst of broadcasts costs
+   * a few round trips instead of one each, and never waits on the pool past its timeout.
+   */
+  private notify(payload: string): Promise<void> {
+    this.queue.push(payload);
+    this.sending ??= this.drain().finally(() => {
+      this.sending = undefined;
+    });
+    return this.sending;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0 && !this.closed) {
+      const batch = this.queue.splice(0, NOTIFY_BATCH);
+      try {
+        await this.pool.query(
+          'SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS t(payload, n) ORDER BY n',
+          [this.channel, batch],
+        );
+      } catch (error) {
+        this.warn('cluster-broadcast-failed', error);
+      }
     }
   }
 
