@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
-import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
 import { bytesToBase64, type PresenceUpdate } from '../../src/core/index.js';
 import { DEFAULT_LIMITS, type RelayLimits } from '../../src/daemon/config.js';
 import { startRelay, type Relay } from '../../src/daemon/relay.js';
 import { DEFAULT_STORAGE_LIMITS } from '../../src/daemon/storage-limits.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { newUser, sealText, secondDevice, type TestUser } from '../support/relay-harness.js';
+import { refusalCode as codeOf } from '../support/refusal-code.js';
 
 // Two daemons in this process on one database: what is counted per identifier is counted once.
 let server: PostgresServer;
@@ -66,16 +67,6 @@ async function connect(relay: Relay): Promise<RelayClient> {
   const client = await RelayClient.connect(relay.url);
   clients.push(client);
   return client;
-}
-
-async function codeOf(run: () => Promise<unknown>): Promise<string> {
-  try {
-    await run();
-    return 'ok';
-  } catch (error) {
-    if (error instanceof RelayRefusedError) return error.code;
-    throw error;
-  }
 }
 
 /** Waits (bounded) until `seen` holds an update matching `online`, and resolves to it. */

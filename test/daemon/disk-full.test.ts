@@ -1,11 +1,15 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { registerAccount, type Account } from '../../src/cli/relay/account.js';
-import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
+import { fillDisk } from '../support/fill-disk.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { sealText, tempDir } from '../support/relay-harness.js';
+import { refusalCode } from '../support/refusal-code.js';
+
+const codeOf = (run: () => Promise<unknown>): Promise<string> => refusalCode(run, 'stored');
 
 /**
  * One user floods a small disk of the test's own: as root (CI), an 8 MB tmpfs mounted for this
@@ -39,16 +43,6 @@ async function connectAs(url: string, account: Account): Promise<RelayClient> {
   return client;
 }
 
-async function codeOf(run: () => Promise<unknown>): Promise<string> {
-  try {
-    await run();
-    return 'stored';
-  } catch (error) {
-    if (error instanceof RelayRefusedError) return error.code;
-    throw error;
-  }
-}
-
 /** Sends 16 KB messages until the relay refuses one: at most 1,000 sends or 60 s. */
 async function flood(
   client: RelayClient,
@@ -80,27 +74,6 @@ async function stream(client: RelayClient): Promise<{ seq: number; id: string }[
 async function stop(daemon: DaemonProcess): Promise<number | null> {
   daemon.child.kill('SIGTERM');
   return (await daemon.exited).code;
-}
-
-/** Fills whatever room is left on the filesystem with one file, until the kernel says ENOSPC. */
-async function fillDisk(path: string): Promise<void> {
-  const handle = await open(path, 'w');
-  try {
-    for (const size of [1 << 20, 65_536, 4096, 1]) {
-      for (let i = 0; i < 100_000; i++) {
-        const ok = await handle.write(Buffer.alloc(size)).then(
-          () => true,
-          (error: unknown) => {
-            if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-            return false;
-          },
-        );
-        if (!ok) break;
-      }
-    }
-  } finally {
-    await handle.close();
-  }
 }
 
 describe('a small disk flooded by one user', () => {

@@ -3,9 +3,10 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect as netConnect, type AddressInfo } from 'node:net';
 import { prepareRegistration } from '../../src/cli/relay/account.js';
 import { io, type Socket } from 'socket.io-client';
-import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
 import { bytesToBase64, bytesToHex, systemRandom } from '../../src/core/index.js';
 import { newUser, startTestRelay } from '../support/relay-harness.js';
+import { refusalCode as codeOf } from '../support/refusal-code.js';
 
 const cleanup: (() => unknown)[] = [];
 afterAll(async () => {
@@ -13,16 +14,6 @@ afterAll(async () => {
 });
 
 const WRONG = bytesToBase64(new Uint8Array(32));
-
-async function codeOf(run: () => Promise<unknown>): Promise<string> {
-  try {
-    await run();
-    return 'ok';
-  } catch (error) {
-    if (error instanceof RelayRefusedError) return error.code;
-    throw error;
-  }
-}
 
 describe('the login lockout', () => {
   it('cannot be flushed by failing logins for many unregistered identifiers', async () => {

@@ -2,11 +2,12 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
 import { bytesToBase64, bytesToHex, systemRandom } from '../../src/core/index.js';
 import { RefusalLog } from '../../src/daemon/refusal-log.js';
 import { idleConnection } from '../support/paused-readers.js';
 import { capturingLogger, newUser, startTestRelay } from '../support/relay-harness.js';
+import { refusalCode as codeOf } from '../support/refusal-code.js';
 
 const cleanup: (() => unknown)[] = [];
 afterAll(async () => {
@@ -14,16 +15,6 @@ afterAll(async () => {
 });
 
 const FLOOD = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'refusal-flood.ts');
-
-async function codeOf(run: () => Promise<unknown>): Promise<string> {
-  try {
-    await run();
-    return 'ok';
-  } catch (error) {
-    if (error instanceof RelayRefusedError) return error.code;
-    throw error;
-  }
-}
 
 describe('the refusal log', () => {
   it('logs the first refusal of each kind at once and sums up the rest in one line per interval', async () => {

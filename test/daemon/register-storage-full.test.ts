@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { open, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareRegistration } from '../../src/cli/relay/account.js';
-import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
 import type { RegisterRequest } from '../../src/core/index.js';
+import { fillDisk } from '../support/fill-disk.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { startTestRelay, tempDir } from '../support/relay-harness.js';
+import { refusalCode as codeOf } from '../support/refusal-code.js';
 
 /**
  * Registration below the free-space floor, and on a disk that is entirely full, is refused with
@@ -30,37 +32,6 @@ afterAll(async () => {
 
 function request(digit: string): RegisterRequest {
   return { ...template, identifier: digit.repeat(64) };
-}
-
-async function codeOf(run: () => Promise<unknown>): Promise<string> {
-  try {
-    await run();
-    return 'ok';
-  } catch (error) {
-    if (error instanceof RelayRefusedError) return error.code;
-    throw error;
-  }
-}
-
-/** Fills what room is left on a filesystem with one file, until the kernel says ENOSPC. */
-async function fillDisk(path: string): Promise<void> {
-  const handle = await open(path, 'w');
-  try {
-    for (const size of [1 << 20, 65_536, 4096, 1]) {
-      for (let i = 0; i < 100_000; i++) {
-        const ok = await handle.write(Buffer.alloc(size)).then(
-          () => true,
-          (error: unknown) => {
-            if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-            return false;
-          },
-        );
-        if (!ok) break;
-      }
-    }
-  } finally {
-    await handle.close();
-  }
 }
 
 describe('registration when the disk is short of space', () => {
