@@ -35,6 +35,15 @@ interface Inputs {
     wrapIv: string;
     generation: number;
   };
+  group: {
+    id: string;
+    name: string;
+    createTime: number;
+    metaKey: string;
+    metaIv: string;
+    setAdminsTime: number;
+    message: PacketInput;
+  };
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -218,6 +227,157 @@ function credentialsVector(inputs: Inputs, alice: Party, previousProofHash: stri
   };
 }
 
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+const pss = (priv: crypto.KeyObject, data: Buffer) =>
+  crypto.sign('sha256', data, {
+    key: priv,
+    padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+    saltLength: 32,
+  });
+const oaepTo = (pub: crypto.KeyObject, data: Buffer) =>
+  crypto.publicEncrypt(
+    { key: pub, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+    data,
+  );
+
+/** Spec 16.2: the fields every entry starts with, then the op's own. */
+function entryBytes(
+  e: { group: string; index: number; prev: string; author: string; time: number; op: string },
+  opFields: Buffer[],
+): Buffer {
+  return framed('MetaChat-v1/group-entry', [
+    Buffer.from([1]),
+    fromHex(e.group),
+    u64(e.index),
+    fromHex(e.prev),
+    fromHex(e.author),
+    u64(e.time),
+    Buffer.from(e.op, 'ascii'),
+    ...opFields,
+  ]);
+}
+
+/** Spec 16.2: an entry's hash covers its signed bytes and its signature. */
+function entryHash(signingBytes: Buffer, sig: Buffer): string {
+  return hex(sha256(framed('MetaChat-v1/group-entry-hash', [signingBytes, sig])));
+}
+
+/** Spec section 16: alice creates a group with bob, makes him an admin, and bob writes to it. */
+function groupVector(inputs: Inputs, alice: Party, bob: Party) {
+  const g = inputs.group;
+  const members = [alice, bob].sort((a, b) => (a.id < b.id ? -1 : 1));
+  const metaPlain = Buffer.from(JSON.stringify({ v: 1, name: g.name }), 'utf8');
+  const metaAad = framed('MetaChat-v1/group-meta', [fromHex(g.id), u64(0)]);
+  const metaKey = fromHex(g.metaKey);
+  const metaCt = gcm(metaKey, fromHex(g.metaIv), metaPlain, metaAad);
+  const metaKeys = members.map((m) => oaepTo(m.pub, metaKey));
+  const createFields = {
+    group: g.id,
+    index: 0,
+    prev: '00'.repeat(32),
+    author: alice.id,
+    time: g.createTime,
+    op: 'create',
+  };
+  const createBytes = entryBytes(createFields, [
+    u32(members.length),
+    ...members.map((m) => fromHex(m.id)),
+    fromHex(g.metaIv),
+    metaCt,
+    u32(metaKeys.length),
+    ...metaKeys,
+  ]);
+  const createSig = pss(alice.priv, createBytes);
+  const createHash = entryHash(createBytes, createSig);
+  const admins = members.map((m) => m.id);
+  const setAdminsFields = {
+    group: g.id,
+    index: 1,
+    prev: createHash,
+    author: alice.id,
+    time: g.setAdminsTime,
+    op: 'set-admins',
+  };
+  const setAdminsBytes = entryBytes(setAdminsFields, [
+    u32(admins.length),
+    ...admins.map((id) => fromHex(id)),
+  ]);
+  const setAdminsSig = pss(alice.priv, setAdminsBytes);
+  const headHash = entryHash(setAdminsBytes, setAdminsSig);
+
+  const m = g.message;
+  const header = [
+    Buffer.from([1]),
+    fromHex(m.id),
+    fromHex(g.id),
+    fromHex(bob.id),
+    u64(1),
+    fromHex(headHash),
+    u64(m.time),
+  ];
+  const aad = framed('MetaChat-v1/group-message-header', header);
+  const messageKey = fromHex(m.messageKey);
+  const iv = fromHex(m.iv);
+  const plain = bodyBytes(m.body);
+  const ct = gcm(messageKey, iv, plain, aad);
+  const keys = members.map((member) => oaepTo(member.pub, messageKey));
+  const signingBytes = framed('MetaChat-v1/group-message', [
+    ...header,
+    iv,
+    ct,
+    u32(keys.length),
+    ...keys,
+  ]);
+  const sig = pss(bob.priv, signingBytes);
+  return {
+    _comment: MARK,
+    inputs: g,
+    metaBytes: hex(metaPlain),
+    metaAad: hex(metaAad),
+    metaCiphertext: b64(metaCt),
+    create: {
+      signingBytes: hex(createBytes),
+      hash: createHash,
+      entry: {
+        v: 1,
+        ...createFields,
+        members: members.map((p) => p.id),
+        meta: { iv: b64(fromHex(g.metaIv)), ct: b64(metaCt), keys: metaKeys.map(b64) },
+        sig: b64(createSig),
+      },
+    },
+    setAdmins: {
+      signingBytes: hex(setAdminsBytes),
+      hash: headHash,
+      entry: { v: 1, ...setAdminsFields, admins, sig: b64(setAdminsSig) },
+    },
+    message: {
+      bodyBytes: hex(plain),
+      aad: hex(aad),
+      ciphertext: b64(ct),
+      signingBytes: hex(signingBytes),
+      packet: {
+        v: 1,
+        id: m.id,
+        group: g.id,
+        from: bob.id,
+        headIndex: 1,
+        head: headHash,
+        time: m.time,
+        iv: b64(iv),
+        ct: b64(ct),
+        keys: keys.map(b64),
+        sig: b64(sig),
+      },
+    },
+  };
+}
+
 export function computeVectors(inputs: Inputs): Record<string, unknown> {
   const party = (p: { username: string; privateKey: string }): Party => {
     const priv = crypto.createPrivateKey({
@@ -318,6 +478,7 @@ export function computeVectors(inputs: Inputs): Record<string, unknown> {
       proof: b64(proof),
     },
     credentials,
+    group: groupVector(inputs, alice, bob),
   };
 }
 

@@ -20,6 +20,14 @@ export const ERROR_CODES = [
   'KDF_ABOVE_CEILING',
   'CREDENTIALS_SIGNATURE_INVALID',
   'CREDENTIALS_ROLLED_BACK',
+  'GROUP_CHAIN_BROKEN',
+  'GROUP_FORKED',
+  'GROUP_ROLLBACK',
+  'GROUP_HEAD_UNKNOWN',
+  'GROUP_NOT_MEMBER',
+  'GROUP_NOT_ADMIN',
+  'GROUP_MEMBERSHIP_INVALID',
+  'GROUP_FULL',
 ] as const;
 
 /** One failure of the protocol, as named on the wire and in docs/protocol.md. */
@@ -133,6 +141,46 @@ export class CredentialsSignatureInvalidError extends MetaChatError {
 /** A relay served password settings older than ones this device already saw (a replayed wrap). */
 export class CredentialsRolledBackError extends MetaChatError {
   override readonly code = 'CREDENTIALS_ROLLED_BACK';
+}
+
+/** A group log whose entries do not link: wrong group, index or previous hash, or no create first. */
+export class GroupChainBrokenError extends MetaChatError {
+  override readonly code = 'GROUP_CHAIN_BROKEN';
+}
+
+/** A group log (or a member's message) that disagrees with the log this device verified, at the same place. */
+export class GroupForkedError extends MetaChatError {
+  override readonly code = 'GROUP_FORKED';
+}
+
+/** A group log shorter than the one this device already verified: the relay hides entries. */
+export class GroupRolledBackError extends MetaChatError {
+  override readonly code = 'GROUP_ROLLBACK';
+}
+
+/** A group message for a log head this device does not hold, even after fetching the log. */
+export class GroupHeadUnknownError extends MetaChatError {
+  override readonly code = 'GROUP_HEAD_UNKNOWN';
+}
+
+/** A group entry or message by someone who is not a member at that point of the log. */
+export class GroupNotMemberError extends MetaChatError {
+  override readonly code = 'GROUP_NOT_MEMBER';
+}
+
+/** A group entry that only an admin may sign (add, remove, rename, set admins), by a non-admin. */
+export class GroupNotAdminError extends MetaChatError {
+  override readonly code = 'GROUP_NOT_ADMIN';
+}
+
+/** A group change that contradicts the membership (adding a member, removing a stranger, ...). */
+export class GroupMembershipInvalidError extends MetaChatError {
+  override readonly code = 'GROUP_MEMBERSHIP_INVALID';
+}
+
+/** A group at its member bound, or a log at its entry bound: nothing more can be added. */
+export class GroupFullError extends MetaChatError {
+  override readonly code = 'GROUP_FULL';
 }
 
 /** Refusals that only the relay reports; each is one failure with its own code. */

@@ -13,4 +13,9 @@ export const LABELS = {
   loginProof: 'MetaChat-v1/login-proof',
   safetyNumber: 'MetaChat-v1/safety-number',
   credentials: 'MetaChat-v1/credentials',
+  groupEntry: 'MetaChat-v1/group-entry',
+  groupEntryHash: 'MetaChat-v1/group-entry-hash',
+  groupMeta: 'MetaChat-v1/group-meta',
+  groupMessage: 'MetaChat-v1/group-message',
+  groupMessageHeader: 'MetaChat-v1/group-message-header',
 } as const;

@@ -26,7 +26,17 @@ import {
   type ErrorCode,
   type Packet,
 } from '../../src/core/index.js';
+import {
+  addMemberEntry,
+  createGroupEntry,
+  openGroupMessage,
+  removeMemberEntry,
+  sealGroupMessage,
+  setAdminsEntry,
+  updateGroupLog,
+} from '../../src/core/index.js';
 import { checkServedCredentials } from '../../src/cli/relay/account.js';
+import { appended, fillers, keyringOf, logOf } from '../support/groups.js';
 import { captureError } from '../support/capture-error.js';
 import { alice, bob } from '../support/parties.js';
 import { sealRaw } from '../support/seal-raw.js';
@@ -55,6 +65,17 @@ const asBob = (p: unknown) =>
     reader: { identifier: bob.identifier, privateKey: bob.keyPair.privateKey },
     sender: { identifier: alice.identifier, publicKey: alice.keyPair.publicKey },
   });
+const pair = keyringOf([alice, bob]);
+const withBob = [{ identifier: bob.identifier, publicKey: bob.keyPair.publicKey }];
+const groupOf = (others = withBob) => logOf([createGroupEntry(alice, others, 'Trip')], pair);
+const group = groupOf();
+const grown = appended(
+  group,
+  setAdminsEntry(group, alice, [alice.identifier, bob.identifier], pair),
+  pair,
+);
+const bobSays = (log = grown) =>
+  sealGroupMessage({ sender: bob, log, keyOf: pair, body: { v: 1, type: 'text', text: 'hi' } });
 const kdf = { algorithm: 'pbkdf2-sha256', iterations: 600_000, salt: 'AAAAAAAAAAAAAAAAAAAAAA==' };
 
 /** One real way to reach each failure; the table must cover every code core can report. */
@@ -116,6 +137,31 @@ const triggers: Record<ErrorCode, () => unknown> = {
         loginProof: bytesToBase64(new Uint8Array(32)),
       },
       5,
+    ),
+  GROUP_CHAIN_BROKEN: () =>
+    updateGroupLog(
+      null,
+      grown.entries.slice(1).map((e) => e.entry),
+      pair,
+    ),
+  GROUP_FORKED: () => updateGroupLog(group, [createGroupEntry(alice, withBob, 'Trip')], pair),
+  GROUP_ROLLBACK: () => updateGroupLog(grown, [group.entries[0]?.entry], pair),
+  GROUP_HEAD_UNKNOWN: () =>
+    openGroupMessage({
+      packet: bobSays(),
+      reader: { identifier: alice.identifier, privateKey: alice.keyPair.privateKey },
+      log: group,
+      keyOf: pair,
+    }),
+  GROUP_NOT_MEMBER: () => bobSays(groupOf([])),
+  GROUP_NOT_ADMIN: () => setAdminsEntry(group, bob, [bob.identifier], pair),
+  GROUP_MEMBERSHIP_INVALID: () => removeMemberEntry(group, alice, alice.identifier, pair),
+  GROUP_FULL: () =>
+    addMemberEntry(
+      groupOf(fillers(99, bob.keyPair.publicKey)),
+      alice,
+      { identifier: identifierFromUsername('one-too-many'), publicKey: bob.keyPair.publicKey },
+      pair,
     ),
 };
 

@@ -1,0 +1,264 @@
+import {
+  GroupChainBrokenError,
+  GroupForkedError,
+  GroupFullError,
+  GroupMembershipInvalidError,
+  GroupNotAdminError,
+  GroupNotMemberError,
+  GroupRolledBackError,
+} from './errors.js';
+import {
+  GENESIS_PREV,
+  groupEntryHash,
+  parseGroupEntry,
+  verifyGroupEntrySignature,
+  type GroupEntry,
+} from './group-entry.js';
+import { MAX_GROUP_LOG_ENTRIES, MAX_GROUP_MEMBERS } from './group-limits.js';
+import type { PublicKey } from './keys.js';
+
+/**
+ * The public key of an identifier, from the caller's own store (the client's pinned keys, the
+ * relay's key directory): never a key that the log or a message names.
+ */
+export type GroupKeyLookup = (identifier: string) => PublicKey;
+
+/** The state of a group after one verified entry: what every later check is made against. */
+export interface GroupHead {
+  readonly group: string;
+  readonly index: number;
+  /** Hash of the entry (section 16.2), the `prev` of the next one. */
+  readonly hash: string;
+  /** Members after the entry, ascending. */
+  readonly members: readonly string[];
+  /** Admins after the entry, ascending; a subset of the members. */
+  readonly admins: readonly string[];
+  /** Index of the latest entry that carries the metadata (create or rename). */
+  readonly metaIndex: number;
+}
+
+/** One verified entry and the state it leads to. */
+export interface VerifiedGroupEntry extends GroupHead {
+  readonly entry: GroupEntry;
+}
+
+/** A whole verified group log, create first. */
+export interface GroupLog {
+  readonly group: string;
+  readonly entries: readonly VerifiedGroupEntry[];
+}
+
+function isAscending(list: readonly string[]): boolean {
+  for (let i = 1; i < list.length; i++) if ((list[i - 1] ?? '') >= (list[i] ?? '')) return false;
+  return true;
+}
+
+function invalid(entry: GroupEntry, why: string): GroupMembershipInvalidError {
+  return new GroupMembershipInvalidError(`Group log entry ${entry.index} ${why}.`);
+}
+
+function requireAdmin(head: GroupHead, entry: GroupEntry): void {
+  if (!head.admins.includes(entry.author)) {
+    throw new GroupNotAdminError(
+      `Group log entry ${entry.index} (${entry.op}) is signed by a member who is not an admin; only admins may add, remove, rename or set admins.`,
+    );
+  }
+}
+
+function linkFirst(entry: GroupEntry): void {
+  if (entry.index !== 0 || entry.op !== 'create' || entry.prev !== GENESIS_PREV) {
+    throw new GroupChainBrokenError(
+      'The group log does not start with its create entry: it is not the log of any group.',
+    );
+  }
+}
+
+function linkNext(head: GroupHead, entry: GroupEntry): void {
+  if (entry.group !== head.group || entry.index !== head.index + 1 || entry.prev !== head.hash) {
+    throw new GroupChainBrokenError(
+      `Group log entry ${head.index + 1} does not follow entry ${head.index} (another group, place or previous hash): the log was altered.`,
+    );
+  }
+  if (entry.op === 'create') {
+    throw new GroupChainBrokenError(`Group log entry ${entry.index} is a second create entry.`);
+  }
+  if (entry.index >= MAX_GROUP_LOG_ENTRIES) {
+    throw new GroupFullError(
+      `The group log is at its bound of ${MAX_GROUP_LOG_ENTRIES} entries; start a new group.`,
+    );
+  }
+}
+
+function created(entry: Extract<GroupEntry, { op: 'create' }>, hash: string): GroupHead {
+  if (!isAscending(entry.members)) throw invalid(entry, 'lists members out of order or twice');
+  if (!entry.members.includes(entry.author))
+    throw invalid(entry, 'creates a group without its creator');
+  if (entry.meta.keys.length !== entry.members.length)
+    throw invalid(entry, 'does not wrap the metadata key once for every member');
+  return {
+    group: entry.group,
+    index: 0,
+    hash,
+    members: entry.members,
+    admins: [entry.author],
+    metaIndex: 0,
+  };
+}
+
+function changed(head: GroupHead, entry: GroupEntry, hash: string): GroupHead {
+  const next = { group: head.group, index: entry.index, hash };
+  const { members, admins } = head;
+  if (!members.includes(entry.author)) {
+    throw new GroupNotMemberError(
+      `Group log entry ${entry.index} (${entry.op}) is signed by someone who is not a member of the group.`,
+    );
+  }
+  switch (entry.op) {
+    case 'create':
+      throw new GroupChainBrokenError(`Group log entry ${entry.index} is a second create entry.`);
+    case 'leave':
+      return {
+        ...next,
+        members: members.filter((m) => m !== entry.author),
+        admins: admins.filter((m) => m !== entry.author),
+        metaIndex: head.metaIndex,
+      };
+    case 'add': {
+      requireAdmin(head, entry);
+      if (members.includes(entry.member)) throw invalid(entry, 'adds someone who is a member');
+      if (members.length >= MAX_GROUP_MEMBERS) {
+        throw new GroupFullError(
+          `The group has ${MAX_GROUP_MEMBERS} members, its bound: remove someone before adding.`,
+        );
+      }
+      return {
+        ...next,
+        members: [...members, entry.member].sort(),
+        admins,
+        metaIndex: head.metaIndex,
+      };
+    }
+    case 'remove':
+      requireAdmin(head, entry);
+      if (!members.includes(entry.member)) throw invalid(entry, 'removes someone not a member');
+      if (entry.member === entry.author) throw invalid(entry, 'removes its author (leave instead)');
+      return {
+        ...next,
+        members: members.filter((m) => m !== entry.member),
+        admins: admins.filter((m) => m !== entry.member),
+        metaIndex: head.metaIndex,
+      };
+    case 'rename':
+      requireAdmin(head, entry);
+      if (entry.meta.keys.length !== members.length)
+        throw invalid(entry, 'does not wrap the metadata key once for every member');
+      return { ...next, members, admins, metaIndex: entry.index };
+    case 'set-admins':
+      requireAdmin(head, entry);
+      if (!isAscending(entry.admins)) throw invalid(entry, 'lists admins out of order or twice');
+      if (!entry.admins.every((a) => members.includes(a)))
+        throw invalid(entry, 'makes someone an admin who is not a member');
+      return { ...next, members, admins: entry.admins, metaIndex: head.metaIndex };
+  }
+}
+
+/**
+ * Verifies one entry against the state before it (null for the first) and returns the state after
+ * it: the link, the author's signature under its pinned key, then the membership rules. The relay
+ * applies each appended entry with it; clients through updateGroupLog.
+ */
+export function applyGroupEntry(
+  head: GroupHead | null,
+  input: unknown,
+  keyOf: GroupKeyLookup,
+): VerifiedGroupEntry {
+  const entry = parseGroupEntry(input);
+  if (head === null) linkFirst(entry);
+  else linkNext(head, entry);
+  verifyGroupEntrySignature(entry, keyOf(entry.author));
+  const hash = groupEntryHash(entry);
+  const state =
+    head === null && entry.op === 'create'
+      ? created(entry, hash)
+      : changed(head as GroupHead, entry, hash);
+  return { ...state, entry };
+}
+
+function parsedRun(served: readonly unknown[]): GroupEntry[] {
+  if (served.length > MAX_GROUP_LOG_ENTRIES) {
+    throw new GroupFullError(`The relay served over ${MAX_GROUP_LOG_ENTRIES} group log entries.`);
+  }
+  const entries = served.map(parseGroupEntry);
+  const start = entries[0]?.index ?? 0;
+  entries.forEach((entry, i) => {
+    if (entry.index !== start + i) {
+      throw new GroupChainBrokenError(
+        `The relay served group log entries out of order (entry ${entry.index} at place ${start + i}).`,
+      );
+    }
+  });
+  return entries;
+}
+
+/**
+ * Takes what the relay served for a group, whole or from an entry at or before the head this device
+ * already verified (`known`; null for a first fetch), and returns the verified log: an entry that
+ * differs from a known one is GROUP_FORKED, a log that stops before the known head GROUP_ROLLBACK.
+ */
+export function updateGroupLog(
+  known: GroupLog | null,
+  served: readonly unknown[],
+  keyOf: GroupKeyLookup,
+): GroupLog {
+  const entries = parsedRun(served);
+  const have = known?.entries ?? [];
+  const first = entries[0];
+  if (first === undefined) {
+    if (known === null) throw new GroupChainBrokenError('The relay served an empty group log.');
+    throw rolledBack(known);
+  }
+  if (first.index > have.length) {
+    throw new GroupChainBrokenError(
+      `The relay served the group log from entry ${first.index}, past the ${have.length} entries this device holds.`,
+    );
+  }
+  if (known !== null && first.group !== known.group) {
+    throw new GroupForkedError('The relay served the log of another group.');
+  }
+  const out = have.slice(0, first.index);
+  for (const entry of entries) {
+    const mine = have[entry.index];
+    if (mine !== undefined) {
+      if (groupEntryHash(entry) !== mine.hash) {
+        throw new GroupForkedError(
+          `Group log entry ${entry.index} differs from the one this device verified: the relay shows members different logs.`,
+        );
+      }
+      out.push(mine);
+    } else {
+      const last = out.at(-1);
+      if (last !== undefined && entry.index === have.length && entry.prev !== last.hash) {
+        throw new GroupForkedError(
+          `Group log entry ${entry.index} follows a different entry ${last.index} than the one this device verified: the relay shows members different logs.`,
+        );
+      }
+      out.push(applyGroupEntry(last ?? null, entry, keyOf));
+    }
+  }
+  if (known !== null && out.length < have.length) throw rolledBack(known);
+  const group = out[0]?.group ?? first.group;
+  return { group, entries: out };
+}
+
+function rolledBack(known: GroupLog): GroupRolledBackError {
+  return new GroupRolledBackError(
+    `The relay served a group log that ends before the ${known.entries.length} entries this device already verified: it is hiding changes.`,
+  );
+}
+
+/** The latest verified state of a log. */
+export function groupHead(log: GroupLog): VerifiedGroupEntry {
+  const head = log.entries.at(-1);
+  if (head === undefined) throw new GroupChainBrokenError('The group log is empty.');
+  return head;
+}
