@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'GROUP_NOT_ADMIN',
   'GROUP_MEMBERSHIP_INVALID',
   'GROUP_FULL',
+  'GROUP_SENDER_REMOVED',
 ] as const;
 
 /** One failure of the protocol, as named on the wire and in docs/protocol.md. */
@@ -181,6 +182,11 @@ export class GroupMembershipInvalidError extends MetaChatError {
 /** A group at its member bound, or a log at its entry bound: nothing more can be added. */
 export class GroupFullError extends MetaChatError {
   override readonly code = 'GROUP_FULL';
+}
+
+/** A group message from someone who is no longer a member at the reader's head (removed or left). */
+export class GroupSenderRemovedError extends MetaChatError {
+  override readonly code = 'GROUP_SENDER_REMOVED';
 }
 
 /** Refusals that only the relay reports; each is one failure with its own code. */

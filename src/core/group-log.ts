@@ -201,9 +201,18 @@ function parsedRun(served: readonly unknown[]): GroupEntry[] {
 }
 
 /**
- * Takes what the relay served for a group, whole or from an entry at or before the head this device
- * already verified (`known`; null for a first fetch), and returns the verified log: an entry that
- * differs from a known one is GROUP_FORKED, a log that stops before the known head GROUP_ROLLBACK.
+ * Where a device asks the relay for a group log from (section 16.4): its own head (0 with none),
+ * so that every honest page reaches the head and a short answer is a real rollback.
+ */
+export function groupLogFetchFrom(known: GroupLog | null): number {
+  return known === null ? 0 : groupHead(known).index;
+}
+
+/**
+ * Takes one page the relay served for a group, from any entry up to the one after the head this
+ * device already verified (`known`; null for a first fetch), and returns the verified log: an entry
+ * that differs from a known one is GROUP_FORKED, a page that stops before the known head
+ * GROUP_ROLLBACK. Call it once per page, each page asked from groupLogFetchFrom(log so far).
  */
 export function updateGroupLog(
   known: GroupLog | null,

@@ -7,6 +7,7 @@ import {
   GroupHeadUnknownError,
   GroupMembershipInvalidError,
   GroupNotMemberError,
+  GroupSenderRemovedError,
   NotAddressedToMeError,
   OversizeError,
   UnsupportedVersionError,
@@ -153,8 +154,9 @@ function headFor(packet: GroupPacket, log: GroupLog): VerifiedGroupEntry {
 
 /**
  * Verifies the sender's signature under its pinned key first, then that the head it names is in
- * the reader's verified log and the sender a member there, then decrypts the reader's key and the
- * body: fails closed at each step.
+ * the reader's verified log and the sender a member there and still a member at the reader's head
+ * (GROUP_SENDER_REMOVED: a removed member naming an old head), then decrypts the reader's key and
+ * the body: fails closed at each step.
  */
 export function openGroupMessage(input: GroupOpenInput): OpenedGroupPacket {
   const packet = parseGroupPacket(input.packet);
@@ -169,6 +171,12 @@ export function openGroupMessage(input: GroupOpenInput): OpenedGroupPacket {
   if (packet.keys.length !== head.members.length) {
     throw new GroupMembershipInvalidError(
       'This group message does not carry one key for each member at its log entry; it is not shown.',
+    );
+  }
+  const latest = groupHead(input.log);
+  if (!latest.members.includes(packet.from)) {
+    throw new GroupSenderRemovedError(
+      `This group message is from someone who is no longer a member at entry ${latest.index} of the group log (removed, or left), though it names entry ${head.index} where they were; it is not shown.`,
     );
   }
   const me = input.reader.identifier;
@@ -194,7 +202,7 @@ export function openGroupMessage(input: GroupOpenInput): OpenedGroupPacket {
       'The sender offered a username that does not match its identifier; it is not shown.',
     );
   }
-  const now = groupHead(input.log).members;
+  const now = latest.members;
   return {
     packet,
     body,

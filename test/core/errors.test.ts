@@ -156,6 +156,13 @@ const triggers: Record<ErrorCode, () => unknown> = {
   GROUP_NOT_MEMBER: () => bobSays(groupOf([])),
   GROUP_NOT_ADMIN: () => setAdminsEntry(group, bob, [bob.identifier], pair),
   GROUP_MEMBERSHIP_INVALID: () => removeMemberEntry(group, alice, alice.identifier, pair),
+  GROUP_SENDER_REMOVED: () =>
+    openGroupMessage({
+      packet: bobSays(),
+      reader: { identifier: alice.identifier, privateKey: alice.keyPair.privateKey },
+      log: appended(grown, removeMemberEntry(grown, alice, bob.identifier, pair), pair),
+      keyOf: pair,
+    }),
   GROUP_FULL: () =>
     addMemberEntry(
       groupOf(fillers(99, bob.keyPair.publicKey)),

@@ -6,7 +6,9 @@ import {
   createGroupEntry,
   groupEntryHash,
   groupHead,
+  groupLogFetchFrom,
   leaveGroupEntry,
+  MAX_GROUP_LOG_PAGE_ENTRIES,
   MAX_GROUP_MEMBERS,
   MAX_PACKET_BYTES,
   openGroupMeta,
@@ -20,7 +22,7 @@ import {
   type GroupKeyLookup,
   type GroupLog,
 } from '../../src/core/index.js';
-import { appended, codeOf, fillers, keyringOf, logOf } from '../support/groups.js';
+import { appended, codeOf, fillers, keyringOf, logOf, prefixOf } from '../support/groups.js';
 import { alice, bob, newParty, type Party } from '../support/parties.js';
 
 let carol: Party;
@@ -136,6 +138,39 @@ describe('group log', () => {
     // The same log again, whole or from the head, is no change.
     expect(updateGroupLog(removed, entries(removed), keyOf).entries).toHaveLength(3);
     expect(updateGroupLog(removed, entries(removed).slice(2), keyOf).entries).toHaveLength(3);
+  });
+
+  it('pages a log longer than one page from the device head, and only a short page is a rollback', () => {
+    const total = MAX_GROUP_LOG_PAGE_ENTRIES + 44;
+    let log = startLog();
+    while (log.entries.length < total) {
+      log = appended(log, setAdminsEntry(log, alice, [alice.identifier], keyOf), keyOf);
+    }
+    const all = entries(log);
+    /** An honest relay: one page from the place asked. */
+    const page = (from: number) => all.slice(from, from + MAX_GROUP_LOG_PAGE_ENTRIES);
+    const fetchAll = (start: GroupLog | null) => {
+      let have = start;
+      for (let round = 0; round < 10; round++) {
+        const before = have?.entries.length ?? 0;
+        have = updateGroupLog(have, page(groupLogFetchFrom(have)), keyOf);
+        if (have.entries.length === before) return have;
+      }
+      throw new Error('the fetch did not settle');
+    };
+    const hashes = log.entries.map((e) => e.hash);
+    expect(fetchAll(null).entries.map((e) => e.hash)).toEqual(hashes);
+    const older = prefixOf(log, MAX_GROUP_LOG_PAGE_ENTRIES + 4, keyOf);
+    expect(groupLogFetchFrom(older)).toBe(MAX_GROUP_LOG_PAGE_ENTRIES + 3);
+    expect(fetchAll(older).entries.map((e) => e.hash)).toEqual(hashes);
+    // The first page is honest, but it was not what this device asks for: it does not reach the head.
+    expect(codeOf(() => updateGroupLog(older, page(0), keyOf))).toBe('GROUP_ROLLBACK');
+    // A page that starts right after the head is accepted; one that leaves a gap is not.
+    const next = older.entries.length;
+    expect(updateGroupLog(older, all.slice(next), keyOf).entries).toHaveLength(total);
+    expect(codeOf(() => updateGroupLog(older, all.slice(next + 1), keyOf))).toBe(
+      'GROUP_CHAIN_BROKEN',
+    );
   });
 
   it('lets only admins add, remove, rename and set admins; a non-member may sign nothing', () => {

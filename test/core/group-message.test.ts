@@ -4,6 +4,7 @@ import {
   bytesToBase64,
   createGroupEntry,
   groupHead,
+  leaveGroupEntry,
   MAX_GROUP_CT_BYTES,
   MAX_GROUP_MEMBERS,
   MAX_PACKET_BYTES,
@@ -76,6 +77,23 @@ describe('group message', () => {
     expect(opened.formerMembers).toEqual([carol.identifier]);
     const start = prefixOf(three, 1, keyOf);
     expect(open(seal(bob, start), alice, three).newMembers).toEqual([carol.identifier]);
+  });
+
+  it('refuses a message from a removed or departed member that names a head before it went', () => {
+    const removed = appended(
+      three,
+      removeMemberEntry(three, alice, carol.identifier, keyOf),
+      keyOf,
+    );
+    // Carol signs for entry 1, where she was a member: every reader at entry 2 refuses it.
+    const late = seal(carol, three, text('I was removed, yet here I am'));
+    for (const member of [alice, bob]) {
+      expect(codeOf(() => open(late, member, removed))).toBe('GROUP_SENDER_REMOVED');
+    }
+    const left = appended(three, leaveGroupEntry(three, bob, keyOf), keyOf);
+    expect(codeOf(() => open(seal(bob, three), alice, left))).toBe('GROUP_SENDER_REMOVED');
+    // A reader that has not verified the removal yet still opens it (and learns of the removal later).
+    expect(open(late, alice, three).body).toEqual(text('I was removed, yet here I am'));
   });
 
   it('refuses a head it has not verified (fetch first), and a head that differs from its own (a fork)', () => {
