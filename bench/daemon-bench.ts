@@ -30,11 +30,26 @@ const WINDOW = 8;
 const PER_PAIR = 1000;
 const RATE = '100000';
 
+/**
+ * Starts a node process that prints `listening on URL`; with `fdLimit`, through a shell that
+ * raises its file-descriptor limit first (`ulimit -n`), for many connections.
+ */
 export async function spawnListening(
   args: string[],
+  fdLimit?: number,
 ): Promise<{ child: ChildProcess; url: string; ms: number }> {
   const started = performance.now();
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child =
+    fdLimit === undefined
+      ? spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn(
+          'sh',
+          ['-c', `ulimit -n ${String(fdLimit)} && exec "$0" "$@"`, process.execPath, ...args],
+          {
+            cwd: ROOT,
+            stdio: ['ignore', 'pipe', 'inherit'],
+          },
+        );
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -105,9 +120,13 @@ async function bareSockets(url: string): Promise<Socket[]> {
   );
 }
 
-export async function daemonSockets(url: string, keyPair: KeyPair): Promise<Socket[]> {
+export async function daemonSockets(
+  url: string,
+  keyPair: KeyPair,
+  who: readonly string[] = identifiers,
+): Promise<Socket[]> {
   return Promise.all(
-    identifiers.map(async (identifier) => {
+    who.map(async (identifier) => {
       const socket = await openSocket(url);
       const { nonce } = (await socket.emitWithAck('challenge')) as { nonce: string };
       const proof = createAuthProof(keyPair.privateKey, identifier, nonce);
