@@ -15,6 +15,7 @@ import { checkServerUrl, DEFAULT_SERVER } from './relay/server-url.js';
 import { aliasCommand, verifyCommand } from './commands/trust-commands.js';
 import { settingsCommand } from './commands/settings-command.js';
 import { tuiCommand } from './commands/tui-command.js';
+import { jsonrpcCommand } from './commands/jsonrpc-command.js';
 import { sanitizeForTerminal, terminalJson } from './terminal/terminal-text.js';
 
 function context(program: Command): CliContext {
@@ -195,6 +196,30 @@ export function buildProgram(json = false): Command {
     .description('print incoming verified messages as JSON lines until interrupted')
     .action(async () => {
       await listenCommand(ctx);
+    });
+
+  program
+    .command('jsonrpc')
+    .description(
+      'stay unlocked and answer JSON-RPC 2.0 on standard input/output, one request per line (send, history, inbox, search, verify), with notifications (message, receipt, presence, warning)',
+    )
+    .option(
+      '--socket <path>',
+      'listen on a new Unix socket (mode 0600) instead of standard input/output',
+    )
+    .addHelpText(
+      'after',
+      `
+Example (a bot loop): the password is the first line, each request one line after it:
+  { echo "$PASSWORD"; echo '{"jsonrpc":"2.0","id":1,"method":"send","params":{"peer":"bob","text":"hi"}}'; cat; } \
+    | metachat jsonrpc --password-stdin
+Errors are {"code":<JSON-RPC code>,"message":…,"data":{"code":"KEY_CHANGED"}}: -32700 parse error, -32600 invalid
+request (or a line over 128 KiB), -32601 method not found, -32602 invalid params, -32000 a MetaChat failure
+(data.code is the protocol's code, docs/protocol.md section 12). search answers NOT_AVAILABLE for now.
+Ctrl+C, SIGTERM or the end of standard input: the sends in flight finish, the profile is saved, exit 0.`,
+    )
+    .action(async (opts: { socket?: string }) => {
+      await jsonrpcCommand(ctx, opts.socket === undefined ? {} : { socket: opts.socket });
     });
 
   program

@@ -17,7 +17,8 @@ import { refusalOf } from '../outgoing/message-refusal.js';
 import type { PublicKey } from '../../core/index.js';
 import { peerLabel } from '../stream/peer-label.js';
 import { followStream } from '../stream/stream-follower.js';
-import { checkHistoryPage, hidesPacket, MAX_JUMP, StreamGuard } from '../stream/stream-guard.js';
+import { StreamGuard } from '../stream/stream-guard.js';
+import { readHistoryPage } from '../stream/history-page.js';
 import { printStreamIssue } from '../stream/stream-warnings.js';
 import type { Session } from '../relay/session.js';
 import { withSession } from './with-session.js';
@@ -74,7 +75,7 @@ function resolvePeer(peerArg: string, session: Session): PeerAddress {
 }
 
 /** The peer's key; a username that names nobody on the relay is a usage error, said as such. */
-async function keyOf(session: Session, address: PeerAddress): Promise<PublicKey> {
+export async function keyOf(session: Session, address: PeerAddress): Promise<PublicKey> {
   try {
     return await peerKey(session.client, session.profile, address);
   } catch (error) {
@@ -125,43 +126,10 @@ export async function historyCommand(
   await withSession(ctx, async (session) => {
     const address = resolvePeer(peerArg, session);
     warnLookalike(session, address.identifier);
-    const page = await session.client.history(address.identifier, undefined, limit);
-    const issues = checkHistoryPage(
-      {
-        me: session.account.identifier,
-        peer: address.identifier,
-        remembered: session.profile.recentPackets,
-      },
-      page.packets,
-    );
-    let lastIncoming = 0;
-    for (const [index, stored] of page.packets.entries()) {
-      const issue = issues[index];
-      if (issue) printStreamIssue(issue, ctx.options().json === true);
-      if (issue && hidesPacket(issue)) continue;
-      const line = await readStored(session, stored);
-      if (line) printLine(ctx, session, line);
-      if (line && !isWarning(line) && line.direction === 'incoming') lastIncoming = stored.seq;
-    }
-    const peer = session.profile.peers[address.identifier] ?? {};
-    // The read marker moves only to a verified packet's place, and never far beyond what this
-    // device knows of its stream: a relay claiming 2^53-1 would otherwise hide every later unread.
-    const known = Math.max(
-      session.profile.seenUpTo,
-      peer.readUpTo ?? 0,
-      ...(session.profile.recentPackets ?? []).map(([seq]) => seq),
-    );
-    if (lastIncoming > known + MAX_JUMP) {
-      printStreamIssue(
-        {
-          code: 'STREAM_JUMP',
-          message: `The relay put a message of this conversation at position ${lastIncoming} of your stream, far beyond what this device knows of it (${known}): the read marker does not move there.`,
-          seq: lastIncoming,
-        },
-        ctx.options().json === true,
-      );
-    } else if (lastIncoming > (peer.readUpTo ?? 0)) {
-      session.profile.peers[address.identifier] = { ...peer, readUpTo: lastIncoming };
+    const { items } = await readHistoryPage(session, address, limit);
+    for (const item of items) {
+      if (item.kind === 'issue') printStreamIssue(item.issue, ctx.options().json === true);
+      else printLine(ctx, session, item.line);
     }
   });
 }

@@ -5,6 +5,7 @@ import { parsePeerAddress } from '../profile/peers.js';
 import { loadProfile, saveProfile, type PeerRecord } from '../profile/profile.js';
 import { withSession } from './with-session.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
+import type { Session } from '../relay/session.js';
 
 /** How far this device trusts a peer's key, as `verify --json` reports it. */
 export type KeyState = 'pinned' | 'verified' | 'changed';
@@ -87,57 +88,79 @@ export async function verifyCommand(
   trust: boolean,
 ): Promise<void> {
   // The relay answers key lookups on an authenticated connection only.
-  await withSession(ctx, async ({ client, profile }) => {
-    const address = parsePeerAddress(peerArg, profile);
-    if (address.identifier === profile.identifier) {
-      throw new UsageError(
-        `That is your own identifier; your key fingerprint is ${importPublicKey(profile.publicKey).fingerprint} ("metachat whoami").`,
-      );
-    }
-    const peer = profile.peers[address.identifier] ?? {};
-    let served: string | undefined;
-    try {
-      served = await client.key(address.identifier);
-    } catch (error) {
-      if (!(error instanceof RelayRefusedError)) throw error;
-    }
-    const name = peer.alias ?? peer.username ?? peerArg;
-    const verdict = decide(peer, served, address.fingerprint, trust, name);
-    const key = importPublicKey(verdict.key);
-    if (address.fingerprint !== undefined && key.fingerprint !== address.fingerprint)
-      throw new UsageError('That key does not have the fingerprint you gave; not trusting it.');
-    // Saved with the rest of the profile when the session closes.
-    if (verdict.record !== undefined) profile.peers[address.identifier] = verdict.record;
-    const number = safetyNumber(
-      { identifier: profile.identifier, publicKey: importPublicKey(profile.publicKey) },
-      { identifier: address.identifier, publicKey: key },
-    );
-    const pinnedFingerprint =
-      verdict.pinned === undefined ? undefined : importPublicKey(verdict.pinned).fingerprint;
-    const json = {
-      id: address.identifier,
-      safetyNumber: number,
-      fingerprint: key.fingerprint,
-      state: verdict.state,
-      ...(pinnedFingerprint === undefined ? {} : { pinnedFingerprint }),
-    };
-    const human =
-      verdict.state === 'changed'
-        ? [
-            `WARNING: the relay now serves a different key for ${name}. Nothing will be sent to ${name} until you accept it.`,
-            `Safety number with the new key (compare it with ${name} in person or over another channel):`,
-            number,
-            `new key fingerprint:    ${key.fingerprint}`,
-            `pinned key fingerprint: ${pinnedFingerprint ?? ''}`,
-            `If the numbers match, accept the new key: metachat verify ${peerArg} --trust`,
-          ]
-        : [
-            `Safety number with ${name}:`,
-            number,
-            `key fingerprint: ${key.fingerprint} (${verdict.state === 'verified' ? 'verified' : 'pinned, not verified: compare the number, then run verify --trust'})`,
-          ];
-    ctx.print(human.join('\n'), json);
+  await withSession(ctx, async (session) => {
+    const { human, json } = await verifyPeer(session, peerArg, trust);
+    ctx.print(human, json);
   });
+}
+
+/** What `verify --json` prints and the JSON-RPC `verify` method returns. */
+export interface VerifyResult {
+  readonly id: string;
+  readonly safetyNumber: string;
+  readonly fingerprint: string;
+  readonly state: KeyState;
+  readonly pinnedFingerprint?: string;
+}
+
+/**
+ * The work of `verify` on an open session: looks the key up, decides, records the verdict in the
+ * profile (saved when the session closes), and returns the safety number and what to tell the user.
+ */
+export async function verifyPeer(
+  { client, profile }: Pick<Session, 'client' | 'profile'>,
+  peerArg: string,
+  trust: boolean,
+): Promise<{ human: string; json: VerifyResult }> {
+  const address = parsePeerAddress(peerArg, profile);
+  if (address.identifier === profile.identifier) {
+    throw new UsageError(
+      `That is your own identifier; your key fingerprint is ${importPublicKey(profile.publicKey).fingerprint} ("metachat whoami").`,
+    );
+  }
+  const peer = profile.peers[address.identifier] ?? {};
+  let served: string | undefined;
+  try {
+    served = await client.key(address.identifier);
+  } catch (error) {
+    if (!(error instanceof RelayRefusedError)) throw error;
+  }
+  const name = peer.alias ?? peer.username ?? peerArg;
+  const verdict = decide(peer, served, address.fingerprint, trust, name);
+  const key = importPublicKey(verdict.key);
+  if (address.fingerprint !== undefined && key.fingerprint !== address.fingerprint)
+    throw new UsageError('That key does not have the fingerprint you gave; not trusting it.');
+  // Saved with the rest of the profile when the session closes.
+  if (verdict.record !== undefined) profile.peers[address.identifier] = verdict.record;
+  const number = safetyNumber(
+    { identifier: profile.identifier, publicKey: importPublicKey(profile.publicKey) },
+    { identifier: address.identifier, publicKey: key },
+  );
+  const pinnedFingerprint =
+    verdict.pinned === undefined ? undefined : importPublicKey(verdict.pinned).fingerprint;
+  const json: VerifyResult = {
+    id: address.identifier,
+    safetyNumber: number,
+    fingerprint: key.fingerprint,
+    state: verdict.state,
+    ...(pinnedFingerprint === undefined ? {} : { pinnedFingerprint }),
+  };
+  const human =
+    verdict.state === 'changed'
+      ? [
+          `WARNING: the relay now serves a different key for ${name}. Nothing will be sent to ${name} until you accept it.`,
+          `Safety number with the new key (compare it with ${name} in person or over another channel):`,
+          number,
+          `new key fingerprint:    ${key.fingerprint}`,
+          `pinned key fingerprint: ${pinnedFingerprint ?? ''}`,
+          `If the numbers match, accept the new key: metachat verify ${peerArg} --trust`,
+        ]
+      : [
+          `Safety number with ${name}:`,
+          number,
+          `key fingerprint: ${key.fingerprint} (${verdict.state === 'verified' ? 'verified' : 'pinned, not verified: compare the number, then run verify --trust'})`,
+        ];
+  return { human: human.join('\n'), json };
 }
 
 /** `alias`: a local nickname for a peer, usable wherever a peer is expected. */

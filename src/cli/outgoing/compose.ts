@@ -10,7 +10,8 @@ export interface ComposedMessage {
 
 /**
  * Seals one message for a peer: a `hello` carrying my username comes first, once per peer, when the
- * profile shares it. Sealing fixes each packet's id, so a resend of these packets is never a duplicate.
+ * profile shares it (and `helloAllowed`: false while one is already on its way). Sealing fixes each
+ * packet's id, so a resend of these packets is never a duplicate.
  */
 export function composeMessage(
   account: Account,
@@ -18,6 +19,7 @@ export function composeMessage(
   peer: string,
   publicKey: PublicKey,
   text: string,
+  helloAllowed = true,
 ): ComposedMessage {
   const seal = (body: Parameters<typeof sealPacket>[0]['body']) =>
     sealPacket({
@@ -26,7 +28,10 @@ export function composeMessage(
       body,
     });
   const hello =
-    profile.shareUsername && profile.peers[peer]?.helloSent !== true && peer !== account.identifier;
+    helloAllowed &&
+    profile.shareUsername &&
+    profile.peers[peer]?.helloSent !== true &&
+    peer !== account.identifier;
   const packets: Packet[] = [];
   if (hello) packets.push(seal({ v: 1, type: 'hello', username: account.username }));
   packets.push(seal({ v: 1, type: 'text', text }));

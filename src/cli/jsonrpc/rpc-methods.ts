@@ -1,0 +1,97 @@
+import type { PresenceUpdate } from '../../core/index.js';
+import type { z } from 'zod';
+import { UsageError } from '../cli-errors.js';
+import { verifyPeer } from '../commands/trust-commands.js';
+import { refusalOf } from '../outgoing/message-refusal.js';
+import { parsePeerAddress } from '../profile/peers.js';
+import type { Session } from '../relay/session.js';
+import { readHistoryPage } from '../stream/history-page.js';
+import { scanInbox } from '../stream/inbox-scan.js';
+import { peerLabel } from '../stream/peer-label.js';
+import { streamIssueJson } from '../stream/stream-warnings.js';
+import type { PeerSender } from './peer-sender.js';
+import { RPC_CODES, RpcError } from './rpc-errors.js';
+import { isMethod, methodParams, type MethodName, type ParamsOf } from './rpc-schema.js';
+import type { RpcDispatch } from './rpc-connection.js';
+
+/** What the methods work with: the one session, its sender, and the presence the relay pushed. */
+export interface MethodContext {
+  readonly session: Session;
+  readonly sender: PeerSender;
+  readonly presence: ReadonlyMap<string, PresenceUpdate>;
+}
+
+/** A zod failure in words: where, and what was wrong (the first issue). */
+function paramsProblem(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return 'Invalid params.';
+  const where = issue.path.length > 0 ? issue.path.join('.') : 'params';
+  return `Invalid params: ${where}: ${issue.message}.`;
+}
+
+type Handlers = { [M in MethodName]: (params: ParamsOf<M>) => Promise<unknown> };
+
+function handlers({ session, sender, presence }: MethodContext): Handlers {
+  return {
+    async send({ peer, text }) {
+      const refusal = refusalOf(text);
+      if (refusal !== null) throw new UsageError(refusal);
+      const address = parsePeerAddress(peer, session.profile);
+      const outcome = await sender.send(address, text);
+      return { to: address.identifier, ...outcome };
+    },
+    async history({ peer, limit, before }) {
+      const address = parsePeerAddress(peer, session.profile);
+      const label = peerLabel(session.profile, address.identifier);
+      const { items, more } = await readHistoryPage(session, address, limit ?? 50, before);
+      return {
+        peer: address.identifier,
+        name: label.name,
+        ...(label.lookalike === undefined ? {} : { lookalike: label.lookalike }),
+        messages: items.flatMap((item) => (item.kind === 'line' ? [item.line] : [])),
+        warnings: items.flatMap((item) =>
+          item.kind === 'issue' ? [streamIssueJson(item.issue)] : [],
+        ),
+        more,
+      };
+    },
+    async inbox() {
+      const { entries, issues } = await scanInbox(session, presence);
+      return { conversations: entries, warnings: issues.map(streamIssueJson) };
+    },
+    search() {
+      return Promise.reject(
+        new RpcError(
+          RPC_CODES.METACHAT_ERROR,
+          'NOT_AVAILABLE',
+          'search needs the local history, which this version does not keep yet; use history (it asks the relay).',
+        ),
+      );
+    },
+    async verify({ peer, trust }) {
+      return (await verifyPeer(session, peer, trust === true)).json;
+    },
+  };
+}
+
+/**
+ * The method table of `metachat jsonrpc`: each request's params are parsed from `unknown` through
+ * the method's schema before anything runs, and every method does what its command does, on the
+ * one session (the same key lookups, pins and markers, saved when the mode stops).
+ */
+export function methodDispatch(context: MethodContext): RpcDispatch {
+  const table = handlers(context);
+  return async (method, params) => {
+    if (!isMethod(method))
+      throw new RpcError(
+        RPC_CODES.METHOD_NOT_FOUND,
+        'METHOD_NOT_FOUND',
+        `No method "${method}": the methods are ${Object.keys(methodParams).join(', ')}.`,
+      );
+    const parsed = methodParams[method].safeParse(params);
+    if (!parsed.success)
+      throw new RpcError(RPC_CODES.INVALID_PARAMS, 'INVALID_PARAMS', paramsProblem(parsed.error));
+    const run = table[method] as (value: unknown) => Promise<unknown>;
+    return run(parsed.data);
+  };
+}
