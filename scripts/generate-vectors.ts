@@ -36,13 +36,20 @@ interface Inputs {
     generation: number;
   };
   group: {
-    id: string;
+    nonce: string;
     name: string;
     createTime: number;
     metaKey: string;
     metaIv: string;
     setAdminsTime: number;
     message: PacketInput;
+    removeTime: number;
+    addTime: number;
+    renameName: string;
+    renameTime: number;
+    renameMetaKey: string;
+    renameMetaIv: string;
+    leaveTime: number;
   };
 }
 
@@ -267,54 +274,95 @@ function entryHash(signingBytes: Buffer, sig: Buffer): string {
   return hex(sha256(framed('MetaChat-v1/group-entry-hash', [signingBytes, sig])));
 }
 
-/** Spec section 16: alice creates a group with bob, makes him an admin, and bob writes to it. */
+/** Spec 16.2: one signed entry of the vector chain, as the vector file shows it. */
+function signedEntry(
+  author: Party,
+  fields: { group: string; index: number; prev: string; author: string; time: number; op: string },
+  opFields: Buffer[],
+  wire: Record<string, unknown>,
+) {
+  const signingBytes = entryBytes(fields, opFields);
+  const sig = pss(author.priv, signingBytes);
+  return {
+    signingBytes: hex(signingBytes),
+    hash: entryHash(signingBytes, sig),
+    entry: { v: 1, ...fields, ...wire, sig: b64(sig) },
+  };
+}
+
+/** Spec 16.3: the metadata of the entry at `index`, its key wrapped for each member. */
+function sealedMeta(
+  group: string,
+  index: number,
+  name: string,
+  key: string,
+  iv: string,
+  to: Party[],
+) {
+  const plain = Buffer.from(JSON.stringify({ v: 1, name }), 'utf8');
+  const aad = framed('MetaChat-v1/group-meta', [fromHex(group), u64(index)]);
+  const ct = gcm(fromHex(key), fromHex(iv), plain, aad);
+  const keys = to.map((m) => oaepTo(m.pub, fromHex(key)));
+  const fields = [fromHex(iv), ct, u32(keys.length), ...keys];
+  return {
+    plain,
+    aad,
+    ct,
+    fields,
+    wire: { iv: b64(fromHex(iv)), ct: b64(ct), keys: keys.map(b64) },
+  };
+}
+
+/**
+ * Spec section 16: alice creates a group with bob, makes him an admin, and bob writes to it; then
+ * one entry of every other kind: alice removes bob, adds him back, renames the group, bob leaves.
+ */
 function groupVector(inputs: Inputs, alice: Party, bob: Party) {
   const g = inputs.group;
   const members = [alice, bob].sort((a, b) => (a.id < b.id ? -1 : 1));
-  const metaPlain = Buffer.from(JSON.stringify({ v: 1, name: g.name }), 'utf8');
-  const metaAad = framed('MetaChat-v1/group-meta', [fromHex(g.id), u64(0)]);
-  const metaKey = fromHex(g.metaKey);
-  const metaCt = gcm(metaKey, fromHex(g.metaIv), metaPlain, metaAad);
-  const metaKeys = members.map((m) => oaepTo(m.pub, metaKey));
-  const createFields = {
-    group: g.id,
-    index: 0,
-    prev: '00'.repeat(32),
-    author: alice.id,
-    time: g.createTime,
-    op: 'create',
-  };
-  const createBytes = entryBytes(createFields, [
-    u32(members.length),
-    ...members.map((m) => fromHex(m.id)),
-    fromHex(g.metaIv),
-    metaCt,
-    u32(metaKeys.length),
-    ...metaKeys,
-  ]);
-  const createSig = pss(alice.priv, createBytes);
-  const createHash = entryHash(createBytes, createSig);
+  const fingerprint = (p: Party) => sha256(p.spki);
+  const id = hex(sha256(framed('MetaChat-v1/group-id', [fromHex(alice.id), fromHex(g.nonce)])));
+  const meta = sealedMeta(id, 0, g.name, g.metaKey, g.metaIv, members);
+  const common = (index: number, prev: string, author: Party, time: number, op: string) => ({
+    group: id,
+    index,
+    prev,
+    author: author.id,
+    time,
+    op,
+  });
+  const create = signedEntry(
+    alice,
+    common(0, '00'.repeat(32), alice, g.createTime, 'create'),
+    [
+      fromHex(g.nonce),
+      u32(members.length),
+      ...members.map((m) => fromHex(m.id)),
+      u32(members.length),
+      ...members.map(fingerprint),
+      ...meta.fields,
+    ],
+    {
+      nonce: g.nonce,
+      members: members.map((p) => p.id),
+      fingerprints: members.map((p) => hex(fingerprint(p))),
+      meta: meta.wire,
+    },
+  );
   const admins = members.map((m) => m.id);
-  const setAdminsFields = {
-    group: g.id,
-    index: 1,
-    prev: createHash,
-    author: alice.id,
-    time: g.setAdminsTime,
-    op: 'set-admins',
-  };
-  const setAdminsBytes = entryBytes(setAdminsFields, [
-    u32(admins.length),
-    ...admins.map((id) => fromHex(id)),
-  ]);
-  const setAdminsSig = pss(alice.priv, setAdminsBytes);
-  const headHash = entryHash(setAdminsBytes, setAdminsSig);
+  const setAdmins = signedEntry(
+    alice,
+    common(1, create.hash, alice, g.setAdminsTime, 'set-admins'),
+    [u32(admins.length), ...admins.map((a) => fromHex(a))],
+    { admins },
+  );
+  const headHash = setAdmins.hash;
 
   const m = g.message;
   const header = [
     Buffer.from([1]),
     fromHex(m.id),
-    fromHex(g.id),
+    fromHex(id),
     fromHex(bob.id),
     u64(1),
     fromHex(headHash),
@@ -334,28 +382,37 @@ function groupVector(inputs: Inputs, alice: Party, bob: Party) {
     ...keys,
   ]);
   const sig = pss(bob.priv, signingBytes);
+
+  const remove = signedEntry(
+    alice,
+    common(2, headHash, alice, g.removeTime, 'remove'),
+    [fromHex(bob.id)],
+    { member: bob.id },
+  );
+  const metaKeyForBob = oaepTo(bob.pub, fromHex(g.metaKey));
+  const add = signedEntry(
+    alice,
+    common(3, remove.hash, alice, g.addTime, 'add'),
+    [fromHex(bob.id), fingerprint(bob), metaKeyForBob],
+    { member: bob.id, fingerprint: hex(fingerprint(bob)), metaKey: b64(metaKeyForBob) },
+  );
+  const renamed = sealedMeta(id, 4, g.renameName, g.renameMetaKey, g.renameMetaIv, members);
+  const rename = signedEntry(
+    alice,
+    common(4, add.hash, alice, g.renameTime, 'rename'),
+    renamed.fields,
+    { meta: renamed.wire },
+  );
+  const leave = signedEntry(bob, common(5, rename.hash, bob, g.leaveTime, 'leave'), [], {});
   return {
     _comment: MARK,
     inputs: g,
-    metaBytes: hex(metaPlain),
-    metaAad: hex(metaAad),
-    metaCiphertext: b64(metaCt),
-    create: {
-      signingBytes: hex(createBytes),
-      hash: createHash,
-      entry: {
-        v: 1,
-        ...createFields,
-        members: members.map((p) => p.id),
-        meta: { iv: b64(fromHex(g.metaIv)), ct: b64(metaCt), keys: metaKeys.map(b64) },
-        sig: b64(createSig),
-      },
-    },
-    setAdmins: {
-      signingBytes: hex(setAdminsBytes),
-      hash: headHash,
-      entry: { v: 1, ...setAdminsFields, admins, sig: b64(setAdminsSig) },
-    },
+    id,
+    metaBytes: hex(meta.plain),
+    metaAad: hex(meta.aad),
+    metaCiphertext: b64(meta.ct),
+    create,
+    setAdmins,
     message: {
       bodyBytes: hex(plain),
       aad: hex(aad),
@@ -364,7 +421,7 @@ function groupVector(inputs: Inputs, alice: Party, bob: Party) {
       packet: {
         v: 1,
         id: m.id,
-        group: g.id,
+        group: id,
         from: bob.id,
         headIndex: 1,
         head: headHash,
@@ -375,6 +432,11 @@ function groupVector(inputs: Inputs, alice: Party, bob: Party) {
         sig: b64(sig),
       },
     },
+    remove,
+    add,
+    renameMetaCiphertext: b64(renamed.ct),
+    rename,
+    leave,
   };
 }
 

@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'GROUP_MEMBERSHIP_INVALID',
   'GROUP_FULL',
   'GROUP_SENDER_REMOVED',
+  'GROUP_KEY_MISMATCH',
 ] as const;
 
 /** One failure of the protocol, as named on the wire and in docs/protocol.md. */
@@ -187,6 +188,11 @@ export class GroupFullError extends MetaChatError {
 /** A group message from someone who is no longer a member at the reader's head (removed or left). */
 export class GroupSenderRemovedError extends MetaChatError {
   override readonly code = 'GROUP_SENDER_REMOVED';
+}
+
+/** A member's key that is not the one the group log names for it (a substituted or changed key). */
+export class GroupKeyMismatchError extends MetaChatError {
+  override readonly code = 'GROUP_KEY_MISMATCH';
 }
 
 /** Refusals that only the relay reports; each is one failure with its own code. */

@@ -2,6 +2,7 @@ import { bytesToHex } from './encoding.js';
 import {
   GROUP_ID_BYTES,
   GENESIS_PREV,
+  groupIdOf,
   signGroupEntry,
   type GroupEntry,
   type UnsignedGroupEntry,
@@ -56,8 +57,9 @@ function nextFields(log: GroupLog, actor: GroupActor, options: GroupActionOption
 }
 
 /**
- * A new group's create entry: a fresh random id, the creator and the given members (each with the
- * key the creator pinned for it), the name encrypted for all of them.
+ * A new group's create entry: a fresh random nonce and the id derived from it and the creator, the
+ * creator and the given members each with the fingerprint of the key the creator pinned for it,
+ * the name encrypted for all of them.
  */
 export function createGroupEntry(
   creator: GroupActor,
@@ -66,7 +68,8 @@ export function createGroupEntry(
   options: GroupActionOptions = {},
 ): GroupEntry {
   const random = options.random ?? systemRandom;
-  const group = bytesToHex(random(GROUP_ID_BYTES));
+  const nonce = bytesToHex(random(GROUP_ID_BYTES));
+  const group = groupIdOf(creator.identifier, nonce);
   const everyone = [
     { identifier: creator.identifier, publicKey: creator.keyPair.publicKey },
     ...others,
@@ -97,14 +100,19 @@ export function createGroupEntry(
       author: creator.identifier,
       time: timeOf(options),
       op: 'create',
+      nonce,
       members: everyone.map((m) => m.identifier),
+      fingerprints: everyone.map((m) => m.publicKey.fingerprint),
       meta,
     },
     keyOf,
   );
 }
 
-/** An admin adds a member: the current name's key is wrapped for the newcomer's pinned key. */
+/**
+ * An admin adds a member: the entry names the fingerprint of the newcomer's key as the admin pinned
+ * it, and wraps the current name's key for that key.
+ */
 export function addMemberEntry(
   log: GroupLog,
   admin: GroupActor,
@@ -123,6 +131,7 @@ export function addMemberEntry(
       ...nextFields(log, admin, options),
       op: 'add',
       member: member.identifier,
+      fingerprint: member.publicKey.fingerprint,
       metaKey: wrapGroupMetaKey(metaKey, member.publicKey),
     },
     keyOf,

@@ -10,10 +10,29 @@ import { LABELS, PROTOCOL_VERSION } from './labels.js';
 import { RSA_BYTES, pssSign, pssVerify } from './rsa.js';
 import { base64Bytes, hexDigits, identifierSchema, parseWire, timestampSchema } from './schemas.js';
 
-/** Bytes of randomness in a group id. */
+const hex = (text: string, what: string) => hexToBytes(text, what);
+const b64 = (text: string, what: string) => base64ToBytes(text, what);
+
+/** Bytes in a group id (a SHA-256), and in the creator's random nonce it is derived from. */
 export const GROUP_ID_BYTES = 32;
 /** A group id on the wire: 64 hex digits. */
 export const groupIdSchema = hexDigits(2 * GROUP_ID_BYTES);
+/** The create entry's random nonce, 64 hex digits. */
+export const groupNonceSchema = hexDigits(2 * GROUP_ID_BYTES);
+/** A member's key fingerprint as the log records it: SHA-256 of the SPKI DER (section 3), 64 hex. */
+export const keyFingerprintSchema = hexDigits(64);
+/** The fingerprints of the listed members, in the same order. */
+export const fingerprintListSchema = z.array(keyFingerprintSchema).min(1).max(MAX_GROUP_MEMBERS);
+
+/**
+ * The id of a group (section 16.1): SHA-256 over its creator and the create entry's nonce, so that
+ * nobody but the creator can make a create entry for an existing group's id.
+ */
+export function groupIdOf(creator: string, nonce: string): string {
+  return bytesToHex(
+    sha256(framedBytes(LABELS.groupId, [hex(creator, 'creator'), hex(nonce, 'nonce')])),
+  );
+}
 /** The hash of a group log entry (section 16.2), 64 hex digits. */
 export const entryHashSchema = hexDigits(64);
 /** The `prev` of a log's first entry: 32 zero bytes. */
@@ -52,13 +71,16 @@ export const groupEntrySchema = z.discriminatedUnion('op', [
   z.strictObject({
     ...common,
     op: z.literal('create'),
+    nonce: groupNonceSchema,
     members: memberListSchema,
+    fingerprints: fingerprintListSchema,
     meta: sealedGroupMetaSchema,
   }),
   z.strictObject({
     ...common,
     op: z.literal('add'),
     member: identifierSchema,
+    fingerprint: keyFingerprintSchema,
     metaKey: wrappedKeySchema,
   }),
   z.strictObject({ ...common, op: z.literal('remove'), member: identifierSchema }),
@@ -91,9 +113,6 @@ export function parseGroupEntry(input: unknown): GroupEntry {
   return parseWire(groupEntrySchema, input, 'group entry');
 }
 
-const hex = (text: string, what: string) => hexToBytes(text, what);
-const b64 = (text: string, what: string) => base64ToBytes(text, what);
-
 function listBytes(items: readonly Uint8Array[]): Uint8Array[] {
   const count = new Uint8Array(4);
   new DataView(count.buffer).setUint32(0, items.length, false);
@@ -111,9 +130,18 @@ function metaFields(meta: SealedGroupMeta): Uint8Array[] {
 function opFields(entry: UnsignedGroupEntry): Uint8Array[] {
   switch (entry.op) {
     case 'create':
-      return [...listBytes(entry.members.map((m) => hex(m, 'member'))), ...metaFields(entry.meta)];
+      return [
+        hex(entry.nonce, 'nonce'),
+        ...listBytes(entry.members.map((m) => hex(m, 'member'))),
+        ...listBytes(entry.fingerprints.map((f) => hex(f, 'fingerprint'))),
+        ...metaFields(entry.meta),
+      ];
     case 'add':
-      return [hex(entry.member, 'member'), b64(entry.metaKey, 'metaKey')];
+      return [
+        hex(entry.member, 'member'),
+        hex(entry.fingerprint, 'fingerprint'),
+        b64(entry.metaKey, 'metaKey'),
+      ];
     case 'remove':
       return [hex(entry.member, 'member')];
     case 'leave':

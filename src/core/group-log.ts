@@ -10,10 +10,12 @@ import {
 import {
   GENESIS_PREV,
   groupEntryHash,
+  groupIdOf,
   parseGroupEntry,
   verifyGroupEntrySignature,
   type GroupEntry,
 } from './group-entry.js';
+import { assertGroupMemberKey, type GroupKeyBinding } from './group-keys.js';
 import { MAX_GROUP_LOG_ENTRIES, MAX_GROUP_MEMBERS } from './group-limits.js';
 import type { PublicKey } from './keys.js';
 
@@ -23,8 +25,11 @@ import type { PublicKey } from './keys.js';
  */
 export type GroupKeyLookup = (identifier: string) => PublicKey;
 
-/** The state of a group after one verified entry: what every later check is made against. */
-export interface GroupHead {
+/**
+ * The state of a group after one verified entry: what every later check is made against. Its
+ * `fingerprints` (from GroupKeyBinding) are the key each member was brought in with.
+ */
+export interface GroupHead extends GroupKeyBinding {
   readonly group: string;
   readonly index: number;
   /** Hash of the entry (section 16.2), the `prev` of the next one. */
@@ -71,6 +76,11 @@ function linkFirst(entry: GroupEntry): void {
       'The group log does not start with its create entry: it is not the log of any group.',
     );
   }
+  if (entry.group !== groupIdOf(entry.author, entry.nonce)) {
+    throw new GroupChainBrokenError(
+      "The group log's create entry names a group id that is not derived from its creator and nonce: someone reused another group's id.",
+    );
+  }
 }
 
 function linkNext(head: GroupHead, entry: GroupEntry): void {
@@ -95,19 +105,38 @@ function created(entry: Extract<GroupEntry, { op: 'create' }>, hash: string): Gr
     throw invalid(entry, 'creates a group without its creator');
   if (entry.meta.keys.length !== entry.members.length)
     throw invalid(entry, 'does not wrap the metadata key once for every member');
+  if (entry.fingerprints.length !== entry.members.length)
+    throw invalid(entry, 'does not name one key fingerprint for every member');
   return {
     group: entry.group,
     index: 0,
     hash,
     members: entry.members,
+    fingerprints: entry.fingerprints,
     admins: [entry.author],
     metaIndex: 0,
   };
 }
 
+/** The members and their fingerprints without one member. */
+function without(head: GroupHead, gone: string): GroupKeyBinding {
+  const keep = head.members.map((m, i) => [m, head.fingerprints[i] ?? ''] as const);
+  const left = keep.filter(([m]) => m !== gone);
+  return { members: left.map(([m]) => m), fingerprints: left.map(([, f]) => f) };
+}
+
+/** The members and their fingerprints with one more, in ascending order. */
+function withMember(head: GroupHead, member: string, fingerprint: string): GroupKeyBinding {
+  const all = [
+    ...head.members.map((m, i) => [m, head.fingerprints[i] ?? ''] as const),
+    [member, fingerprint] as const,
+  ].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { members: all.map(([m]) => m), fingerprints: all.map(([, f]) => f) };
+}
+
 function changed(head: GroupHead, entry: GroupEntry, hash: string): GroupHead {
   const next = { group: head.group, index: entry.index, hash };
-  const { members, admins } = head;
+  const { members, fingerprints, admins } = head;
   if (!members.includes(entry.author)) {
     throw new GroupNotMemberError(
       `Group log entry ${entry.index} (${entry.op}) is signed by someone who is not a member of the group.`,
@@ -119,7 +148,7 @@ function changed(head: GroupHead, entry: GroupEntry, hash: string): GroupHead {
     case 'leave':
       return {
         ...next,
-        members: members.filter((m) => m !== entry.author),
+        ...without(head, entry.author),
         admins: admins.filter((m) => m !== entry.author),
         metaIndex: head.metaIndex,
       };
@@ -133,7 +162,7 @@ function changed(head: GroupHead, entry: GroupEntry, hash: string): GroupHead {
       }
       return {
         ...next,
-        members: [...members, entry.member].sort(),
+        ...withMember(head, entry.member, entry.fingerprint),
         admins,
         metaIndex: head.metaIndex,
       };
@@ -144,7 +173,7 @@ function changed(head: GroupHead, entry: GroupEntry, hash: string): GroupHead {
       if (entry.member === entry.author) throw invalid(entry, 'removes its author (leave instead)');
       return {
         ...next,
-        members: members.filter((m) => m !== entry.member),
+        ...without(head, entry.member),
         admins: admins.filter((m) => m !== entry.member),
         metaIndex: head.metaIndex,
       };
@@ -152,20 +181,21 @@ function changed(head: GroupHead, entry: GroupEntry, hash: string): GroupHead {
       requireAdmin(head, entry);
       if (entry.meta.keys.length !== members.length)
         throw invalid(entry, 'does not wrap the metadata key once for every member');
-      return { ...next, members, admins, metaIndex: entry.index };
+      return { ...next, members, fingerprints, admins, metaIndex: entry.index };
     case 'set-admins':
       requireAdmin(head, entry);
       if (!isAscending(entry.admins)) throw invalid(entry, 'lists admins out of order or twice');
       if (!entry.admins.every((a) => members.includes(a)))
         throw invalid(entry, 'makes someone an admin who is not a member');
-      return { ...next, members, admins: entry.admins, metaIndex: head.metaIndex };
+      return { ...next, members, fingerprints, admins: entry.admins, metaIndex: head.metaIndex };
   }
 }
 
 /**
  * Verifies one entry against the state before it (null for the first) and returns the state after
- * it: the link, the author's signature under its pinned key, then the membership rules. The relay
- * applies each appended entry with it; clients through updateGroupLog.
+ * it: the link (for a create, its id derived from creator and nonce), the author's signature under
+ * its pinned key, that key being the one the log names for the author (GROUP_KEY_MISMATCH), then
+ * the membership rules. The relay applies each appended entry with it; clients through updateGroupLog.
  */
 export function applyGroupEntry(
   head: GroupHead | null,
@@ -175,12 +205,19 @@ export function applyGroupEntry(
   const entry = parseGroupEntry(input);
   if (head === null) linkFirst(entry);
   else linkNext(head, entry);
-  verifyGroupEntrySignature(entry, keyOf(entry.author));
+  const authorKey = keyOf(entry.author);
+  verifyGroupEntrySignature(entry, authorKey);
   const hash = groupEntryHash(entry);
   const state =
     head === null && entry.op === 'create'
       ? created(entry, hash)
       : changed(head as GroupHead, entry, hash);
+  assertGroupMemberKey(
+    head === null ? state : head,
+    entry.author,
+    authorKey,
+    `the author of group log entry ${entry.index},`,
+  );
   return { ...state, entry };
 }
 
@@ -213,12 +250,18 @@ export function groupLogFetchFrom(known: GroupLog | null): number {
  * device already verified (`known`; null for a first fetch), and returns the verified log: an entry
  * that differs from a known one is GROUP_FORKED, a page that stops before the known head
  * GROUP_ROLLBACK. Call it once per page, each page asked from groupLogFetchFrom(log so far).
+ * `expectedGroup` is the group the device asked for (required: a first fetch has nothing else to
+ * hold the relay to).
  */
 export function updateGroupLog(
   known: GroupLog | null,
   served: readonly unknown[],
   keyOf: GroupKeyLookup,
+  expectedGroup: string,
 ): GroupLog {
+  if (known !== null && known.group !== expectedGroup) {
+    throw new GroupForkedError('The log this device holds is of another group than the one asked.');
+  }
   const entries = parsedRun(served);
   const have = known?.entries ?? [];
   const first = entries[0];
@@ -231,8 +274,11 @@ export function updateGroupLog(
       `The relay served the group log from entry ${first.index}, past the ${have.length} entries this device holds.`,
     );
   }
-  if (known !== null && first.group !== known.group) {
-    throw new GroupForkedError('The relay served the log of another group.');
+  if (first.group !== expectedGroup) {
+    if (known !== null) throw new GroupForkedError('The relay served the log of another group.');
+    throw new GroupChainBrokenError(
+      'The relay served the log of another group than the one asked.',
+    );
   }
   const out = have.slice(0, first.index);
   for (const entry of entries) {

@@ -13,6 +13,7 @@ import {
   UnsupportedVersionError,
   UsernameMismatchError,
 } from './errors.js';
+import { assertGroupMemberKey, assertGroupNamesMyKey } from './group-keys.js';
 import { MAX_GROUP_BODY_BYTES } from './group-limits.js';
 import {
   groupHead,
@@ -62,7 +63,8 @@ export interface GroupSealInput {
 
 /**
  * Encrypts a body once for every member at the head of the sender's verified log (the sender
- * included), then signs every field: the one way a client makes a group message.
+ * included), then signs every field: the one way a client makes a group message. Every member's
+ * key must be the one the log names for it (GROUP_KEY_MISMATCH, naming the member who blocks).
  */
 export function sealGroupMessage(
   input: GroupSealInput,
@@ -89,17 +91,19 @@ export function sealGroupMessage(
     head: head.hash,
     time: parseWire(timestampSchema, (options.now ?? Date.now)(), 'time'),
   };
+  assertGroupNamesMyKey(head, { identifier: me, publicKey: input.sender.keyPair.publicKey });
+  const memberKeys = head.members.map((member) => {
+    if (member === me) return input.sender.keyPair.publicKey;
+    const key = input.keyOf(member);
+    assertGroupMemberKey(head, member, key, 'member');
+    return key;
+  });
   const messageKey = random(AES_KEY_BYTES);
   const iv = random(GCM_IV_BYTES);
   const bytes: GroupPacketBytes = {
     iv,
     ct: gcmEncrypt(messageKey, iv, plaintext, groupPacketAad(header)),
-    keys: head.members.map((member) =>
-      oaepEncrypt(
-        (member === me ? input.sender.keyPair.publicKey : input.keyOf(member)).keyObject,
-        messageKey,
-      ),
-    ),
+    keys: memberKeys.map((key) => oaepEncrypt(key.keyObject, messageKey)),
   };
   const sig = pssSign(
     input.sender.keyPair.privateKey.keyObject,
@@ -161,8 +165,10 @@ function headFor(packet: GroupPacket, log: GroupLog): VerifiedGroupEntry {
 export function openGroupMessage(input: GroupOpenInput): OpenedGroupPacket {
   const packet = parseGroupPacket(input.packet);
   const bytes = decodeGroupPacketBytes(packet);
-  verifyGroupPacketSignature(packet, input.keyOf(packet.from), bytes);
+  const senderKey = input.keyOf(packet.from);
+  verifyGroupPacketSignature(packet, senderKey, bytes);
   const head = headFor(packet, input.log);
+  assertGroupMemberKey(head, packet.from, senderKey, 'the sender');
   if (!head.members.includes(packet.from)) {
     throw new GroupNotMemberError(
       'This group message is from someone who was not a member at the log entry it names; it is not shown.',

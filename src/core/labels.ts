@@ -13,6 +13,7 @@ export const LABELS = {
   loginProof: 'MetaChat-v1/login-proof',
   safetyNumber: 'MetaChat-v1/safety-number',
   credentials: 'MetaChat-v1/credentials',
+  groupId: 'MetaChat-v1/group-id',
   groupEntry: 'MetaChat-v1/group-entry',
   groupEntryHash: 'MetaChat-v1/group-entry-hash',
   groupMeta: 'MetaChat-v1/group-meta',

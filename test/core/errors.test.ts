@@ -143,9 +143,11 @@ const triggers: Record<ErrorCode, () => unknown> = {
       null,
       grown.entries.slice(1).map((e) => e.entry),
       pair,
+      grown.group,
     ),
-  GROUP_FORKED: () => updateGroupLog(group, [createGroupEntry(alice, withBob, 'Trip')], pair),
-  GROUP_ROLLBACK: () => updateGroupLog(grown, [group.entries[0]?.entry], pair),
+  GROUP_FORKED: () =>
+    updateGroupLog(group, [createGroupEntry(alice, withBob, 'Trip')], pair, group.group),
+  GROUP_ROLLBACK: () => updateGroupLog(grown, [group.entries[0]?.entry], pair, grown.group),
   GROUP_HEAD_UNKNOWN: () =>
     openGroupMessage({
       packet: bobSays(),
@@ -162,6 +164,13 @@ const triggers: Record<ErrorCode, () => unknown> = {
       reader: { identifier: alice.identifier, privateKey: alice.keyPair.privateKey },
       log: appended(grown, removeMemberEntry(grown, alice, bob.identifier, pair), pair),
       keyOf: pair,
+    }),
+  GROUP_KEY_MISMATCH: () =>
+    sealGroupMessage({
+      sender: alice,
+      log: group,
+      keyOf: keyringOf([alice, { ...bob, keyPair: alice.keyPair }]),
+      body: { v: 1, type: 'text', text: 'hi' },
     }),
   GROUP_FULL: () =>
     addMemberEntry(

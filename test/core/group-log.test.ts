@@ -95,9 +95,9 @@ describe('group log', () => {
     );
     expect(codeOf(() => logOf([next], keyOf))).toBe('GROUP_CHAIN_BROKEN');
     expect(codeOf(() => logOf([], keyOf))).toBe('GROUP_CHAIN_BROKEN');
-    expect(codeOf(() => updateGroupLog(log, [resigned(next, alice, { index: 2 })], keyOf))).toBe(
-      'GROUP_CHAIN_BROKEN',
-    );
+    expect(
+      codeOf(() => updateGroupLog(log, [resigned(next, alice, { index: 2 })], keyOf, log.group)),
+    ).toBe('GROUP_CHAIN_BROKEN');
   });
 
   it('refuses an entry the relay altered (SIGNATURE_INVALID), before any rule', () => {
@@ -116,10 +116,16 @@ describe('group log', () => {
     const mine = appended(log, addMemberEntry(log, alice, pinned(carol), keyOf), keyOf);
     const theirs = appended(log, addMemberEntry(log, alice, pinned(dave), keyOf), keyOf);
     const after = appended(theirs, leaveGroupEntry(theirs, bob, keyOf), keyOf);
-    expect(codeOf(() => updateGroupLog(mine, entries(theirs), keyOf))).toBe('GROUP_FORKED');
-    expect(codeOf(() => updateGroupLog(mine, entries(after).slice(2), keyOf))).toBe('GROUP_FORKED');
+    expect(codeOf(() => updateGroupLog(mine, entries(theirs), keyOf, mine.group))).toBe(
+      'GROUP_FORKED',
+    );
+    expect(codeOf(() => updateGroupLog(mine, entries(after).slice(2), keyOf, mine.group))).toBe(
+      'GROUP_FORKED',
+    );
     const other = startLog();
-    expect(codeOf(() => updateGroupLog(mine, entries(other), keyOf))).toBe('GROUP_FORKED');
+    expect(codeOf(() => updateGroupLog(mine, entries(other), keyOf, mine.group))).toBe(
+      'GROUP_FORKED',
+    );
   });
 
   it('detects a rollback: a log that ends before the verified head, or nothing at all', () => {
@@ -130,14 +136,18 @@ describe('group log', () => {
       removeMemberEntry(grown, alice, carol.identifier, keyOf),
       keyOf,
     );
-    expect(codeOf(() => updateGroupLog(removed, entries(grown), keyOf))).toBe('GROUP_ROLLBACK');
-    expect(codeOf(() => updateGroupLog(removed, entries(grown).slice(1), keyOf))).toBe(
+    expect(codeOf(() => updateGroupLog(removed, entries(grown), keyOf, removed.group))).toBe(
       'GROUP_ROLLBACK',
     );
-    expect(codeOf(() => updateGroupLog(removed, [], keyOf))).toBe('GROUP_ROLLBACK');
+    expect(
+      codeOf(() => updateGroupLog(removed, entries(grown).slice(1), keyOf, removed.group)),
+    ).toBe('GROUP_ROLLBACK');
+    expect(codeOf(() => updateGroupLog(removed, [], keyOf, removed.group))).toBe('GROUP_ROLLBACK');
     // The same log again, whole or from the head, is no change.
-    expect(updateGroupLog(removed, entries(removed), keyOf).entries).toHaveLength(3);
-    expect(updateGroupLog(removed, entries(removed).slice(2), keyOf).entries).toHaveLength(3);
+    expect(updateGroupLog(removed, entries(removed), keyOf, removed.group).entries).toHaveLength(3);
+    expect(
+      updateGroupLog(removed, entries(removed).slice(2), keyOf, removed.group).entries,
+    ).toHaveLength(3);
   });
 
   it('pages a log longer than one page from the device head, and only a short page is a rollback', () => {
@@ -153,7 +163,7 @@ describe('group log', () => {
       let have = start;
       for (let round = 0; round < 10; round++) {
         const before = have?.entries.length ?? 0;
-        have = updateGroupLog(have, page(groupLogFetchFrom(have)), keyOf);
+        have = updateGroupLog(have, page(groupLogFetchFrom(have)), keyOf, log.group);
         if (have.entries.length === before) return have;
       }
       throw new Error('the fetch did not settle');
@@ -164,11 +174,11 @@ describe('group log', () => {
     expect(groupLogFetchFrom(older)).toBe(MAX_GROUP_LOG_PAGE_ENTRIES + 3);
     expect(fetchAll(older).entries.map((e) => e.hash)).toEqual(hashes);
     // The first page is honest, but it was not what this device asks for: it does not reach the head.
-    expect(codeOf(() => updateGroupLog(older, page(0), keyOf))).toBe('GROUP_ROLLBACK');
+    expect(codeOf(() => updateGroupLog(older, page(0), keyOf, older.group))).toBe('GROUP_ROLLBACK');
     // A page that starts right after the head is accepted; one that leaves a gap is not.
     const next = older.entries.length;
-    expect(updateGroupLog(older, all.slice(next), keyOf).entries).toHaveLength(total);
-    expect(codeOf(() => updateGroupLog(older, all.slice(next + 1), keyOf))).toBe(
+    expect(updateGroupLog(older, all.slice(next), keyOf, older.group).entries).toHaveLength(total);
+    expect(codeOf(() => updateGroupLog(older, all.slice(next + 1), keyOf, older.group))).toBe(
       'GROUP_CHAIN_BROKEN',
     );
   });
@@ -193,7 +203,7 @@ describe('group log', () => {
     log = appended(log, add, keyOf);
     log = appended(log, removeMemberEntry(log, alice, carol.identifier, keyOf), keyOf);
     // The old add served again after the removal: out of place, and linked to the wrong entry.
-    expect(codeOf(() => updateGroupLog(log, [...entries(log), add], keyOf))).toBe(
+    expect(codeOf(() => updateGroupLog(log, [...entries(log), add], keyOf, log.group))).toBe(
       'GROUP_CHAIN_BROKEN',
     );
     expect(codeOf(() => applyGroupEntry(groupHead(log), add, keyOf))).toBe('GROUP_CHAIN_BROKEN');

@@ -42,7 +42,11 @@ beforeAll(async () => {
 
 /** A log as a lying client might hold it: its own view of the members at every entry. */
 function claiming(log: GroupLog, members: (m: readonly string[]) => string[]): GroupLog {
-  return { ...log, entries: log.entries.map((e) => ({ ...e, members: members(e.members) })) };
+  const claim = (m: readonly string[]) => {
+    const list = members(m);
+    return { members: list, fingerprints: list.map((id) => keyOf(id).fingerprint) };
+  };
+  return { ...log, entries: log.entries.map((e) => ({ ...e, ...claim(e.members) })) };
 }
 
 describe('group message', () => {

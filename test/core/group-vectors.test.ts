@@ -5,6 +5,8 @@ import {
   groupEntryHash,
   groupEntrySigningBytes,
   groupHead,
+  groupIdOf,
+  groupMemberFingerprint,
   groupMetaAad,
   groupPacketAad,
   groupPacketSigningBytes,
@@ -32,17 +34,23 @@ interface EntryVector {
 }
 interface GroupVector {
   inputs: {
-    id: string;
+    nonce: string;
     name: string;
+    renameName: string;
     metaKey: string;
     metaIv: string;
     message: { id: string; time: number; messageKey: string; iv: string; body: Body };
   };
+  id: string;
   metaBytes: string;
   metaAad: string;
   metaCiphertext: string;
   create: EntryVector;
   setAdmins: EntryVector;
+  remove: EntryVector;
+  add: EntryVector;
+  rename: EntryVector;
+  leave: EntryVector;
   message: {
     bodyBytes: string;
     aad: string;
@@ -73,10 +81,12 @@ describe('group vectors (section 16)', () => {
       vector.metaAad,
       vector.metaCiphertext,
     ]);
-    expect(bytesToHex(groupMetaAad(vector.inputs.id, 0))).toBe(vector.metaAad);
+    expect(fresh.id).toBe(vector.id);
+    expect(groupIdOf(alice.identifier, vector.inputs.nonce)).toBe(vector.id);
+    expect(bytesToHex(groupMetaAad(vector.id, 0))).toBe(vector.metaAad);
     const { meta } = sealGroupMeta(
       {
-        group: vector.inputs.id,
+        group: vector.id,
         index: 0,
         meta: { v: 1, name: vector.inputs.name },
         memberKeys: [],
@@ -86,13 +96,50 @@ describe('group vectors (section 16)', () => {
     expect(meta.ct).toBe(vector.metaCiphertext);
   });
 
-  it('entries: signing bytes, hashes, the chain and the name', () => {
-    for (const { entry, signingBytes, hash } of [vector.create, vector.setAdmins]) {
+  it('entries of every kind: signing bytes, hashes, the chain, the keys it names and the name', () => {
+    const chain = [
+      vector.create,
+      vector.setAdmins,
+      vector.remove,
+      vector.add,
+      vector.rename,
+      vector.leave,
+    ];
+    expect(chain.map((v) => parseGroupEntry(v.entry).op)).toEqual([
+      'create',
+      'set-admins',
+      'remove',
+      'add',
+      'rename',
+      'leave',
+    ]);
+    for (const { entry, signingBytes, hash } of chain) {
       const parsed = parseGroupEntry(entry);
       expect(bytesToHex(groupEntrySigningBytes(parsed))).toBe(signingBytes);
       expect(groupEntryHash(parsed)).toBe(hash);
     }
-    const log = updateGroupLog(null, [vector.create.entry, vector.setAdmins.entry], keyOf);
+    const whole = updateGroupLog(
+      null,
+      chain.map((v) => v.entry),
+      keyOf,
+      vector.id,
+    );
+    expect(groupHead(whole).members).toEqual([alice.identifier]);
+    expect(groupHead(whole).fingerprints).toEqual([alice.keyPair.publicKey.fingerprint]);
+    const renamed = { ...whole, entries: whole.entries.slice(0, 5) };
+    expect(groupMemberFingerprint(groupHead(renamed), bob.identifier)).toBe(
+      bob.keyPair.publicKey.fingerprint,
+    );
+    for (const reader of [alice, bob]) {
+      const as = { identifier: reader.identifier, privateKey: reader.keyPair.privateKey };
+      expect(openGroupMeta(renamed, as).name).toBe(vector.inputs.renameName);
+    }
+    const log = updateGroupLog(
+      null,
+      [vector.create.entry, vector.setAdmins.entry],
+      keyOf,
+      vector.id,
+    );
     expect(groupHead(log).admins).toEqual([alice.identifier, bob.identifier].sort());
     expect(groupHead(log).hash).toBe(vector.setAdmins.hash);
     for (const reader of [alice, bob]) {
@@ -102,7 +149,12 @@ describe('group vectors (section 16)', () => {
   });
 
   it('message: every deterministic byte, then open as each member', () => {
-    const log = updateGroupLog(null, [vector.create.entry, vector.setAdmins.entry], keyOf);
+    const log = updateGroupLog(
+      null,
+      [vector.create.entry, vector.setAdmins.entry],
+      keyOf,
+      vector.id,
+    );
     const packet = parseGroupPacket(vector.message.packet);
     const { inputs } = vector;
     expect(bytesToHex(encodeBody(inputs.message.body))).toBe(vector.message.bodyBytes);

@@ -20,15 +20,15 @@ export function keyringOf(parties: readonly Party[]): GroupKeyLookup {
   };
 }
 
-/** A verified log from a whole list of entries. */
+/** A verified log from a whole list of entries, of the group its first entry names. */
 export function logOf(entries: readonly GroupEntry[], keyOf: GroupKeyLookup): GroupLog {
-  return updateGroupLog(null, entries, keyOf);
+  return updateGroupLog(null, entries, keyOf, entries[0]?.group ?? '00'.repeat(32));
 }
 
 /** The log with one more entry, verified. */
 /** (`entry` is untyped so that a test can pass what a hostile relay would.) */
 export function appended(log: GroupLog, entry: unknown, keyOf: GroupKeyLookup): GroupLog {
-  return updateGroupLog(log, [entry], keyOf);
+  return updateGroupLog(log, [entry], keyOf, log.group);
 }
 
 /** The first `count` entries of a verified log, verified again: what an older device holds. */
