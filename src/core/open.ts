@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { AES_KEY_BYTES, gcmDecrypt } from './aes-gcm.js';
 import { decodeBody, type Body } from './body.js';
 import { base64ToBytes } from './encoding.js';
@@ -15,6 +16,7 @@ import {
   packetHeaderAad,
   parsePacket,
   signingBytesOf,
+  signingBytesOfParsed,
   type Packet,
   type PacketBytes,
 } from './packet.js';
@@ -46,6 +48,17 @@ export function verifyPacketSignature(
   bytes: PacketBytes = decodePacketBytes(packet),
 ): void {
   verifyWith(packet, bytes, senderPublicKey);
+}
+
+/**
+ * The same check for a packet parsePacket returned, with its signed bytes built in one buffer
+ * (signingBytesOfParsed): what the relay runs on every send.
+ */
+export function verifyParsedPacketSignature(packet: Packet, senderPublicKey: PublicKey): void {
+  const signature = Buffer.from(packet.sig, 'base64');
+  if (!pssVerify(senderPublicKey.keyObject, signingBytesOfParsed(packet), signature)) {
+    throw invalidSignature();
+  }
 }
 
 function invalidSignature(): SignatureInvalidError {

@@ -85,6 +85,12 @@ export interface MessageStore {
    */
   append(packet: Packet, serverTime: number): Promise<AppendResult>;
   /**
+   * The stored record of a packet id, for a store that can tell without a round trip to a server
+   * (lowdb's in-memory index): lets the relay acknowledge a byte-identical resend without checking
+   * its signature again. A store without it has every resend verified.
+   */
+  storedRecord?(id: string): Promise<StoredRecord | undefined>;
+  /**
    * Records of an identifier's stream with a sequence number above `after`, oldest first: at most
    * `limit`, and no more than `maxBytes` of stored records (at least one), cut before reading.
    */

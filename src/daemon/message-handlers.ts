@@ -1,16 +1,17 @@
 import {
   historyRequestSchema,
   keyRequestSchema,
+  packetSchema,
   parsePacket,
   parseWire,
   receiptRequestSchema,
   RelayError,
   syncRequestSchema,
-  verifyPacketSignature,
+  verifyParsedPacketSignature,
+  type Packet,
   type PacketPage,
   type StoredRecord,
 } from '../core/index.js';
-import { decodeParsedPacketBytes } from './packet-bytes.js';
 import { publicKeyOf, roomOf, viewsOf, type RelayContext, type Session } from './relay-context.js';
 
 /** Page sizes when the client does not ask for one. */
@@ -40,7 +41,9 @@ export async function key(
 
 /**
  * `send`: checks the packet (schema, sender, recipient, signature), stores it durably once, then
- * acknowledges and pushes it to the recipient's sockets and the sender's other sockets.
+ * acknowledges and pushes it to the recipient's sockets and the sender's other sockets. A resend
+ * equal in every field to the stored packet of its id is acknowledged again without a second
+ * signature check; one that differs in any byte is checked, and refused, like any other packet.
  */
 export async function send(
   ctx: RelayContext,
@@ -58,10 +61,15 @@ export async function send(
   if (packet.to !== sender && !(await publicKeyOf(ctx, packet.to))) {
     throw new RelayError('UNKNOWN_IDENTIFIER', 'The recipient is not registered on this relay.');
   }
+  // A resend of a stored packet, equal in every field, was verified when it was first stored.
+  const earlier = await ctx.store.storedRecord?.(packet.id);
+  if (earlier && samePacket(earlier.packet, packet)) {
+    return { seq: earlier.seqFrom, serverTime: earlier.serverTime, duplicate: true };
+  }
   const senderKey = await publicKeyOf(ctx, sender);
   if (!senderKey)
     throw new RelayError('UNKNOWN_IDENTIFIER', 'The sender is not registered on this relay.');
-  verifyPacketSignature(packet, senderKey, decodeParsedPacketBytes(packet));
+  verifyParsedPacketSignature(packet, senderKey);
   const wasPeer = packet.to === sender || (await ctx.store.peersOf(sender)).includes(packet.to);
   const { record, duplicate } = await ctx.store.append(packet, Date.now());
   if (record.packet.from !== sender || (duplicate && record.packet.sig !== packet.sig)) {
@@ -73,6 +81,14 @@ export async function send(
   if (!duplicate) await push(ctx, session, record);
   if (!duplicate && !wasPeer) await introduce(ctx, sender, packet.to);
   return { seq: record.seqFrom, serverTime: record.serverTime, duplicate };
+}
+
+/** Every field of a packet, from its schema: a field added later is compared too. */
+const PACKET_FIELDS = Object.keys(packetSchema.shape) as (keyof Packet)[];
+
+/** Whether two parsed packets are equal in every field (so the signature of one is the other's). */
+function samePacket(a: Packet, b: Packet): boolean {
+  return PACKET_FIELDS.every((field) => a[field] === b[field]);
 }
 
 /**

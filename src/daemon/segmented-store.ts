@@ -190,6 +190,12 @@ export class SegmentedStore implements MessageStore {
     });
   }
 
+  /** The committed record of a packet id, found through the in-memory index (pending appends are not). */
+  async storedRecord(id: string): Promise<StoredRecord | undefined> {
+    const pos = this.index.positionOf(id);
+    return pos === undefined ? undefined : this.recordAt(pos);
+  }
+
   private async flushLoop(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue;

@@ -16,11 +16,14 @@ import {
   NotAddressedToMeError,
   openPacket,
   OversizeError,
+  packetSigningBytes,
   parsePacket,
   sealPacket,
+  signingBytesOfParsed,
   SignatureInvalidError,
   UnsupportedVersionError,
   utf8ToBytes,
+  verifyParsedPacketSignature,
   type Body,
   type Packet,
 } from '../../src/core/index.js';
@@ -350,5 +353,45 @@ describe('parsePacket on malformed input', () => {
 
   it('accepts the valid packet unchanged', () => {
     expect(parsePacket(valid)).toEqual(valid);
+  });
+});
+
+describe('the relay’s signing bytes, built in one buffer', () => {
+  it('equal packetSigningBytes for every ciphertext length and padding, and for large times', () => {
+    for (let length = 1; length <= 60; length++) {
+      const packet = parsePacket(
+        JSON.parse(JSON.stringify(seal({ v: 1, type: 'text', text: 'x'.repeat(length) }))),
+      );
+      for (const time of [packet.time, 0, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+        const timed = { ...packet, time };
+        expect(Buffer.from(signingBytesOfParsed(timed)).toString('hex')).toBe(
+          Buffer.from(packetSigningBytes(timed)).toString('hex'),
+        );
+      }
+    }
+  });
+
+  it('verify the sealed packet and refuse one with any field changed', () => {
+    const packet = parsePacket(seal());
+    expect(() => verifyParsedPacketSignature(packet, alice.keyPair.publicKey)).not.toThrow();
+    expect(() => verifyParsedPacketSignature(packet, bob.keyPair.publicKey)).toThrow(
+      SignatureInvalidError,
+    );
+    for (const field of ['iv', 'ct', 'keyTo', 'keyFrom', 'sig'] as const) {
+      const text = packet[field];
+      const changed = { ...packet, [field]: `${text[0] === 'A' ? 'B' : 'A'}${text.slice(1)}` };
+      expect(() => verifyParsedPacketSignature(changed, alice.keyPair.publicKey)).toThrow(
+        SignatureInvalidError,
+      );
+    }
+    for (const changed of [
+      { ...packet, time: packet.time + 1 },
+      { ...packet, to: alice.identifier },
+      { ...packet, id: `${packet.id[0] === 'a' ? 'b' : 'a'}${packet.id.slice(1)}` },
+    ]) {
+      expect(() => verifyParsedPacketSignature(changed, alice.keyPair.publicKey)).toThrow(
+        SignatureInvalidError,
+      );
+    }
   });
 });

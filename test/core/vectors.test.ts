@@ -23,6 +23,7 @@ import {
   openPacket,
   packetHeaderAad,
   packetSigningBytes,
+  signingBytesOfParsed,
   parsePacket,
   safetyNumber,
   sealPacket,
@@ -180,6 +181,7 @@ describe('test vectors', () => {
       expect(bytesToHex(encodeBody(vector.inputs.body))).toBe(vector.bodyBytes);
       expect(bytesToHex(packetHeaderAad(packet))).toBe(vector.aad);
       expect(bytesToHex(packetSigningBytes(packet))).toBe(vector.signingBytes);
+      expect(bytesToHex(signingBytesOfParsed(packet))).toBe(vector.signingBytes);
 
       const resealed = sealPacket(
         {
