@@ -24,6 +24,7 @@ const ON_BOTH_STORES = [
   'test/daemon/prelogin-timing.test.ts',
   'test/daemon/change-password.test.ts',
   'test/cli/passwd.test.ts',
+  'test/daemon/groups.test.ts',
 ];
 
 export default {

@@ -10,6 +10,8 @@ import { publicKeySchema } from './keys.js';
 import { packetSchema } from './packet.js';
 import { kdfParamsSchema, type KdfParams, KDF_SUBKEY_BYTES } from './password-keys.js';
 import type { Packet } from './packet.js';
+import type { GroupEntry } from './group-entry.js';
+import type { GroupAppendResult, GroupLogPage, GroupLogRequest } from './group-events.js';
 import { wrappedPrivateKeySchema, type WrappedPrivateKey } from './private-key-wrap.js';
 import {
   base64Bytes,
@@ -136,6 +138,8 @@ export interface ClientToServerEvents {
   sync: (request: SyncRequest, ack: (response: Ack<PacketPage>) => void) => void;
   history: (request: HistoryRequest, ack: (response: Ack<PacketPage>) => void) => void;
   receipt: (request: ReceiptRequest, ack: (response: Ack) => void) => void;
+  'group-append': (entry: GroupEntry, ack: (response: Ack<GroupAppendResult>) => void) => void;
+  'group-log': (request: GroupLogRequest, ack: (response: Ack<GroupLogPage>) => void) => void;
 }
 
 /** Events the daemon pushes to authenticated sockets. */
@@ -143,6 +147,8 @@ export interface ServerToClientEvents {
   packet: (stored: StoredPacket) => void;
   presence: (update: PresenceUpdate) => void;
   delivered: (receipt: DeliveredNotice) => void;
+  /** A group log entry was appended: to every member before and after it. */
+  'group-entry': (entry: GroupEntry) => void;
 }
 
 const seqSchema = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);

@@ -207,11 +207,7 @@ export function applyGroupEntry(
   else linkNext(head, entry);
   const authorKey = keyOf(entry.author);
   verifyGroupEntrySignature(entry, authorKey);
-  const hash = groupEntryHash(entry);
-  const state =
-    head === null && entry.op === 'create'
-      ? created(entry, hash)
-      : changed(head as GroupHead, entry, hash);
+  const state = advance(head, entry);
   assertGroupMemberKey(
     head === null ? state : head,
     entry.author,
@@ -219,6 +215,26 @@ export function applyGroupEntry(
     `the author of group log entry ${entry.index},`,
   );
   return { ...state, entry };
+}
+
+function advance(head: GroupHead | null, entry: GroupEntry): GroupHead {
+  const hash = groupEntryHash(entry);
+  if (head === null) {
+    if (entry.op !== 'create')
+      throw new GroupChainBrokenError('The group log has no create entry.');
+    return created(entry, hash);
+  }
+  return changed(head, entry, hash);
+}
+
+/**
+ * The state after an entry that was verified before (a store re-reading its own log at start):
+ * the link and the rules again, but not the signature or the author's key.
+ */
+export function replayGroupEntry(head: GroupHead | null, entry: GroupEntry): GroupHead {
+  if (head === null) linkFirst(entry);
+  else linkNext(head, entry);
+  return advance(head, entry);
 }
 
 function parsedRun(served: readonly unknown[]): GroupEntry[] {

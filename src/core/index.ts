@@ -20,6 +20,7 @@ export * from './seal.js';
 export * from './storage.js';
 export * from './group-actions.js';
 export * from './group-entry.js';
+export * from './group-events.js';
 export * from './group-keys.js';
 export * from './group-limits.js';
 export * from './group-log.js';

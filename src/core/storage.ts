@@ -1,4 +1,6 @@
 import type { PresenceUpdate } from './events.js';
+import type { GroupEntry } from './group-entry.js';
+import type { GroupHead } from './group-log.js';
 import type { KdfParams } from './password-keys.js';
 import type { Packet } from './packet.js';
 import type { CredentialsStatement } from './password-change.js';
@@ -120,5 +122,32 @@ export interface MessageStore {
   /** How many packets the store holds. */
   size(): Promise<number>;
   /** Finishes pending writes and releases the files. */
+  close(): Promise<void>;
+}
+
+/** One page of a group log, oldest first, and whether more entries follow. */
+export interface GroupEntryPage {
+  readonly entries: readonly GroupEntry[];
+  readonly more: boolean;
+}
+
+/**
+ * The relay's copy of every group log (docs/protocol.md section 16), on lowdb files or PostgreSQL.
+ * The relay verifies each entry before it appends; the store only keeps them in order.
+ */
+export interface GroupStore {
+  /** The group's head, or undefined if no create was stored for it. */
+  head(group: string): Promise<GroupHead | undefined>;
+  /** Whether the identifier is or was a member (so it may read the log, and learn of its removal). */
+  wasMember(group: string, identifier: string): Promise<boolean>;
+  /**
+   * Appends the entry after the head at `previousIndex` (undefined: the create of a new group) and
+   * makes `head` the group's head, durably; resolves false, writing nothing, if the head is no
+   * longer there (another append won, or the group exists).
+   */
+  append(entry: GroupEntry, head: GroupHead, previousIndex: number | undefined): Promise<boolean>;
+  /** Entries from index `from` on: at most `limit`, and no more than `maxBytes` of JSON (at least one). */
+  entries(group: string, from: number, limit: number, maxBytes: number): Promise<GroupEntryPage>;
+  /** Finishes pending writes. */
   close(): Promise<void>;
 }

@@ -4,7 +4,8 @@ import { basename, dirname, join } from 'node:path';
 
 const TEMP_PREFIX = '.tmp-';
 
-async function fsyncDirectory(directory: string): Promise<void> {
+/** Makes a directory's entries (a file created or renamed in it) durable. */
+export async function fsyncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, 'r');
   try {
     await handle.sync();

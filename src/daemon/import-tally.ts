@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { StoredRecord, UserRecord } from '../core/index.js';
+import type { GroupEntry, StoredRecord, UserRecord } from '../core/index.js';
 import type { StreamState } from './lowdb-source.js';
 
 /** JSON with every object's keys sorted: the same bytes whichever store (jsonb reorders keys) it came from. */
@@ -20,19 +20,22 @@ export interface ImportSummary {
   readonly packets: number;
   /** Identifiers with a delivery cursor or a last-seen time. */
   readonly states: number;
+  /** Entries of every group log. */
+  readonly groupEntries: number;
   readonly sha256: string;
 }
 
 /**
  * Counts and hashes a store's contents the same way on both sides of import-lowdb: users by
  * identifier, then every record by position, then cursors and last-seen times by identifier,
- * then the server secret. Fed in that order, equal summaries mean equal contents.
+ * then every group log's entries by group id and index, then the server secret. Fed in that order, equal summaries mean equal contents.
  */
 export class ImportTally {
   private readonly hash = createHash('sha256');
   private users = 0;
   private packets = 0;
   private states = 0;
+  private groupEntries = 0;
 
   user(record: UserRecord): void {
     this.users++;
@@ -49,6 +52,11 @@ export class ImportTally {
     this.hash.update(`state ${canonical(state)}\n`);
   }
 
+  groupEntry(entry: GroupEntry): void {
+    this.groupEntries++;
+    this.hash.update(`group ${canonical(entry)}\n`);
+  }
+
   /** The last item; then the summary. */
   finish(secret: Buffer): ImportSummary {
     this.hash.update(`secret ${secret.toString('hex')}\n`);
@@ -56,6 +64,7 @@ export class ImportTally {
       users: this.users,
       packets: this.packets,
       states: this.states,
+      groupEntries: this.groupEntries,
       sha256: this.hash.digest('hex'),
     };
   }

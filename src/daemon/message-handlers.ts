@@ -18,7 +18,8 @@ import { publicKeyOf, roomOf, viewsOf, type RelayContext, type Session } from '.
 const DEFAULT_SYNC_LIMIT = 100;
 const DEFAULT_HISTORY_LIMIT = 50;
 
-function me(session: Session): string {
+/** The connection's identifier; NOT_AUTHENTICATED before authentication. */
+export function me(session: Session): string {
   if (session.identifier === undefined) {
     throw new RelayError('NOT_AUTHENTICATED', 'Authenticate this connection first.');
   }
@@ -137,7 +138,11 @@ async function page(
  * read while the connection still holds the previous page unsent (a reader that stopped reading
  * waits here, then is refused, instead of having pages piled up in the relay's memory).
  */
-async function oneRead<T>(ctx: RelayContext, session: Session, read: () => Promise<T>): Promise<T> {
+export async function oneRead<T>(
+  ctx: RelayContext,
+  session: Session,
+  read: () => Promise<T>,
+): Promise<T> {
   if (session.reading)
     throw new RelayError('RATE_LIMITED', 'One page at a time: wait for the previous one.');
   session.reading = true;

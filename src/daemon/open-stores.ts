@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { KeyDirectory, MessageStore } from '../core/index.js';
+import type { GroupStore, KeyDirectory, MessageStore } from '../core/index.js';
 import { ensureDirectory } from './atomic-file.js';
 import type { DaemonConfig } from './config.js';
+import { FileGroupStore } from './group-files.js';
 import { FileKeyDirectory } from './key-directory.js';
 import { LocalLoginLockout, type LoginLockout } from './login-lockout.js';
 import { migrate } from './postgres/migrate.js';
+import { PgGroupStore } from './postgres/pg-group-store.js';
 import { PgKeyDirectory } from './postgres/pg-key-directory.js';
 import { PgLoginLockout } from './postgres/pg-login-lockout.js';
 import { PgMessageStore } from './postgres/pg-message-store.js';
@@ -20,6 +22,7 @@ import { LocalSocketRegistry, type SocketRegistry } from './socket-registry.js';
 export interface Stores {
   readonly keys: KeyDirectory;
   readonly store: MessageStore;
+  readonly groups: GroupStore;
   readonly secret: ServerSecret;
   /** Where it lives, as it may be printed (no credentials). */
   readonly where: string;
@@ -44,6 +47,7 @@ export async function openStores(config: DaemonConfig, logger: Logger): Promise<
       return {
         keys: new PgKeyDirectory(pool),
         store: new PgMessageStore(pool, config.storage),
+        groups: new PgGroupStore(pool),
         secret,
         where: `store: ${describeUrl(config.postgresUrl)}`,
         registry,
@@ -59,6 +63,7 @@ export async function openStores(config: DaemonConfig, logger: Logger): Promise<
   return {
     keys: await FileKeyDirectory.open(join(config.dataDir, 'keys'), config.storage.minFreeBytes),
     store: await SegmentedStore.open(config.dataDir, undefined, config.storage),
+    groups: await FileGroupStore.open(config.dataDir, config.storage.minFreeBytes),
     secret: await ServerSecret.open(config.dataDir),
     where: `data: ${config.dataDir}`,
     registry: new LocalSocketRegistry(),

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
 import {
   importPublicKey,
+  type GroupStore,
   type KeyDirectory,
   type MessageStore,
   type PublicKey,
@@ -54,6 +55,8 @@ export interface RelayContext {
   readonly io: RelayServer;
   readonly keys: KeyDirectory;
   readonly store: MessageStore;
+  /** The group logs (docs/protocol.md section 16). */
+  readonly groups: GroupStore;
   readonly secret: ServerSecret;
   readonly limits: RelayLimits;
   readonly logger: Logger;

@@ -7,6 +7,7 @@ import { login, prelogin, register } from './account-handlers.js';
 import type { DaemonConfig } from './config.js';
 import { changePassword } from './credentials-handlers.js';
 import { connectionGuard, dropConnection } from './connection-guard.js';
+import { groupAppend, groupLog } from './group-handlers.js';
 import { history, key, receipt, send, sync } from './message-handlers.js';
 import { openStores } from './open-stores.js';
 import { clusterAdapter } from './postgres/cluster-adapter.js';
@@ -36,6 +37,8 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
     history,
     receipt,
     'change-password': changePassword,
+    'group-append': groupAppend,
+    'group-log': groupLog,
   }),
 );
 
@@ -58,7 +61,7 @@ export interface Relay {
 
 /** Starts the relay: opens its store (the data directory or PostgreSQL), then listens. */
 export async function startRelay(config: DaemonConfig, logger: Logger): Promise<Relay> {
-  const { keys, store, secret, where, registry, lockout, shared } = await openStores(
+  const { keys, store, groups, secret, where, registry, lockout, shared } = await openStores(
     config,
     logger,
   );
@@ -91,6 +94,7 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
     io,
     keys,
     store,
+    groups,
     secret,
     limits: config.limits,
     logger,
@@ -253,6 +257,7 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       lockout.close();
       // Every acknowledged packet is on disk already; what a failed last write loses is the
       // last-seen times since the previous one. Stopping cleanly is still right.
+      await groups.close().catch(() => undefined);
       await store.close().catch((error: unknown) => {
         logger.error(
           { event: 'final-write-failed', code: (error as NodeJS.ErrnoException).code },

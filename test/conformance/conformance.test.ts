@@ -86,7 +86,9 @@ describe('the relay conformance list (docs/protocol.md section 15)', () => {
 
   it('is the list docs/protocol.md section 15 documents, behaviour by behaviour', async () => {
     const spec = await readFile(join(ROOT, 'docs/protocol.md'), 'utf8');
-    const section = spec.slice(spec.indexOf('## 15. Relay conformance'));
+    const start = spec.indexOf('## 15. Relay conformance');
+    const end = spec.indexOf('\n## ', start + 1);
+    const section = spec.slice(start, end === -1 ? undefined : end);
     const documented = [...section.matchAll(/^\| `([a-z-]+)` +\|/gm)].map((m) => m[1]);
     expect(documented).toEqual(BEHAVIOURS.map((b) => b.id));
   });

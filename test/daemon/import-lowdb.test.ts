@@ -7,7 +7,14 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loginAccount } from '../../src/cli/relay/account.js';
 import { RelayClient } from '../../src/cli/relay/relay-client.js';
-import { identifierFromUsername, type PresenceUpdate } from '../../src/core/index.js';
+import {
+  createGroupEntry,
+  identifierFromUsername,
+  leaveGroupEntry,
+  updateGroupLog,
+  type GroupEntry,
+  type PresenceUpdate,
+} from '../../src/core/index.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { newUser, sealText, tempDir, type TestUser } from '../support/relay-harness.js';
@@ -108,6 +115,7 @@ describe('metachat-daemon import-lowdb', () => {
   let alice: TestUser;
   let before: { alice: string[]; bob: string[]; bobHistory: number[]; seen: number[] };
   let fake: unknown;
+  let groupLog: GroupEntry[] = [];
   const unknown = identifierFromUsername('nobody-registered-this');
 
   beforeAll(async () => {
@@ -126,6 +134,20 @@ describe('metachat-daemon import-lowdb', () => {
     await bob.client.receipt(10);
     await alice.client.receipt(4);
     fake = await alice.client.prelogin(unknown);
+    // A group of three whose log has two entries: carol left.
+    const pin = (u: TestUser) => ({ identifier: u.identifier, publicKey: u.keyPair.publicKey });
+    const create = createGroupEntry(alice, [pin(bob), pin(carol)], 'Imported');
+    await alice.client.groupAppend(create);
+    const keyOf = (id: string) =>
+      [alice, bob, carol].find((u) => u.identifier === id)?.keyPair.publicKey ??
+      alice.keyPair.publicKey;
+    const leave = leaveGroupEntry(
+      updateGroupLog(null, [create], keyOf, create.group),
+      carol,
+      keyOf,
+    );
+    await carol.client.groupAppend(leave);
+    groupLog = [create, leave];
     carol.client.close();
     bob.client.close();
     const aliceStream = await streamOf(alice.client);
@@ -153,7 +175,7 @@ describe('metachat-daemon import-lowdb', () => {
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     const line =
-      /imported .* in [\d.]+ s, verified: 3 users, 26 packets, (\d+) cursors or last-seen times, sha256 ([0-9a-f]{64})/.exec(
+      /imported .* in [\d.]+ s, verified: 3 users, 26 packets, (\d+) cursors or last-seen times, 2 group log entries, sha256 ([0-9a-f]{64})/.exec(
         first.stdout,
       );
     expect(line).not.toBeNull();
@@ -165,6 +187,7 @@ describe('metachat-daemon import-lowdb', () => {
     expect(again.stdout).toContain('already holds this import, nothing written');
     expect(again.stdout).toContain(line?.[2] ?? 'no checksum');
     expect(await count(url, 'packets')).toBe(26);
+    expect(await count(url, 'group_entries')).toBe(2);
 
     const data = await tempDir('metachat-import-unused-');
     dirs.push(data);
@@ -179,6 +202,8 @@ describe('metachat-daemon import-lowdb', () => {
     const account = await loginAccount(client, 'imp-alice', PASSWORD);
     await client.authenticate(account.identifier, account.keyPair.privateKey);
     expect(await streamOf(client)).toEqual(before.alice);
+    // The group log came along, both entries, in order.
+    expect((await client.groupLog(groupLog[0]?.group ?? '')).entries).toEqual(groupLog);
     // The stream goes on where it was: the next seq, no gap.
     const ack = await client.send(sealText(account, account, 'after the move'));
     expect(ack).toMatchObject({ seq: 27, duplicate: false });

@@ -5,6 +5,9 @@ import {
   createAuthProof,
   deliveredNoticeSchema,
   emptyResultSchema,
+  groupAppendResultSchema,
+  groupEntrySchema,
+  groupLogPageSchema,
   keyResultSchema,
   loginResultSchema,
   packetPageSchema,
@@ -17,6 +20,9 @@ import {
   type ChangePasswordRequest,
   type CredentialsStatement,
   type DeliveredNotice,
+  type GroupAppendResult,
+  type GroupEntry,
+  type GroupLogPage,
   type KdfParams,
   type Packet,
   type PacketPage,
@@ -59,6 +65,8 @@ export interface RelayEvents {
   packet: (stored: StoredPacket) => void;
   presence: (update: PresenceUpdate) => void;
   delivered: (notice: DeliveredNotice) => void;
+  /** A group log entry was stored (docs/protocol.md section 16): verify it with the log, never alone. */
+  'group-entry': (entry: GroupEntry) => void;
   /** A push that failed its schema: shown as a warning, never acted on. */
   invalid: (event: string, error: Error) => void;
 }
@@ -161,6 +169,7 @@ export class RelayClient {
       packet: storedPacketSchema,
       presence: presenceUpdateSchema,
       delivered: deliveredNoticeSchema,
+      'group-entry': groupEntrySchema,
     };
     const name: string = event;
     const schema = schemas[name];
@@ -246,6 +255,20 @@ export class RelayClient {
     return this.request('history', packetPageSchema, {
       peer,
       ...(before === undefined ? {} : { before }),
+      ...(limit === undefined ? {} : { limit }),
+    });
+  }
+
+  /** Appends a signed entry to a group's log (a create starts the group). */
+  async groupAppend(entry: GroupEntry): Promise<GroupAppendResult> {
+    return this.request('group-append', groupAppendResultSchema, entry);
+  }
+
+  /** One page of a group's log from an entry index on. */
+  async groupLog(group: string, from?: number, limit?: number): Promise<GroupLogPage> {
+    return this.request('group-log', groupLogPageSchema, {
+      group,
+      ...(from === undefined ? {} : { from }),
       ...(limit === undefined ? {} : { limit }),
     });
   }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import type { StoredRecord } from '../../core/index.js';
+import { groupEntrySchema, type StoredRecord } from '../../core/index.js';
+import { readGroupFiles, type GroupFile } from '../group-files.js';
 import { ImportTally, type ImportSummary } from '../import-tally.js';
 import { userRecordSchema } from '../key-directory.js';
 import { LowdbSource } from '../lowdb-source.js';
@@ -39,7 +40,7 @@ export class ImportVerifyError extends Error {
 
 /** Counts and checksum as printed. */
 export function describe(summary: ImportSummary): string {
-  return `${String(summary.users)} users, ${String(summary.packets)} packets, ${String(summary.states)} cursors or last-seen times, sha256 ${summary.sha256}`;
+  return `${String(summary.users)} users, ${String(summary.packets)} packets, ${String(summary.states)} cursors or last-seen times, ${String(summary.groupEntries)} group log entries, sha256 ${summary.sha256}`;
 }
 
 /** The outcome of an import: what the database now holds, and whether it held it already. */
@@ -50,7 +51,11 @@ export interface ImportOutcome {
 
 function same(a: ImportSummary, b: ImportSummary): boolean {
   return (
-    a.sha256 === b.sha256 && a.users === b.users && a.packets === b.packets && a.states === b.states
+    a.sha256 === b.sha256 &&
+    a.users === b.users &&
+    a.packets === b.packets &&
+    a.states === b.states &&
+    a.groupEntries === b.groupEntries
   );
 }
 
@@ -58,6 +63,7 @@ function same(a: ImportSummary, b: ImportSummary): boolean {
 async function tallySource(
   source: LowdbSource,
   each: (records: StoredRecord[]) => Promise<void> = () => Promise.resolve(),
+  eachGroup: (group: GroupFile) => Promise<void> = () => Promise.resolve(),
 ): Promise<ImportSummary> {
   const tally = new ImportTally();
   for (const user of source.users) tally.user(user);
@@ -66,6 +72,10 @@ async function tallySource(
     await each(records);
   }
   for (const state of source.states()) tally.state(state);
+  for await (const group of readGroupFiles(source.dataDir)) {
+    for (const entry of group.entries) tally.groupEntry(entry);
+    await eachGroup(group);
+  }
   return tally.finish(source.secret);
 }
 
@@ -128,6 +138,23 @@ async function tallyTarget(client: pg.PoolClient): Promise<ImportSummary> {
       delivered: row.delivered,
       lastSeen: row.last_seen === null ? null : Number(row.last_seen),
     });
+  for (let after = { group: '', idx: -1 }; ;) {
+    const { rows } = await client.query<{ group_id: string; idx: number; entry: string }>(
+      `SELECT group_id, idx, entry FROM group_entries
+       WHERE (group_id COLLATE "C", idx) > ($1 COLLATE "C", $2)
+       ORDER BY group_id COLLATE "C", idx LIMIT ${String(PAGE)}`,
+      [after.group, after.idx],
+    );
+    for (const row of rows) {
+      const parsed = groupEntrySchema.safeParse(JSON.parse(row.entry) as unknown);
+      if (!parsed.success)
+        throw new StoreCorruptError('group_entries', `an entry of ${row.group_id} is not valid`);
+      tally.groupEntry(parsed.data);
+    }
+    const last = rows.at(-1);
+    if (rows.length < PAGE || last === undefined) break;
+    after = { group: last.group_id, idx: last.idx };
+  }
   const secret = await client.query<{ secret: Buffer }>('SELECT secret FROM server_secret');
   return tally.finish(secret.rows[0]?.secret ?? Buffer.alloc(0));
 }
@@ -136,7 +163,8 @@ async function isEmpty(client: pg.PoolClient): Promise<boolean> {
   const { rows } = await client.query<{ n: string }>(
     `SELECT (SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1) u)
           + (SELECT count(*) FROM (SELECT 1 FROM packets LIMIT 1) p)
-          + (SELECT count(*) FROM (SELECT 1 FROM streams LIMIT 1) s) AS n`,
+          + (SELECT count(*) FROM (SELECT 1 FROM streams LIMIT 1) s)
+          + (SELECT count(*) FROM (SELECT 1 FROM groups LIMIT 1) g) AS n`,
   );
   return rows[0]?.n === '0';
 }
@@ -158,6 +186,24 @@ async function insertPackets(
       records.map((r) => r.serverTime),
       records.map((r) => JSON.stringify(r.packet)),
     ],
+  );
+}
+
+/** Writes one group log: its head, its entries in order, everyone who was ever a member. */
+async function insertGroup(client: pg.PoolClient, group: GroupFile): Promise<void> {
+  await client.query('INSERT INTO groups (group_id, head_index, head) VALUES ($1, $2, $3::jsonb)', [
+    group.group,
+    group.head.index,
+    JSON.stringify(group.head),
+  ]);
+  await client.query(
+    `INSERT INTO group_entries (group_id, idx, entry)
+     SELECT $1, * FROM unnest($2::int[], $3::text[])`,
+    [group.group, group.entries.map((e) => e.index), group.entries.map((e) => JSON.stringify(e))],
+  );
+  await client.query(
+    'INSERT INTO group_seen (group_id, identifier) SELECT $1, unnest($2::text[])',
+    [group.group, group.seen],
   );
 }
 
@@ -226,7 +272,11 @@ export async function importLowdb(dataDir: string, pool: pg.Pool): Promise<Impor
         users.map((u) => (u.credentials === undefined ? null : JSON.stringify(u.credentials))),
       ],
     );
-    const expected = await tallySource(source, (records) => insertPackets(client, records));
+    const expected = await tallySource(
+      source,
+      (records) => insertPackets(client, records),
+      (group) => insertGroup(client, group),
+    );
     await insertRest(client, source);
     const found = await tallyTarget(client);
     if (!same(expected, found)) throw new ImportVerifyError(expected, found);

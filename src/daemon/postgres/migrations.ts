@@ -126,4 +126,28 @@ CREATE FUNCTION metachat_recent(times bigint[], after bigint) RETURNS bigint[]
     // The last password change's statement (docs/protocol.md, credentials), served at login.
     sql: `ALTER TABLE users ADD COLUMN credentials jsonb;`,
   },
+  {
+    version: 6,
+    name: 'group logs',
+    // Each group's head (the state after its last entry, which the next append is checked against),
+    // its entries in order, and everyone who was ever a member (who may read the log).
+    sql: `
+CREATE TABLE groups (
+  group_id text PRIMARY KEY CHECK (group_id ~ '^[0-9a-f]{64}$'),
+  head_index integer NOT NULL CHECK (head_index >= 0),
+  head jsonb NOT NULL
+);
+CREATE TABLE group_entries (
+  group_id text NOT NULL REFERENCES groups (group_id),
+  idx integer NOT NULL CHECK (idx >= 0),
+  entry text NOT NULL,
+  PRIMARY KEY (group_id, idx)
+);
+CREATE TABLE group_seen (
+  group_id text NOT NULL REFERENCES groups (group_id),
+  identifier text NOT NULL,
+  PRIMARY KEY (group_id, identifier)
+);
+`,
+  },
 ];
