@@ -1,4 +1,5 @@
-// `npm run bench [core|daemon|relay|storage|import|cluster|memory]`: the project's benchmarks, each with its baseline measured in the same run.
+// `npm run bench [core|daemon|relay|storage|import|cluster|memory|client]`: the project's benchmarks, each with its baseline measured in the same run.
+import { clientBench } from './client-bench.js';
 import { clusterBench } from './cluster-bench.js';
 import { runCoreBench } from './core-bench.js';
 import { relayThroughput, runDaemonBench, storageCost } from './daemon-bench.js';
@@ -14,3 +15,4 @@ if (only === 'storage') await storageCost();
 if (only === 'import') await importCost();
 if (only === 'cluster') await clusterBench();
 if (only === 'memory') await memoryBench();
+if (only === 'client') await clientBench();
