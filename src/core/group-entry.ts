@@ -168,12 +168,18 @@ export function groupEntrySigningBytes(entry: UnsignedGroupEntry): Uint8Array {
 }
 
 /** The hash that the next entry's `prev` and a group message's `head` name: it covers the signature too. */
-export function groupEntryHash(entry: GroupEntry): string {
+export function groupEntryHash(
+  entry: GroupEntry,
+  signingBytes: Uint8Array = groupEntrySigningBytes(entry),
+): string {
   return bytesToHex(
-    sha256(
-      framedBytes(LABELS.groupEntryHash, [groupEntrySigningBytes(entry), b64(entry.sig, 'sig')]),
-    ),
+    sha256(framedBytes(LABELS.groupEntryHash, [signingBytes, b64(entry.sig, 'sig')])),
   );
+}
+
+/** An entry's size as the log's byte bound counts it (section 16.6): signing bytes and signature. */
+export function groupEntrySize(signingBytes: Uint8Array): number {
+  return signingBytes.length + RSA_BYTES;
 }
 
 const PLACEHOLDER_SIG = bytesToBase64(new Uint8Array(RSA_BYTES));
@@ -186,8 +192,12 @@ export function signGroupEntry(privateKey: PrivateKey, entry: UnsignedGroupEntry
 }
 
 /** Accepts an entry only if its author's key (from the reader's own store) signed every field. */
-export function verifyGroupEntrySignature(entry: GroupEntry, authorKey: PublicKey): void {
-  if (!pssVerify(authorKey.keyObject, groupEntrySigningBytes(entry), b64(entry.sig, 'sig'))) {
+export function verifyGroupEntrySignature(
+  entry: GroupEntry,
+  authorKey: PublicKey,
+  signingBytes: Uint8Array = groupEntrySigningBytes(entry),
+): void {
+  if (!pssVerify(authorKey.keyObject, signingBytes, b64(entry.sig, 'sig'))) {
     throw new SignatureInvalidError(
       `Group log entry ${entry.index} is not signed by the member it names: it was forged or altered.`,
     );

@@ -10,13 +10,15 @@ import {
 import {
   GENESIS_PREV,
   groupEntryHash,
+  groupEntrySigningBytes,
+  groupEntrySize,
   groupIdOf,
   parseGroupEntry,
   verifyGroupEntrySignature,
   type GroupEntry,
 } from './group-entry.js';
 import { assertGroupMemberKey, type GroupKeyBinding } from './group-keys.js';
-import { MAX_GROUP_LOG_ENTRIES, MAX_GROUP_MEMBERS } from './group-limits.js';
+import { MAX_GROUP_LOG_BYTES, MAX_GROUP_LOG_ENTRIES, MAX_GROUP_MEMBERS } from './group-limits.js';
 import type { PublicKey } from './keys.js';
 
 /**
@@ -40,7 +42,12 @@ export interface GroupHead extends GroupKeyBinding {
   readonly admins: readonly string[];
   /** Index of the latest entry that carries the metadata (create or rename). */
   readonly metaIndex: number;
+  /** Bytes of the log up to this entry, as MAX_GROUP_LOG_BYTES counts them (groupEntrySize). */
+  readonly bytes: number;
 }
+
+/** The state an entry leads to, before its size is added in. */
+type GroupState = Omit<GroupHead, 'bytes'>;
 
 /** One verified entry and the state it leads to. */
 export interface VerifiedGroupEntry extends GroupHead {
@@ -99,7 +106,7 @@ function linkNext(head: GroupHead, entry: GroupEntry): void {
   }
 }
 
-function created(entry: Extract<GroupEntry, { op: 'create' }>, hash: string): GroupHead {
+function created(entry: Extract<GroupEntry, { op: 'create' }>, hash: string): GroupState {
   if (!isAscending(entry.members)) throw invalid(entry, 'lists members out of order or twice');
   if (!entry.members.includes(entry.author))
     throw invalid(entry, 'creates a group without its creator');
@@ -134,7 +141,7 @@ function withMember(head: GroupHead, member: string, fingerprint: string): Group
   return { members: all.map(([m]) => m), fingerprints: all.map(([, f]) => f) };
 }
 
-function changed(head: GroupHead, entry: GroupEntry, hash: string): GroupHead {
+function changed(head: GroupHead, entry: GroupEntry, hash: string): GroupState {
   const next = { group: head.group, index: entry.index, hash };
   const { members, fingerprints, admins } = head;
   if (!members.includes(entry.author)) {
@@ -205,9 +212,11 @@ export function applyGroupEntry(
   const entry = parseGroupEntry(input);
   if (head === null) linkFirst(entry);
   else linkNext(head, entry);
+  const signing = groupEntrySigningBytes(entry);
+  bytesAfter(head, signing);
   const authorKey = keyOf(entry.author);
-  verifyGroupEntrySignature(entry, authorKey);
-  const state = advance(head, entry);
+  verifyGroupEntrySignature(entry, authorKey, signing);
+  const state = advance(head, entry, signing);
   assertGroupMemberKey(
     head === null ? state : head,
     entry.author,
@@ -217,14 +226,30 @@ export function applyGroupEntry(
   return { ...state, entry };
 }
 
-function advance(head: GroupHead | null, entry: GroupEntry): GroupHead {
-  const hash = groupEntryHash(entry);
+/** The log's bytes after an entry: GROUP_FULL past MAX_GROUP_LOG_BYTES. */
+function bytesAfter(head: GroupHead | null, signing: Uint8Array): number {
+  const bytes = (head?.bytes ?? 0) + groupEntrySize(signing);
+  if (bytes > MAX_GROUP_LOG_BYTES) {
+    throw new GroupFullError(
+      `The group log is at its bound of ${MAX_GROUP_LOG_BYTES} bytes; start a new group.`,
+    );
+  }
+  return bytes;
+}
+
+function advance(
+  head: GroupHead | null,
+  entry: GroupEntry,
+  signing: Uint8Array = groupEntrySigningBytes(entry),
+): GroupHead {
+  const bytes = bytesAfter(head, signing);
+  const hash = groupEntryHash(entry, signing);
   if (head === null) {
     if (entry.op !== 'create')
       throw new GroupChainBrokenError('The group log has no create entry.');
-    return created(entry, hash);
+    return { ...created(entry, hash), bytes };
   }
-  return changed(head, entry, hash);
+  return { ...changed(head, entry, hash), bytes };
 }
 
 /**

@@ -22,8 +22,8 @@ import { publicKeyOf, roomOf, type RelayContext, type Session } from './relay-co
 const DEFAULT_GROUP_LOG_LIMIT = 100;
 
 function headOf(entry: GroupHead & { entry?: GroupEntry }): GroupHead {
-  const { group, index, hash, members, fingerprints, admins, metaIndex } = entry;
-  return { group, index, hash, members, fingerprints, admins, metaIndex };
+  const { group, index, hash, members, fingerprints, admins, metaIndex, bytes } = entry;
+  return { group, index, hash, members, fingerprints, admins, metaIndex, bytes };
 }
 
 /** Identifiers an entry brings into the group: each must be registered. */

@@ -5,9 +5,12 @@ import {
   bytesToBase64,
   createGroupEntry,
   groupEntryHash,
+  groupEntrySigningBytes,
+  groupEntrySize,
   groupHead,
   groupLogFetchFrom,
   leaveGroupEntry,
+  MAX_GROUP_LOG_BYTES,
   MAX_GROUP_LOG_PAGE_ENTRIES,
   MAX_GROUP_MEMBERS,
   MAX_PACKET_BYTES,
@@ -180,6 +183,21 @@ describe('group log', () => {
     expect(updateGroupLog(older, all.slice(next), keyOf, older.group).entries).toHaveLength(total);
     expect(codeOf(() => updateGroupLog(older, all.slice(next + 1), keyOf, older.group))).toBe(
       'GROUP_CHAIN_BROKEN',
+    );
+  });
+
+  it(`bounds the whole log at ${MAX_GROUP_LOG_BYTES} bytes, counting each entry's signed bytes`, () => {
+    const log = startLog();
+    const add = addMemberEntry(log, alice, pinned(carol), keyOf);
+    const grown = appended(log, add, keyOf);
+    const size = (e: GroupEntry) => groupEntrySize(groupEntrySigningBytes(e));
+    expect(size(add)).toBe(756);
+    expect(groupHead(grown).bytes).toBe(size(entries(log)[0] as GroupEntry) + 756);
+    // A log 755 bytes short of the bound has no room for one more add.
+    const nearly = { ...groupHead(log), bytes: MAX_GROUP_LOG_BYTES - 755 };
+    expect(codeOf(() => applyGroupEntry(nearly, add, keyOf))).toBe('GROUP_FULL');
+    expect(applyGroupEntry({ ...nearly, bytes: nearly.bytes - 1 }, add, keyOf).bytes).toBe(
+      MAX_GROUP_LOG_BYTES,
     );
   });
 

@@ -20,6 +20,7 @@ export const groupHeadSchema = z.strictObject({
   fingerprints: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
   admins: z.array(identifierSchema),
   metaIndex: z.number().int().min(0),
+  bytes: z.number().int().min(0),
 });
 
 /** A new group: its head row, its first entry and its members, or no row at all if it exists. */
