@@ -55,10 +55,28 @@ export interface StoredRecord {
   readonly packet: Packet;
 }
 
+/**
+ * What the store saw of a conversation as it stored a new packet between two identifiers, so the
+ * relay pushes the packet without asking the store again.
+ */
+export interface PairState {
+  /** No packet from this sender to this recipient was stored before: this one made the contact. */
+  readonly firstContact: boolean;
+  /**
+   * The recipient had written to the sender (a two-way conversation), as the append saw it: a reply
+   * stored at the same moment may be missed, a conversation is never invented.
+   */
+  readonly twoWay: boolean;
+  /** The recipient's delivery cursor as the append saw it. */
+  readonly delivered: number;
+}
+
 /** The outcome of appending: the record, and whether its id was already stored. */
 export interface AppendResult {
   readonly record: StoredRecord;
   readonly duplicate: boolean;
+  /** For a new packet (not a duplicate) to another identifier; absent for a note to self. */
+  readonly pair?: PairState;
 }
 
 /** What a receipt needs of each packet it newly covers: no body, so nothing is read from disk. */

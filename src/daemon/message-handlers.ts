@@ -10,6 +10,8 @@ import {
   verifyParsedPacketSignature,
   type Packet,
   type PacketPage,
+  type PairState,
+  type StoredPacket,
   type StoredRecord,
 } from '../core/index.js';
 import { publicKeyOf, roomOf, viewsOf, type RelayContext, type Session } from './relay-context.js';
@@ -71,16 +73,16 @@ export async function send(
   if (!senderKey)
     throw new RelayError('UNKNOWN_IDENTIFIER', 'The sender is not registered on this relay.');
   verifyParsedPacketSignature(packet, senderKey);
-  const wasPeer = packet.to === sender || (await ctx.store.peersOf(sender)).includes(packet.to);
-  const { record, duplicate } = await ctx.store.append(packet, Date.now());
+  const { record, duplicate, pair } = await ctx.store.append(packet, Date.now());
   if (record.packet.from !== sender || (duplicate && record.packet.sig !== packet.sig)) {
     throw new RelayError(
       'PACKET_ID_TAKEN',
       'Another packet already uses this id; seal the message again.',
     );
   }
-  if (!duplicate) await push(ctx, session, record);
-  if (!duplicate && !wasPeer) await introduce(ctx, sender, packet.to);
+  if (!duplicate) await push(ctx, session, record, pair);
+  // Only the packet that made the contact can have made the conversation two-way.
+  if (!duplicate && pair?.firstContact === true) await introduce(ctx, sender, packet.to);
   return { seq: record.seqFrom, serverTime: record.serverTime, duplicate };
 }
 
@@ -106,13 +108,31 @@ async function introduce(ctx: RelayContext, from: string, to: string): Promise<v
   if (ofFrom) ctx.io.to(roomOf(to)).emit('presence', ofFrom);
 }
 
-async function push(ctx: RelayContext, session: Session, record: StoredRecord): Promise<void> {
+/**
+ * The sender's own view of a packet it just stored, from what the append saw (no store query): the
+ * same as `viewsOf` gives, with the delivered flag in a two-way conversation only.
+ */
+function ownView(record: StoredRecord, pair: PairState): StoredPacket {
+  const view = { seq: record.seqFrom, serverTime: record.serverTime, packet: record.packet };
+  return pair.twoWay ? { ...view, delivered: pair.delivered >= record.seqTo } : view;
+}
+
+async function push(
+  ctx: RelayContext,
+  session: Session,
+  record: StoredRecord,
+  pair: PairState | undefined,
+): Promise<void> {
   const { from, to } = record.packet;
   const toRecipient = to !== from && (ctx.clustered || ctx.registry.local.has(to));
   // Socket.IO encodes a broadcast before it looks for recipients: skip the sender's room when empty.
   const toSender = ctx.clustered || (ctx.registry.local.get(from)?.size ?? 0) > 1;
   const [recipientView] = toRecipient ? await viewsOf(ctx, [record], to) : [];
-  const [senderView] = toSender ? await viewsOf(ctx, [record], from) : [];
+  const [senderView] = !toSender
+    ? []
+    : pair
+      ? [ownView(record, pair)]
+      : await viewsOf(ctx, [record], from);
   if (recipientView) ctx.io.to(roomOf(to)).emit('packet', recipientView);
   if (senderView) session.socket.to(roomOf(from)).emit('packet', senderView);
 }

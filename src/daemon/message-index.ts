@@ -94,6 +94,11 @@ export class MessageIndex {
     );
   }
 
+  /** Whether `from` has written to `to` (one direction of a conversation). */
+  hasContact(from: string, to: string): boolean {
+    return this.peers.get(from)?.has(to) === true;
+  }
+
   /** Appends the next entry; its position must be `size` and its seqs the next of each stream. */
   add(pos: number, entry: IndexEntry): void {
     if (pos !== this.entries.length)

@@ -226,10 +226,12 @@ export class SegmentedStore implements MessageStore {
       pending: Pending;
       record?: StoredRecord;
       first?: boolean;
+      firstContact?: boolean;
       duplicateOf?: number;
       refusal?: RelayError;
     }[] = [];
     const inBatch = new Map<string, StoredRecord>();
+    const contacts = new Set<string>();
     const next = new Map<string, number>();
     const spent = new Map<string, { packets: number; bytes: number }>();
     const seqOf = (identifier: string) =>
@@ -272,7 +274,11 @@ export class SegmentedStore implements MessageStore {
         next.set(packet.to, seqTo);
         fresh.push({ record, line, bytes });
         inBatch.set(packet.id, record);
-        outcome.push({ pending, record, first: true });
+        const contact = `${packet.from}:${packet.to}`;
+        const firstContact =
+          !contacts.has(contact) && !this.index.hasContact(packet.from, packet.to);
+        contacts.add(contact);
+        outcome.push({ pending, record, first: true, firstContact });
       }
     }
     if (failure === undefined) {
@@ -287,14 +293,29 @@ export class SegmentedStore implements MessageStore {
       this.usage.add(record.packet.from, bytes);
       this.space.wrote(2 * (bytes + 1));
     }
-    for (const { pending, record, first, duplicateOf, refusal } of outcome) {
+    for (const { pending, record, first, firstContact, duplicateOf, refusal } of outcome) {
       if (refusal) pending.reject(refusal);
       else if (duplicateOf !== undefined) {
         this.recordAt(duplicateOf).then((original) => {
           pending.resolve({ record: original, duplicate: true });
         }, pending.reject);
       } else if (record && this.index.positionOf(record.packet.id) === record.pos) {
-        pending.resolve({ record, duplicate: first !== true });
+        const { from, to } = record.packet;
+        pending.resolve(
+          first !== true
+            ? { record, duplicate: true }
+            : from === to
+              ? { record, duplicate: false }
+              : {
+                  record,
+                  duplicate: false,
+                  pair: {
+                    firstContact: firstContact === true,
+                    twoWay: this.index.hasContact(to, from),
+                    delivered: this.db.cursor(to),
+                  },
+                },
+        );
       } else {
         pending.reject(failure ?? storeFailed(undefined));
       }

@@ -1,75 +1,76 @@
-import { RECORD_BYTES, RECORD_COLUMNS } from './pg-pages.js';
+import { RECORD_BYTES } from './pg-pages.js';
 
 /** The SQLSTATE that `metachat_within_quota` (migration 3) raises: the sender is over its quota. */
 export const OVER_QUOTA = 'MCQ01';
 
-/** The parameters of a quota check: packets allowed, least bytes of the record, bytes allowed. */
-type Quota = readonly [string, string, string];
-
 /**
- * Skips the whole append, writing nothing, when the sender's usage (as last committed) already
- * leaves no room for the least this record can weigh.
- * Only a shortcut for a sender at its quota; the check that holds under concurrency is the last one.
+ * Stores a batch of packets in one statement, so in one transaction (docs/storage.md, "How a packet
+ * is stored"). $1-$5 are arrays, one element a packet in arrival order: ids (unique in the batch),
+ * senders, recipients, server times, packets as JSON text; $6 and $7 the packet and byte quotas.
+ *
+ * - `fresh` leaves out the packets whose id is stored already, and every packet of a sender whose
+ *   usage as last committed leaves no room for the least the batch's packets can weigh (the gate):
+ *   they come back without a row, and the caller answers them one by one.
+ * - `s` takes, for each identifier, as many places in its stream as the batch needs, locking the
+ *   stream rows in identifier order (no deadlock between batches or daemons); each packet gets the
+ *   next seqs of its sender's and its recipient's streams in arrival order, so streams stay gapless.
+ * - a packet id stored concurrently fails the whole statement (unique index): no seq is taken.
+ * - `u` charges each sender (row locked until the commit) and `metachat_within_quota` fails the
+ *   whole statement past a quota: no packet, no seq, no charge.
+ * - `c` records the contacts; each row says whether it made the contact, whether the recipient had
+ *   written to the sender (as this statement sees it: a reply committed meanwhile may be missed,
+ *   never invented) and the recipient's delivery cursor.
  */
-const GATE = (sender: string, [packets, least, bytes]: Quota) => `gate AS (
-  SELECT NOT EXISTS (SELECT 1 FROM usage WHERE identifier = ${sender}
-    AND (packets + 1 > ${packets}::bigint OR bytes + ${least}::bigint > ${bytes}::bigint)) AS open
-)`;
-
-/**
- * Charges the stored record to its sender and checks the quota on the updated row, all in the
- * statement that stores the packet: the usage row is locked by the update until the commit, so two
- * daemons storing for one sender at once are counted one after the other, and a statement that
- * would take the sender over its quota fails whole (`OVER_QUOTA`): no packet, no seq, no charge.
- */
-const CHARGE = (sender: string, [packets, , bytes]: Quota) => `u AS (
-  INSERT INTO usage AS u (identifier, packets, bytes) SELECT ${sender}, 1, p.bytes FROM p
-  ON CONFLICT (identifier) DO UPDATE SET packets = u.packets + 1, bytes = u.bytes + EXCLUDED.bytes
-  RETURNING packets, bytes
-)
-SELECT p.pos, p.server_time, p.seq_from, p.seq_to, p.packet,
-       metachat_within_quota(u.packets, u.bytes, ${packets}::bigint, ${bytes}::bigint) AS within
-FROM p, u`;
-
-/**
- * Stores a packet and takes the next seq of each stream in one statement, so in one transaction:
- * the stream rows are locked in identifier order (no deadlock between A→B and B→A), and a packet id
- * already stored fails the whole statement, so no seq is taken for it and the streams stay gapless.
- * $1 < $2 are the two identifiers, $3 the sender, $4 the recipient, $5 the id, $6 the server time,
- * $7 the packet, $8-$10 the quota. No row: the gate was shut.
- */
-export const APPEND_TWO = `
-WITH ${GATE('$3', ['$8', '$9', '$10'])}, s AS (
+export const APPEND_BATCH = `
+WITH b AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])
+    WITH ORDINALITY AS b (id, sender, recipient, server_time, packet, n)
+), q AS (
+  SELECT sender, count(*) AS k,
+         sum(55 + length(server_time::text) + octet_length(packet)) AS least
+  FROM b GROUP BY sender
+), fresh AS (
+  SELECT b.* FROM b JOIN q ON q.sender = b.sender
+  WHERE NOT EXISTS (SELECT 1 FROM packets x WHERE x.id = b.id)
+    AND NOT EXISTS (SELECT 1 FROM usage g WHERE g.identifier = b.sender
+      AND (g.packets + q.k > $6::bigint OR g.bytes + q.least > $7::bigint))
+), slots AS (
+  SELECT sender AS identifier, n FROM fresh
+  UNION ALL SELECT recipient, n FROM fresh WHERE recipient <> sender
+), need AS (
+  SELECT identifier, count(*)::integer AS k FROM slots GROUP BY identifier
+), s AS (
   INSERT INTO streams AS t (identifier, length)
-  SELECT v.identifier, 1 FROM (VALUES ($1::text), ($2::text)) v (identifier), gate WHERE gate.open
-  ON CONFLICT (identifier) DO UPDATE SET length = t.length + 1
-  RETURNING identifier, length
+  SELECT identifier, k FROM need ORDER BY identifier
+  ON CONFLICT (identifier) DO UPDATE SET length = t.length + EXCLUDED.length
+  RETURNING identifier, length, delivered
+), seqs AS (
+  SELECT slots.identifier, slots.n, s.delivered,
+         s.length - need.k + row_number() OVER (PARTITION BY slots.identifier ORDER BY slots.n) AS seq
+  FROM slots JOIN need USING (identifier) JOIN s USING (identifier)
+), p AS (
+  INSERT INTO packets (id, sender, recipient, seq_from, seq_to, server_time, packet)
+  SELECT f.id, f.sender, f.recipient, a.seq, coalesce(r.seq, a.seq), f.server_time, f.packet
+  FROM fresh f JOIN seqs a ON a.n = f.n AND a.identifier = f.sender
+  LEFT JOIN seqs r ON r.n = f.n AND r.identifier = f.recipient AND f.recipient <> f.sender
+  ORDER BY f.n
+  RETURNING id, pos, sender, seq_from, seq_to, ${RECORD_BYTES('packets')} AS bytes
+), u AS (
+  INSERT INTO usage AS u (identifier, packets, bytes)
+  SELECT sender, count(*), sum(bytes) FROM p GROUP BY sender ORDER BY sender
+  ON CONFLICT (identifier) DO UPDATE SET packets = u.packets + EXCLUDED.packets, bytes = u.bytes + EXCLUDED.bytes
+  RETURNING identifier, packets, bytes
 ), c AS (
-  INSERT INTO contacts (sender, recipient) SELECT $3, $4 FROM gate WHERE gate.open
+  INSERT INTO contacts (sender, recipient)
+  SELECT DISTINCT sender, recipient FROM fresh WHERE sender <> recipient ORDER BY 1, 2
   ON CONFLICT DO NOTHING
-), p AS (
-  INSERT INTO packets (id, sender, recipient, seq_from, seq_to, server_time, packet)
-  SELECT $5, $3, $4, (SELECT length FROM s WHERE identifier = $3),
-         (SELECT length FROM s WHERE identifier = $4), $6, $7 FROM gate WHERE gate.open
-  RETURNING ${RECORD_COLUMNS}, ${RECORD_BYTES('packets')} AS bytes
-), ${CHARGE('$3', ['$8', '$9', '$10'])}`;
-
-/** The same for a note to self, which takes one place in one stream: $1 the identifier, $2 the id, $3 the server time, $4 the packet, $5-$7 the quota. */
-export const APPEND_SELF = `
-WITH ${GATE('$1', ['$5', '$6', '$7'])}, s AS (
-  INSERT INTO streams AS t (identifier, length) SELECT $1, 1 FROM gate WHERE gate.open
-  ON CONFLICT (identifier) DO UPDATE SET length = t.length + 1
-  RETURNING length
-), p AS (
-  INSERT INTO packets (id, sender, recipient, seq_from, seq_to, server_time, packet)
-  SELECT $2, $1, $1, s.length, s.length, $3, $4 FROM s
-  RETURNING ${RECORD_COLUMNS}, ${RECORD_BYTES('packets')} AS bytes
-), ${CHARGE('$1', ['$5', '$6', '$7'])}`;
-
-/**
- * The least a record of a packet's JSON can weigh (every number one digit but the server time's),
- * for the gate: never more than what CHARGE will count, so the gate never refuses what fits.
- */
-export function leastRecordBytes(packetJson: string, serverTime: number): number {
-  return 52 + 3 + String(serverTime).length + Buffer.byteLength(packetJson);
-}
+  RETURNING sender, recipient
+)
+SELECT f.n, p.pos, p.seq_from, p.seq_to,
+       EXISTS (SELECT 1 FROM c WHERE c.sender = f.sender AND c.recipient = f.recipient) AS first_contact,
+       (EXISTS (SELECT 1 FROM contacts k WHERE k.sender = f.recipient AND k.recipient = f.sender)
+        OR EXISTS (SELECT 1 FROM fresh g WHERE g.sender = f.recipient AND g.recipient = f.sender)) AS two_way,
+       coalesce(r.delivered, 0) AS delivered,
+       metachat_within_quota(u.packets, u.bytes, $6::bigint, $7::bigint) AS within
+FROM p JOIN fresh f ON f.id = p.id JOIN u ON u.identifier = p.sender
+LEFT JOIN seqs r ON r.n = f.n AND r.identifier = f.recipient AND f.recipient <> f.sender`;

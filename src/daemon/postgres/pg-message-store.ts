@@ -11,7 +11,8 @@ import type {
 import { recordSchema } from '../segment-files.js';
 import { DEFAULT_STORAGE_LIMITS, quotaExceeded, type StorageLimits } from '../storage-limits.js';
 import { StoreCorruptError } from '../store-corrupt-error.js';
-import { APPEND_SELF, APPEND_TWO, leastRecordBytes, OVER_QUOTA } from './pg-append.js';
+import { OVER_QUOTA } from './pg-append.js';
+import { PgGroupCommit, storeBatch, type BatchItem } from './pg-group-commit.js';
 import { CONVERSATION, readPage, RECORD_COLUMNS, SINCE, type PacketRow } from './pg-pages.js';
 import { LIVE_SOCKET } from './pg-socket-registry.js';
 import { endBounded, failureCode, guarded } from './pool.js';
@@ -58,58 +59,48 @@ function isDuplicateId(error: unknown): boolean {
 }
 
 /**
- * The primary store in PostgreSQL, shared by every daemon on the database. Each append commits
- * before it resolves; PostgreSQL's own group commit joins the fsyncs of concurrent sends.
+ * The primary store in PostgreSQL, shared by every daemon on the database. Sends are stored by
+ * group commit (PgGroupCommit: one statement and one commit for the sends that arrive together);
+ * each append resolves only once the commit that holds it returned.
  */
 export class PgMessageStore implements MessageStore {
+  private readonly batches: PgGroupCommit;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly limits: StorageLimits = DEFAULT_STORAGE_LIMITS,
-  ) {}
+  ) {
+    this.batches = new PgGroupCommit(pool, [limits.quotaPackets, limits.quotaBytes], (item) =>
+      this.appendAlone(item),
+    );
+  }
 
   /**
-   * Stores the packet, its seqs and its sender's new usage in one statement: a packet over the
-   * sender's quota is refused (`QUOTA_EXCEEDED`) with nothing written, whichever daemon stores it.
+   * Stores the packet, its seqs and its sender's new usage in the statement of its batch: a packet
+   * over the sender's quota is refused (`QUOTA_EXCEEDED`) with nothing written, whichever daemon
+   * stores it.
    */
   async append(packet: Packet, serverTime: number): Promise<AppendResult> {
-    return guarded(async () => {
-      const json = JSON.stringify(packet);
-      const { quotaPackets, quotaBytes } = this.limits;
-      const quota = [quotaPackets, leastRecordBytes(json, serverTime), quotaBytes];
-      try {
-        const { rows } =
-          packet.from === packet.to
-            ? await this.pool.query<PacketRow>(APPEND_SELF, [
-                packet.from,
-                packet.id,
-                serverTime,
-                json,
-                ...quota,
-              ])
-            : await this.pool.query<PacketRow>(APPEND_TWO, [
-                packet.from < packet.to ? packet.from : packet.to,
-                packet.from < packet.to ? packet.to : packet.from,
-                packet.from,
-                packet.to,
-                packet.id,
-                serverTime,
-                json,
-                ...quota,
-              ]);
-        const row = rows[0];
-        if (row) return { record: toRecord(row), duplicate: false };
-        // The gate was shut: the sender is at its quota, unless this is a resend of a stored packet.
-        const stored = await this.stored(packet.id);
-        if (stored) return stored;
-        throw quotaExceeded(this.limits);
-      } catch (error) {
-        if (failureCode(error) === OVER_QUOTA) throw quotaExceeded(this.limits);
-        if (!isDuplicateId(error)) throw error;
-        const stored = await this.stored(packet.id);
-        if (!stored) throw error;
-        return stored;
-      }
-    });
+    return guarded(() => this.batches.append({ packet, json: JSON.stringify(packet), serverTime }));
+  }
+
+  /** One packet in a statement of its own: what a batch left out, or a batch that failed whole. */
+  private async appendAlone(item: BatchItem): Promise<AppendResult> {
+    const { quotaPackets, quotaBytes } = this.limits;
+    try {
+      const [stored] = await storeBatch(this.pool, [item], [quotaPackets, quotaBytes]);
+      if (stored) return stored;
+      // Left out: a resend of a stored packet, or else its sender is at its quota.
+      const original = await this.stored(item.packet.id);
+      if (original) return original;
+      throw quotaExceeded(this.limits);
+    } catch (error) {
+      if (failureCode(error) === OVER_QUOTA) throw quotaExceeded(this.limits);
+      if (!isDuplicateId(error)) throw error;
+      const original = await this.stored(item.packet.id);
+      if (!original) throw error;
+      return original;
+    }
   }
 
   /** The stored record of a packet id, as the answer to a resend. */
