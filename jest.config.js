@@ -26,6 +26,9 @@ const ON_BOTH_STORES = [
   'test/daemon/change-password.test.ts',
   'test/cli/passwd.test.ts',
   'test/daemon/groups.test.ts',
+  'test/daemon/rotate-key.test.ts',
+  'test/cli/rotate-key.test.ts',
+  'test/hostile/key-rotation-attacks.test.ts',
 ];
 
 export default {

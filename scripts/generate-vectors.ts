@@ -51,6 +51,7 @@ interface Inputs {
     renameMetaIv: string;
     leaveTime: number;
   };
+  rotation: { counter: number; time: number; newPrivateKey: string };
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -440,6 +441,38 @@ function groupVector(inputs: Inputs, alice: Party, bob: Party) {
   };
 }
 
+/** Alice replaces her key pair: the rotation statement's two signed byte strings and the statement. */
+function rotationVector(inputs: Inputs, alice: Party) {
+  const r = inputs.rotation;
+  const priv = crypto.createPrivateKey({
+    key: Buffer.from(r.newPrivateKey, 'base64'),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const newSpki = crypto.createPublicKey(priv).export({ type: 'spki', format: 'der' });
+  const fields = [fromHex(alice.id), u64(r.counter), u64(r.time), sha256(alice.spki), newSpki];
+  const oldBytes = framed('MetaChat-v1/key-rotation-old', fields);
+  const newBytes = framed('MetaChat-v1/key-rotation-new', fields);
+  return {
+    _comment: MARK,
+    identifier: alice.id,
+    newPrivateKey: r.newPrivateKey,
+    oldFingerprint: hex(sha256(alice.spki)),
+    newFingerprint: hex(sha256(newSpki)),
+    oldSigningBytes: hex(oldBytes),
+    newSigningBytes: hex(newBytes),
+    statement: {
+      identifier: alice.id,
+      counter: r.counter,
+      time: r.time,
+      oldKey: b64(alice.spki),
+      newKey: b64(newSpki),
+      oldSignature: b64(pss(alice.priv, oldBytes)),
+      newSignature: b64(pss(priv, newBytes)),
+    },
+  };
+}
+
 export function computeVectors(inputs: Inputs): Record<string, unknown> {
   const party = (p: { username: string; privateKey: string }): Party => {
     const priv = crypto.createPrivateKey({
@@ -541,6 +574,7 @@ export function computeVectors(inputs: Inputs): Record<string, unknown> {
     },
     credentials,
     group: groupVector(inputs, alice, bob),
+    rotation: rotationVector(inputs, alice),
   };
 }
 

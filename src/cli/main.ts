@@ -1,4 +1,5 @@
 import { passwdCommand } from './commands/passwd-command.js';
+import { rotateKeyCommand } from './commands/rotate-key-command.js';
 import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { loginCommand, registerCommand } from './commands/account-commands.js';
@@ -145,6 +146,15 @@ export function buildProgram(json = false): Command {
     )
     .action(async () => {
       await passwdCommand(ctx);
+    });
+
+  program
+    .command('rotate-key')
+    .description(
+      'replace this account’s key pair; contacts accept the new one because the old key signs it',
+    )
+    .action(async () => {
+      await rotateKeyCommand(ctx);
     });
 
   program

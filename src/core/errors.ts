@@ -30,6 +30,11 @@ export const ERROR_CODES = [
   'GROUP_FULL',
   'GROUP_SENDER_REMOVED',
   'GROUP_KEY_MISMATCH',
+  'ROTATION_OLD_SIGNATURE_INVALID',
+  'ROTATION_NEW_SIGNATURE_INVALID',
+  'ROTATION_IDENTIFIER_MISMATCH',
+  'ROTATION_CHAIN_BROKEN',
+  'ROTATION_ROLLED_BACK',
 ] as const;
 
 /** One failure of the protocol, as named on the wire and in docs/protocol.md. */
@@ -193,6 +198,31 @@ export class GroupSenderRemovedError extends MetaChatError {
 /** A member's key that is not the one the group log names for it (a substituted or changed key). */
 export class GroupKeyMismatchError extends MetaChatError {
   override readonly code = 'GROUP_KEY_MISMATCH';
+}
+
+/** A key rotation statement (docs/protocol.md 5b) that the replaced key did not sign. */
+export class RotationOldSignatureInvalidError extends MetaChatError {
+  override readonly code = 'ROTATION_OLD_SIGNATURE_INVALID';
+}
+
+/** A key rotation statement that the new key did not sign (nobody proved holding it). */
+export class RotationNewSignatureInvalidError extends MetaChatError {
+  override readonly code = 'ROTATION_NEW_SIGNATURE_INVALID';
+}
+
+/** A key rotation statement made for another identifier than the one it was served for. */
+export class RotationIdentifierMismatchError extends MetaChatError {
+  override readonly code = 'ROTATION_IDENTIFIER_MISMATCH';
+}
+
+/** Rotation statements that do not lead, link by link and counter by counter, from one key to another. */
+export class RotationChainBrokenError extends MetaChatError {
+  override readonly code = 'ROTATION_CHAIN_BROKEN';
+}
+
+/** A key (or a rotation chain) older than one already seen: a replaced key served again. */
+export class RotationRolledBackError extends MetaChatError {
+  override readonly code = 'ROTATION_ROLLED_BACK';
 }
 
 /** Refusals that only the relay reports; each is one failure with its own code. */

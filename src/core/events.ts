@@ -7,6 +7,13 @@ import { z } from 'zod';
 import { authNonceSchema, authProofSchema } from './auth.js';
 import type { WireError } from './errors.js';
 import { publicKeySchema } from './keys.js';
+import {
+  replacedKeysSchema,
+  rotationChainSchema,
+  type KeyRotation,
+  type ReplacedKey,
+} from './key-rotation.js';
+import type { RotateKeyRequest } from './rotate-key-request.js';
 import { packetSchema } from './packet.js';
 import { kdfParamsSchema, type KdfParams, KDF_SUBKEY_BYTES } from './password-keys.js';
 import type { Packet } from './packet.js';
@@ -124,13 +131,18 @@ export interface ClientToServerEvents {
         publicKey: string;
         wrappedPrivateKey: WrappedPrivateKey;
         credentials?: CredentialsStatement;
+        replacedKeys?: ReplacedKey[];
       }>,
     ) => void,
   ) => void;
   'change-password': (request: ChangePasswordRequest, ack: (response: Ack) => void) => void;
+  'rotate-key': (request: RotateKeyRequest, ack: (response: Ack) => void) => void;
   challenge: (ack: (response: Ack<{ nonce: string }>) => void) => void;
   authenticate: (request: AuthenticateRequest, ack: (response: Ack) => void) => void;
-  key: (request: KeyRequest, ack: (response: Ack<{ publicKey: string }>) => void) => void;
+  key: (
+    request: KeyRequest,
+    ack: (response: Ack<{ publicKey: string; rotations?: KeyRotation[] }>) => void,
+  ) => void;
   send: (
     packet: Packet,
     ack: (response: Ack<{ seq: number; serverTime: number; duplicate: boolean }>) => void,
@@ -198,9 +210,15 @@ export const loginResultSchema = z.strictObject({
   wrappedPrivateKey: wrappedPrivateKeySchema,
   /** The signed statement of the last password change; absent until the first. */
   credentials: credentialsStatementSchema.optional(),
+  /** The account's replaced key pairs, wrapped, newest first; absent until the first rotation. */
+  replacedKeys: replacedKeysSchema.optional(),
 });
 export const challengeResultSchema = z.strictObject({ nonce: authNonceSchema });
-export const keyResultSchema = z.strictObject({ publicKey: publicKeySchema });
+export const keyResultSchema = z.strictObject({
+  publicKey: publicKeySchema,
+  /** The newest key rotation statements, oldest first, the last one introducing `publicKey`. */
+  rotations: rotationChainSchema.optional(),
+});
 export const sendResultSchema = z.strictObject({
   seq: seqSchema,
   serverTime: timestampSchema,

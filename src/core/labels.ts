@@ -19,4 +19,6 @@ export const LABELS = {
   groupMeta: 'MetaChat-v1/group-meta',
   groupMessage: 'MetaChat-v1/group-message',
   groupMessageHeader: 'MetaChat-v1/group-message-header',
+  keyRotationOld: 'MetaChat-v1/key-rotation-old',
+  keyRotationNew: 'MetaChat-v1/key-rotation-new',
 } as const;

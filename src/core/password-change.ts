@@ -10,6 +10,7 @@ import {
   kdfParamsSchema,
   type KdfParams,
 } from './password-keys.js';
+import { replacedKeysSchema } from './key-rotation.js';
 import { wrappedPrivateKeySchema, type WrappedPrivateKey } from './private-key-wrap.js';
 import { RSA_BYTES, pssSign, pssVerify } from './rsa.js';
 import { base64Bytes, identifierSchema, parseWire } from './schemas.js';
@@ -39,6 +40,8 @@ export const changePasswordRequestSchema = z.strictObject({
   loginProof: base64Bytes(KDF_SUBKEY_BYTES),
   oldLoginProof: base64Bytes(KDF_SUBKEY_BYTES),
   statement: credentialsStatementSchema,
+  /** The account's replaced keys (section 5b), wrapped again under the new password: every one kept. */
+  replacedKeys: replacedKeysSchema.optional(),
 });
 
 /** A `change-password` request. */

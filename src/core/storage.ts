@@ -3,6 +3,7 @@ import type { GroupEntry } from './group-entry.js';
 import type { GroupHead } from './group-log.js';
 import type { KdfParams } from './password-keys.js';
 import type { Packet } from './packet.js';
+import type { KeyRotation, ReplacedKey } from './key-rotation.js';
 import type { CredentialsStatement } from './password-change.js';
 import type { WrappedPrivateKey } from './private-key-wrap.js';
 
@@ -17,12 +18,22 @@ export interface UserRecord {
   readonly createdAt: number;
   /** The signed statement of the last password change or KDF upgrade; absent until the first. */
   readonly credentials?: CredentialsStatement | undefined;
+  /** The newest key rotation statements (at most MAX_KEPT_ROTATIONS), oldest first; absent until the first. */
+  readonly rotations?: readonly KeyRotation[] | undefined;
+  /** Replaced key pairs, wrapped like the current one, newest first (at most MAX_KEPT_ROTATIONS). */
+  readonly replacedKeys?: readonly ReplacedKey[] | undefined;
 }
 
 /** What a password change or KDF upgrade replaces in a key directory entry. */
 export type NewCredentials = Pick<
   UserRecord,
-  'kdf' | 'wrappedPrivateKey' | 'loginProofHash' | 'credentials'
+  'kdf' | 'wrappedPrivateKey' | 'loginProofHash' | 'credentials' | 'replacedKeys'
+>;
+
+/** What a key rotation replaces in a key directory entry. */
+export type RotatedKey = Pick<
+  UserRecord,
+  'publicKey' | 'wrappedPrivateKey' | 'credentials' | 'rotations' | 'replacedKeys'
 >;
 
 /** The key directory, declared here so the relay logic never depends on how it is stored. */
@@ -32,13 +43,22 @@ export interface KeyDirectory {
   /** Adds a user; resolves false if the identifier is taken, true once durably stored. */
   create(record: UserRecord): Promise<boolean>;
   /**
-   * Replaces the credentials if the stored proof hash is still `expectedProofHash` (compare and
-   * set, so two concurrent changes cannot both win); resolves true once durably stored.
+   * Replaces the credentials if the stored proof hash and public key are still the expected ones
+   * (compare and set, so two concurrent changes cannot both win); resolves true once durably stored.
    */
   replaceCredentials(
     identifier: string,
-    expectedProofHash: string,
+    expected: { publicKey: string; loginProofHash: string },
     next: NewCredentials,
+  ): Promise<boolean>;
+  /**
+   * Replaces the key pair if the stored public key and proof hash are still the expected ones
+   * (compare and set); resolves true once durably stored.
+   */
+  rotateKey(
+    identifier: string,
+    expected: { publicKey: string; loginProofHash: string },
+    next: RotatedKey,
   ): Promise<boolean>;
   /** How many users are registered. */
   count(): Promise<number>;

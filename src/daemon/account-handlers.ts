@@ -147,6 +147,7 @@ async function checkLogin(
     publicKey: record.publicKey,
     wrappedPrivateKey: record.wrappedPrivateKey,
     ...(record.credentials === undefined ? {} : { credentials: record.credentials }),
+    ...(record.replacedKeys === undefined ? {} : { replacedKeys: [...record.replacedKeys] }),
   };
 }
 

@@ -75,11 +75,27 @@ export async function changePassword(
       'The change was made against other credentials than the stored ones; try again.',
     );
   }
-  const replaced = await ctx.keys.replaceCredentials(request.identifier, record.loginProofHash, {
+  // The replaced keys (section 5b) are wrapped under the password too: each must come re-wrapped.
+  const stored = record.replacedKeys ?? [];
+  const rewrapped = request.replacedKeys ?? [];
+  if (
+    rewrapped.length !== stored.length ||
+    rewrapped.some((key, i) => {
+      const kept = stored[i];
+      return kept?.publicKey !== key.publicKey || kept.replacedAt !== key.replacedAt;
+    })
+  ) {
+    throw new RelayError(
+      'STALE_CREDENTIALS',
+      'The change does not carry every replaced key of the account wrapped again; log in again, then retry.',
+    );
+  }
+  const replaced = await ctx.keys.replaceCredentials(request.identifier, record, {
     kdf,
     wrappedPrivateKey: request.wrappedPrivateKey,
     loginProofHash,
     credentials: request.statement,
+    ...(stored.length === 0 ? {} : { replacedKeys: rewrapped }),
   });
   if (!replaced) {
     throw new RelayError(

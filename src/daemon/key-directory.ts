@@ -7,9 +7,12 @@ import {
   isIdentifier,
   kdfParamsSchema,
   RelayError,
+  replacedKeysSchema,
+  rotationChainSchema,
   wrappedPrivateKeySchema,
   type KeyDirectory,
   type NewCredentials,
+  type RotatedKey,
   type UserRecord,
 } from '../core/index.js';
 import {
@@ -45,6 +48,8 @@ export const userRecordSchema = z.strictObject({
   loginProofHash: z.string().regex(/^[0-9a-f]{64}$/),
   createdAt: z.number().int().min(0),
   credentials: credentialsStatementSchema.optional(),
+  rotations: rotationChainSchema.optional(),
+  replacedKeys: replacedKeysSchema.optional(),
 });
 
 /**
@@ -112,15 +117,36 @@ export class FileKeyDirectory implements KeyDirectory {
     return created;
   }
 
-  async replaceCredentials(
+  replaceCredentials(
     identifier: string,
-    expectedProofHash: string,
+    expected: { publicKey: string; loginProofHash: string },
     next: NewCredentials,
+  ): Promise<boolean> {
+    return this.replace(identifier, expected, next);
+  }
+
+  rotateKey(
+    identifier: string,
+    expected: { publicKey: string; loginProofHash: string },
+    next: RotatedKey,
+  ): Promise<boolean> {
+    return this.replace(identifier, expected, next);
+  }
+
+  /** Rewrites an entry if its key and proof hash are still the expected ones, with nothing between. */
+  private replace(
+    identifier: string,
+    expected: { publicKey: string; loginProofHash: string },
+    next: Partial<UserRecord>,
   ): Promise<boolean> {
     // One change at a time per directory: the compare and the write happen with nothing between.
     const run = this.writing.then(async () => {
       const current = await this.get(identifier);
-      if (current?.loginProofHash !== expectedProofHash) return false;
+      if (
+        current?.publicKey !== expected.publicKey ||
+        current.loginProofHash !== expected.loginProofHash
+      )
+        return false;
       const checked = userRecordSchema.parse({ ...current, ...next });
       try {
         await writeFileAtomic(this.pathOf(identifier), JSON.stringify(checked));

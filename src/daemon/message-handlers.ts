@@ -8,13 +8,21 @@ import {
   RelayError,
   syncRequestSchema,
   verifyParsedPacketSignature,
+  type KeyRotation,
   type Packet,
   type PacketPage,
   type PairState,
   type StoredPacket,
   type StoredRecord,
 } from '../core/index.js';
-import { publicKeyOf, roomOf, viewsOf, type RelayContext, type Session } from './relay-context.js';
+import {
+  publicKeyOf,
+  roomOf,
+  viewsOf,
+  withCurrentKey,
+  type RelayContext,
+  type Session,
+} from './relay-context.js';
 
 /** Page sizes when the client does not ask for one. */
 const DEFAULT_SYNC_LIMIT = 100;
@@ -33,13 +41,16 @@ export async function key(
   ctx: RelayContext,
   session: Session,
   input: unknown,
-): Promise<{ publicKey: string }> {
+): Promise<{ publicKey: string; rotations?: KeyRotation[] }> {
   me(session);
   const { identifier } = parseWire(keyRequestSchema, input, 'key');
   const record = await ctx.keys.get(identifier);
   if (!record)
     throw new RelayError('UNKNOWN_IDENTIFIER', 'No user is registered under this identifier.');
-  return { publicKey: record.publicKey };
+  // The rotation statements travel with the key, so a peer that pinned an older one can follow.
+  return record.rotations === undefined
+    ? { publicKey: record.publicKey }
+    : { publicKey: record.publicKey, rotations: [...record.rotations] };
 }
 
 /**
@@ -69,10 +80,11 @@ export async function send(
   if (earlier && samePacket(earlier.packet, packet)) {
     return { seq: earlier.seqFrom, serverTime: earlier.serverTime, duplicate: true };
   }
-  const senderKey = await publicKeyOf(ctx, sender);
-  if (!senderKey)
-    throw new RelayError('UNKNOWN_IDENTIFIER', 'The sender is not registered on this relay.');
-  verifyParsedPacketSignature(packet, senderKey);
+  await withCurrentKey(ctx, sender, (senderKey) => {
+    if (!senderKey)
+      throw new RelayError('UNKNOWN_IDENTIFIER', 'The sender is not registered on this relay.');
+    verifyParsedPacketSignature(packet, senderKey);
+  });
   const { record, duplicate, pair } = await ctx.store.append(packet, Date.now());
   if (record.packet.from !== sender || (duplicate && record.packet.sig !== packet.sig)) {
     throw new RelayError(

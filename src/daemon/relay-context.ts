@@ -131,3 +131,25 @@ export async function viewsOf(
   }
   return views;
 }
+
+/**
+ * Runs a signature check with an identifier's cached key; if it fails, reads the entry again and,
+ * when its key is another one (replaced by `rotate-key`, on this daemon or another of the same
+ * database), caches that one and checks again. A forged signature costs one more lookup.
+ */
+export async function withCurrentKey(
+  ctx: RelayContext,
+  identifier: string,
+  check: (key: PublicKey | undefined) => void,
+): Promise<void> {
+  const key = await publicKeyOf(ctx, identifier);
+  try {
+    check(key);
+  } catch (error) {
+    const record = await ctx.keys.get(identifier);
+    if (record === undefined || record.publicKey === key?.encoded) throw error;
+    const current = importPublicKey(record.publicKey);
+    ctx.publicKeys.set(identifier, current);
+    check(current);
+  }
+}

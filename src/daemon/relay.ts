@@ -6,6 +6,7 @@ import { MAX_PACKET_BYTES, MetaChatError, RelayError, toWireError } from '../cor
 import { login, prelogin, register } from './account-handlers.js';
 import type { DaemonConfig } from './config.js';
 import { changePassword } from './credentials-handlers.js';
+import { rotateKey } from './rotate-key-handler.js';
 import { connectionGuard, dropConnection } from './connection-guard.js';
 import { groupAppend, groupLog } from './group-handlers.js';
 import { history, key, receipt, send, sync } from './message-handlers.js';
@@ -39,6 +40,7 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
     'change-password': changePassword,
     'group-append': groupAppend,
     'group-log': groupLog,
+    'rotate-key': rotateKey,
   }),
 );
 

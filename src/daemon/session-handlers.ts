@@ -8,7 +8,7 @@ import {
   MalformedInputError,
   type PresenceUpdate,
 } from '../core/index.js';
-import { publicKeyOf, roomOf, type RelayContext, type Session } from './relay-context.js';
+import { roomOf, withCurrentKey, type RelayContext, type Session } from './relay-context.js';
 
 /** `challenge`: a fresh nonce for this socket, good for one authentication attempt. */
 export function challenge(
@@ -60,13 +60,14 @@ async function bind(
   nonce: string,
   proof: string,
 ): Promise<void> {
-  const key = await publicKeyOf(ctx, identifier);
   try {
-    if (!key)
-      throw new AuthProofInvalidError(
-        'Authentication failed: the proof does not match this identifier’s registered key.',
-      );
-    verifyAuthProof(key, identifier, nonce, proof);
+    await withCurrentKey(ctx, identifier, (key) => {
+      if (!key)
+        throw new AuthProofInvalidError(
+          'Authentication failed: the proof does not match this identifier’s registered key.',
+        );
+      verifyAuthProof(key, identifier, nonce, proof);
+    });
   } catch (error) {
     session.authFailures++;
     if (session.authFailures >= ctx.limits.authFailuresPerConnection) {

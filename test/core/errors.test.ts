@@ -4,8 +4,11 @@ import {
   assertPasswordAcceptable,
   base64ToBytes,
   bytesToBase64,
+  followRotations,
   signCredentials,
+  signKeyRotation,
   verifyCredentials,
+  verifyKeyRotation,
   createAuthProof,
   ERROR_CODES,
   identifierFromUsername,
@@ -59,6 +62,14 @@ const credentialsFields = {
   previousProofHash: '11'.repeat(32),
 };
 const aliceCredentialsSignature = signCredentials(alice.keyPair.privateKey, credentialsFields);
+/** Alice hands her identifier over to Bob's key pair (any other key pair would do). */
+const rotation = signKeyRotation(
+  alice.identifier,
+  1,
+  1_700_000_000_000,
+  alice.keyPair,
+  bob.keyPair,
+);
 const asBob = (p: unknown) =>
   openPacket({
     packet: p,
@@ -129,6 +140,22 @@ const triggers: Record<ErrorCode, () => unknown> = {
   KDF_ABOVE_CEILING: () => parseKdfParams({ ...kdf, iterations: 2 ** 40 }),
   CREDENTIALS_SIGNATURE_INVALID: () =>
     verifyCredentials(bob.keyPair.publicKey, credentialsFields, aliceCredentialsSignature),
+  ROTATION_OLD_SIGNATURE_INVALID: () =>
+    verifyKeyRotation({ ...rotation, oldSignature: rotation.newSignature }, alice.identifier),
+  ROTATION_NEW_SIGNATURE_INVALID: () =>
+    verifyKeyRotation({ ...rotation, newSignature: rotation.oldSignature }, alice.identifier),
+  ROTATION_IDENTIFIER_MISMATCH: () => verifyKeyRotation(rotation, bob.identifier),
+  ROTATION_CHAIN_BROKEN: () =>
+    followRotations(alice.identifier, bob.keyPair.publicKey, alice.keyPair.publicKey, [rotation]),
+  ROTATION_ROLLED_BACK: () =>
+    followRotations(
+      alice.identifier,
+      alice.keyPair.publicKey,
+      bob.keyPair.publicKey,
+      [rotation],
+      [],
+      2,
+    ),
   CREDENTIALS_ROLLED_BACK: () =>
     checkServedCredentials(
       {

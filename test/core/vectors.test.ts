@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { constants, verify } from 'node:crypto';
 import {
   authSigningBytes,
   base64ToBytes,
@@ -19,6 +20,12 @@ import {
   importPrivateKey,
   importPublicKey,
   InvalidUsernameError,
+  keyPairFromPrivate,
+  LABELS,
+  RotationOldSignatureInvalidError,
+  rotationSigningBytes,
+  signKeyRotation,
+  verifyKeyRotation,
   normalizeUsername,
   openPacket,
   packetHeaderAad,
@@ -99,6 +106,24 @@ function fixedRandom(inputs: SealedVector['inputs']): RandomSource {
   };
 }
 
+interface RotationVector {
+  identifier: string;
+  newPrivateKey: string;
+  oldFingerprint: string;
+  newFingerprint: string;
+  oldSigningBytes: string;
+  newSigningBytes: string;
+  statement: {
+    identifier: string;
+    counter: number;
+    time: number;
+    oldKey: string;
+    newKey: string;
+    oldSignature: string;
+    newSignature: string;
+  };
+}
+
 describe('test vectors', () => {
   it('are what the independent generator produces from the committed inputs', () => {
     const fresh = computeVectors(readInputs()) as {
@@ -120,6 +145,12 @@ describe('test vectors', () => {
     const { signature: _s, ...credentials } = readVector('credentials') as CredentialsVector;
     const { signature: _f, ...freshCredentials } = fresh['credentials'] as CredentialsVector;
     expect(credentials).toEqual(freshCredentials);
+    const { statement, ...rotation } = readVector('rotation') as RotationVector;
+    const { statement: freshStatement, ...freshRotation } = fresh['rotation'] as RotationVector;
+    expect(rotation).toEqual(freshRotation);
+    const { oldSignature: _o, newSignature: _n, ...signed } = statement;
+    const { oldSignature: _fo, newSignature: _fn, ...freshSigned } = freshStatement;
+    expect(signed).toEqual(freshSigned);
   });
 
   it('identity: normalization and identifiers', () => {
@@ -254,5 +285,57 @@ describe('test vectors', () => {
     expect(() =>
       verifyCredentials(alice, { ...fields, generation: vector.generation - 1 }, vector.signature),
     ).toThrow(CredentialsSignatureInvalidError);
+  });
+
+  it('rotation: a key rotation statement, its two signed byte strings and signatures', () => {
+    const vector = readVector('rotation') as RotationVector;
+    const { statement } = vector;
+    const oldKey = importPublicKey(statement.oldKey);
+    const newPair = keyPairFromPrivate(importPrivateKey(base64ToBytes(vector.newPrivateKey)));
+    expect(statement.oldKey).toBe(keys.alice.publicKey);
+    expect(statement.newKey).toBe(newPair.publicKey.encoded);
+    expect(oldKey.fingerprint).toBe(vector.oldFingerprint);
+    expect(newPair.publicKey.fingerprint).toBe(vector.newFingerprint);
+    const fields = {
+      identifier: vector.identifier,
+      counter: statement.counter,
+      time: statement.time,
+      oldKey,
+      newKey: newPair.publicKey,
+    };
+    expect(bytesToHex(rotationSigningBytes(LABELS.keyRotationOld, fields))).toBe(
+      vector.oldSigningBytes,
+    );
+    expect(bytesToHex(rotationSigningBytes(LABELS.keyRotationNew, fields))).toBe(
+      vector.newSigningBytes,
+    );
+    expect(verifyKeyRotation(statement, vector.identifier).newKey.encoded).toBe(statement.newKey);
+    // The two signatures are under distinct labels: swapped, neither verifies.
+    expect(() =>
+      verifyKeyRotation(
+        {
+          ...statement,
+          oldSignature: statement.newSignature,
+          newSignature: statement.oldSignature,
+        },
+        vector.identifier,
+      ),
+    ).toThrow(RotationOldSignatureInvalidError);
+    // What core signs, the generator's reading of the spec accepts (and the reverse, above).
+    const mine = signKeyRotation(
+      vector.identifier,
+      statement.counter,
+      statement.time,
+      keyPairFromPrivate(importPrivateKey(base64ToBytes(keys.alice.privateKey))),
+      newPair,
+    );
+    expect(
+      verify(
+        'sha256',
+        hexToBytes(vector.oldSigningBytes),
+        { key: oldKey.keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+        base64ToBytes(mine.oldSignature),
+      ),
+    ).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ const VECTOR_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'vectors'
 
 /** Reads one committed vector file as untyped JSON; each test narrows what it uses. */
 export function readVector(
-  name: 'identity' | 'keys' | 'password' | 'packet' | 'auth' | 'credentials' | 'group',
+  name: 'identity' | 'keys' | 'password' | 'packet' | 'auth' | 'credentials' | 'group' | 'rotation',
 ): unknown {
   return JSON.parse(readFileSync(join(VECTOR_DIR, `${name}.json`), 'utf8'));
 }

@@ -30,6 +30,8 @@ export async function passwdCommand(ctx: CliContext): Promise<void> {
       kdf: prepared.kdf,
       credentialsGeneration: prepared.generation,
     });
+    if (prepared.replacedKeys.length > 0)
+      session.profile.replacedKeys = prepared.replacedKeys.map((key) => key.wrapped);
     return prepared.generation;
   });
   ctx.print(`Password changed. ${OTHER_DEVICES_NOTE}`, {

@@ -1,5 +1,6 @@
 import type { CliContext } from '../cli-context.js';
 import { flushOutbox } from '../outgoing/outbox-flush.js';
+import { onKeyReplaced } from '../profile/key-replacements.js';
 import { saveProfile } from '../profile/profile.js';
 import type { ConnectOptions, RelayClient } from '../relay/relay-client.js';
 import { openSession, type Session } from '../relay/session.js';
@@ -34,6 +35,9 @@ export async function withSession<T>(
     reconnect,
     beforeAuthenticate,
   );
+  onKeyReplaced(session.profile, (line) => {
+    process.stderr.write(`metachat: ${line}\n`);
+  });
   try {
     const { sent, refused } = await flushOutbox(session);
     reportFlush(sent, refused);

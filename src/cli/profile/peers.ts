@@ -7,6 +7,7 @@ import {
 } from '../../core/index.js';
 import { KeyChangedError, UnknownPeerError } from '../cli-errors.js';
 import { peerLabel } from '../stream/peer-label.js';
+import { followPeerRotation, replacedKeysOf, type ReplacedPeerKey } from './key-replacements.js';
 import type { Profile } from './profile.js';
 import type { RelayClient } from '../relay/relay-client.js';
 
@@ -64,7 +65,8 @@ export async function peerKey(
   address: PeerAddress,
 ): Promise<PublicKey> {
   if (address.identifier === profile.identifier) return importPublicKey(profile.publicKey);
-  const served = importPublicKey(await client.key(address.identifier));
+  const lookup = await client.lookup(address.identifier);
+  const served = importPublicKey(lookup.publicKey);
   let peer = profile.peers[address.identifier] ?? {};
   if (address.fingerprint !== undefined && served.fingerprint !== address.fingerprint) {
     throw new KeyChangedError(
@@ -77,13 +79,29 @@ export async function peerKey(
     );
   }
   if (peer.publicKey !== undefined && peer.publicKey !== served.encoded) {
+    // A key replaced with a rotation the pinned key signed is followed, and said so; else, as ever, a change.
+    const name = peerLabel(profile, address.identifier).name;
+    const pinned = { ...peer, publicKey: peer.publicKey };
+    const refused = followPeerRotation(
+      profile,
+      address.identifier,
+      pinned,
+      served,
+      lookup.rotations,
+      name,
+    );
+    if (refused === null) return served;
+    const why =
+      lookup.rotations.length > 0 || refused.code === 'ROTATION_ROLLED_BACK'
+        ? ` The relay's key rotation statements do not count (${refused.code}): ${refused.message}`
+        : '';
     if (peer.changedKey !== served.encoded) {
       // A key nobody has looked at yet: `verify` must show it before `--trust` can accept it.
       const { shownKey: _stale, ...rest } = peer;
       profile.peers[address.identifier] = { ...rest, changedKey: served.encoded };
     }
     throw new KeyChangedError(
-      `WARNING: the key of ${peerLabel(profile, address.identifier).name} changed. Nothing was sent. Compare safety numbers with "metachat verify", then accept with --trust.`,
+      `WARNING: the key of ${name} changed. Nothing was sent. Compare safety numbers with "metachat verify", then accept with --trust.${why}`,
     );
   }
   if (peer.publicKey === served.encoded && peer.changedKey !== undefined) {
@@ -142,6 +160,8 @@ export function strangerPins(profile: Profile): { pinned: number; refused: numbe
 /** The key a packet's sender has, and how to pin it once a packet verified with it. */
 export interface SenderKey {
   readonly key: PublicKey;
+  /** Keys the sender replaced: a packet dated before the rotation may be signed by one. */
+  readonly replaced?: readonly ReplacedPeerKey[];
   /** Pins the key at first contact (within the run's and the profile's bounds); a no-op otherwise. */
   readonly pin: () => void;
 }
@@ -159,7 +179,8 @@ export async function senderKey(
 ): Promise<SenderKey> {
   const none = () => undefined;
   if (identifier === profile.identifier || profile.peers[identifier]?.publicKey !== undefined) {
-    return { key: await peerKey(client, profile, { identifier }), pin: none };
+    const key = await peerKey(client, profile, { identifier });
+    return { key, replaced: replacedKeysOf(profile, identifier), pin: none };
   }
   const served = importPublicKey(await client.key(identifier));
   return {

@@ -8,7 +8,15 @@ export class ProfileReplacedError extends Error {
 }
 
 /** The fields that decide which key a peer's messages are sealed to and checked against. */
-const TRUST_FIELDS = ['publicKey', 'changedKey', 'shownKey', 'verified', 'disputed'] as const;
+const TRUST_FIELDS = [
+  'publicKey',
+  'changedKey',
+  'shownKey',
+  'verified',
+  'disputed',
+  'replacedKeys',
+  'rotation',
+] as const;
 type Trust = Pick<PeerRecord, (typeof TRUST_FIELDS)[number]>;
 
 function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Pick<T, K> {
@@ -57,6 +65,8 @@ function mergeTrust(base: Trust, mine: Trust, theirs: Trust): Trust {
       changedKey: theirs.changedKey ?? mine.changedKey,
       verified: mine.verified === true || theirs.verified === true ? true : undefined,
       disputed: stillDisputed ? true : undefined,
+      replacedKeys: mine.replacedKeys ?? theirs.replacedKeys,
+      rotation: mine.rotation ?? theirs.rotation,
     });
   }
   if (mineDecided !== theirsDecided) {
@@ -159,5 +169,8 @@ export function mergeProfiles(base: Profile, mine: Profile, theirs: Profile): Pr
   if (recentPackets.length > 0) merged.recentPackets = recentPackets;
   if (credentials.credentialsGeneration !== undefined)
     merged.credentialsGeneration = credentials.credentialsGeneration;
+  // Replaced keys are wrapped under the same password as the current key: they go together.
+  if (credentials.replacedKeys === undefined) delete merged.replacedKeys;
+  else merged.replacedKeys = credentials.replacedKeys;
   return merged;
 }

@@ -4,7 +4,10 @@ import { z } from 'zod';
 import {
   identifierSchema,
   kdfParamsSchema,
+  MAX_KEPT_ROTATIONS,
   packetIdSchema,
+  replacedKeysSchema,
+  timestampSchema,
   publicKeySchema,
   wrappedPrivateKeySchema,
 } from '../../core/index.js';
@@ -24,6 +27,16 @@ const peerSchema = z.strictObject({
   /** Two processes of this device pinned or accepted different keys: only `verify --trust` settles it. */
   disputed: z.literal(true).optional(),
   helloSent: z.boolean().optional(),
+  /**
+   * Keys the peer replaced with a signed rotation this device followed (newest first), with the
+   * time of the rotation: packets signed by one and dated before it still verify.
+   */
+  replacedKeys: z
+    .array(z.strictObject({ publicKey: publicKeySchema, until: timestampSchema }))
+    .max(MAX_KEPT_ROTATIONS)
+    .optional(),
+  /** The counter of the peer's last key rotation this device followed. */
+  rotation: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   /** The user compared safety numbers (`verify --trust`) or gave the fingerprint with the address. */
   verified: z.boolean().optional(),
   readUpTo: z.number().int().min(0).optional(),
@@ -40,6 +53,8 @@ export const profileSchema = z.strictObject({
   kdf: kdfParamsSchema,
   /** Generation of the newest signed credentials statement this device saw (0: none yet). */
   credentialsGeneration: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** This account's replaced key pairs, wrapped like the current one (newest first). */
+  replacedKeys: replacedKeysSchema.optional(),
   shareUsername: z.boolean(),
   /** Ring the terminal bell on a new message in the TUI (default on). */
   bell: z.boolean().optional(),

@@ -26,6 +26,11 @@ import {
 } from '../../core/index.js';
 import { WrappedKeyRejectedError } from '../cli-errors.js';
 import { kdfTargetIterations } from './kdf-target.js';
+import {
+  rewrapReplacedKeys,
+  unwrapReplacedKeys,
+  type UnlockedReplacedKey,
+} from './replaced-keys.js';
 import type { Profile } from '../profile/profile.js';
 import type { RelayClient } from './relay-client.js';
 
@@ -39,6 +44,8 @@ export interface Account {
   readonly kdf: RegisterRequest['kdf'];
   /** Generation of the signed credentials statement in force (0: none yet). */
   readonly credentialsGeneration?: number;
+  /** Key pairs this account replaced (`rotate-key`), newest first: old messages open with them. */
+  readonly replacedKeys?: readonly UnlockedReplacedKey[];
 }
 
 /**
@@ -95,7 +102,10 @@ export async function loginAccount(
   const kdf = await client.prelogin(identifier);
   const keys = await derivePasswordKeys(password, identifier, kdf);
   const loginProof = bytesToBase64(keys.loginProof);
-  const { publicKey, wrappedPrivateKey, credentials } = await client.login(identifier, loginProof);
+  const { publicKey, wrappedPrivateKey, credentials, replacedKeys } = await client.login(
+    identifier,
+    loginProof,
+  );
   const privateKey = unwrapServedKey(wrappedPrivateKey, keys.keyEncryptionKey, identifier);
   const keyPair = assertKeyPairMatches(privateKey, importPublicKey(publicKey));
   const credentialsGeneration = checkServedCredentials(
@@ -109,6 +119,7 @@ export async function loginAccount(
     wrappedPrivateKey,
     kdf,
     credentialsGeneration,
+    replacedKeys: unwrapReplacedKeys(replacedKeys, keys.keyEncryptionKey, identifier),
   };
   return upgradeKdf(client, account, password);
 }
@@ -141,6 +152,7 @@ async function upgradeKdf(
     wrappedPrivateKey: change.wrappedPrivateKey,
     kdf: change.kdf,
     credentialsGeneration: change.generation,
+    replacedKeys: change.replacedKeys,
   };
 }
 
@@ -175,6 +187,9 @@ export function newProfile(account: Account, server: string, shareUsername: bool
     ...(account.credentialsGeneration
       ? { credentialsGeneration: account.credentialsGeneration }
       : {}),
+    ...(account.replacedKeys?.length
+      ? { replacedKeys: account.replacedKeys.map((key) => key.wrapped) }
+      : {}),
     shareUsername,
     seenUpTo: 0,
     peers: {},
@@ -187,6 +202,8 @@ export interface PreparedChange {
   readonly wrappedPrivateKey: WrappedPrivateKey;
   readonly kdf: KdfParams;
   readonly generation: number;
+  /** The replaced key pairs, wrapped again under the new password. */
+  readonly replacedKeys: readonly UnlockedReplacedKey[];
 }
 
 /**
@@ -223,6 +240,11 @@ export async function prepareCredentialsChange(
     loginProofHash: loginProofHashHex(loginProof),
     previousProofHash,
   });
+  const rewrapped = rewrapReplacedKeys(
+    account.replacedKeys ?? [],
+    next.keyEncryptionKey,
+    identifier,
+  );
   return {
     request: {
       identifier,
@@ -231,10 +253,15 @@ export async function prepareCredentialsChange(
       loginProof,
       oldLoginProof,
       statement: { generation, previousProofHash, signature },
+      ...(rewrapped.length === 0 ? {} : { replacedKeys: rewrapped }),
     },
     wrappedPrivateKey,
     kdf,
     generation,
+    replacedKeys: (account.replacedKeys ?? []).map((key, i) => ({
+      ...key,
+      wrapped: rewrapped[i] ?? key.wrapped,
+    })),
   };
 }
 

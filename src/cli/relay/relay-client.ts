@@ -28,7 +28,10 @@ import {
   type PacketPage,
   type PresenceUpdate,
   type PrivateKey,
+  type KeyRotation,
   type RegisterRequest,
+  type ReplacedKey,
+  type RotateKeyRequest,
   type StoredPacket,
   type WrappedPrivateKey,
 } from '../../core/index.js';
@@ -219,8 +222,14 @@ export class RelayClient {
     publicKey: string;
     wrappedPrivateKey: WrappedPrivateKey;
     credentials?: CredentialsStatement | undefined;
+    replacedKeys?: ReplacedKey[] | undefined;
   }> {
     return this.request('login', loginResultSchema, { identifier, loginProof });
+  }
+
+  /** Replaces the account's key pair (docs/protocol.md 5b); needs an authenticated connection. */
+  async rotateKey(request: RotateKeyRequest): Promise<void> {
+    await this.request('rotate-key', emptyResultSchema, request);
   }
 
   /** Replaces the password (or the KDF parameters) on the relay; needs an authenticated connection. */
@@ -236,7 +245,13 @@ export class RelayClient {
   }
 
   async key(identifier: string): Promise<string> {
-    return (await this.request('key', keyResultSchema, { identifier })).publicKey;
+    return (await this.lookup(identifier)).publicKey;
+  }
+
+  /** A user's key with the rotation statements served beside it (oldest first). */
+  async lookup(identifier: string): Promise<{ publicKey: string; rotations: KeyRotation[] }> {
+    const result = await this.request('key', keyResultSchema, { identifier });
+    return { publicKey: result.publicKey, rotations: result.rotations ?? [] };
   }
 
   async send(packet: Packet): Promise<{ seq: number; serverTime: number; duplicate: boolean }> {

@@ -5,6 +5,7 @@ import {
   unwrapPrivateKey,
 } from '../../core/index.js';
 import type { Account } from './account.js';
+import { unwrapReplacedKeys } from './replaced-keys.js';
 import { loadProfile, type Profile } from '../profile/profile.js';
 import { RelayClient, type ConnectOptions } from './relay-client.js';
 
@@ -31,6 +32,14 @@ export async function unlock(profile: Profile, password: string): Promise<Accoun
     keyPair,
     wrappedPrivateKey: profile.wrappedPrivateKey,
     kdf: profile.kdf,
+    ...(profile.credentialsGeneration === undefined
+      ? {}
+      : { credentialsGeneration: profile.credentialsGeneration }),
+    replacedKeys: unwrapReplacedKeys(
+      profile.replacedKeys,
+      keys.keyEncryptionKey,
+      profile.identifier,
+    ),
   };
 }
 

@@ -1,4 +1,5 @@
-import { MetaChatError, verifyPacketSignature, type PresenceUpdate } from '../../core/index.js';
+import { MetaChatError, type PresenceUpdate } from '../../core/index.js';
+import { verifySender } from './open-with-keys.js';
 import { KeyChangedError } from '../cli-errors.js';
 import { isWarning, readStored } from './messages.js';
 import { peerLabels } from './peer-label.js';
@@ -95,7 +96,7 @@ export async function scanInbox(
       } else {
         try {
           const sender = await senderKey(session.client, session.profile, packet.from);
-          verifyPacketSignature(packet, sender.key);
+          verifySender(packet, sender);
           sender.pin();
         } catch (error) {
           if (!isRefusal(error)) throw error;

@@ -1,4 +1,5 @@
-import { MetaChatError, openPacket, type StoredPacket } from '../../core/index.js';
+import { MetaChatError, parsePacket, type StoredPacket } from '../../core/index.js';
+import { openWithMyKeys, verifySender } from './open-with-keys.js';
 import { KeyChangedError } from '../cli-errors.js';
 import { senderKey, type SenderKey } from '../profile/peers.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
@@ -38,14 +39,12 @@ export async function readStored(
   const { packet } = stored;
   const base = { id: packet.id, seq: stored.seq };
   try {
-    const { key: publicKey, pin } = await keyFor(packet.from);
-    const opened = openPacket({
-      packet,
-      reader: {
-        identifier: session.account.identifier,
-        privateKey: session.account.keyPair.privateKey,
-      },
-      sender: { identifier: packet.from, publicKey },
+    const sender = await keyFor(packet.from);
+    const { pin } = sender;
+    const parsed = parsePacket(packet);
+    const opened = openWithMyKeys(session.account, parsed, {
+      identifier: packet.from,
+      publicKey: verifySender(parsed, sender),
     });
     pin();
     if (opened.body.type === 'hello') {

@@ -13,6 +13,7 @@ import {
   type PeerAddress,
 } from '../profile/peers.js';
 import { peerLabel, type PeerLabel } from '../stream/peer-label.js';
+import { onKeyReplaced, replacedKeysOf } from '../profile/key-replacements.js';
 import { ProfileReplacedError } from '../profile/profile-merge.js';
 import { saveProfile, type Profile } from '../profile/profile.js';
 import { RelayRefusedError, type RelayClient } from '../relay/relay-client.js';
@@ -99,6 +100,9 @@ export class ChatController {
         this.keys.clear();
         void this.outbox.flush();
       },
+    });
+    onKeyReplaced(this.session.profile, (line) => {
+      this.say(line, 'info', true);
     });
     const ctx: ChatContext = {
       session: this.session,
@@ -405,8 +409,10 @@ export class ChatController {
   private async senderKey(identifier: string): Promise<SenderKey> {
     const { profile } = this.session;
     const none = () => undefined;
-    if (identifier === profile.identifier || profile.peers[identifier]?.publicKey !== undefined)
-      return { key: await this.keyFor(identifier), pin: none };
+    if (identifier === profile.identifier || profile.peers[identifier]?.publicKey !== undefined) {
+      const key = await this.keyFor(identifier);
+      return { key, replaced: replacedKeysOf(profile, identifier), pin: none };
+    }
     const lookup = await senderKey(this.session.client, profile, identifier);
     return {
       key: lookup.key,

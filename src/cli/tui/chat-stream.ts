@@ -1,4 +1,5 @@
-import { MetaChatError, verifyPacketSignature, type StoredPacket } from '../../core/index.js';
+import { MetaChatError, type StoredPacket } from '../../core/index.js';
+import { verifySender } from '../stream/open-with-keys.js';
 import { KeyChangedError } from '../cli-errors.js';
 import { isWarning, readStored } from '../stream/messages.js';
 import { followStream, type StreamFollower, type StreamItem } from '../stream/stream-follower.js';
@@ -165,7 +166,7 @@ export class ChatStream {
     if (!live && !book.firstFrom(peer, stored) && !nameUnknown) {
       try {
         const sender = await this.ctx.senderKey(packet.from);
-        verifyPacketSignature(packet, sender.key);
+        verifySender(packet, sender);
         sender.pin();
         book.counted(peer, stored, session.profile);
       } catch (error) {

@@ -79,6 +79,19 @@ async function tallySource(
   return tally.finish(source.secret);
 }
 
+/** The users columns that may be NULL, as the key directory entry's absent fields. */
+function optionalColumns(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [column, field] of [
+    ['credentials', 'credentials'],
+    ['rotations', 'rotations'],
+    ['replaced_keys', 'replacedKeys'],
+  ] as const) {
+    if (row[column] !== null && row[column] !== undefined) out[field] = row[column];
+  }
+  return out;
+}
+
 /** Reads the database back in the tally's order, each row through its schema. */
 async function tallyTarget(client: pg.PoolClient): Promise<ImportSummary> {
   const tally = new ImportTally();
@@ -96,6 +109,7 @@ async function tallyTarget(client: pg.PoolClient): Promise<ImportSummary> {
           kdf: row['kdf'],
           loginProofHash: row['login_proof_hash'],
           createdAt: Number(row['created_at']),
+          ...optionalColumns(row),
         }),
       );
     if (rows.length < PAGE) break;
@@ -260,8 +274,10 @@ export async function importLowdb(dataDir: string, pool: pg.Pool): Promise<Impor
     }
     const users = source.users;
     await client.query(
-      `INSERT INTO users (identifier, public_key, wrapped_private_key, kdf, login_proof_hash, created_at, credentials)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[], $6::bigint[], $7::jsonb[])`,
+      `INSERT INTO users (identifier, public_key, wrapped_private_key, kdf, login_proof_hash, created_at, credentials,
+         rotations, replaced_keys)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[], $6::bigint[], $7::jsonb[],
+         $8::jsonb[], $9::jsonb[])`,
       [
         users.map((u) => u.identifier),
         users.map((u) => u.publicKey),
@@ -270,6 +286,8 @@ export async function importLowdb(dataDir: string, pool: pg.Pool): Promise<Impor
         users.map((u) => u.loginProofHash),
         users.map((u) => u.createdAt),
         users.map((u) => (u.credentials === undefined ? null : JSON.stringify(u.credentials))),
+        users.map((u) => (u.rotations === undefined ? null : JSON.stringify(u.rotations))),
+        users.map((u) => (u.replacedKeys === undefined ? null : JSON.stringify(u.replacedKeys))),
       ],
     );
     const expected = await tallySource(

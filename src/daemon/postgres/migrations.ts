@@ -150,4 +150,10 @@ CREATE TABLE group_seen (
 );
 `,
   },
+  {
+    version: 7,
+    name: 'key rotation',
+    // The newest key rotation statements and the replaced key pairs, wrapped (docs/protocol.md 5b).
+    sql: `ALTER TABLE users ADD COLUMN rotations jsonb, ADD COLUMN replaced_keys jsonb;`,
+  },
 ];

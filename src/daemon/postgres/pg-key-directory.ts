@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { KeyDirectory, NewCredentials, UserRecord } from '../../core/index.js';
+import type { KeyDirectory, NewCredentials, RotatedKey, UserRecord } from '../../core/index.js';
 import { userRecordSchema } from '../key-directory.js';
 import { StoreCorruptError } from '../store-corrupt-error.js';
 import { guarded } from './pool.js';
@@ -12,6 +12,8 @@ interface UserRow {
   login_proof_hash: string;
   created_at: string;
   credentials: unknown;
+  rotations: unknown;
+  replaced_keys: unknown;
 }
 
 /**
@@ -23,6 +25,11 @@ interface UserRow {
 const LOOKUP = `SELECT u.*, u.identifier = $1 AS found FROM users u
   WHERE u.identifier = ANY (ARRAY[$1, (SELECT min(identifier) FROM users)])
   ORDER BY found DESC LIMIT 1`;
+
+/** A JSON column's parameter: the value's text, or NULL for an absent one. */
+function jsonOrNull(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
 
 /** The key directory in the `users` table; shared by every daemon on the database. */
 export class PgKeyDirectory implements KeyDirectory {
@@ -42,6 +49,8 @@ export class PgKeyDirectory implements KeyDirectory {
       loginProofHash: row.login_proof_hash,
       createdAt: Number(row.created_at),
       ...(row.credentials === null ? {} : { credentials: row.credentials }),
+      ...(row.rotations === null ? {} : { rotations: row.rotations }),
+      ...(row.replaced_keys === null ? {} : { replacedKeys: row.replaced_keys }),
     });
     if (!parsed.success) throw new StoreCorruptError('users', 'a row does not match its schema');
     return row.found ? parsed.data : undefined;
@@ -68,20 +77,48 @@ export class PgKeyDirectory implements KeyDirectory {
 
   async replaceCredentials(
     identifier: string,
-    expectedProofHash: string,
+    expected: { publicKey: string; loginProofHash: string },
     next: NewCredentials,
   ): Promise<boolean> {
     const { rowCount } = await guarded(() =>
       this.pool.query(
-        `UPDATE users SET wrapped_private_key = $3, kdf = $4, login_proof_hash = $5, credentials = $6
-         WHERE identifier = $1 AND login_proof_hash = $2`,
+        `UPDATE users SET wrapped_private_key = $3, kdf = $4, login_proof_hash = $5, credentials = $6,
+           replaced_keys = coalesce($7, replaced_keys)
+         WHERE identifier = $1 AND login_proof_hash = $2 AND public_key = $8`,
         [
           identifier,
-          expectedProofHash,
+          expected.loginProofHash,
           JSON.stringify(next.wrappedPrivateKey),
           JSON.stringify(next.kdf),
           next.loginProofHash,
-          next.credentials === undefined ? null : JSON.stringify(next.credentials),
+          jsonOrNull(next.credentials),
+          jsonOrNull(next.replacedKeys),
+          expected.publicKey,
+        ],
+      ),
+    );
+    return rowCount === 1;
+  }
+
+  async rotateKey(
+    identifier: string,
+    expected: { publicKey: string; loginProofHash: string },
+    next: RotatedKey,
+  ): Promise<boolean> {
+    const { rowCount } = await guarded(() =>
+      this.pool.query(
+        `UPDATE users SET public_key = $4, wrapped_private_key = $5, credentials = $6,
+           rotations = $7, replaced_keys = $8
+         WHERE identifier = $1 AND public_key = $2 AND login_proof_hash = $3`,
+        [
+          identifier,
+          expected.publicKey,
+          expected.loginProofHash,
+          next.publicKey,
+          JSON.stringify(next.wrappedPrivateKey),
+          jsonOrNull(next.credentials),
+          jsonOrNull(next.rotations),
+          jsonOrNull(next.replacedKeys),
         ],
       ),
     );
