@@ -97,7 +97,9 @@ describe('mergeProfiles', () => {
     );
     expect(merged.peers[PEER]).toEqual({ publicKey: k1, changedKey: k2, disputed: true });
     // Even a relay serving the pinned key does not settle it: only verify --trust does.
-    const relay = { key: () => Promise.resolve(k1) } as unknown as RelayClient;
+    const relay = {
+      lookup: () => Promise.resolve({ publicKey: k1, rotations: [] }),
+    } as unknown as RelayClient;
     await expect(peerKey(relay, merged, { identifier: PEER })).rejects.toThrow(KeyChangedError);
   });
 
