@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { RelayClient, RelayUnreachableError } from '../../src/cli/relay/relay-client.js';
+import { newUser, sealText, startTestRelay } from '../support/relay-harness.js';
 
 let server: Server | undefined;
 
@@ -39,5 +40,27 @@ describe('RelayClient.connect', () => {
     const error = await RelayClient.connect(url, { timeoutMs: 300 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RelayUnreachableError);
     expect((error as Error).message).toMatch(/no answer in time/);
+  });
+});
+
+describe('RelayClient page reads', () => {
+  it('queues concurrent sync and history on one connection instead of colliding (no RATE_LIMITED)', async () => {
+    const relay = await startTestRelay();
+    try {
+      const reader = await newUser(relay.url, 'pagereader');
+      const peer = await newUser(relay.url, 'pagepeer');
+      for (let i = 0; i < 5; i++) await peer.client.send(sealText(peer, reader, `m${i}`));
+      const pages = await Promise.all([
+        reader.client.sync(0, 2),
+        reader.client.history(peer.identifier),
+        reader.client.sync(0),
+        reader.client.sync(2),
+      ]);
+      expect(pages.map((page) => page.packets.length)).toEqual([2, 5, 5, 3]);
+      reader.client.close();
+      peer.client.close();
+    } finally {
+      await relay.stop();
+    }
   });
 });

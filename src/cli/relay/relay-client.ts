@@ -191,6 +191,16 @@ export class RelayClient {
 
   private readonly invalidListeners: RelayEvents['invalid'][] = [];
 
+  /** The relay serves one page read (sync, history, group-log) per connection at a time. */
+  private pageReads: Promise<unknown> = Promise.resolve();
+
+  /** Queues a page read behind the one in flight, so two readers of one connection never collide. */
+  private onePage<T>(read: () => Promise<T>): Promise<T> {
+    const run = this.pageReads.then(read, read);
+    this.pageReads = run.catch(() => undefined);
+    return run;
+  }
+
   private async request<T>(event: string, result: z.ZodType<T>, payload?: unknown): Promise<T> {
     let response: unknown;
     try {
@@ -259,19 +269,19 @@ export class RelayClient {
   }
 
   async sync(after: number, limit?: number): Promise<PacketPage> {
-    return this.request(
-      'sync',
-      packetPageSchema,
-      limit === undefined ? { after } : { after, limit },
+    return this.onePage(() =>
+      this.request('sync', packetPageSchema, limit === undefined ? { after } : { after, limit }),
     );
   }
 
   async history(peer: string, before?: number, limit?: number): Promise<PacketPage> {
-    return this.request('history', packetPageSchema, {
-      peer,
-      ...(before === undefined ? {} : { before }),
-      ...(limit === undefined ? {} : { limit }),
-    });
+    return this.onePage(() =>
+      this.request('history', packetPageSchema, {
+        peer,
+        ...(before === undefined ? {} : { before }),
+        ...(limit === undefined ? {} : { limit }),
+      }),
+    );
   }
 
   /** Appends a signed entry to a group's log (a create starts the group). */
@@ -281,11 +291,13 @@ export class RelayClient {
 
   /** One page of a group's log from an entry index on. */
   async groupLog(group: string, from?: number, limit?: number): Promise<GroupLogPage> {
-    return this.request('group-log', groupLogPageSchema, {
-      group,
-      ...(from === undefined ? {} : { from }),
-      ...(limit === undefined ? {} : { limit }),
-    });
+    return this.onePage(() =>
+      this.request('group-log', groupLogPageSchema, {
+        group,
+        ...(from === undefined ? {} : { from }),
+        ...(limit === undefined ? {} : { limit }),
+      }),
+    );
   }
 
   async receipt(upTo: number): Promise<void> {
