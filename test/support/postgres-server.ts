@@ -105,7 +105,23 @@ export async function startPostgres(): Promise<PostgresServer> {
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let child: ChildProcess | undefined;
 
+  // After a SIGKILL of the postmaster its backends linger a moment, holding the shared memory block;
+  // a start meanwhile fails with "pre-existing shared memory block": it is tried again (bounded).
   const start = async () => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        await startOnce();
+        return;
+      } catch (error) {
+        const busy = (error as Error).message.includes('pre-existing shared memory block');
+        if (!busy || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  };
+
+  const startOnce = async () => {
     const server = spawn(
       bins.postgres,
       ['-D', cluster, '-p', String(port), '-k', root, '-c', 'listen_addresses=127.0.0.1'],
