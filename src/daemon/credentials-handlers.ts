@@ -1,9 +1,5 @@
 import {
-  base64ToBytes,
   changePasswordRequestSchema,
-  constantTimeEqual,
-  hashLoginProof,
-  hexToBytes,
   importPublicKey,
   loginProofHashHex,
   parseKdfParams,
@@ -11,6 +7,7 @@ import {
   RelayError,
   verifyCredentials,
 } from '../core/index.js';
+import { authoriseAccountChange } from './account-change-auth.js';
 import type { RelayContext, Session } from './relay-context.js';
 
 /**
@@ -25,31 +22,18 @@ export async function changePassword(
   input: unknown,
 ): Promise<object> {
   const request = parseWire(changePasswordRequestSchema, input, 'change-password');
-  if (session.identifier === undefined) {
-    throw new RelayError('NOT_AUTHENTICATED', 'Authenticate this connection first.');
-  }
-  if (request.identifier !== session.identifier) {
-    throw new RelayError(
-      'FORBIDDEN_SENDER',
-      'This connection may change only the password of the account it authenticated as.',
-    );
-  }
   const kdf = parseKdfParams(request.kdf);
-  const wait = await ctx.lockout.attempt(request.identifier, true);
-  if (wait > 0) {
-    const seconds = Math.max(1, Math.ceil(wait / 1000));
-    throw new RelayError('RATE_LIMITED', `Too many failed logins; try again in ${seconds} s.`);
-  }
-  const record = await ctx.keys.get(request.identifier);
-  const given = hashLoginProof(base64ToBytes(request.oldLoginProof));
-  if (!record || !constantTimeEqual(given, hexToBytes(record.loginProofHash))) {
-    ctx.refusals.note('login-failed', 'LOGIN_FAILED');
-    throw new RelayError(
-      'LOGIN_FAILED',
-      'The current password is wrong (or it was changed on another device: log in again there).',
-    );
-  }
-  await ctx.lockout.succeeded(request.identifier);
+  const record = await authoriseAccountChange(
+    ctx,
+    session,
+    request.identifier,
+    request.oldLoginProof,
+    {
+      forbidden: 'This connection may change only the password of the account it authenticated as.',
+      wrongPassword:
+        'The current password is wrong (or it was changed on another device: log in again there).',
+    },
+  );
   if (request.statement.generation <= (record.credentials?.generation ?? 0)) {
     throw new RelayError(
       'STALE_CREDENTIALS',

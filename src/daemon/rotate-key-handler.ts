@@ -1,8 +1,4 @@
 import {
-  base64ToBytes,
-  constantTimeEqual,
-  hashLoginProof,
-  hexToBytes,
   importPublicKey,
   MAX_KEPT_ROTATIONS,
   parseWire,
@@ -13,6 +9,7 @@ import {
   verifyCredentials,
   verifyKeyRotation,
 } from '../core/index.js';
+import { authoriseAccountChange } from './account-change-auth.js';
 import type { RelayContext, Session } from './relay-context.js';
 
 /**
@@ -28,31 +25,18 @@ export async function rotateKey(
   input: unknown,
 ): Promise<object> {
   const request = parseWire(rotateKeyRequestSchema, input, 'rotate-key');
-  if (session.identifier === undefined) {
-    throw new RelayError('NOT_AUTHENTICATED', 'Authenticate this connection first.');
-  }
-  if (request.identifier !== session.identifier) {
-    throw new RelayError(
-      'FORBIDDEN_SENDER',
-      'This connection may replace only the key of the account it authenticated as.',
-    );
-  }
   const newKey = importPublicKey(request.publicKey);
-  const wait = await ctx.lockout.attempt(request.identifier, true);
-  if (wait > 0) {
-    const seconds = Math.max(1, Math.ceil(wait / 1000));
-    throw new RelayError('RATE_LIMITED', `Too many failed logins; try again in ${seconds} s.`);
-  }
-  const record = await ctx.keys.get(request.identifier);
-  const given = hashLoginProof(base64ToBytes(request.oldLoginProof));
-  if (!record || !constantTimeEqual(given, hexToBytes(record.loginProofHash))) {
-    ctx.refusals.note('login-failed', 'LOGIN_FAILED');
-    throw new RelayError(
-      'LOGIN_FAILED',
-      'The password is wrong (or it was changed on another device: log in again there).',
-    );
-  }
-  await ctx.lockout.succeeded(request.identifier);
+  const record = await authoriseAccountChange(
+    ctx,
+    session,
+    request.identifier,
+    request.oldLoginProof,
+    {
+      forbidden: 'This connection may replace only the key of the account it authenticated as.',
+      wrongPassword:
+        'The password is wrong (or it was changed on another device: log in again there).',
+    },
+  );
   const { statement } = verifyKeyRotation(request.rotation, request.identifier);
   if (statement.newKey !== newKey.encoded) {
     throw new RotationChainBrokenError(
