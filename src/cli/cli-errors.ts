@@ -40,3 +40,13 @@ export class UsernameTakenError extends Error {
   /** The relay's own code, so scripts read the same one as from the protocol. */
   readonly code = 'ALREADY_REGISTERED';
 }
+
+/** A group named on the command line that no group this device holds answers to. */
+export class UnknownGroupError extends Error {
+  override readonly name = 'UnknownGroupError';
+}
+
+/** A group name or id prefix that more than one group this device holds answers to. */
+export class AmbiguousGroupError extends Error {
+  override readonly name = 'AmbiguousGroupError';
+}

@@ -1,8 +1,10 @@
 import { CommanderError } from 'commander';
 import { MetaChatError } from '../core/index.js';
 import {
+  AmbiguousGroupError,
   KeyChangedError,
   ProfileExistsError,
+  UnknownGroupError,
   UnknownPeerError,
   UnsentMessagesError,
   UsageError,
@@ -13,6 +15,7 @@ import { OutboxCorruptError } from './outgoing/outbox.js';
 import { oneLine, terminalJson } from './terminal/terminal-text.js';
 import { OutboxFlushError } from './outgoing/outbox-flush.js';
 import { ProfileBusyError } from './profile/profile-lock.js';
+import { TooManyGroupsError } from './profile/group-store.js';
 import { ProfileReplacedError } from './profile/profile-merge.js';
 import { NoProfileError, ProfileCorruptError } from './profile/profile.js';
 import {
@@ -49,6 +52,7 @@ const KNOWN: readonly (abstract new (...args: never[]) => Error)[] = [
   OutboxFlushError,
   ProfileReplacedError,
   ProfileBusyError,
+  TooManyGroupsError,
 ];
 
 /** `RelayUnreachableError` → `RELAY_UNREACHABLE`: the code of an error class without one of its own. */
@@ -72,7 +76,12 @@ export function reportOf(error: unknown): ErrorReport {
     const message = error.message.replace(/^error:\s*/, '');
     return { code: 'USAGE', message, exitCode: error.exitCode === 0 ? 0 : 2, quiet: true };
   }
-  if (error instanceof UsageError || error instanceof UnknownPeerError) {
+  if (
+    error instanceof UsageError ||
+    error instanceof UnknownPeerError ||
+    error instanceof UnknownGroupError ||
+    error instanceof AmbiguousGroupError
+  ) {
     return { code: codeFromName(error.name), message: error.message, exitCode: 2, quiet: false };
   }
   if (error instanceof Error && KNOWN.some((type) => error instanceof type)) {

@@ -17,6 +17,7 @@ import { aliasCommand, verifyCommand } from './commands/trust-commands.js';
 import { settingsCommand } from './commands/settings-command.js';
 import { tuiCommand } from './commands/tui-command.js';
 import { jsonrpcCommand } from './commands/jsonrpc-command.js';
+import { groupCommand } from './commands/group-commands.js';
 import { sanitizeForTerminal, terminalJson } from './terminal/terminal-text.js';
 
 function context(program: Command): CliContext {
@@ -265,6 +266,8 @@ Ctrl+C, SIGTERM or the end of standard input: the sends in flight finish, the pr
     .action(async (peer: string, name: string) => {
       await aliasCommand(ctx, peer, name);
     });
+
+  groupCommand(program, ctx);
 
   return program;
 }

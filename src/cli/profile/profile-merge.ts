@@ -1,5 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { PeerRecord, Profile } from './profile-schema.js';
+import { groupEntryHash } from '../../core/index.js';
+import {
+  MAX_PROFILE_GROUPS,
+  type GroupRecord,
+  type PeerRecord,
+  type Profile,
+} from './profile-schema.js';
 import { REMEMBERED_PACKETS, type RememberedPacket } from '../stream/stream-guard.js';
 
 /** Another login replaced the profile this process was using: merging would mix two accounts. */
@@ -125,6 +131,47 @@ function mergeRemembered(
     .slice(-REMEMBERED_PACKETS);
 }
 
+/** Whether the longer record's log holds the shorter one's last entry at its place (so all before it). */
+function extendsLog(longer: GroupRecord, shorter: GroupRecord): boolean {
+  const last = shorter.entries.length - 1;
+  const theirs = longer.entries[last];
+  const mine = shorter.entries[last];
+  return (
+    theirs !== undefined && mine !== undefined && groupEntryHash(theirs) === groupEntryHash(mine)
+  );
+}
+
+/**
+ * Two processes' logs of one group: the longer one if it extends the other (both were verified
+ * from this device's head, so it is the other one later); if they disagree, the one on disk stays
+ * (the relay forked them; this device's next fetch from the relay finds out).
+ */
+function mergeGroupRecord(
+  mine: GroupRecord | undefined,
+  theirs: GroupRecord | undefined,
+): GroupRecord | undefined {
+  if (mine === undefined || theirs === undefined) return mine ?? theirs;
+  if (!extendsLog(mine, theirs) && !extendsLog(theirs, mine)) return theirs;
+  if (mine.entries.length !== theirs.entries.length)
+    return mine.entries.length > theirs.entries.length ? mine : theirs;
+  return mine.name === undefined ? theirs : mine;
+}
+
+/** Every group either side holds, each log merged (mergeGroupRecord). */
+function mergeGroups(mine: Profile, theirs: Profile): Profile['groups'] {
+  if (mine.groups === undefined && theirs.groups === undefined) return undefined;
+  const groups: NonNullable<Profile['groups']> = {};
+  for (const id of new Set([
+    ...Object.keys(mine.groups ?? {}),
+    ...Object.keys(theirs.groups ?? {}),
+  ])) {
+    const merged = mergeGroupRecord(mine.groups?.[id], theirs.groups?.[id]);
+    if (merged !== undefined) groups[id] = merged;
+  }
+  // Two processes that each took in new groups up to the bound: this one's stay, as it counted them.
+  return Object.keys(groups).length > MAX_PROFILE_GROUPS ? mine.groups : groups;
+}
+
 /**
  * Merges what this process changed since it read the profile (`base` → `mine`) with what another
  * process wrote meanwhile (`theirs`), so that a `verify --trust` or `alias` in another terminal
@@ -163,6 +210,9 @@ export function mergeProfiles(base: Profile, mine: Profile, theirs: Profile): Pr
     seenUpTo: Math.max(mine.seenUpTo, theirs.seenUpTo),
     peers,
   };
+  const groups = mergeGroups(mine, theirs);
+  if (groups === undefined) delete merged.groups;
+  else merged.groups = groups;
   const bell = choose(base.bell, mine.bell, theirs.bell);
   if (bell === undefined) delete merged.bell;
   else merged.bell = bell;

@@ -2,7 +2,11 @@
 
 import { z } from 'zod';
 import {
+  groupEntrySchema,
+  groupIdSchema,
+  groupNameSchema,
   identifierSchema,
+  MAX_GROUP_LOG_ENTRIES,
   kdfParamsSchema,
   MAX_KEPT_ROTATIONS,
   packetIdSchema,
@@ -42,6 +46,19 @@ const peerSchema = z.strictObject({
   readUpTo: z.number().int().min(0).optional(),
 });
 
+/** Most groups one profile holds a log of: each may be megabytes, and the profile is read whole. */
+export const MAX_PROFILE_GROUPS = 200;
+
+/**
+ * A group as this device verified it: the log entries (each checked when it came, section 16.4;
+ * on load only linked and replayed, not verified again) and the name decrypted from them.
+ */
+export const groupRecordSchema = z.strictObject({
+  entries: z.array(groupEntrySchema).min(1).max(MAX_GROUP_LOG_ENTRIES),
+  /** The name as this device last read it (kept after leaving, when it can no longer read a new one). */
+  name: groupNameSchema.optional(),
+});
+
 /** The local profile: everything this device keeps, never the unwrapped private key nor the password. */
 export const profileSchema = z.strictObject({
   v: z.literal(1),
@@ -66,9 +83,18 @@ export const profileSchema = z.strictObject({
     .max(REMEMBERED_PACKETS)
     .optional(),
   peers: z.record(identifierSchema, peerSchema),
+  /** The groups this device verified the log of, by group id. */
+  groups: z
+    .record(groupIdSchema, groupRecordSchema)
+    .refine((groups) => Object.keys(groups).length <= MAX_PROFILE_GROUPS, {
+      message: `at most ${MAX_PROFILE_GROUPS} groups`,
+    })
+    .optional(),
 });
 
 /** The contents of profile.json. */
 export type Profile = z.infer<typeof profileSchema>;
+/** One entry of Profile.groups. */
+export type GroupRecord = z.infer<typeof groupRecordSchema>;
 /** One entry of Profile.peers. */
 export type PeerRecord = z.infer<typeof peerSchema>;
