@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  bytesToBase64,
+  generateKeyPair,
+  groupEntryHash,
+  identifierFromUsername,
+  signGroupEntry,
+  type GroupEntry,
+  type KeyPair,
+} from '../../src/core/index.js';
+import type { CliResult } from '../support/cli-process.js';
+import { HostileCliWorld, jsonLines } from './cli-world.js';
+import type { Behaviour } from './hostile-relay.js';
+
+let world: HostileCliWorld;
+let mallory: KeyPair;
+const malloryId = identifierFromUsername('mallory');
+
+beforeAll(async () => {
+  world = await HostileCliWorld.start('metachat-group-attacks-');
+  mallory = await generateKeyPair();
+  for (const name of ['alice', 'bob', 'carol', 'dave']) await world.register(name);
+}, 120_000);
+
+afterAll(async () => {
+  await world.stop();
+});
+
+/** The error code of a failed `--json` command. */
+function codeOf(result: CliResult): string {
+  const line = result.stderr.split('\n').find((l) => l.startsWith('{"error"'));
+  return String((jsonLines(line ?? '{}')[0]?.['error'] as { code?: string } | undefined)?.code);
+}
+
+async function ok(name: string, args: string[]): Promise<Record<string, unknown>> {
+  const result = await world.cli(name, [...args, '--json']);
+  if (result.code !== 0) throw new Error(`${name} ${args.join(' ')}: ${result.stderr}`);
+  return jsonLines(result.stdout)[0] ?? {};
+}
+
+/** Rewrites every `group-log` page served to `target`. */
+function rewriteLog(target: string, rewrite: (entries: GroupEntry[]) => GroupEntry[]): Behaviour {
+  return {
+    reply(event, _payload, response, conn) {
+      if (event !== 'group-log' || conn.identifier !== world.id(target)) return response;
+      const page = response as { ok: boolean; entries?: GroupEntry[] };
+      if (page.ok !== true || page.entries === undefined) return response;
+      return { ...page, entries: rewrite(page.entries), more: false };
+    },
+    answer(event, payload) {
+      // Mallory's key, for the forged entry she signs in her own name.
+      if (event === 'key' && (payload as { identifier?: unknown }).identifier === malloryId)
+        return { ok: true, publicKey: mallory.publicKey.encoded };
+      return undefined;
+    },
+  };
+}
+
+/** An entry after the last served one, signed with Mallory's key in the name of `author`. */
+function forgedAfter(entries: GroupEntry[], author: string): GroupEntry {
+  const last = entries.at(-1);
+  if (last === undefined) throw new Error('nothing served');
+  return signGroupEntry(mallory.privateKey, {
+    v: 1,
+    group: last.group,
+    index: last.index + 1,
+    prev: groupEntryHash(last),
+    author,
+    time: Date.now(),
+    op: 'add',
+    member: malloryId,
+    fingerprint: mallory.publicKey.fingerprint,
+    metaKey: bytesToBase64(new Uint8Array(256)),
+  });
+}
+
+describe('a relay that lies about a group log, to the CLI', () => {
+  let group = '';
+
+  it('cannot add a member with an extra entry in the admin’s name, nor one in the outsider’s own', async () => {
+    group = String((await ok('alice', ['group', 'create', 'team', 'bob', 'carol']))['group']);
+    // A first fetch: the forged entry sinks the whole page, nothing is kept.
+    world.hostile.behave(rewriteLog('bob', (e) => [...e, forgedAfter(e, world.id('alice'))]));
+    const first = await world.cli('bob', ['group', 'members', group, '--json']);
+    expect(first.code).toBe(1);
+    expect(codeOf(first)).toBe('SIGNATURE_INVALID');
+    world.hostile.behave({});
+    expect(await ok('bob', ['group', 'members', group])).toMatchObject({ head: 0 });
+    // A device that holds the log: the extra entry is refused and the verified head stays.
+    world.hostile.behave(rewriteLog('bob', (e) => [...e, forgedAfter(e, malloryId)]));
+    const again = await world.cli('bob', ['group', 'members', 'team', '--json']);
+    expect(codeOf(again)).toBe('GROUP_NOT_MEMBER');
+    world.hostile.behave({});
+    const honest = await ok('bob', ['group', 'members', 'team']);
+    expect(honest['head']).toBe(0);
+    expect((honest['members'] as { id: string }[]).map((m) => m.id)).not.toContain(malloryId);
+  }, 120_000);
+
+  it('cannot roll a member’s log back past what it verified', async () => {
+    await ok('alice', ['group', 'add', group, 'dave']);
+    expect(await ok('bob', ['group', 'members', 'team'])).toMatchObject({ head: 1 });
+    world.hostile.behave(rewriteLog('bob', () => []));
+    const rolled = await world.cli('bob', ['group', 'members', 'team', '--json']);
+    expect(codeOf(rolled)).toBe('GROUP_ROLLBACK');
+    world.hostile.behave({});
+  }, 120_000);
+
+  it('cannot have a rename encrypted for a member whose key it changed: that member blocks it, named', async () => {
+    expect((await world.cli('alice', ['alias', world.id('bob'), 'bobby'])).code).toBe(0);
+    world.hostile.behave({
+      answer(event, payload) {
+        if (event === 'key' && (payload as { identifier?: unknown }).identifier === world.id('bob'))
+          return { ok: true, publicKey: mallory.publicKey.encoded };
+        return undefined;
+      },
+    });
+    const rename = await world.cli('alice', ['group', 'rename', 'team', 'renamed', '--json']);
+    world.hostile.behave({});
+    expect(rename.code).toBe(1);
+    expect(codeOf(rename)).toBe('KEY_CHANGED');
+    expect(rename.stderr).toMatch(/bobby blocks renaming/);
+    expect(await ok('alice', ['group', 'members', 'team'])).toMatchObject({
+      head: 1,
+      name: 'team',
+    });
+  }, 120_000);
+
+  it('a key substituted for a newcomer at the admin is found by the newcomer: GROUP_KEY_MISMATCH', async () => {
+    const carolsGroup = String((await ok('carol', ['group', 'create', 'side', 'alice']))['group']);
+    world.hostile.behave({
+      answer(event, payload, conn) {
+        if (
+          event === 'key' &&
+          conn.identifier === world.id('carol') &&
+          (payload as { identifier?: unknown }).identifier === world.id('dave')
+        )
+          return { ok: true, publicKey: mallory.publicKey.encoded };
+        return undefined;
+      },
+    });
+    // Carol never met Dave: she pins the key the relay serves, and the add names it.
+    await ok('carol', ['group', 'add', 'side', 'dave']);
+    world.hostile.behave({});
+    const dave = await world.cli('dave', ['group', 'members', carolsGroup, '--json']);
+    expect(dave.code).toBe(1);
+    expect(codeOf(dave)).toBe('GROUP_KEY_MISMATCH');
+    expect(dave.stderr).toMatch(/names another key for you/);
+    // Alice pinned Dave's real key when she added him to "team": the log names another one.
+    const seen = await ok('alice', ['group', 'members', carolsGroup]);
+    const row = (seen['members'] as { id: string; key: string }[]).find(
+      (m) => m.id === world.id('dave'),
+    );
+    expect(row?.key).toBe('mismatch');
+  }, 120_000);
+});
