@@ -70,3 +70,19 @@ export async function openStores(config: DaemonConfig, logger: Logger): Promise<
     lockout: new LocalLoginLockout(config.limits),
   };
 }
+
+/**
+ * Closes every store, each even when another fails (a dead PostgreSQL, a full disk): a timer or a
+ * pool left behind would keep querying after the relay is gone. Resolves with the first failure of
+ * the message store, which the caller reports; the others are already logged or harmless.
+ */
+export async function closeStores(stores: Stores): Promise<unknown> {
+  const { registry, lockout, groups, store } = stores;
+  lockout.close();
+  await registry.close().catch(() => undefined);
+  await groups.close().catch(() => undefined);
+  return store.close().then(
+    () => undefined,
+    (error: unknown) => error ?? new Error('store close failed'),
+  );
+}

@@ -10,7 +10,7 @@ import { rotateKey } from './rotate-key-handler.js';
 import { connectionGuard, dropConnection } from './connection-guard.js';
 import { groupAppend, groupLog } from './group-handlers.js';
 import { history, key, receipt, send, sync } from './message-handlers.js';
-import { openStores } from './open-stores.js';
+import { closeStores, openStores, type Stores } from './open-stores.js';
 import { clusterAdapter } from './postgres/cluster-adapter.js';
 import { FailureLimiter, TokenBucket } from './rate-limit.js';
 import type { EngineConnection } from './output-budget.js';
@@ -63,10 +63,18 @@ export interface Relay {
 
 /** Starts the relay: opens its store (the data directory or PostgreSQL), then listens. */
 export async function startRelay(config: DaemonConfig, logger: Logger): Promise<Relay> {
-  const { keys, store, groups, secret, where, registry, lockout, shared } = await openStores(
-    config,
-    logger,
-  );
+  const stores = await openStores(config, logger);
+  try {
+    return await listen(config, logger, stores);
+  } catch (error) {
+    await closeStores(stores);
+    throw error;
+  }
+}
+
+/** The relay on opened stores; a failure to listen (a port in use) leaves the caller to close them. */
+async function listen(config: DaemonConfig, logger: Logger, stores: Stores): Promise<Relay> {
+  const { keys, store, groups, secret, where, registry, lockout, shared } = stores;
   const started = Date.now();
   const refusals = new RefusalLog(logger);
   const guard = connectionGuard(config, refusals);
@@ -225,24 +233,31 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(config.port, config.host, () => {
-      http.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.port, config.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
     });
-  });
+    logger.info(
+      {
+        event: 'listening',
+        port: (http.address() as AddressInfo).port,
+        users: await keys.count(),
+        messages: await store.size(),
+      },
+      'relay started',
+    );
+  } catch (error) {
+    closing = true;
+    await io.close();
+    await cluster?.close();
+    throw error;
+  }
   const address = http.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  logger.info(
-    {
-      event: 'listening',
-      port: address.port,
-      users: await keys.count(),
-      messages: await store.size(),
-    },
-    'relay started',
-  );
 
   return {
     url: `http://${host}:${address.port}`,
@@ -255,17 +270,14 @@ export async function startRelay(config: DaemonConfig, logger: Logger): Promise<
       await io.close();
       await cluster?.close();
       while (inflight.size > 0) await Promise.allSettled([...inflight]);
-      await registry.close();
-      lockout.close();
       // Every acknowledged packet is on disk already; what a failed last write loses is the
       // last-seen times since the previous one. Stopping cleanly is still right.
-      await groups.close().catch(() => undefined);
-      await store.close().catch((error: unknown) => {
+      const failed = await closeStores(stores);
+      if (failed !== undefined)
         logger.error(
-          { event: 'final-write-failed', code: (error as NodeJS.ErrnoException).code },
+          { event: 'final-write-failed', code: (failed as NodeJS.ErrnoException).code },
           'the last write of db.json failed (disk full?): recent last-seen times are lost',
         );
-      });
       refusals.close();
       logger.info({ event: 'stopped' }, 'relay stopped');
     },

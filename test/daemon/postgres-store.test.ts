@@ -146,4 +146,50 @@ describe('the PostgreSQL store', () => {
     await check.end();
     await own.stop();
   }, 60_000);
+
+  it('leaves nothing running when it cannot listen: its daemon row, heartbeat and pool are gone', async () => {
+    const url = await server.createDatabase();
+    const { startRelay } = await import('../../src/daemon/relay.js');
+    const { DEFAULT_LIMITS } = await import('../../src/daemon/config.js');
+    const config = (port: number) => ({
+      host: '127.0.0.1',
+      port,
+      dataDir: '/nonexistent',
+      postgresUrl: url,
+      logLevel: 'silent' as const,
+      allowedOrigins: [],
+      limits: DEFAULT_LIMITS,
+      storage: DEFAULT_STORAGE_LIMITS,
+    });
+    const first = await startRelay(config(0), silent);
+    const taken = Number(new URL(first.url).port);
+    // The listen error comes from node's own realm, so it is not an Error of this test's realm.
+    const refused: unknown = await startRelay(config(taken), silent).then(
+      (relay) => relay,
+      (error: unknown) => error,
+    );
+    expect((refused as { code?: unknown }).code).toBe('EADDRINUSE');
+    const check = new pg.Client({ connectionString: url });
+    await check.connect();
+    const daemons = async () =>
+      Number((await check.query<{ n: string }>('SELECT count(*) AS n FROM daemons')).rows[0]?.n);
+    const sessions = async () =>
+      Number(
+        (
+          await check.query<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'metachat-daemon%'",
+          )
+        ).rows[0]?.n,
+      );
+    // Only the first daemon is registered; the refused one took its row away.
+    expect(await daemons()).toBe(1);
+    await first.close();
+    expect(await daemons()).toBe(0);
+    // And no connection of either stays open (a leaked pool or heartbeat would keep one).
+    const deadline = Date.now() + 5_000;
+    while ((await sessions()) > 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await sessions()).toBe(0);
+    await check.end();
+  }, 60_000);
 });

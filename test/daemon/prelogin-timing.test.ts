@@ -11,7 +11,7 @@ import {
 } from '../../src/core/index.js';
 import { prelogin } from '../../src/daemon/account-handlers.js';
 import { DEFAULT_LIMITS } from '../../src/daemon/config.js';
-import { openStores } from '../../src/daemon/open-stores.js';
+import { closeStores, openStores } from '../../src/daemon/open-stores.js';
 import type { ServerSecret } from '../../src/daemon/server-secret.js';
 import { DEFAULT_STORAGE_LIMITS } from '../../src/daemon/storage-limits.js';
 import { tempDir } from '../support/relay-harness.js';
@@ -39,7 +39,7 @@ afterAll(async () => {
 async function open(
   dataDir: string,
 ): Promise<{ keys: KeyDirectory; secret: ServerSecret; close(): Promise<void> }> {
-  const { keys, store, secret } = await openStores(
+  const stores = await openStores(
     {
       host: '127.0.0.1',
       port: 0,
@@ -52,7 +52,16 @@ async function open(
     },
     pino({ level: 'silent' }),
   );
-  return { keys, secret, close: () => store.close() };
+  // Every store closed, the timers of the PostgreSQL ones too (left running, one fired after the
+  // file ended and crashed the jest worker).
+  return {
+    keys: stores.keys,
+    secret: stores.secret,
+    async close() {
+      const failed = await closeStores(stores);
+      if (failed !== undefined) throw new Error('closing the stores failed', { cause: failed });
+    },
+  };
 }
 
 function median(values: readonly number[]): number {

@@ -72,9 +72,11 @@ export class ClusterChannel {
     });
     this.pool.on('error', (error) => this.warn('cluster-connection-lost', error));
     this.cleanup = setInterval(() => {
-      this.pool
-        .query(
-          `DELETE FROM ${ATTACHMENTS} WHERE created_at < now() - interval '${ATTACHMENT_LIFETIME_MS} milliseconds'`,
+      Promise.resolve()
+        .then(() =>
+          this.pool.query(
+            `DELETE FROM ${ATTACHMENTS} WHERE created_at < now() - interval '${ATTACHMENT_LIFETIME_MS} milliseconds'`,
+          ),
         )
         .catch((error: unknown) => this.warn('cluster-cleanup-failed', error));
     }, ATTACHMENT_LIFETIME_MS);

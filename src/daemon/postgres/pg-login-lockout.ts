@@ -47,10 +47,12 @@ export class PgLoginLockout implements LoginLockout {
     private readonly logger: Logger,
   ) {
     this.timer = setInterval(() => {
-      this.pool
-        .query(
-          `DELETE FROM login_failures WHERE times[cardinality(times)] < ${NOW_MS} - $1::bigint`,
-          [this.limits.loginWindowMs],
+      Promise.resolve()
+        .then(() =>
+          this.pool.query(
+            `DELETE FROM login_failures WHERE times[cardinality(times)] < ${NOW_MS} - $1::bigint`,
+            [this.limits.loginWindowMs],
+          ),
         )
         .catch((error: unknown) => {
           this.logger.warn(
