@@ -5,6 +5,7 @@ import { runCli, type CliResult } from '../support/cli-process.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { tempDir } from '../support/relay-harness.js';
 import { jsonLines } from '../hostile/cli-world.js';
+import { startListening } from '../hostile/listening-cli.js';
 
 const PASSWORD = 'the group password';
 let daemon: DaemonProcess;
@@ -57,7 +58,7 @@ beforeAll(async () => {
   dataDir = await tempDir();
   root = await tempDir('metachat-group-homes-');
   daemon = await spawnDaemon(dataDir);
-  for (const name of ['alice', 'bob', 'carol', 'dave']) {
+  for (const name of ['alice', 'bob', 'carol', 'dave', 'erin']) {
     const out = await ok(name, ['register', name]);
     ids[name] = String(out['id']);
   }
@@ -167,4 +168,29 @@ describe('metachat group', () => {
       code: 'USAGE',
     });
   }, 120_000);
+
+  it('listen takes the pushed entries into the group store, each change a line of its own', async () => {
+    const listen = startListening(join(root, 'erin'), daemon.url, PASSWORD);
+    try {
+      // Once a message reaches it, listen is connected and hears pushes.
+      expect((await cli('alice', ['send', 'erin', 'are you there'])).code).toBe(0);
+      await listen.waitForStdout(/are you there/, 30_000);
+      const party = String((await ok('alice', ['group', 'create', 'party', 'erin']))['group']);
+      await listen.waitForStdout(/created the group/, 30_000);
+      await ok('alice', ['group', 'rename', 'party', 'fiesta']);
+      await listen.waitForStdout(/renamed the group/, 30_000);
+      await ok('alice', ['group', 'remove', 'fiesta', 'erin']);
+      await listen.waitForStdout(/removed me/, 30_000);
+      const changes = jsonLines(listen.stdout()).filter((line) => 'change' in line);
+      expect(changes).toEqual([
+        { group: party, name: 'party', index: 0, change: 'alice created the group with me' },
+        { group: party, name: 'fiesta', index: 1, change: 'alice renamed the group' },
+        { group: party, name: 'fiesta', index: 2, change: 'alice removed me' },
+      ]);
+    } finally {
+      expect(await listen.stop()).toBe(0);
+    }
+    // What listen verified is in the profile: the group is listed without naming its id.
+    expect(await list('erin')).toEqual([expect.objectContaining({ name: 'fiesta', head: 2 })]);
+  }, 180_000);
 });

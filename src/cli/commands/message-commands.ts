@@ -22,6 +22,7 @@ import { readHistoryPage } from '../stream/history-page.js';
 import { printStreamIssue } from '../stream/stream-warnings.js';
 import type { Session } from '../relay/session.js';
 import { withSession } from './with-session.js';
+import { followGroupPushes } from '../groups/group-push-listener.js';
 import { loadProfile } from '../profile/profile.js';
 import { processStdin } from '../terminal/stdin-reader.js';
 import { localDateTime } from '../terminal/local-time.js';
@@ -174,6 +175,17 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
           resolve();
         });
       });
+      // Group log entries pushed meanwhile: verified into the group store, each change a line.
+      const groupsIdle = followGroupPushes(
+        session,
+        (line) => {
+          process.stdout.write(`${terminalJson(line)}\n`);
+        },
+        (line) => {
+          process.stdout.write(`${terminalJson(line)}\n`);
+          process.stderr.write(`\u001b[31m!! ${oneLine(line.warning)}\u001b[0m\n`);
+        },
+      );
       const guard = new StreamGuard({
         seenUpTo: session.profile.seenUpTo,
         remembered: session.profile.recentPackets,
@@ -236,7 +248,10 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
         await interrupted;
         follower.stop();
         // Whatever is still in flight was cancelled with the connection; never wait long for it.
-        await Promise.race([follower.idle().catch(() => undefined), delay(STOP_WAIT_MS)]);
+        await Promise.race([
+          Promise.all([follower.idle().catch(() => undefined), groupsIdle()]),
+          delay(STOP_WAIT_MS),
+        ]);
       } finally {
         remember();
         // The save comes after this (withSession): a later Ctrl+C must not cut it off, but it

@@ -84,3 +84,26 @@ export function applyOwnEntry(
   const next = updateGroupLog(log, [entry], keyring.lookup, entry.group);
   return keep(session, keyring, next);
 }
+
+/**
+ * A `group-entry` push, taken in as the log says (never alone): the next entry after this device's
+ * head is verified against it, anything else (a group not held yet, a gap) makes it fetch the log
+ * from its head; an entry at a place it holds must be the one it verified (GROUP_FORKED). Returns
+ * the entries that are new here, oldest first.
+ */
+export async function takeGroupPush(
+  session: Session,
+  keyring: GroupKeyring,
+  entry: GroupEntry,
+): Promise<{ log: GroupLog; added: GroupLog['entries'] }> {
+  const held = heldGroupLog(session.profile, entry.group);
+  const before = held?.entries.length ?? 0;
+  let log: GroupLog;
+  if (held !== null && entry.index <= before) {
+    await keyring.prefetch([entry.author]);
+    log = keep(session, keyring, updateGroupLog(held, [entry], keyring.lookup, entry.group));
+  } else {
+    log = await syncGroupLog(session, keyring, entry.group);
+  }
+  return { log, added: log.entries.slice(before) };
+}
