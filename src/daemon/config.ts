@@ -33,6 +33,8 @@ export interface RelayLimits {
   readonly pageReadBelowBytes: number;
   /** How long a page read waits for the previous page to leave before it is refused. */
   readonly pageDrainWaitMs: number;
+  /** Parsed public keys kept in memory (least recently used go first); a miss reads the store. */
+  readonly cachedPublicKeys: number;
 }
 
 /** Defaults suited to a personal or small-team relay. */
@@ -54,6 +56,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   maxUnsentBytes: 8 * 1024 * 1024,
   pageReadBelowBytes: 256 * 1024,
   pageDrainWaitMs: 30_000,
+  cachedPublicKeys: 10_000,
 };
 
 /** Everything the daemon needs to start. */

@@ -17,6 +17,7 @@ import type { FailureLimiter, TokenBucket } from './rate-limit.js';
 import type { RefusalLog } from './refusal-log.js';
 import type { ServerSecret } from './server-secret.js';
 import type { SocketRegistry } from './socket-registry.js';
+import { LRUCache } from 'lru-cache';
 
 /** Incoming events are untyped on purpose: every payload is `unknown` until a schema parses it. */
 export type RelayServer = Server<
@@ -48,6 +49,8 @@ export interface Session {
   loginsInFlight: number;
   authFailures: number;
   registrations: number;
+  /** Drops the connection if it has not authenticated in time; cleared once it has. */
+  idle: NodeJS.Timeout | undefined;
 }
 
 /** What every handler shares. */
@@ -74,7 +77,7 @@ export interface RelayContext {
   readonly clustered: boolean;
   /** Authenticated sockets per identifier (its `local` map: on this daemon) and the online flag. */
   readonly registry: SocketRegistry;
-  readonly publicKeys: Map<string, PublicKey>;
+  readonly publicKeys: LRUCache<string, PublicKey>;
 }
 
 /** The Socket.IO room that holds every socket of one identifier. */

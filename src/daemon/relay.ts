@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { LRUCache } from 'lru-cache';
 import { Server } from 'socket.io';
 import { MAX_PACKET_BYTES, MetaChatError, RelayError, toWireError } from '../core/index.js';
 import { login, prelogin, register } from './account-handlers.js';
@@ -124,7 +125,7 @@ async function listen(config: DaemonConfig, logger: Logger, stores: Stores): Pro
     refusals,
     clustered: cluster !== undefined,
     registry,
-    publicKeys: new Map(),
+    publicKeys: new LRUCache({ max: config.limits.cachedPublicKeys }),
   };
   const inflight = new Set<Promise<void>>();
   let closing = false;
@@ -214,8 +215,9 @@ async function listen(config: DaemonConfig, logger: Logger, stores: Stores): Pro
       loginsInFlight: 0,
       authFailures: 0,
       registrations: 0,
+      idle: undefined,
     };
-    const idle = setTimeout(() => {
+    session.idle = setTimeout(() => {
       if (session.identifier !== undefined) return;
       refusals.note('connection-closed', 'UNAUTHENTICATED_TIMEOUT');
       dropConnection(socket.conn as unknown as EngineConnection);
@@ -224,7 +226,7 @@ async function listen(config: DaemonConfig, logger: Logger, stores: Stores): Pro
       dispatch(session, typeof event === 'string' ? event : '', args);
     });
     socket.on('disconnect', () => {
-      clearTimeout(idle);
+      clearTimeout(session.idle);
       const task = leave(ctx, session).catch((error: unknown) => {
         logger.error({ err: error }, 'presence update failed');
       });

@@ -86,6 +86,8 @@ async function bind(
     throw new RelayError('NOT_AUTHENTICATED', 'The connection closed while authenticating.');
   }
   session.identifier = identifier;
+  clearTimeout(session.idle);
+  session.idle = undefined;
   await session.socket.join(roomOf(identifier));
   if (first) await announce(ctx, { identifier, online: true, lastSeen: Date.now() });
   for (const peer of await ctx.store.peersOf(identifier)) {

@@ -183,6 +183,28 @@ describe('messages', () => {
   });
 });
 
+describe('the public-key cache', () => {
+  it('checks every sender right when it holds one key: each send evicts another user\u2019s', async () => {
+    const small = await startTestRelay({ limits: { cachedPublicKeys: 1 } });
+    const users = [];
+    for (const name of ['cache-a', 'cache-b', 'cache-c'])
+      users.push(await newUser(small.url, name));
+    try {
+      const [a, b, c] = users as [TestUser, TestUser, TestUser];
+      const inbox = collectPackets(c.client);
+      for (let round = 0; round < 3; round++) {
+        expect((await a.client.send(sealText(a, c, `a${round}`))).duplicate).toBe(false);
+        expect((await b.client.send(sealText(b, c, `b${round}`))).duplicate).toBe(false);
+      }
+      const pushed = await inbox.waitFor(6);
+      expect(pushed.map((p) => p.packet.from)).toEqual([a, b, a, b, a, b].map((u) => u.identifier));
+    } finally {
+      for (const user of users) user.client.close();
+      await small.stop();
+    }
+  });
+});
+
 describe('presence', () => {
   async function until(check: () => boolean): Promise<void> {
     for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 20));

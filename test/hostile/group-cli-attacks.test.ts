@@ -44,7 +44,7 @@ function rewriteLog(target: string, rewrite: (entries: GroupEntry[]) => GroupEnt
     reply(event, _payload, response, conn) {
       if (event !== 'group-log' || conn.identifier !== world.id(target)) return response;
       const page = response as { ok: boolean; entries?: GroupEntry[] };
-      if (page.ok !== true || page.entries === undefined) return response;
+      if (!page.ok || page.entries === undefined) return response;
       return { ...page, entries: rewrite(page.entries), more: false };
     },
     answer(event, payload) {
