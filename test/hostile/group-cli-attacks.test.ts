@@ -115,7 +115,11 @@ describe('a relay that lies about a group log, to the CLI', () => {
       },
     });
     const rename = await world.cli('alice', ['group', 'rename', 'team', 'renamed', '--json']);
+    // Nor a new group with that member: the create is never signed.
+    const create = await world.cli('alice', ['group', 'create', 'other', 'bobby', '--json']);
     world.hostile.behave({});
+    expect(codeOf(create)).toBe('KEY_CHANGED');
+    expect(create.stderr).toMatch(/bobby blocks this group change/);
     expect(rename.code).toBe(1);
     expect(codeOf(rename)).toBe('KEY_CHANGED');
     expect(rename.stderr).toMatch(/bobby blocks renaming/);
