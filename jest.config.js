@@ -29,6 +29,7 @@ const ON_BOTH_STORES = [
   'test/daemon/rotate-key.test.ts',
   'test/cli/rotate-key.test.ts',
   'test/hostile/key-rotation-attacks.test.ts',
+  'test/daemon/delete-account.test.ts',
 ];
 
 export default {

@@ -52,6 +52,7 @@ interface Inputs {
     leaveTime: number;
   };
   rotation: { counter: number; time: number; newPrivateKey: string };
+  deletion: { nonce: string; time: number };
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -473,6 +474,25 @@ function rotationVector(inputs: Inputs, alice: Party) {
   };
 }
 
+/** Alice deletes her account: the deletion statement's signed bytes over a relay nonce, and the statement. */
+function deletionVector(inputs: Inputs, alice: Party) {
+  const d = inputs.deletion;
+  const nonce = fromHex(d.nonce);
+  const bytes = framed('MetaChat-v1/delete-account', [
+    fromHex(alice.id),
+    nonce,
+    u64(d.time),
+    sha256(alice.spki),
+  ]);
+  return {
+    _comment: MARK,
+    identifier: alice.id,
+    fingerprint: hex(sha256(alice.spki)),
+    signingBytes: hex(bytes),
+    statement: { nonce: b64(nonce), time: d.time, signature: b64(pss(alice.priv, bytes)) },
+  };
+}
+
 export function computeVectors(inputs: Inputs): Record<string, unknown> {
   const party = (p: { username: string; privateKey: string }): Party => {
     const priv = crypto.createPrivateKey({
@@ -575,6 +595,7 @@ export function computeVectors(inputs: Inputs): Record<string, unknown> {
     credentials,
     group: groupVector(inputs, alice, bob),
     rotation: rotationVector(inputs, alice),
+    deletion: deletionVector(inputs, alice),
   };
 }
 

@@ -35,6 +35,7 @@ export const ERROR_CODES = [
   'ROTATION_IDENTIFIER_MISMATCH',
   'ROTATION_CHAIN_BROKEN',
   'ROTATION_ROLLED_BACK',
+  'DELETION_SIGNATURE_INVALID',
 ] as const;
 
 /** One failure of the protocol, as named on the wire and in docs/protocol.md. */
@@ -225,6 +226,11 @@ export class RotationRolledBackError extends MetaChatError {
   override readonly code = 'ROTATION_ROLLED_BACK';
 }
 
+/** An account deletion statement (docs/protocol.md 5c) the account key did not sign for this identifier and nonce. */
+export class DeletionSignatureInvalidError extends MetaChatError {
+  override readonly code = 'DELETION_SIGNATURE_INVALID';
+}
+
 /** Refusals that only the relay reports; each is one failure with its own code. */
 export const RELAY_ERROR_CODES = [
   'NOT_AUTHENTICATED',
@@ -242,6 +248,9 @@ export const RELAY_ERROR_CODES = [
   'QUOTA_EXCEEDED',
   'STORAGE_FULL',
   'STALE_CREDENTIALS',
+  'ACCOUNT_DELETED',
+  'IDENTIFIER_RETIRED',
+  'DELETION_NONCE_MISMATCH',
 ] as const;
 
 /** One refusal by the relay, as named on the wire. */

@@ -1,4 +1,5 @@
 // The public surface of the protocol core, shared by the daemon, the CLI and the tests.
+export * from './account-deletion.js';
 export * from './auth.js';
 export * from './body.js';
 export * from './digest.js';

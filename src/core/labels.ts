@@ -21,4 +21,5 @@ export const LABELS = {
   groupMessageHeader: 'MetaChat-v1/group-message-header',
   keyRotationOld: 'MetaChat-v1/key-rotation-old',
   keyRotationNew: 'MetaChat-v1/key-rotation-new',
+  deleteAccount: 'MetaChat-v1/delete-account',
 } as const;

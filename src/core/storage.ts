@@ -1,3 +1,4 @@
+import type { DeletionStatement } from './account-deletion.js';
 import type { PresenceUpdate } from './events.js';
 import type { GroupEntry } from './group-entry.js';
 import type { GroupHead } from './group-log.js';
@@ -36,6 +37,21 @@ export type RotatedKey = Pick<
   'publicKey' | 'wrappedPrivateKey' | 'credentials' | 'rotations' | 'replacedKeys'
 >;
 
+/**
+ * What the relay keeps of a deleted account (a tombstone): enough to refuse the identifier's
+ * registration until `retiredUntil`, and to show the owner's signed deletion statement. No wrap,
+ * no KDF parameters, no proof hash.
+ */
+export interface RetiredIdentifier {
+  readonly identifier: string;
+  /** The account key the deletion statement is signed with (base64 SPKI). */
+  readonly publicKey: string;
+  readonly deletion: DeletionStatement;
+  /** The relay's clock at the deletion, and until when the identifier may not be registered. */
+  readonly deletedAt: number;
+  readonly retiredUntil: number;
+}
+
 /** The key directory, declared here so the relay logic never depends on how it is stored. */
 export interface KeyDirectory {
   /** The entry of an identifier, as stored now (credentials may change: no stale copy). */
@@ -60,6 +76,18 @@ export interface KeyDirectory {
     expected: { publicKey: string; loginProofHash: string },
     next: RotatedKey,
   ): Promise<boolean>;
+  /**
+   * Deletes the account if its stored public key and proof hash are still the expected ones
+   * (compare and set), together with what the relay holds privately for it (its delivery cursor and
+   * presence), and keeps the tombstone, as one change (docs/storage.md); resolves true once durable.
+   */
+  retire(
+    identifier: string,
+    expected: { publicKey: string; loginProofHash: string },
+    tombstone: RetiredIdentifier,
+  ): Promise<boolean>;
+  /** The tombstone of a deleted identifier still retired at `now`, or undefined. */
+  retirement(identifier: string, now: number): Promise<RetiredIdentifier | undefined>;
   /** How many users are registered. */
   count(): Promise<number>;
 }

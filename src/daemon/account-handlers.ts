@@ -49,6 +49,12 @@ export async function register(
     loginProofHash: bytesToHex(hashLoginProof(base64ToBytes(request.loginProof))),
     createdAt: Date.now(),
   });
+  if (!created && (await ctx.keys.retirement(request.identifier, Date.now())) !== undefined) {
+    throw new RelayError(
+      'IDENTIFIER_RETIRED',
+      `This username belonged to an account that was deleted; it cannot be registered again for ${String(Math.round(ctx.limits.retirementMs / 86_400_000))} days after the deletion, so that nobody takes it over from its contacts. Choose another.`,
+    );
+  }
   if (!created) {
     throw new RelayError(
       'ALREADY_REGISTERED',

@@ -35,6 +35,8 @@ export interface RelayLimits {
   readonly pageDrainWaitMs: number;
   /** Parsed public keys kept in memory (least recently used go first); a miss reads the store. */
   readonly cachedPublicKeys: number;
+  /** How long a deleted account's identifier may not be registered again (docs/protocol.md 5c). */
+  readonly retirementMs: number;
 }
 
 /** Defaults suited to a personal or small-team relay. */
@@ -57,6 +59,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   pageReadBelowBytes: 256 * 1024,
   pageDrainWaitMs: 30_000,
   cachedPublicKeys: 10_000,
+  retirementMs: 365 * 86_400_000,
 };
 
 /** Everything the daemon needs to start. */
@@ -95,6 +98,7 @@ export interface RawOptions {
   quotaBytes?: string | undefined;
   quotaPackets?: string | number | undefined;
   minFreeBytes?: string | undefined;
+  retireDays?: string | number | undefined;
 }
 
 /** A configuration problem the operator must fix; the daemon does not start. */
@@ -242,6 +246,13 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv): Daemon
     1,
     86_400,
   );
+  const retireDays = wholeNumber(
+    'The retirement of a deleted identifier (days)',
+    flags.retireDays ?? env['METACHAT_RETIRE_DAYS'],
+    d.retirementMs / 86_400_000,
+    1,
+    36_500,
+  );
   const host = flags.host ?? env['METACHAT_HOST'] ?? '127.0.0.1';
   if (host.length === 0) throw new ConfigError('The host must not be empty.');
   return {
@@ -261,6 +272,7 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv): Daemon
       maxConnections,
       maxConnectionsPerAddress: perAddress,
       unauthenticatedTimeoutMs: unauthenticatedSeconds * 1000,
+      retirementMs: retireDays * 86_400_000,
     },
     storage: resolveStorage(flags, env),
   };

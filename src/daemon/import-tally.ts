@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { GroupEntry, StoredRecord, UserRecord } from '../core/index.js';
+import type { GroupEntry, RetiredIdentifier, StoredRecord, UserRecord } from '../core/index.js';
 import type { StreamState } from './lowdb-source.js';
 
 /** JSON with every object's keys sorted: the same bytes whichever store (jsonb reorders keys) it came from. */
@@ -22,12 +22,14 @@ export interface ImportSummary {
   readonly states: number;
   /** Entries of every group log. */
   readonly groupEntries: number;
+  /** Tombstones of deleted accounts. */
+  readonly retired: number;
   readonly sha256: string;
 }
 
 /**
  * Counts and hashes a store's contents the same way on both sides of import-lowdb: users by
- * identifier, then every record by position, then cursors and last-seen times by identifier,
+ * identifier, then tombstones by identifier, then every record by position, then cursors and last-seen times by identifier,
  * then every group log's entries by group id and index, then the server secret. Fed in that order, equal summaries mean equal contents.
  */
 export class ImportTally {
@@ -36,6 +38,7 @@ export class ImportTally {
   private packets = 0;
   private states = 0;
   private groupEntries = 0;
+  private retired = 0;
 
   user(record: UserRecord): void {
     this.users++;
@@ -52,6 +55,12 @@ export class ImportTally {
     this.hash.update(`state ${canonical(state)}\n`);
   }
 
+  /** A deleted account's tombstone; they come after the users, by identifier. */
+  tombstone(tombstone: RetiredIdentifier): void {
+    this.retired++;
+    this.hash.update(`retired ${canonical(tombstone)}\n`);
+  }
+
   groupEntry(entry: GroupEntry): void {
     this.groupEntries++;
     this.hash.update(`group ${canonical(entry)}\n`);
@@ -65,6 +74,7 @@ export class ImportTally {
       packets: this.packets,
       states: this.states,
       groupEntries: this.groupEntries,
+      retired: this.retired,
       sha256: this.hash.digest('hex'),
     };
   }

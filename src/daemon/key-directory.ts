@@ -12,9 +12,11 @@ import {
   wrappedPrivateKeySchema,
   type KeyDirectory,
   type NewCredentials,
+  type RetiredIdentifier,
   type RotatedKey,
   type UserRecord,
 } from '../core/index.js';
+import { finishRetirements, readRetired, writeRetirement } from './retired-files.js';
 import {
   createFileExclusive,
   ensureDirectory,
@@ -60,6 +62,8 @@ export const userRecordSchema = z.strictObject({
 export class FileKeyDirectory implements KeyDirectory {
   private readonly cache = new Map<string, UserRecord>();
   private readonly known = new Set<string>();
+  /** Every tombstone (data/keys/retired/), expired ones included: a handful, read at start. */
+  private readonly retired = new Map<string, RetiredIdentifier>();
   private readonly space: FreeSpace;
   /** The last credentials change, so the next one starts after it. */
   private writing: Promise<unknown> = Promise.resolve();
@@ -67,18 +71,34 @@ export class FileKeyDirectory implements KeyDirectory {
   private constructor(
     private readonly directory: string,
     private readonly minFreeBytes: number,
+    private readonly forget: (identifier: string) => Promise<void>,
   ) {
     this.space = new FreeSpace(directory);
   }
 
-  /** Opens (and creates) the directory, counting the users already registered. */
-  static async open(directory: string, minFreeBytes = 0): Promise<FileKeyDirectory> {
+  /**
+   * Opens (and creates) the directory, counting the users already registered. A deletion that a
+   * crash interrupted is finished, and `forget` (the message store's: delivery cursor, presence)
+   * runs again for every tombstone, so what a deletion removes is gone after any crash.
+   */
+  static async open(
+    directory: string,
+    minFreeBytes = 0,
+    forget: (identifier: string) => Promise<void> = () => Promise.resolve(),
+  ): Promise<FileKeyDirectory> {
     await ensureDirectory(directory);
     await removeStaleTemps(directory);
-    const keys = new FileKeyDirectory(directory, minFreeBytes);
+    const keys = new FileKeyDirectory(directory, minFreeBytes, forget);
     for (const name of await readdir(directory)) {
       const identifier = name.endsWith('.json') ? name.slice(0, -5) : '';
       if (isIdentifier(identifier)) keys.known.add(identifier);
+    }
+    const retired = await readRetired(directory);
+    for (const identifier of await finishRetirements(directory, retired, keys.known))
+      keys.known.delete(identifier);
+    for (const tombstone of retired) {
+      keys.retired.set(tombstone.identifier, tombstone);
+      if (!keys.known.has(tombstone.identifier)) await forget(tombstone.identifier);
     }
     return keys;
   }
@@ -97,6 +117,8 @@ export class FileKeyDirectory implements KeyDirectory {
 
   async create(record: UserRecord): Promise<boolean> {
     if (this.known.has(record.identifier)) return false;
+    const tombstone = this.retired.get(record.identifier);
+    if (tombstone !== undefined && tombstone.retiredUntil > record.createdAt) return false;
     const checked = userRecordSchema.parse(record);
     const contents = JSON.stringify(checked);
     // The file is written twice over (a temp file, then linked), in blocks: count generously.
@@ -131,6 +153,44 @@ export class FileKeyDirectory implements KeyDirectory {
     next: RotatedKey,
   ): Promise<boolean> {
     return this.replace(identifier, expected, next);
+  }
+
+  retire(
+    identifier: string,
+    expected: { publicKey: string; loginProofHash: string },
+    tombstone: RetiredIdentifier,
+  ): Promise<boolean> {
+    const run = this.writing.then(async () => {
+      const current = await this.get(identifier);
+      if (
+        current?.publicKey !== expected.publicKey ||
+        current.loginProofHash !== expected.loginProofHash
+      )
+        return false;
+      try {
+        await writeRetirement(this.directory, tombstone);
+      } catch (cause) {
+        throw new RelayError(
+          'STORE_FAILED',
+          'The relay could not store the deletion; try again (a deletion it stored half is finished when it restarts).',
+          { cause },
+        );
+      }
+      this.retired.set(identifier, tombstone);
+      this.known.delete(identifier);
+      this.cache.delete(identifier);
+      await this.forget(identifier);
+      return true;
+    });
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  retirement(identifier: string, now: number): Promise<RetiredIdentifier | undefined> {
+    const tombstone = this.retired.get(identifier);
+    return Promise.resolve(
+      tombstone !== undefined && tombstone.retiredUntil > now ? tombstone : undefined,
+    );
   }
 
   /** Rewrites an entry if its key and proof hash are still the expected ones, with nothing between. */

@@ -1,9 +1,15 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isIdentifier, type StoredRecord, type UserRecord } from '../core/index.js';
+import {
+  isIdentifier,
+  type RetiredIdentifier,
+  type StoredRecord,
+  type UserRecord,
+} from '../core/index.js';
 import { FsyncJsonFile } from './fsync-json-file.js';
 import { userRecordSchema } from './key-directory.js';
 import { dbSchema, type DbData } from './primary-db.js';
+import { readRetired } from './retired-files.js';
 import {
   journalPath,
   listJournals,
@@ -46,6 +52,8 @@ export class LowdbSource {
   private constructor(
     readonly dataDir: string,
     readonly users: readonly UserRecord[],
+    /** The tombstones of deleted accounts (data/keys/retired/), by identifier. */
+    readonly retired: readonly RetiredIdentifier[],
     readonly db: DbData,
     readonly secret: Buffer,
   ) {}
@@ -75,7 +83,8 @@ export class LowdbSource {
     });
     if (!/^[0-9a-f]{64}$/.test(text.trim()))
       throw new StoreCorruptError(secretPath, 'it is not a 32-byte hex secret');
-    return new LowdbSource(dataDir, users, db, Buffer.from(text.trim(), 'hex'));
+    const retired = await readRetired(keys);
+    return new LowdbSource(dataDir, users, retired, db, Buffer.from(text.trim(), 'hex'));
   }
 
   /** The log in position order, one segment (or the open journal) at a time, checked as it goes. */

@@ -54,6 +54,12 @@ const program = new Command('metachat-daemon')
   )
   .addOption(
     new Option(
+      '--retire-days <n>',
+      "days a deleted account's identifier cannot be registered again (env METACHAT_RETIRE_DAYS)",
+    ).default(undefined, '365'),
+  )
+  .addOption(
+    new Option(
       '--max-connections <n>',
       'open connections in total (env METACHAT_MAX_CONNECTIONS)',
     ).default(undefined, '4096'),

@@ -23,6 +23,7 @@ import {
   type RelayContext,
   type Session,
 } from './relay-context.js';
+import { deletedRefusal } from './delete-account-handler.js';
 
 /** Page sizes when the client does not ask for one. */
 const DEFAULT_SYNC_LIMIT = 100;
@@ -45,8 +46,12 @@ export async function key(
   me(session);
   const { identifier } = parseWire(keyRequestSchema, input, 'key');
   const record = await ctx.keys.get(identifier);
-  if (!record)
-    throw new RelayError('UNKNOWN_IDENTIFIER', 'No user is registered under this identifier.');
+  if (!record) {
+    throw (
+      (await deletedRefusal(ctx, identifier, 'it has no key any more.')) ??
+      new RelayError('UNKNOWN_IDENTIFIER', 'No user is registered under this identifier.')
+    );
+  }
   // The rotation statements travel with the key, so a peer that pinned an older one can follow.
   return record.rotations === undefined
     ? { publicKey: record.publicKey }
@@ -73,7 +78,10 @@ export async function send(
     );
   }
   if (packet.to !== sender && !(await publicKeyOf(ctx, packet.to))) {
-    throw new RelayError('UNKNOWN_IDENTIFIER', 'The recipient is not registered on this relay.');
+    throw (
+      (await deletedRefusal(ctx, packet.to, 'messages to it are refused.')) ??
+      new RelayError('UNKNOWN_IDENTIFIER', 'The recipient is not registered on this relay.')
+    );
   }
   // A resend of a stored packet, equal in every field, was verified when it was first stored.
   const earlier = await ctx.store.storedRecord?.(packet.id);

@@ -60,9 +60,14 @@ export async function openStores(config: DaemonConfig, logger: Logger): Promise<
     }
   }
   await ensureDirectory(config.dataDir);
+  const store = await SegmentedStore.open(config.dataDir, undefined, config.storage);
   return {
-    keys: await FileKeyDirectory.open(join(config.dataDir, 'keys'), config.storage.minFreeBytes),
-    store: await SegmentedStore.open(config.dataDir, undefined, config.storage),
+    keys: await FileKeyDirectory.open(
+      join(config.dataDir, 'keys'),
+      config.storage.minFreeBytes,
+      (identifier) => store.forget(identifier),
+    ),
+    store,
     groups: await FileGroupStore.open(config.dataDir, config.storage.minFreeBytes),
     secret: await ServerSecret.open(config.dataDir),
     where: `data: ${config.dataDir}`,

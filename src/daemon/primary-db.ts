@@ -77,6 +77,21 @@ export class PrimaryDb {
     await this.persist();
   }
 
+  /** Removes an identifier's delivery cursor and last-seen time (a deleted account); writes only if it had one. */
+  async forget(identifier: string): Promise<void> {
+    this.online.delete(identifier);
+    const { cursors, presence } = this.low.data;
+    if (!(identifier in cursors) && !(identifier in presence)) return;
+    // Rebuilt without the key: a dynamic delete of a record's property is what lint forbids.
+    this.low.data.cursors = Object.fromEntries(
+      Object.entries(cursors).filter(([id]) => id !== identifier),
+    );
+    this.low.data.presence = Object.fromEntries(
+      Object.entries(presence).filter(([id]) => id !== identifier),
+    );
+    await this.persist();
+  }
+
   /** Writes only if something changed since the last successful write (used at shutdown). */
   async flush(): Promise<void> {
     while (this.writing) await this.writing.catch(() => undefined);

@@ -8,6 +8,7 @@ import { login, prelogin, register } from './account-handlers.js';
 import type { DaemonConfig } from './config.js';
 import { changePassword } from './credentials-handlers.js';
 import { rotateKey } from './rotate-key-handler.js';
+import { ACCOUNT_DELETED_EVENT, deleteAccount } from './delete-account-handler.js';
 import { connectionGuard, dropConnection } from './connection-guard.js';
 import { groupAppend, groupLog } from './group-handlers.js';
 import { history, key, receipt, send, sync } from './message-handlers.js';
@@ -42,6 +43,7 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
     'group-append': groupAppend,
     'group-log': groupLog,
     'rotate-key': rotateKey,
+    'delete-account': deleteAccount,
   }),
 );
 
@@ -127,6 +129,11 @@ async function listen(config: DaemonConfig, logger: Logger, stores: Stores): Pro
     registry,
     publicKeys: new LRUCache({ max: config.limits.cachedPublicKeys }),
   };
+  // Another daemon of the database deleted an account: its cached key must not let a send through.
+  if (cluster)
+    io.on(ACCOUNT_DELETED_EVENT, (identifier: unknown) => {
+      if (typeof identifier === 'string') ctx.publicKeys.delete(identifier);
+    });
   const inflight = new Set<Promise<void>>();
   let closing = false;
   // Sockets of a daemon that died: their identifiers go offline for their peers, from here.

@@ -492,6 +492,11 @@ export class SegmentedStore implements MessageStore {
     return Promise.resolve(this.db.presence(identifier));
   }
 
+  /** Removes a deleted account's delivery cursor and last-seen time from db.json (its packets stay: docs/storage.md). */
+  async forget(identifier: string): Promise<void> {
+    await this.db.forget(identifier);
+  }
+
   /** Finishes pending appends; rejects if the last write of db.json fails (every packet is already durable). */
   async close(): Promise<void> {
     this.closed = true;

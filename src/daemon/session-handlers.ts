@@ -106,6 +106,8 @@ export async function leave(ctx: RelayContext, session: Session): Promise<void> 
   const identifier = session.identifier;
   if (identifier === undefined) return;
   if (!(await ctx.registry.release(identifier, session.socket.id))) return;
+  // A deleted account's presence is gone (delete-account told its peers): nothing to store.
+  if ((await ctx.keys.get(identifier)) === undefined) return;
   await announce(ctx, { identifier, online: false, lastSeen: Date.now() });
 }
 
@@ -113,6 +115,7 @@ export async function leave(ctx: RelayContext, session: Session): Promise<void> 
 export async function vanished(ctx: RelayContext, identifiers: readonly string[]): Promise<void> {
   for (const identifier of identifiers) {
     if (await ctx.registry.isOnline(identifier)) continue;
+    if ((await ctx.keys.get(identifier)) === undefined) continue;
     await announce(ctx, { identifier, online: false, lastSeen: Date.now() });
   }
 }

@@ -7,6 +7,8 @@ import {
   followRotations,
   signCredentials,
   signKeyRotation,
+  signAccountDeletion,
+  verifyAccountDeletion,
   verifyCredentials,
   verifyKeyRotation,
   createAuthProof,
@@ -147,6 +149,12 @@ const triggers: Record<ErrorCode, () => unknown> = {
   ROTATION_IDENTIFIER_MISMATCH: () => verifyKeyRotation(rotation, bob.identifier),
   ROTATION_CHAIN_BROKEN: () =>
     followRotations(alice.identifier, bob.keyPair.publicKey, alice.keyPair.publicKey, [rotation]),
+  DELETION_SIGNATURE_INVALID: () =>
+    verifyAccountDeletion(
+      bob.keyPair.publicKey,
+      alice.identifier,
+      signAccountDeletion(alice.identifier, newAuthNonce(), 1, alice.keyPair),
+    ),
   ROTATION_ROLLED_BACK: () =>
     followRotations(
       alice.identifier,

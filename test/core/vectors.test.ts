@@ -5,6 +5,10 @@ import {
   base64ToBytes,
   credentialsSigningBytes,
   CredentialsSignatureInvalidError,
+  deletionSigningBytes,
+  DeletionSignatureInvalidError,
+  signAccountDeletion,
+  verifyAccountDeletion,
   derivePasswordKeys,
   loginProofHashHex,
   verifyCredentials,
@@ -46,6 +50,12 @@ import { computeVectors, readInputs } from '../../scripts/generate-vectors.js';
 import { alice, bob } from '../support/parties.js';
 import { readVector, type KeysVector } from '../support/vectors.js';
 
+interface DeletionVector {
+  identifier: string;
+  fingerprint: string;
+  signingBytes: string;
+  statement: { nonce: string; time: number; signature: string };
+}
 interface IdentityVector {
   valid: { input: string; normalized: string; identifier: string }[];
   invalid: { input: string; error: string }[];
@@ -151,6 +161,10 @@ describe('test vectors', () => {
     const { oldSignature: _o, newSignature: _n, ...signed } = statement;
     const { oldSignature: _fo, newSignature: _fn, ...freshSigned } = freshStatement;
     expect(signed).toEqual(freshSigned);
+    const { statement: deletion, ...deleting } = readVector('deletion') as DeletionVector;
+    const { statement: freshDeletion, ...freshDeleting } = fresh['deletion'] as DeletionVector;
+    expect(deleting).toEqual(freshDeleting);
+    expect({ ...deletion, signature: '' }).toEqual({ ...freshDeletion, signature: '' });
   });
 
   it('identity: normalization and identifiers', () => {
@@ -335,6 +349,35 @@ describe('test vectors', () => {
         hexToBytes(vector.oldSigningBytes),
         { key: oldKey.keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
         base64ToBytes(mine.oldSignature),
+      ),
+    ).toBe(true);
+  });
+
+  it('deletion: an account deletion statement, its signed bytes and signature', () => {
+    const vector = readVector('deletion') as DeletionVector;
+    const { statement } = vector;
+    const key = importPublicKey(keys.alice.publicKey);
+    expect(key.fingerprint).toBe(vector.fingerprint);
+    expect(
+      bytesToHex(deletionSigningBytes(vector.identifier, statement.nonce, statement.time, key)),
+    ).toBe(vector.signingBytes);
+    expect(verifyAccountDeletion(key, vector.identifier, statement)).toEqual(statement);
+    expect(() =>
+      verifyAccountDeletion(key, vector.identifier, { ...statement, time: statement.time + 1 }),
+    ).toThrow(DeletionSignatureInvalidError);
+    // What core signs, the generator's reading of the spec accepts.
+    const mine = signAccountDeletion(
+      vector.identifier,
+      statement.nonce,
+      statement.time,
+      keyPairFromPrivate(importPrivateKey(base64ToBytes(keys.alice.privateKey))),
+    );
+    expect(
+      verify(
+        'sha256',
+        hexToBytes(vector.signingBytes),
+        { key: key.keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+        base64ToBytes(mine.signature),
       ),
     ).toBe(true);
   });

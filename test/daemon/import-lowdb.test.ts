@@ -5,8 +5,9 @@ import { cp, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { loginAccount } from '../../src/cli/relay/account.js';
-import { RelayClient } from '../../src/cli/relay/relay-client.js';
+import { deleteAccountOnRelay } from '../../src/cli/relay/account-deletion.js';
+import { loginAccount, prepareRegistration } from '../../src/cli/relay/account.js';
+import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
 import {
   createGroupEntry,
   identifierFromUsername,
@@ -52,6 +53,16 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+async function codeOf(run: () => Promise<unknown>): Promise<string> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof RelayRefusedError) return error.code;
+    throw error;
+  }
+  throw new Error('expected a refusal');
 }
 
 async function stopDaemon(daemon: DaemonProcess): Promise<void> {
@@ -148,6 +159,10 @@ describe('metachat-daemon import-lowdb', () => {
     );
     await carol.client.groupAppend(leave);
     groupLog = [create, leave];
+    // A deleted account: its tombstone moves too.
+    const dave = await newUser(daemon.url, 'imp-dave', PASSWORD);
+    await deleteAccountOnRelay(dave.client, dave, PASSWORD);
+    dave.client.close();
     carol.client.close();
     bob.client.close();
     const aliceStream = await streamOf(alice.client);
@@ -175,7 +190,7 @@ describe('metachat-daemon import-lowdb', () => {
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     const line =
-      /imported .* in [\d.]+ s, verified: 3 users, 26 packets, (\d+) cursors or last-seen times, 2 group log entries, sha256 ([0-9a-f]{64})/.exec(
+      /imported .* in [\d.]+ s, verified: 3 users, 26 packets, (\d+) cursors or last-seen times, 2 group log entries, 1 deleted accounts, sha256 ([0-9a-f]{64})/.exec(
         first.stdout,
       );
     expect(line).not.toBeNull();
@@ -204,6 +219,14 @@ describe('metachat-daemon import-lowdb', () => {
     expect(await streamOf(client)).toEqual(before.alice);
     // The group log came along, both entries, in order.
     expect((await client.groupLog(groupLog[0]?.group ?? '')).entries).toEqual(groupLog);
+    // The deleted account stays deleted: its name is retired, lookups say so.
+    expect(await codeOf(() => client.key(identifierFromUsername('imp-dave')))).toBe(
+      'ACCOUNT_DELETED',
+    );
+    const retry = await prepareRegistration('imp-dave', 'another password please');
+    const registering = await RelayClient.connect(daemon.url);
+    expect(await codeOf(() => registering.register(retry.request))).toBe('IDENTIFIER_RETIRED');
+    registering.close();
     // The stream goes on where it was: the next seq, no gap.
     const ack = await client.send(sealText(account, account, 'after the move'));
     expect(ack).toMatchObject({ seq: 27, duplicate: false });

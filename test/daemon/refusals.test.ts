@@ -5,11 +5,14 @@ import { join } from 'node:path';
 import { io } from 'socket.io-client';
 import { prepareCredentialsChange, prepareRegistration } from '../../src/cli/relay/account.js';
 import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
+import { deleteAccountOnRelay } from '../../src/cli/relay/account-deletion.js';
 import {
   base64ToBytes,
   bytesToBase64,
   createAuthProof,
+  derivePasswordKeys,
   identifierFromUsername,
+  signAccountDeletion,
   RELAY_ERROR_CODES,
   type RelayErrorCode,
 } from '../../src/core/index.js';
@@ -137,6 +140,27 @@ const provoke: Record<RelayErrorCode, () => Promise<unknown>> = {
       user.client.close();
       await relay.stop();
     }
+  },
+  ACCOUNT_DELETED: async () => {
+    const gone = await newUser(server.url, 'deleted-account');
+    await deleteAccountOnRelay(gone.client, gone, gone.password);
+    return alice.client.key(gone.identifier);
+  },
+  IDENTIFIER_RETIRED: async () => {
+    const gone = await newUser(server.url, 'retired-name');
+    await deleteAccountOnRelay(gone.client, gone, gone.password);
+    const { request } = await prepareRegistration('retired-name', 'another password');
+    return (await connect()).register(request);
+  },
+  DELETION_NONCE_MISMATCH: async () => {
+    const stale = await alice.client.challenge();
+    await alice.client.challenge();
+    const keys = await derivePasswordKeys(alice.password, alice.identifier, alice.kdf);
+    return alice.client.deleteAccount({
+      identifier: alice.identifier,
+      loginProof: bytesToBase64(keys.loginProof),
+      statement: signAccountDeletion(alice.identifier, stale, Date.now(), alice.keyPair),
+    });
   },
   STORAGE_FULL: async () => {
     // A floor above any disk there is: every new packet is refused before a byte is written.

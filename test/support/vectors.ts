@@ -6,7 +6,16 @@ const VECTOR_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'vectors'
 
 /** Reads one committed vector file as untyped JSON; each test narrows what it uses. */
 export function readVector(
-  name: 'identity' | 'keys' | 'password' | 'packet' | 'auth' | 'credentials' | 'group' | 'rotation',
+  name:
+    | 'identity'
+    | 'keys'
+    | 'password'
+    | 'packet'
+    | 'auth'
+    | 'credentials'
+    | 'group'
+    | 'rotation'
+    | 'deletion',
 ): unknown {
   return JSON.parse(readFileSync(join(VECTOR_DIR, `${name}.json`), 'utf8'));
 }

@@ -19,6 +19,7 @@ import {
   storedPacketSchema,
   type ChangePasswordRequest,
   type CredentialsStatement,
+  type DeleteAccountRequest,
   type DeliveredNotice,
   type GroupAppendResult,
   type GroupEntry,
@@ -245,6 +246,16 @@ export class RelayClient {
   /** Replaces the password (or the KDF parameters) on the relay; needs an authenticated connection. */
   async changePassword(request: ChangePasswordRequest): Promise<void> {
     await this.request('change-password', emptyResultSchema, request);
+  }
+
+  /** A fresh nonce of this connection (good for one authentication, or one account deletion). */
+  async challenge(): Promise<string> {
+    return (await this.request('challenge', challengeResultSchema)).nonce;
+  }
+
+  /** Deletes the account (docs/protocol.md 5c); the relay closes this connection right after. */
+  async deleteAccount(request: DeleteAccountRequest): Promise<void> {
+    await this.request('delete-account', emptyResultSchema, request);
   }
 
   /** Challenge, then prove possession of the private key: binds this connection to the identifier. */

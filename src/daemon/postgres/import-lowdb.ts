@@ -4,6 +4,7 @@ import { readGroupFiles, type GroupFile } from '../group-files.js';
 import { ImportTally, type ImportSummary } from '../import-tally.js';
 import { userRecordSchema } from '../key-directory.js';
 import { LowdbSource } from '../lowdb-source.js';
+import { retiredIdentifierSchema } from '../retired-files.js';
 import { recordSchema } from '../segment-files.js';
 import { StoreCorruptError } from '../store-corrupt-error.js';
 import { migrate } from './migrate.js';
@@ -40,7 +41,7 @@ export class ImportVerifyError extends Error {
 
 /** Counts and checksum as printed. */
 export function describe(summary: ImportSummary): string {
-  return `${String(summary.users)} users, ${String(summary.packets)} packets, ${String(summary.states)} cursors or last-seen times, ${String(summary.groupEntries)} group log entries, sha256 ${summary.sha256}`;
+  return `${String(summary.users)} users, ${String(summary.packets)} packets, ${String(summary.states)} cursors or last-seen times, ${String(summary.groupEntries)} group log entries, ${String(summary.retired)} deleted accounts, sha256 ${summary.sha256}`;
 }
 
 /** The outcome of an import: what the database now holds, and whether it held it already. */
@@ -55,7 +56,8 @@ function same(a: ImportSummary, b: ImportSummary): boolean {
     a.users === b.users &&
     a.packets === b.packets &&
     a.states === b.states &&
-    a.groupEntries === b.groupEntries
+    a.groupEntries === b.groupEntries &&
+    a.retired === b.retired
   );
 }
 
@@ -67,6 +69,7 @@ async function tallySource(
 ): Promise<ImportSummary> {
   const tally = new ImportTally();
   for (const user of source.users) tally.user(user);
+  for (const tombstone of source.retired) tally.tombstone(tombstone);
   for await (const records of source.records()) {
     for (const record of records) tally.record(record);
     await each(records);
@@ -115,6 +118,19 @@ async function tallyTarget(client: pg.PoolClient): Promise<ImportSummary> {
     if (rows.length < PAGE) break;
     after = String(rows.at(-1)?.['identifier']);
   }
+  const retired = await client.query<Record<string, unknown>>(
+    'SELECT * FROM retired_identifiers ORDER BY identifier COLLATE "C"',
+  );
+  for (const row of retired.rows)
+    tally.tombstone(
+      retiredIdentifierSchema.parse({
+        identifier: row['identifier'],
+        publicKey: row['public_key'],
+        deletion: row['deletion'],
+        deletedAt: Number(row['deleted_at']),
+        retiredUntil: Number(row['retired_until']),
+      }),
+    );
   for (let after = -1; ;) {
     const { rows } = await client.query<Record<string, string>>(
       `SELECT pos, server_time, seq_from, seq_to, packet FROM packets WHERE pos > $1 ORDER BY pos LIMIT ${String(PAGE)}`,
@@ -178,7 +194,8 @@ async function isEmpty(client: pg.PoolClient): Promise<boolean> {
     `SELECT (SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1) u)
           + (SELECT count(*) FROM (SELECT 1 FROM packets LIMIT 1) p)
           + (SELECT count(*) FROM (SELECT 1 FROM streams LIMIT 1) s)
-          + (SELECT count(*) FROM (SELECT 1 FROM groups LIMIT 1) g) AS n`,
+          + (SELECT count(*) FROM (SELECT 1 FROM groups LIMIT 1) g)
+          + (SELECT count(*) FROM (SELECT 1 FROM retired_identifiers LIMIT 1) r) AS n`,
   );
   return rows[0]?.n === '0';
 }
@@ -288,6 +305,18 @@ export async function importLowdb(dataDir: string, pool: pg.Pool): Promise<Impor
         users.map((u) => (u.credentials === undefined ? null : JSON.stringify(u.credentials))),
         users.map((u) => (u.rotations === undefined ? null : JSON.stringify(u.rotations))),
         users.map((u) => (u.replacedKeys === undefined ? null : JSON.stringify(u.replacedKeys))),
+      ],
+    );
+    const retired = source.retired;
+    await client.query(
+      `INSERT INTO retired_identifiers (identifier, public_key, deletion, deleted_at, retired_until)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::bigint[])`,
+      [
+        retired.map((r) => r.identifier),
+        retired.map((r) => r.publicKey),
+        retired.map((r) => JSON.stringify(r.deletion)),
+        retired.map((r) => r.deletedAt),
+        retired.map((r) => r.retiredUntil),
       ],
     );
     const expected = await tallySource(

@@ -156,4 +156,19 @@ CREATE TABLE group_seen (
     // The newest key rotation statements and the replaced key pairs, wrapped (docs/protocol.md 5b).
     sql: `ALTER TABLE users ADD COLUMN rotations jsonb, ADD COLUMN replaced_keys jsonb;`,
   },
+  {
+    version: 8,
+    name: 'deleted accounts',
+    // A deleted account's tombstone (docs/protocol.md 5c): its last key and the signed deletion
+    // statement, and until when (milliseconds, the relay's clock) its identifier may not be registered.
+    sql: `
+CREATE TABLE retired_identifiers (
+  identifier text PRIMARY KEY CHECK (identifier ~ '^[0-9a-f]{64}$'),
+  public_key text NOT NULL,
+  deletion jsonb NOT NULL,
+  deleted_at bigint NOT NULL,
+  retired_until bigint NOT NULL
+);
+`,
+  },
 ];

@@ -1,6 +1,13 @@
 import type pg from 'pg';
-import type { KeyDirectory, NewCredentials, RotatedKey, UserRecord } from '../../core/index.js';
+import type {
+  KeyDirectory,
+  NewCredentials,
+  RetiredIdentifier,
+  RotatedKey,
+  UserRecord,
+} from '../../core/index.js';
 import { userRecordSchema } from '../key-directory.js';
+import { retiredIdentifierSchema } from '../retired-files.js';
 import { StoreCorruptError } from '../store-corrupt-error.js';
 import { guarded } from './pool.js';
 
@@ -25,6 +32,30 @@ interface UserRow {
 const LOOKUP = `SELECT u.*, u.identifier = $1 AS found FROM users u
   WHERE u.identifier = ANY (ARRAY[$1, (SELECT min(identifier) FROM users)])
   ORDER BY found DESC LIMIT 1`;
+
+/**
+ * A deletion in one statement, so in one transaction: the entry goes (compare and set on its key
+ * and proof hash), the tombstone is written (over an expired one), the delivery cursor and the
+ * last-seen time are cleared and the failed-login count dropped. The stream's length stays: its
+ * packets stay (docs/storage.md). No row comes back when the entry was not the expected one.
+ */
+const RETIRE = `
+WITH gone AS (
+  DELETE FROM users WHERE identifier = $1 AND public_key = $2 AND login_proof_hash = $3
+  RETURNING identifier
+), tombstone AS (
+  INSERT INTO retired_identifiers (identifier, public_key, deletion, deleted_at, retired_until)
+  SELECT identifier, $4::text, $5::jsonb, $6::bigint, $7::bigint FROM gone
+  ON CONFLICT (identifier) DO UPDATE SET public_key = EXCLUDED.public_key,
+    deletion = EXCLUDED.deletion, deleted_at = EXCLUDED.deleted_at,
+    retired_until = EXCLUDED.retired_until
+  RETURNING identifier
+), cleared AS (
+  UPDATE streams SET delivered = 0, last_seen = NULL WHERE identifier IN (SELECT identifier FROM gone)
+), forgiven AS (
+  DELETE FROM login_failures WHERE identifier IN (SELECT identifier FROM gone)
+)
+SELECT identifier FROM tombstone`;
 
 /** A JSON column's parameter: the value's text, or NULL for an absent one. */
 function jsonOrNull(value: unknown): string | null {
@@ -56,12 +87,15 @@ export class PgKeyDirectory implements KeyDirectory {
     return row.found ? parsed.data : undefined;
   }
 
+  /** Refused (false) while the identifier is retired, as when it is taken. */
   async create(record: UserRecord): Promise<boolean> {
     const checked = userRecordSchema.parse(record);
     const { rowCount } = await guarded(() =>
       this.pool.query(
         `INSERT INTO users (identifier, public_key, wrapped_private_key, kdf, login_proof_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (identifier) DO NOTHING`,
+         SELECT $1::text, $2::text, $3::jsonb, $4::jsonb, $5::text, $6::bigint WHERE NOT EXISTS (
+           SELECT 1 FROM retired_identifiers WHERE identifier = $1 AND retired_until > $6)
+         ON CONFLICT (identifier) DO NOTHING`,
         [
           checked.identifier,
           checked.publicKey,
@@ -123,6 +157,53 @@ export class PgKeyDirectory implements KeyDirectory {
       ),
     );
     return rowCount === 1;
+  }
+
+  async retire(
+    identifier: string,
+    expected: { publicKey: string; loginProofHash: string },
+    tombstone: RetiredIdentifier,
+  ): Promise<boolean> {
+    const checked = retiredIdentifierSchema.parse(tombstone);
+    const { rows } = await guarded(() =>
+      this.pool.query(RETIRE, [
+        identifier,
+        expected.publicKey,
+        expected.loginProofHash,
+        checked.publicKey,
+        JSON.stringify(checked.deletion),
+        checked.deletedAt,
+        checked.retiredUntil,
+      ]),
+    );
+    return rows.length === 1;
+  }
+
+  async retirement(identifier: string, now: number): Promise<RetiredIdentifier | undefined> {
+    const { rows } = await guarded(() =>
+      this.pool.query<{
+        public_key: string;
+        deletion: unknown;
+        deleted_at: string;
+        retired_until: string;
+      }>(
+        `SELECT public_key, deletion, deleted_at, retired_until FROM retired_identifiers
+         WHERE identifier = $1 AND retired_until > $2`,
+        [identifier, now],
+      ),
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const parsed = retiredIdentifierSchema.safeParse({
+      identifier,
+      publicKey: row.public_key,
+      deletion: row.deletion,
+      deletedAt: Number(row.deleted_at),
+      retiredUntil: Number(row.retired_until),
+    });
+    if (!parsed.success)
+      throw new StoreCorruptError('retired_identifiers', 'a row does not match its schema');
+    return parsed.data;
   }
 
   async count(): Promise<number> {
