@@ -22,6 +22,7 @@ const ON_BOTH_STORES = [
   'test/conformance/conformance.test.ts',
   'test/daemon/store-limits.test.ts',
   'test/daemon/group-commit.test.ts',
+  'test/daemon/group-send.test.ts',
   'test/daemon/prelogin-timing.test.ts',
   'test/daemon/change-password.test.ts',
   'test/cli/passwd.test.ts',

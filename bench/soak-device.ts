@@ -1,6 +1,6 @@
 import type { Account } from '../src/cli/relay/account.js';
 import { RelayClient, RelayRefusedError } from '../src/cli/relay/relay-client.js';
-import { sealPacket, type Packet, type StoredPacket } from '../src/core/index.js';
+import { isGroupRecord, sealPacket, type Packet, type StreamRecord } from '../src/core/index.js';
 import type { SoakLedger } from './soak-ledger.js';
 
 /** Refusals a client answers by sending the same packet again. */
@@ -83,7 +83,7 @@ export class SoakDevice {
         const current = client;
         current.on('packet', (stored) => {
           this.record(stored);
-          this.ledger.pushed(stored.packet.id);
+          this.ledger.pushed(isGroupRecord(stored) ? stored.groupMessage.id : stored.packet.id);
         });
         current.socket.on('disconnect', () => {
           this.dropped(current);
@@ -126,7 +126,12 @@ export class SoakDevice {
     }
   }
 
-  private record(stored: StoredPacket): void {
+  private record(stored: StreamRecord): void {
+    // The soak sends no group messages: one in its stream is a mismatch.
+    if (isGroupRecord(stored)) {
+      this.mismatches.push(`a group message at seq ${stored.seq}`);
+      return;
+    }
     const sent = this.ledger.sent.get(stored.packet.id);
     if (sent && sent.sig !== stored.packet.sig) {
       this.mismatches.push(`${stored.packet.id} differs from what was sent`);
@@ -154,9 +159,10 @@ export class SoakDevice {
     let after = 0;
     for (;;) {
       const page = await client.sync(after, 500);
-      for (const { seq, packet } of page.packets) {
+      for (const stored of page.packets) {
+        const { seq } = stored;
         if (whole.has(seq)) this.mismatches.push(`the relay served seq ${seq} twice`);
-        whole.set(seq, packet.id);
+        whole.set(seq, isGroupRecord(stored) ? stored.groupMessage.id : stored.packet.id);
       }
       const last = page.packets.at(-1);
       if (!page.more || last === undefined) return whole;

@@ -20,6 +20,8 @@ import { kdfParamsSchema, type KdfParams, KDF_SUBKEY_BYTES } from './password-ke
 import type { Packet } from './packet.js';
 import type { GroupEntry } from './group-entry.js';
 import type { GroupAppendResult, GroupLogPage, GroupLogRequest } from './group-events.js';
+import { groupIdSchema } from './group-entry.js';
+import { groupPacketSchema, type GroupPacket } from './group-sign.js';
 import { wrappedPrivateKeySchema, type WrappedPrivateKey } from './private-key-wrap.js';
 import {
   base64Bytes,
@@ -65,12 +67,19 @@ export const syncRequestSchema = z.strictObject({
   limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
 });
 
-/** `history`: one page of one conversation, before a position. */
-export const historyRequestSchema = z.strictObject({
-  peer: identifierSchema,
-  before: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
-});
+/** `history`: one page of one conversation (with a peer, or in a group), before a position. */
+export const historyRequestSchema = z.union([
+  z.strictObject({
+    peer: identifierSchema,
+    before: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
+  }),
+  z.strictObject({
+    group: groupIdSchema,
+    before: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
+  }),
+]);
 
 /** `receipt`: a device confirms it holds every packet of its stream up to a sequence number. */
 export const receiptRequestSchema = z.strictObject({
@@ -100,9 +109,25 @@ export interface StoredPacket {
   readonly delivered?: boolean | undefined;
 }
 
-/** One page of packets and where the next page starts. */
+/** A group message as the server stored it: one copy, at a place in every member's stream. */
+export interface StoredGroupPacket {
+  /** Position in the reader's own stream, counted with its packets. */
+  readonly seq: number;
+  readonly serverTime: number;
+  readonly groupMessage: GroupPacket;
+}
+
+/** One record of a stream: a packet (section 7) or a group message (section 16.5). */
+export type StreamRecord = StoredPacket | StoredGroupPacket;
+
+/** Whether a stream record carries a group message (else a packet). */
+export function isGroupRecord(record: StreamRecord): record is StoredGroupPacket {
+  return 'groupMessage' in record;
+}
+
+/** One page of stream records and where the next page starts. */
 export interface PacketPage {
-  readonly packets: readonly StoredPacket[];
+  readonly packets: readonly StreamRecord[];
   readonly more: boolean;
 }
 
@@ -149,6 +174,10 @@ export interface ClientToServerEvents {
     packet: Packet,
     ack: (response: Ack<{ seq: number; serverTime: number; duplicate: boolean }>) => void,
   ) => void;
+  'group-send': (
+    message: GroupPacket,
+    ack: (response: Ack<{ seq: number; serverTime: number; duplicate: boolean }>) => void,
+  ) => void;
   sync: (request: SyncRequest, ack: (response: Ack<PacketPage>) => void) => void;
   history: (request: HistoryRequest, ack: (response: Ack<PacketPage>) => void) => void;
   receipt: (request: ReceiptRequest, ack: (response: Ack) => void) => void;
@@ -158,7 +187,8 @@ export interface ClientToServerEvents {
 
 /** Events the daemon pushes to authenticated sockets. */
 export interface ServerToClientEvents {
-  packet: (stored: StoredPacket) => void;
+  /** A packet or a group message was stored: its record as the receiving user's stream holds it. */
+  packet: (stored: StreamRecord) => void;
   presence: (update: PresenceUpdate) => void;
   delivered: (receipt: DeliveredNotice) => void;
   /** A group log entry was appended: to every member before and after it. */
@@ -175,9 +205,19 @@ export const storedPacketSchema = z.strictObject({
   delivered: z.boolean().optional(),
 });
 
+/** A pushed or paged group message (section 16.5), as a client parses it from the relay. */
+export const storedGroupPacketSchema = z.strictObject({
+  seq: seqSchema,
+  serverTime: timestampSchema,
+  groupMessage: groupPacketSchema,
+});
+
+/** Any stream record: a packet or a group message, told apart by their fields. */
+export const streamRecordSchema = z.union([storedPacketSchema, storedGroupPacketSchema]);
+
 /** A `sync` or `history` page. */
 export const packetPageSchema = z.strictObject({
-  packets: z.array(storedPacketSchema).max(MAX_PAGE_SIZE),
+  packets: z.array(streamRecordSchema).max(MAX_PAGE_SIZE),
   more: z.boolean(),
 });
 

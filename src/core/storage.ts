@@ -1,7 +1,9 @@
 import type { DeletionStatement } from './account-deletion.js';
 import type { PresenceUpdate } from './events.js';
 import type { GroupEntry } from './group-entry.js';
+import type { GroupKeyBinding } from './group-keys.js';
 import type { GroupHead } from './group-log.js';
+import type { GroupPacket } from './group-sign.js';
 import type { KdfParams } from './password-keys.js';
 import type { Packet } from './packet.js';
 import type { KeyRotation, ReplacedKey } from './key-rotation.js';
@@ -104,6 +106,42 @@ export interface StoredRecord {
 }
 
 /**
+ * A stored group message (docs/protocol.md 16.5): one copy, with a place in the stream of every
+ * member at the head it names, the sender included.
+ */
+export interface StoredGroupRecord {
+  readonly kind: 'group';
+  /** Position in the whole log, 0-based: group messages and packets share it. */
+  readonly pos: number;
+  readonly serverTime: number;
+  /** The members at the message's head, ascending; the sender is one of them. */
+  readonly members: readonly string[];
+  /** Each member's place in its stream, in the order of `members`. */
+  readonly seqs: readonly number[];
+  readonly packet: GroupPacket;
+}
+
+/** Anything a stream holds: a packet's record or a group message's. */
+export type StoredStreamRecord = StoredRecord | StoredGroupRecord;
+
+/** Whether a stored record is a group message's. */
+export function isStoredGroupRecord(record: StoredStreamRecord): record is StoredGroupRecord {
+  return 'kind' in record;
+}
+
+/** A member's place in a stored group message's stream entry; undefined for a non-member. */
+export function groupSeqOf(record: StoredGroupRecord, identifier: string): number | undefined {
+  const i = record.members.indexOf(identifier);
+  return i < 0 ? undefined : record.seqs[i];
+}
+
+/** The outcome of storing a group message: its record (or what holds its id), and whether it was stored before. */
+export interface GroupAppendOutcome {
+  readonly record: StoredStreamRecord;
+  readonly duplicate: boolean;
+}
+
+/**
  * What the store saw of a conversation as it stored a new packet between two identifiers, so the
  * relay pushes the packet without asking the store again.
  */
@@ -121,7 +159,8 @@ export interface PairState {
 
 /** The outcome of appending: the record, and whether its id was already stored. */
 export interface AppendResult {
-  readonly record: StoredRecord;
+  /** The stored record of the packet's id: a group message's if that id holds one. */
+  readonly record: StoredStreamRecord;
   readonly duplicate: boolean;
   /** For a new packet (not a duplicate) to another identifier; absent for a note to self. */
   readonly pair?: PairState;
@@ -137,7 +176,7 @@ export interface Delivery {
 
 /** One page of records, oldest first, and whether more lie beyond it. */
 export interface RecordPage {
-  readonly records: readonly StoredRecord[];
+  readonly records: readonly StoredStreamRecord[];
   readonly more: boolean;
 }
 
@@ -153,11 +192,21 @@ export interface MessageStore {
    */
   append(packet: Packet, serverTime: number): Promise<AppendResult>;
   /**
+   * Stores a group message once (idempotent on its id; packet ids and group message ids are one
+   * space) with a place in the stream of each of `members` (ascending, the sender among them),
+   * in one commit, and resolves once it is durable. Quota and free-space floor as `append`.
+   */
+  appendGroup(
+    packet: GroupPacket,
+    members: readonly string[],
+    serverTime: number,
+  ): Promise<GroupAppendOutcome>;
+  /**
    * The stored record of a packet id, for a store that can tell without a round trip to a server
    * (lowdb's in-memory index): lets the relay acknowledge a byte-identical resend without checking
    * its signature again. A store without it has every resend verified.
    */
-  storedRecord?(id: string): Promise<StoredRecord | undefined>;
+  storedRecord?(id: string): Promise<StoredStreamRecord | undefined>;
   /**
    * Records of an identifier's stream with a sequence number above `after`, oldest first: at most
    * `limit`, and no more than `maxBytes` of stored records (at least one), cut before reading.
@@ -170,6 +219,17 @@ export interface MessageStore {
   conversation(
     identifier: string,
     peer: string,
+    before: number | undefined,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<RecordPage>;
+  /**
+   * The last `limit` group messages of a group in the identifier's stream before a sequence number
+   * of it, oldest first, cut by bytes as `conversation` is.
+   */
+  groupConversation(
+    identifier: string,
+    group: string,
     before: number | undefined,
     limit: number,
     maxBytes?: number,
@@ -212,6 +272,11 @@ export interface GroupStore {
    * longer there (another append won, or the group exists).
    */
   append(entry: GroupEntry, head: GroupHead, previousIndex: number | undefined): Promise<boolean>;
+  /**
+   * The members and their logged fingerprints after entry `index` (at most the head's), from what
+   * the store keeps of the membership: no log replay.
+   */
+  membersAt(group: string, index: number): Promise<GroupKeyBinding | undefined>;
   /** Entries from index `from` on: at most `limit`, and no more than `maxBytes` of JSON (at least one). */
   entries(group: string, from: number, limit: number, maxBytes: number): Promise<GroupEntryPage>;
   /** Finishes pending writes. */

@@ -8,6 +8,7 @@ import {
   type GroupEntry,
   type GroupEntryPage,
   type GroupHead,
+  type GroupKeyBinding,
   type GroupStore,
 } from '../core/index.js';
 import { ensureDirectory, fsyncDirectory } from './atomic-file.js';
@@ -22,6 +23,42 @@ interface LoadedGroup {
   /** Bytes of the file that are durable. */
   size: number;
   readonly seen: Set<string>;
+  /** Each membership: who, with which logged key, from which entry, until which (absent: still). */
+  readonly spells: Spell[];
+}
+
+/** One stretch of membership, from the entry that brought a member in to the one it left by. */
+export interface Spell {
+  readonly member: string;
+  readonly fingerprint: string;
+  readonly from: number;
+  to?: number;
+}
+
+/** Opens a spell for each newcomer and closes the spell of each member who left, at `index`. */
+function trackSpells(
+  spells: Spell[],
+  before: GroupHead | undefined,
+  after: GroupHead,
+  index: number,
+): void {
+  const was = new Set(before?.members ?? []);
+  const is = new Set(after.members);
+  for (const spell of spells) {
+    if (spell.to === undefined && !is.has(spell.member)) spell.to = index;
+  }
+  after.members.forEach((member, i) => {
+    if (!was.has(member))
+      spells.push({ member, fingerprint: after.fingerprints[i] ?? '', from: index });
+  });
+}
+
+/** The members and their logged keys after entry `index`, from the spells. */
+function membersFromSpells(spells: readonly Spell[], index: number): GroupKeyBinding {
+  const now = spells
+    .filter((s) => s.from <= index && (s.to === undefined || s.to > index))
+    .sort((a, b) => (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
+  return { members: now.map((s) => s.member), fingerprints: now.map((s) => s.fingerprint) };
 }
 
 /**
@@ -88,6 +125,12 @@ export class FileGroupStore implements GroupStore {
     return (await this.load(group)).seen.has(identifier);
   }
 
+  async membersAt(group: string, index: number): Promise<GroupKeyBinding | undefined> {
+    const loaded = await this.load(group);
+    if (loaded.head === undefined || index > loaded.head.index) return undefined;
+    return membersFromSpells(loaded.spells, index);
+  }
+
   /** Appends after the head at `previousIndex`, one group at a time; false if the head moved. */
   append(entry: GroupEntry, head: GroupHead, previousIndex: number | undefined): Promise<boolean> {
     if (this.closed) {
@@ -148,6 +191,7 @@ export class FileGroupStore implements GroupStore {
     this.space.wrote(line.length);
     loaded.spans.push({ start: loaded.size, end: loaded.size + line.length - 1 });
     loaded.size += line.length;
+    trackSpells(loaded.spells, loaded.head, head, entry.index);
     loaded.head = head;
     for (const member of head.members) loaded.seen.add(member);
     return true;
@@ -206,7 +250,13 @@ async function readOrEmpty(path: string): Promise<Buffer> {
 /** A group file's durable lines (a last line without its newline was never acknowledged), replayed. */
 function parseGroupFile(path: string, bytes: Buffer, group: string): LoadedGroup {
   const durable = bytes.lastIndexOf(0x0a) + 1;
-  const loaded: LoadedGroup = { head: undefined, spans: [], size: durable, seen: new Set() };
+  const loaded: LoadedGroup = {
+    head: undefined,
+    spans: [],
+    size: durable,
+    seen: new Set(),
+    spells: [],
+  };
   let start = 0;
   while (start < durable) {
     const end = bytes.indexOf(0x0a, start);
@@ -227,6 +277,8 @@ export interface GroupFile {
   readonly head: GroupHead;
   /** Everyone who was ever a member, ascending. */
   readonly seen: readonly string[];
+  /** Every stretch of membership, in the order the log made them. */
+  readonly spells: readonly Spell[];
 }
 
 /** Every group log of a data directory, by group id, checked as the relay checks them at start. */
@@ -248,6 +300,7 @@ export async function* readGroupFiles(dataDir: string): AsyncGenerator<GroupFile
       ),
       head: loaded.head,
       seen: [...loaded.seen].sort(),
+      spells: loaded.spells,
     };
   }
 }
@@ -270,7 +323,9 @@ function parsedLine(path: string, line: string, index: number): GroupEntry {
 
 function advance(path: string, loaded: LoadedGroup, entry: GroupEntry): void {
   try {
-    loaded.head = replayGroupEntry(loaded.head ?? null, entry);
+    const before = loaded.head;
+    loaded.head = replayGroupEntry(before ?? null, entry);
+    trackSpells(loaded.spells, before, loaded.head, entry.index);
   } catch (cause) {
     if (!(cause instanceof MetaChatError)) throw cause;
     throw new StoreCorruptError(path, `group log entry ${String(entry.index)} breaks the log`, {

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { GroupEntry, RetiredIdentifier, StoredRecord, UserRecord } from '../core/index.js';
+import type {
+  GroupEntry,
+  RetiredIdentifier,
+  StoredStreamRecord,
+  UserRecord,
+} from '../core/index.js';
 import type { StreamState } from './lowdb-source.js';
 
 /** JSON with every object's keys sorted: the same bytes whichever store (jsonb reorders keys) it came from. */
@@ -45,7 +50,7 @@ export class ImportTally {
     this.hash.update(`user ${canonical(record)}\n`);
   }
 
-  record(record: StoredRecord): void {
+  record(record: StoredStreamRecord): void {
     this.packets++;
     this.hash.update(`record ${canonical(record)}\n`);
   }

@@ -2,8 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   isIdentifier,
+  isStoredGroupRecord,
   type RetiredIdentifier,
-  type StoredRecord,
+  type StoredStreamRecord,
   type UserRecord,
 } from '../core/index.js';
 import { FsyncJsonFile } from './fsync-json-file.js';
@@ -88,7 +89,7 @@ export class LowdbSource {
   }
 
   /** The log in position order, one segment (or the open journal) at a time, checked as it goes. */
-  async *records(): AsyncGenerator<StoredRecord[]> {
+  async *records(): AsyncGenerator<StoredStreamRecord[]> {
     const directory = join(this.dataDir, 'segments');
     const size = this.db.segmentSize;
     const sealed = await listSegments(directory).catch((error: unknown) => {
@@ -138,14 +139,26 @@ export class LowdbSource {
     });
   }
 
-  private check(records: readonly StoredRecord[], first: number, ids: Set<string>, path: string) {
+  private check(
+    records: readonly StoredStreamRecord[],
+    first: number,
+    ids: Set<string>,
+    path: string,
+  ) {
     records.forEach((record, i) => {
       if (record.pos !== first + i)
         throw new StoreCorruptError(path, `record ${String(first + i)} is out of place`);
-      const { id, from, to } = record.packet;
+      const { id } = record.packet;
       if (ids.has(id)) throw new StoreCorruptError(path, `packet id ${id} is stored twice`);
       ids.add(id);
       const next = (identifier: string) => (this.lengths.get(identifier) ?? 0) + 1;
+      if (isStoredGroupRecord(record)) {
+        if (record.members.some((member, j) => record.seqs[j] !== next(member)))
+          throw new StoreCorruptError(path, `record ${String(record.pos)} breaks a stream's seqs`);
+        record.members.forEach((member, j) => this.lengths.set(member, record.seqs[j] ?? 0));
+        return;
+      }
+      const { from, to } = record.packet;
       const gapless =
         record.seqFrom === next(from) &&
         (from === to ? record.seqTo === record.seqFrom : record.seqTo === next(to));

@@ -1,5 +1,6 @@
 import {
   historyRequestSchema,
+  isStoredGroupRecord,
   keyRequestSchema,
   packetSchema,
   parsePacket,
@@ -14,6 +15,7 @@ import {
   type PairState,
   type StoredPacket,
   type StoredRecord,
+  type StoredStreamRecord,
 } from '../core/index.js';
 import {
   publicKeyOf,
@@ -85,7 +87,7 @@ export async function send(
   }
   // A resend of a stored packet, equal in every field, was verified when it was first stored.
   const earlier = await ctx.store.storedRecord?.(packet.id);
-  if (earlier && samePacket(earlier.packet, packet)) {
+  if (earlier && !isStoredGroupRecord(earlier) && samePacket(earlier.packet, packet)) {
     return { seq: earlier.seqFrom, serverTime: earlier.serverTime, duplicate: true };
   }
   await withCurrentKey(ctx, sender, (senderKey) => {
@@ -94,7 +96,11 @@ export async function send(
     verifyParsedPacketSignature(packet, senderKey);
   });
   const { record, duplicate, pair } = await ctx.store.append(packet, Date.now());
-  if (record.packet.from !== sender || (duplicate && record.packet.sig !== packet.sig)) {
+  if (
+    isStoredGroupRecord(record) ||
+    record.packet.from !== sender ||
+    (duplicate && record.packet.sig !== packet.sig)
+  ) {
     throw new RelayError(
       'PACKET_ID_TAKEN',
       'Another packet already uses this id; seal the message again.',
@@ -167,7 +173,7 @@ const MAX_PAGE_BYTES = 2 * 1024 * 1024;
 async function page(
   ctx: RelayContext,
   identifier: string,
-  records: readonly StoredRecord[],
+  records: readonly StoredStreamRecord[],
   more: boolean,
 ): Promise<PacketPage> {
   return { packets: await viewsOf(ctx, records, identifier), more };
@@ -214,22 +220,34 @@ export async function sync(
   return page(ctx, identifier, result.records, result.more);
 }
 
-/** `history`: one page of one conversation, before a sequence number of mine. */
+/**
+ * `history`: one page of one conversation (with a peer, or a group's messages in my stream),
+ * before a sequence number of mine.
+ */
 export async function history(
   ctx: RelayContext,
   session: Session,
   input: unknown,
 ): Promise<PacketPage> {
   const identifier = me(session);
-  const { peer, before, limit } = parseWire(historyRequestSchema, input, 'history');
+  const request = parseWire(historyRequestSchema, input, 'history');
+  const { before, limit } = request;
   const result = await oneRead(ctx, session, () =>
-    ctx.store.conversation(
-      identifier,
-      peer,
-      before,
-      limit ?? DEFAULT_HISTORY_LIMIT,
-      MAX_PAGE_BYTES,
-    ),
+    'group' in request
+      ? ctx.store.groupConversation(
+          identifier,
+          request.group,
+          before,
+          limit ?? DEFAULT_HISTORY_LIMIT,
+          MAX_PAGE_BYTES,
+        )
+      : ctx.store.conversation(
+          identifier,
+          request.peer,
+          before,
+          limit ?? DEFAULT_HISTORY_LIMIT,
+          MAX_PAGE_BYTES,
+        ),
   );
   return page(ctx, identifier, result.records, result.more);
 }

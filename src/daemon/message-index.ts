@@ -6,6 +6,10 @@ export interface IndexEntry {
   readonly seqFrom: number;
   readonly seqTo: number;
   readonly serverTime: number;
+  /** A group message's: `to` is the group id, and every member at its head has a place. */
+  readonly members?: readonly string[];
+  /** Each member's place, in the order of `members`. */
+  readonly seqs?: readonly number[];
 }
 
 /** Thrown when entries do not line up (a gap or a reused sequence number): the store is corrupt. */
@@ -13,6 +17,11 @@ export class IndexMismatchError extends Error {}
 
 function pairKey(a: string, b: string): string {
   return a <= b ? `${a}:${b}` : `${b}:${a}`;
+}
+
+/** The key of one member's list of a group's messages (a group id never equals an identifier). */
+function groupKey(group: string, member: string): string {
+  return `${group}/${member}`;
 }
 
 /**
@@ -65,7 +74,35 @@ export class MessageIndex {
     before: number | undefined,
     limit: number,
   ): { positions: number[]; more: boolean } {
-    const positions = this.conversations.get(pairKey(identifier, peer)) ?? [];
+    return this.pageOf(
+      this.conversations.get(pairKey(identifier, peer)) ?? [],
+      identifier,
+      before,
+      limit,
+    );
+  }
+
+  /** Positions of the last `limit` messages of a group in a member's stream below `before`. */
+  groupPage(
+    identifier: string,
+    group: string,
+    before: number | undefined,
+    limit: number,
+  ): { positions: number[]; more: boolean } {
+    return this.pageOf(
+      this.conversations.get(groupKey(group, identifier)) ?? [],
+      identifier,
+      before,
+      limit,
+    );
+  }
+
+  private pageOf(
+    positions: readonly number[],
+    identifier: string,
+    before: number | undefined,
+    limit: number,
+  ): { positions: number[]; more: boolean } {
     let end = positions.length;
     if (before !== undefined) {
       let low = 0;
@@ -84,6 +121,7 @@ export class MessageIndex {
   /** The sequence number of a position in one participant's stream. */
   seqFor(identifier: string, pos: number): number {
     const entry = this.entryAt(pos);
+    if (entry.members !== undefined) return entry.seqs?.[entry.members.indexOf(identifier)] ?? 0;
     return entry.from === identifier ? entry.seqFrom : entry.seqTo;
   }
 
@@ -104,6 +142,10 @@ export class MessageIndex {
     if (pos !== this.entries.length)
       throw new IndexMismatchError(`expected position ${this.entries.length}, got ${pos}`);
     if (this.byId.has(entry.id)) throw new IndexMismatchError(`packet id stored twice at ${pos}`);
+    if (entry.members !== undefined) {
+      this.addGroup(pos, entry, entry.members, entry.seqs ?? []);
+      return;
+    }
     const from = this.intern(entry.from);
     const to = this.intern(entry.to);
     const expectedFrom = this.streamLength(from) + 1;
@@ -117,6 +159,29 @@ export class MessageIndex {
     if (to !== from) this.push(this.streams, to, pos);
     this.push(this.conversations, pairKey(from, to), pos);
     if (to !== from) this.link(from, to);
+  }
+
+  /** A group message: the next place in every member's stream, and in each member's list of the group. */
+  private addGroup(
+    pos: number,
+    entry: IndexEntry,
+    members: readonly string[],
+    seqs: readonly number[],
+  ): void {
+    const interned = members.map((m) => this.intern(m));
+    if (
+      seqs.length !== interned.length ||
+      !interned.includes(entry.from) ||
+      interned.some((m, i) => seqs[i] !== this.streamLength(m) + 1)
+    ) {
+      throw new IndexMismatchError(`sequence numbers out of order at ${pos}`);
+    }
+    this.entries.push({ ...entry, from: this.intern(entry.from), members: interned });
+    this.byId.set(entry.id, pos);
+    for (const member of interned) {
+      this.push(this.streams, member, pos);
+      this.push(this.conversations, groupKey(entry.to, member), pos);
+    }
   }
 
   private push(map: Map<string, number[]>, key: string, pos: number): void {

@@ -1,15 +1,18 @@
 import type { Logger } from 'pino';
 import type { Server, Socket } from 'socket.io';
 import {
+  groupSeqOf,
   importPublicKey,
+  isStoredGroupRecord,
   type GroupStore,
   type KeyDirectory,
   type MessageStore,
   type PublicKey,
   type ServerToClientEvents,
-  type StoredPacket,
-  type StoredRecord,
+  type StoredStreamRecord,
+  type StreamRecord,
 } from '../core/index.js';
+import { StoreCorruptError } from './store-corrupt-error.js';
 import type { RelayLimits } from './config.js';
 import type { OutputBudget } from './output-budget.js';
 import type { LoginLockout } from './login-lockout.js';
@@ -107,13 +110,22 @@ export async function publicKeyOf(
  */
 export async function viewsOf(
   ctx: RelayContext,
-  records: readonly StoredRecord[],
+  records: readonly StoredStreamRecord[],
   identifier: string,
-): Promise<StoredPacket[]> {
+): Promise<StreamRecord[]> {
   const cursors = new Map<string, number | undefined>();
   let peers: ReadonlySet<string> | undefined;
-  const views: StoredPacket[] = [];
+  const views: StreamRecord[] = [];
   for (const record of records) {
+    if (isStoredGroupRecord(record)) {
+      // A group message carries no delivered flag: no member learns when another comes online.
+      const seq = groupSeqOf(record, identifier);
+      if (seq === undefined) {
+        throw new StoreCorruptError('stream', `record ${record.pos} is not in this stream`);
+      }
+      views.push({ seq, serverTime: record.serverTime, groupMessage: record.packet });
+      continue;
+    }
     const { packet } = record;
     const view = {
       seq: packet.from === identifier ? record.seqFrom : record.seqTo,

@@ -11,6 +11,7 @@ import { rotateKey } from './rotate-key-handler.js';
 import { ACCOUNT_DELETED_EVENT, deleteAccount } from './delete-account-handler.js';
 import { connectionGuard, dropConnection } from './connection-guard.js';
 import { groupAppend, groupLog } from './group-handlers.js';
+import { groupSend } from './group-send-handler.js';
 import { history, key, receipt, send, sync } from './message-handlers.js';
 import { closeStores, openStores, type Stores } from './open-stores.js';
 import { clusterAdapter } from './postgres/cluster-adapter.js';
@@ -42,6 +43,7 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
     'change-password': changePassword,
     'group-append': groupAppend,
     'group-log': groupLog,
+    'group-send': groupSend,
     'rotate-key': rotateKey,
     'delete-account': deleteAccount,
   }),

@@ -3,7 +3,14 @@ import { open, readdir, readFile, truncate, type FileHandle } from 'node:fs/prom
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { z } from 'zod';
-import { packetSchema, type StoredRecord } from '../core/index.js';
+import {
+  groupPacketSchema,
+  identifierSchema,
+  isStoredGroupRecord,
+  MAX_GROUP_MEMBERS,
+  packetSchema,
+  type StoredStreamRecord,
+} from '../core/index.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { FsyncJsonFile } from './fsync-json-file.js';
 import type { IndexEntry } from './message-index.js';
@@ -13,14 +20,35 @@ const ID = /^[0-9a-f]{32}$/;
 const IDENTIFIER = /^[0-9a-f]{64}$/;
 const SEGMENT_NAME = /^(\d{8})\.json$/;
 
-/** One stored record as it lies in a segment or a journal. */
-export const recordSchema = z.strictObject({
+/** A packet's record as it lies in a segment or a journal. */
+export const packetRecordSchema = z.strictObject({
   pos: z.number().int().min(0),
   serverTime: z.number().int().min(0),
   seqFrom: z.number().int().min(1),
   seqTo: z.number().int().min(1),
   packet: packetSchema,
 });
+
+/** A group message's record: one copy, and each member's place (members ascending, one seq each). */
+export const groupRecordSchema = z
+  .strictObject({
+    pos: z.number().int().min(0),
+    serverTime: z.number().int().min(0),
+    kind: z.literal('group'),
+    members: z.array(identifierSchema).min(1).max(MAX_GROUP_MEMBERS),
+    seqs: z.array(z.number().int().min(1)).min(1).max(MAX_GROUP_MEMBERS),
+    packet: groupPacketSchema,
+  })
+  .refine(
+    (r) =>
+      r.seqs.length === r.members.length &&
+      r.members.every((m, i) => i === 0 || (r.members[i - 1] ?? '') < m) &&
+      r.members.includes(r.packet.from),
+    'a group record needs one seq per member, members ascending, the sender among them',
+  );
+
+/** One stored record as it lies in a segment or a journal: a packet's or a group message's. */
+export const recordSchema = z.union([packetRecordSchema, groupRecordSchema]);
 
 /** A segment: up to `segmentSize` consecutive records of the log, one lowdb file. */
 export const segmentSchema = z.strictObject({
@@ -29,8 +57,13 @@ export const segmentSchema = z.strictObject({
   records: z.array(recordSchema),
 });
 
-/** A tuple per record: [id, from, to, seqFrom, seqTo, serverTime]. */
-type SidecarEntry = [string, string, string, number, number, number];
+/**
+ * A tuple per record: [id, from, to, seqFrom, seqTo, serverTime]; a group message's adds its
+ * members and their seqs: [id, from, group, seq, seq, serverTime, members, seqs].
+ */
+type SidecarEntry =
+  | [string, string, string, number, number, number]
+  | [string, string, string, number, number, number, string[], number[]];
 
 /** The sidecar of a full segment: its index entries without bodies, read at start instead of the segment. */
 const sidecarSchema = z.strictObject({
@@ -71,7 +104,7 @@ export async function listSegments(directory: string): Promise<number[]> {
 }
 
 /** Reads and validates one segment file. */
-export async function readSegment(directory: string, k: number): Promise<StoredRecord[]> {
+export async function readSegment(directory: string, k: number): Promise<StoredStreamRecord[]> {
   const path = segmentPath(directory, k);
   const data = await new FsyncJsonFile(path, segmentSchema).read();
   if (data?.segment !== k)
@@ -99,7 +132,21 @@ export async function writeSegment(
 }
 
 /** The index entry of a stored record. */
-export function entryOf(record: StoredRecord): IndexEntry {
+export function entryOf(record: StoredStreamRecord): IndexEntry {
+  if (isStoredGroupRecord(record)) {
+    const { packet, members, seqs } = record;
+    const seq = seqs[members.indexOf(packet.from)] ?? 0;
+    return {
+      id: packet.id,
+      from: packet.from,
+      to: packet.group,
+      seqFrom: seq,
+      seqTo: seq,
+      serverTime: record.serverTime,
+      members,
+      seqs,
+    };
+  }
   const { packet } = record;
   return {
     id: packet.id,
@@ -115,17 +162,23 @@ export function entryOf(record: StoredRecord): IndexEntry {
 export async function writeSidecar(
   directory: string,
   k: number,
-  records: readonly StoredRecord[],
+  records: readonly StoredStreamRecord[],
   offsets?: readonly number[],
 ): Promise<void> {
-  const entries: SidecarEntry[] = records.map((r) => [
-    r.packet.id,
-    r.packet.from,
-    r.packet.to,
-    r.seqFrom,
-    r.seqTo,
-    r.serverTime,
-  ]);
+  const entries: SidecarEntry[] = records.map((record) => {
+    const e = entryOf(record);
+    const base: [string, string, string, number, number, number] = [
+      e.id,
+      e.from,
+      e.to,
+      e.seqFrom,
+      e.seqTo,
+      e.serverTime,
+    ];
+    return e.members === undefined || e.seqs === undefined
+      ? base
+      : [...base, [...e.members], [...e.seqs]];
+  });
   const db = new Low(new FsyncJsonFile(sidecarPath(directory, k), sidecarSchema), {
     v: 1 as const,
     segment: k,
@@ -136,8 +189,21 @@ export async function writeSidecar(
 }
 
 function isEntry(value: unknown): value is SidecarEntry {
-  if (!Array.isArray(value) || value.length !== 6) return false;
-  const [id, from, to, seqFrom, seqTo, time] = value as unknown[];
+  if (!Array.isArray(value) || (value.length !== 6 && value.length !== 8)) return false;
+  const [id, from, to, seqFrom, seqTo, time, members, seqs] = value as unknown[];
+  if (
+    value.length === 8 &&
+    !(
+      Array.isArray(members) &&
+      Array.isArray(seqs) &&
+      members.length === seqs.length &&
+      members.length <= MAX_GROUP_MEMBERS &&
+      members.every((m) => typeof m === 'string' && IDENTIFIER.test(m)) &&
+      seqs.every((n) => Number.isSafeInteger(n) && (n as number) >= 1)
+    )
+  ) {
+    return false;
+  }
   return (
     typeof id === 'string' &&
     ID.test(id) &&
@@ -173,8 +239,10 @@ export async function readSidecar(
   }
   const entries = data.entries.map((value) => {
     if (!isEntry(value)) throw new StoreCorruptError(path, 'an entry is malformed');
-    const [id, from, to, seqFrom, seqTo, serverTime] = value;
-    return { id, from, to, seqFrom, seqTo, serverTime };
+    const [id, from, to, seqFrom, seqTo, serverTime, members, seqs] = value;
+    return members === undefined || seqs === undefined
+      ? { id, from, to, seqFrom, seqTo, serverTime }
+      : { id, from, to, seqFrom, seqTo, serverTime, members, seqs };
   });
   return { entries, offsets };
 }
@@ -212,7 +280,7 @@ export function commitBytes(lines: readonly string[]): Buffer {
 }
 
 interface ParsedCommit {
-  readonly records: StoredRecord[];
+  readonly records: StoredStreamRecord[];
   /** Offset just past the commit's trailer; null when the commit is incomplete or damaged. */
   readonly end: number | null;
   /** Offset just past the trailer line that was examined, to resume scanning after a bad commit. */
@@ -235,7 +303,7 @@ function parseCommit(buffer: Buffer, start: number, firstPos: number | null): Pa
         sha256 === sha256Hex(buffer.subarray(start, at)) &&
         records.every((r, i) => r.success && (firstPos === null || r.data.pos === firstPos + i));
       return {
-        records: intact ? records.map((r) => r.data as StoredRecord) : [],
+        records: intact ? records.map((r) => r.data as StoredStreamRecord) : [],
         end: intact ? newline + 1 : null,
         resume: newline + 1,
       };
@@ -257,13 +325,13 @@ export async function readJournal(
   k: number,
   segmentSize: number,
   cut = true,
-): Promise<{ records: StoredRecord[]; bytes: number }> {
+): Promise<{ records: StoredStreamRecord[]; bytes: number }> {
   const path = journalPath(directory, k);
   const buffer = await readFile(path).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
     throw error;
   });
-  const records: StoredRecord[] = [];
+  const records: StoredStreamRecord[] = [];
   let valid = 0;
   for (;;) {
     const commit = parseCommit(buffer, valid, k * segmentSize + records.length);

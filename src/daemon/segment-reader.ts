@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import type { StoredRecord } from '../core/index.js';
+import type { StoredStreamRecord } from '../core/index.js';
 import type { MessageIndex } from './message-index.js';
 import { readSegment, segmentPath } from './segment-files.js';
 import { readRecords, type ReadCounter } from './segment-records.js';
@@ -12,7 +12,7 @@ const SEGMENT_CACHE_BYTES = 64 * 1024 * 1024;
 export interface OpenSegment {
   /** Log position of its first record. */
   readonly first: number;
-  readonly records: readonly StoredRecord[];
+  readonly records: readonly StoredStreamRecord[];
   readonly sizes: readonly number[];
 }
 
@@ -28,7 +28,7 @@ export class SegmentReader {
   private readonly offsets = new Map<number, readonly number[]>();
   /** Segments without offsets: the estimated size of each record (file size over records). */
   private readonly estimated = new Map<number, number>();
-  private readonly cache = new Map<number, readonly StoredRecord[]>();
+  private readonly cache = new Map<number, readonly StoredStreamRecord[]>();
   private readonly cacheSizes = new Map<number, number>();
   private cacheBytes = 0;
 
@@ -62,7 +62,7 @@ export class SegmentReader {
   }
 
   /** Keeps a parsed segment, forgetting the least recently used ones beyond SEGMENT_CACHE_BYTES. */
-  remember(k: number, records: readonly StoredRecord[]): void {
+  remember(k: number, records: readonly StoredStreamRecord[]): void {
     const bytes = records.reduce((sum, record) => sum + record.packet.ct.length + 1400, 0);
     this.cacheBytes += bytes - (this.cacheSizes.get(k) ?? 0);
     this.cache.set(k, records);
@@ -76,8 +76,8 @@ export class SegmentReader {
   }
 
   /** The records at ascending positions: from memory, by their offsets, or (old sidecars) whole. */
-  async records(positions: readonly number[]): Promise<StoredRecord[]> {
-    const out: StoredRecord[] = [];
+  async records(positions: readonly number[]): Promise<StoredStreamRecord[]> {
+    const out: StoredStreamRecord[] = [];
     for (let i = 0; i < positions.length;) {
       const k = Math.floor((positions[i] ?? 0) / this.segmentSize);
       let j = i;
@@ -88,11 +88,14 @@ export class SegmentReader {
     return out;
   }
 
-  private async fromSegment(k: number, positions: readonly number[]): Promise<StoredRecord[]> {
+  private async fromSegment(
+    k: number,
+    positions: readonly number[],
+  ): Promise<StoredStreamRecord[]> {
     const open = this.openSegment();
     const cached = this.cache.get(k);
     const offsets = this.offsets.get(k);
-    let records: readonly StoredRecord[];
+    let records: readonly StoredStreamRecord[];
     const first = k * this.segmentSize;
     if (open.first === first) records = open.records;
     else if (cached) {
@@ -117,7 +120,7 @@ export class SegmentReader {
     k: number,
     positions: readonly number[],
     offsets: readonly number[],
-  ): Promise<StoredRecord[]> {
+  ): Promise<StoredStreamRecord[]> {
     const spans = positions.map((pos) => {
       const i = pos - k * this.segmentSize;
       return { pos, start: offsets[i] ?? 0, end: (offsets[i + 1] ?? 0) - 1 };

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import type { StoredRecord } from '../core/index.js';
+import type { StoredStreamRecord } from '../core/index.js';
 import { recordSchema, segmentPath } from './segment-files.js';
 import { StoreCorruptError } from './store-corrupt-error.js';
 
@@ -38,7 +38,7 @@ export async function readRecords(
   k: number,
   spans: readonly RecordSpan[],
   counter?: ReadCounter,
-): Promise<StoredRecord[]> {
+): Promise<StoredStreamRecord[]> {
   const path = segmentPath(directory, k);
   const handle = await open(path, 'r');
   try {

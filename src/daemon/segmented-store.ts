@@ -4,11 +4,13 @@ import {
   RelayError,
   type AppendResult,
   type Delivery,
+  type GroupAppendOutcome,
+  type GroupPacket,
   type MessageStore,
   type Packet,
   type PresenceUpdate,
   type RecordPage,
-  type StoredRecord,
+  type StoredStreamRecord,
 } from '../core/index.js';
 import { ensureDirectory, removeStaleTemps } from './atomic-file.js';
 import { FreeSpace } from './free-space.js';
@@ -39,16 +41,26 @@ export const DEFAULT_SEGMENT_SIZE = 512;
 const SIDECAR_BYTES_PER_RECORD = 256;
 const TRAILER_BYTES = 128;
 
-interface Pending {
-  readonly packet: Packet;
-  readonly serverTime: number;
-  readonly resolve: (result: AppendResult) => void;
-  readonly reject: (error: unknown) => void;
-}
+/** A packet, or a group message with the members it goes to, waiting for its commit. */
+type Pending =
+  | {
+      readonly packet: Packet;
+      readonly members?: undefined;
+      readonly serverTime: number;
+      readonly resolve: (result: AppendResult) => void;
+      readonly reject: (error: unknown) => void;
+    }
+  | {
+      readonly packet: GroupPacket;
+      readonly members: readonly string[];
+      readonly serverTime: number;
+      readonly resolve: (result: GroupAppendOutcome) => void;
+      readonly reject: (error: unknown) => void;
+    };
 
 /** A record about to be written, with its line as it goes into the journal. */
 interface Fresh {
-  readonly record: StoredRecord;
+  readonly record: StoredStreamRecord;
   readonly line: string;
   readonly bytes: number;
 }
@@ -63,7 +75,7 @@ export class SegmentedStore implements MessageStore {
   private readonly usage = new UsageLedger();
   private readonly space: FreeSpace;
   private readonly reader: SegmentReader;
-  private openRecords: StoredRecord[] = [];
+  private openRecords: StoredStreamRecord[] = [];
   private journal: Journal | undefined;
   /** Bytes of the open segment's journal that are durable; a reopened journal is cut back to them. */
   private journalBytes = 0;
@@ -190,8 +202,24 @@ export class SegmentedStore implements MessageStore {
     });
   }
 
+  /** Stores a group message once, with a place in each member's stream, in the next commit. */
+  async appendGroup(
+    packet: GroupPacket,
+    members: readonly string[],
+    serverTime: number,
+  ): Promise<GroupAppendOutcome> {
+    if (this.closed)
+      throw new RelayError('STORE_FAILED', 'The relay is shutting down; send again shortly.');
+    const existing = this.index.positionOf(packet.id);
+    if (existing !== undefined) return { record: await this.recordAt(existing), duplicate: true };
+    return new Promise<GroupAppendOutcome>((resolve, reject) => {
+      this.queue.push({ packet, members, serverTime, resolve, reject });
+      this.flushing ??= this.flushLoop();
+    });
+  }
+
   /** The committed record of a packet id, found through the in-memory index (pending appends are not). */
-  async storedRecord(id: string): Promise<StoredRecord | undefined> {
+  async storedRecord(id: string): Promise<StoredStreamRecord | undefined> {
     const pos = this.index.positionOf(id);
     return pos === undefined ? undefined : this.recordAt(pos);
   }
@@ -224,13 +252,13 @@ export class SegmentedStore implements MessageStore {
     const fresh: Fresh[] = [];
     const outcome: {
       pending: Pending;
-      record?: StoredRecord;
+      record?: StoredStreamRecord;
       first?: boolean;
       firstContact?: boolean;
       duplicateOf?: number;
       refusal?: RelayError;
     }[] = [];
-    const inBatch = new Map<string, StoredRecord>();
+    const inBatch = new Map<string, StoredStreamRecord>();
     const contacts = new Set<string>();
     const next = new Map<string, number>();
     const spent = new Map<string, { packets: number; bytes: number }>();
@@ -250,15 +278,27 @@ export class SegmentedStore implements MessageStore {
       if (stored !== undefined) outcome.push({ pending, duplicateOf: stored });
       else if (sibling) outcome.push({ pending, record: sibling, first: false });
       else {
-        const seqFrom = seqOf(packet.from);
-        const seqTo = packet.to === packet.from ? seqFrom : seqOf(packet.to);
-        const record = {
-          pos: this.index.size + fresh.length,
-          serverTime: pending.serverTime,
-          seqFrom,
-          seqTo,
-          packet,
-        };
+        const pos = this.index.size + fresh.length;
+        const record: StoredStreamRecord =
+          pending.members === undefined
+            ? {
+                pos,
+                serverTime: pending.serverTime,
+                seqFrom: seqOf(pending.packet.from),
+                seqTo:
+                  pending.packet.to === pending.packet.from
+                    ? seqOf(pending.packet.from)
+                    : seqOf(pending.packet.to),
+                packet: pending.packet,
+              }
+            : {
+                pos,
+                serverTime: pending.serverTime,
+                kind: 'group',
+                members: pending.members,
+                seqs: pending.members.map(seqOf),
+                packet: pending.packet,
+              };
         const line = JSON.stringify(record);
         const bytes = Buffer.byteLength(line);
         const refusal = this.refusal(packet.from, bytes, spent.get(packet.from), room);
@@ -270,15 +310,20 @@ export class SegmentedStore implements MessageStore {
         room -= 2 * (bytes + 1);
         const sender = spent.get(packet.from) ?? { packets: 0, bytes: 0 };
         spent.set(packet.from, { packets: sender.packets + 1, bytes: sender.bytes + bytes });
-        next.set(packet.from, seqFrom);
-        next.set(packet.to, seqTo);
         fresh.push({ record, line, bytes });
         inBatch.set(packet.id, record);
-        const contact = `${packet.from}:${packet.to}`;
-        const firstContact =
-          !contacts.has(contact) && !this.index.hasContact(packet.from, packet.to);
-        contacts.add(contact);
-        outcome.push({ pending, record, first: true, firstContact });
+        if ('seqFrom' in record) {
+          const { from, to } = record.packet;
+          next.set(from, record.seqFrom);
+          next.set(to, record.seqTo);
+          const contact = `${from}:${to}`;
+          const firstContact = !contacts.has(contact) && !this.index.hasContact(from, to);
+          contacts.add(contact);
+          outcome.push({ pending, record, first: true, firstContact });
+        } else {
+          record.members.forEach((member, i) => next.set(member, record.seqs[i] ?? 0));
+          outcome.push({ pending, record, first: true });
+        }
       }
     }
     if (failure === undefined) {
@@ -300,21 +345,23 @@ export class SegmentedStore implements MessageStore {
           pending.resolve({ record: original, duplicate: true });
         }, pending.reject);
       } else if (record && this.index.positionOf(record.packet.id) === record.pos) {
+        if (first !== true || !('seqFrom' in record) || pending.members !== undefined) {
+          pending.resolve({ record, duplicate: first !== true });
+          continue;
+        }
         const { from, to } = record.packet;
         pending.resolve(
-          first !== true
-            ? { record, duplicate: true }
-            : from === to
-              ? { record, duplicate: false }
-              : {
-                  record,
-                  duplicate: false,
-                  pair: {
-                    firstContact: firstContact === true,
-                    twoWay: this.index.hasContact(to, from),
-                    delivered: this.db.cursor(to),
-                  },
+          from === to
+            ? { record, duplicate: false }
+            : {
+                record,
+                duplicate: false,
+                pair: {
+                  firstContact: firstContact === true,
+                  twoWay: this.index.hasContact(to, from),
+                  delivered: this.db.cursor(to),
                 },
+              },
         );
       } else {
         pending.reject(failure ?? storeFailed(undefined));
@@ -400,7 +447,7 @@ export class SegmentedStore implements MessageStore {
     this.journalBytes = 0;
   }
 
-  private async recordAt(pos: number): Promise<StoredRecord> {
+  private async recordAt(pos: number): Promise<StoredStreamRecord> {
     const [record] = await this.reader.records([pos]);
     if (record?.pos !== pos)
       throw new StoreCorruptError(this.directory, `record ${pos} is missing`);
@@ -443,7 +490,24 @@ export class SegmentedStore implements MessageStore {
     limit: number,
     maxBytes = Number.POSITIVE_INFINITY,
   ): Promise<RecordPage> {
-    const { positions, more } = this.index.conversationPage(identifier, peer, before, limit);
+    return this.newest(this.index.conversationPage(identifier, peer, before, limit), maxBytes);
+  }
+
+  async groupConversation(
+    identifier: string,
+    group: string,
+    before: number | undefined,
+    limit: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): Promise<RecordPage> {
+    return this.newest(this.index.groupPage(identifier, group, before, limit), maxBytes);
+  }
+
+  /** The newest records of a history page that fit in maxBytes. */
+  private async newest(
+    { positions, more }: { positions: number[]; more: boolean },
+    maxBytes: number,
+  ): Promise<RecordPage> {
     const kept = this.cut(positions, maxBytes, 'newest');
     return {
       records: await this.reader.records(kept),

@@ -19,6 +19,7 @@ import {
 import { loadProfile, saveProfile } from '../../src/cli/profile/profile.js';
 import { runCli } from '../support/cli-process.js';
 import { messagesWith, profileFor, startController, until } from '../support/tui-harness.js';
+import { packetsOf } from '../support/records.js';
 
 /** Polls `check` until it holds, or fails after `ms`. */
 async function poll(
@@ -326,7 +327,7 @@ describe('the outbox across a relay outage', () => {
     await expect(stat(join(home, 'outbox.json'))).rejects.toThrow();
     const reader = await secondDevice(own.url, b);
     const page = await reader.sync(0, 500);
-    expect(page.packets.filter((p) => p.packet.id === queued?.id)).toHaveLength(1);
+    expect(packetsOf(page.packets).filter((p) => p.packet.id === queued?.id)).toHaveLength(1);
     reader.close();
     a.client.close();
     await own.stop();
@@ -420,7 +421,7 @@ describe('the outbox across a relay outage', () => {
       15_000,
     );
     const reader = await secondDevice(own.url, b);
-    const ids = (await reader.sync(0, 500)).packets.map((p) => p.packet.id);
+    const ids = packetsOf((await reader.sync(0, 500)).packets).map((p) => p.packet.id);
     expect(ids.filter((x) => x === id)).toHaveLength(1);
     expect(ids).toHaveLength(2);
     reader.close();

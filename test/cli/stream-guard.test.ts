@@ -19,7 +19,7 @@ function entry(
   id = seq.toString(16).padStart(32, '0'),
   from = PEER,
   to = ME,
-): StreamEntry {
+): Extract<StreamEntry, { packet: unknown }> {
   return { seq, packet: { id, from, to, sig: `sig-${id}` } };
 }
 
@@ -31,6 +31,28 @@ function see(guard: StreamGuard, seen: StreamEntry, source: StreamSource): Strea
 }
 
 describe('StreamGuard', () => {
+  it('counts a group message as a place in the stream, and a skipped one is no gap', () => {
+    const group = 'd'.repeat(64);
+    const message = (seq: number) => ({
+      seq,
+      groupMessage: { id: seq.toString(16).padStart(32, '0'), from: PEER, group, sig: `g-${seq}` },
+    });
+    const guard = new StreamGuard({ seenUpTo: 0 });
+    guard.beginSync();
+    see(guard, entry(1), 'page');
+    expect(see(guard, message(2), 'page')).toEqual({ kind: 'new' });
+    const skipped = message(3);
+    expect(guard.observe(skipped, 'page')).toEqual({ kind: 'new' });
+    guard.refuse(skipped);
+    see(guard, entry(4), 'page');
+    expect(guard.settle()).toBeNull();
+    expect(guard.seenUpTo).toBe(4);
+    expect(see(guard, message(2), 'push')).toEqual({ kind: 'duplicate' });
+    expect(checkHistoryPage({ me: ME, peer: PEER }, [message(5)])[0]?.code).toBe(
+      'WRONG_CONVERSATION',
+    );
+  });
+
   it('accepts a gapless stream in order and moves its mark', () => {
     const guard = new StreamGuard({ seenUpTo: 0 });
     guard.beginSync();

@@ -6,6 +6,7 @@ import { startRelay, type Relay } from '../../src/daemon/relay.js';
 import { DEFAULT_STORAGE_LIMITS } from '../../src/daemon/storage-limits.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { collectPackets, newUser, sealText, type TestUser } from '../support/relay-harness.js';
+import { packetsOf } from '../support/records.js';
 
 // PostgreSQL itself killed (SIGKILL) and started again under two running daemons.
 let server: PostgresServer;
@@ -57,7 +58,7 @@ async function wholeStream(client: RelayClient): Promise<{ seq: number; id: stri
   const out: { seq: number; id: string }[] = [];
   for (let pages = 0; pages < 100; pages++) {
     const page = await client.sync(out.length, 500);
-    out.push(...page.packets.map((p) => ({ seq: p.seq, id: p.packet.id })));
+    out.push(...packetsOf(page.packets).map((p) => ({ seq: p.seq, id: p.packet.id })));
     if (!page.more) return out;
   }
   throw new Error('the stream did not end in 100 pages');

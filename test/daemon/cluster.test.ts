@@ -13,6 +13,7 @@ import {
   tempDir,
   type TestUser,
 } from '../support/relay-harness.js';
+import { packetsOf } from '../support/records.js';
 
 // Three daemons on one PostgreSQL database, as `metachat-daemon --store` runs them behind a balancer.
 let server: PostgresServer;
@@ -57,7 +58,7 @@ async function stream(client: RelayClient): Promise<{ seq: number; id: string }[
   const out: { seq: number; id: string }[] = [];
   for (;;) {
     const page = await client.sync(out.length, 500);
-    out.push(...page.packets.map((p) => ({ seq: p.seq, id: p.packet.id })));
+    out.push(...packetsOf(page.packets).map((p) => ({ seq: p.seq, id: p.packet.id })));
     if (!page.more) return out;
   }
 }

@@ -5,6 +5,7 @@ import { registerAccount, type Account } from '../../src/cli/relay/account.js';
 import { killAllDaemons, spawnDaemon } from '../support/daemon-process.js';
 import { sealText, tempDir } from '../support/relay-harness.js';
 import { storedState } from '../support/stored-state.js';
+import { packetsOf } from '../support/records.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -22,7 +23,7 @@ async function allPackets(client: RelayClient): Promise<{ seq: number; id: strin
   const out: { seq: number; id: string }[] = [];
   for (;;) {
     const page = await client.sync(out.length, 500);
-    out.push(...page.packets.map((p) => ({ seq: p.seq, id: p.packet.id })));
+    out.push(...packetsOf(page.packets).map((p) => ({ seq: p.seq, id: p.packet.id })));
     if (!page.more) return out;
   }
 }

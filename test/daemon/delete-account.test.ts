@@ -19,6 +19,7 @@ import {
 } from '../support/relay-harness.js';
 import { storedState } from '../support/stored-state.js';
 import { testStore } from '../support/test-store.js';
+import { packetsOf } from '../support/records.js';
 
 let server: TestRelay;
 const opened: RelayClient[] = [];
@@ -132,7 +133,10 @@ describe('delete-account', () => {
     );
     // Alice's copy of the conversation is hers: both packets stay in her stream and history.
     const history = await alice.client.history(bob.identifier);
-    expect(history.packets.map((p) => p.packet.from)).toEqual([alice.identifier, bob.identifier]);
+    expect(packetsOf(history.packets).map((p) => p.packet.from)).toEqual([
+      alice.identifier,
+      bob.identifier,
+    ]);
   });
 
   it('refuses each request that does not hold with its own code, and deletes nothing', async () => {

@@ -8,6 +8,7 @@ import { fillDisk } from '../support/fill-disk.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { sealText, tempDir } from '../support/relay-harness.js';
 import { refusalCode } from '../support/refusal-code.js';
+import { packetsOf } from '../support/records.js';
 
 const codeOf = (run: () => Promise<unknown>): Promise<string> => refusalCode(run, 'stored');
 
@@ -65,7 +66,7 @@ async function stream(client: RelayClient): Promise<{ seq: number; id: string }[
   const out: { seq: number; id: string }[] = [];
   for (let pages = 0; pages < 100; pages++) {
     const page = await client.sync(out.length, 500);
-    out.push(...page.packets.map((p) => ({ seq: p.seq, id: p.packet.id })));
+    out.push(...packetsOf(page.packets).map((p) => ({ seq: p.seq, id: p.packet.id })));
     if (!page.more) break;
   }
   return out;

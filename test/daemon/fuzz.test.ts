@@ -16,6 +16,7 @@ import {
   type TestRelay,
   type TestUser,
 } from '../support/relay-harness.js';
+import { packetsOf } from '../support/records.js';
 
 /** Malformed input; the cases at the relay's limits are in fuzz-limits.test.ts. */
 const CASES = 12_000;
@@ -53,7 +54,7 @@ async function relayState(): Promise<unknown> {
   return {
     users: health['users'],
     messages: health['messages'],
-    stream: page.packets.map((p) => [p.seq, p.packet.id]),
+    stream: packetsOf(page.packets).map((p) => [p.seq, p.packet.id]),
   };
 }
 

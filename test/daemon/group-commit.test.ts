@@ -12,6 +12,7 @@ import { DEFAULT_STORAGE_LIMITS, type StorageLimits } from '../../src/daemon/sto
 import { sharedPostgres, startPostgres } from '../support/postgres-server.js';
 import { tempDir } from '../support/relay-harness.js';
 import { testStore } from '../support/test-store.js';
+import { asPacketRecord, packetRecordsOf } from '../support/records.js';
 
 /**
  * What an append tells the relay of its conversation (first contact, two-way, the recipient's
@@ -79,7 +80,9 @@ async function codeOf(run: Promise<unknown>): Promise<string> {
 async function gapless(store: MessageStore, identifiers: readonly string[]): Promise<void> {
   for (const identifier of identifiers) {
     const { records } = await store.since(identifier, 0, 1000);
-    const seqs = records.map((r) => (r.packet.from === identifier ? r.seqFrom : r.seqTo));
+    const seqs = packetRecordsOf(records).map((r) =>
+      r.packet.from === identifier ? r.seqFrom : r.seqTo,
+    );
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   }
 }
@@ -106,7 +109,7 @@ describe('what an append says of its conversation', () => {
     });
     // A note to self has no conversation; a resend is no new contact.
     expect((await store.append(packet(A, A), 5)).pair).toBeUndefined();
-    const again = await store.append(first.record.packet, 6);
+    const again = await store.append(asPacketRecord(first.record).packet, 6);
     expect(again).toMatchObject({ duplicate: true });
     expect(again.pair).toBeUndefined();
     // Sends in both directions at once: each is a first contact, so the relay introduces them
@@ -135,7 +138,7 @@ if (kind === 'postgres')
       for (const [i, result] of results.entries()) {
         const { records } = await store.since(
           result.record.packet.from,
-          result.record.seqFrom - 1,
+          asPacketRecord(result.record).seqFrom - 1,
           1,
         );
         expect(records[0]).toEqual(result.record);

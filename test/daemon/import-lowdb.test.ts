@@ -19,6 +19,7 @@ import {
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { newUser, sealText, tempDir, type TestUser } from '../support/relay-harness.js';
+import { packetsOf } from '../support/records.js';
 
 /**
  * import-lowdb end to end: a data directory made by a real daemon (users, messages both ways, a
@@ -90,7 +91,11 @@ async function streamOf(client: RelayClient): Promise<string[]> {
   const out: string[] = [];
   for (let pages = 0; pages < 100; pages++) {
     const page = await client.sync(out.length, 7);
-    out.push(...page.packets.map((p) => `${String(p.seq)} ${p.packet.id} ${String(p.delivered)}`));
+    out.push(
+      ...packetsOf(page.packets).map(
+        (p) => `${String(p.seq)} ${p.packet.id} ${String(p.delivered)}`,
+      ),
+    );
     if (!page.more) break;
   }
   return out;

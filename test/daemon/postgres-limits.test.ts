@@ -13,6 +13,7 @@ import { PgMessageStore } from '../../src/daemon/postgres/pg-message-store.js';
 import { createPool } from '../../src/daemon/postgres/pool.js';
 import { DEFAULT_STORAGE_LIMITS, type StorageLimits } from '../../src/daemon/storage-limits.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
+import { asPacketRecord } from '../support/records.js';
 
 /**
  * The PostgreSQL store's limits where they differ from the embedded store's: quotas held across
@@ -211,7 +212,7 @@ if (process.getuid?.() === 0)
         const resend = refused?.packet ?? packet(A, B);
         const again = await store.append(resend, 2);
         expect(again.duplicate).toBe(false);
-        expect(again.record.seqFrom).toBe(stored + 1);
+        expect(asPacketRecord(again.record).seqFrom).toBe(stored + 1);
         await consistent(url);
         await store.close();
         stores.splice(stores.indexOf(store), 1);

@@ -13,6 +13,7 @@ import { createPool } from '../../src/daemon/postgres/pool.js';
 import { captureAsyncError } from '../support/capture-error.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { newUser, sealText, startTestRelay } from '../support/relay-harness.js';
+import { packetRecordsOf, packetsOf } from '../support/records.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const silent = pino({ level: 'silent' });
@@ -97,7 +98,9 @@ describe('the PostgreSQL store', () => {
     expect(results.filter((r) => !r.duplicate)).toHaveLength(60);
     for (const stream of [alice.identifier, bob.identifier]) {
       const page = await store.since(stream, 0, 500);
-      const seqs = page.records.map((r) => (r.packet.from === stream ? r.seqFrom : r.seqTo));
+      const seqs = packetRecordsOf(page.records).map((r) =>
+        r.packet.from === stream ? r.seqFrom : r.seqTo,
+      );
       expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     }
     const first = packets[0];
@@ -136,7 +139,9 @@ describe('the PostgreSQL store', () => {
     await own.start();
     const ack = await carol.client.send(packet);
     expect(ack).toMatchObject({ seq: 1, duplicate: false });
-    expect((await carol.client.sync(0)).packets.map((p) => p.packet.id)).toEqual([packet.id]);
+    expect(packetsOf((await carol.client.sync(0)).packets).map((p) => p.packet.id)).toEqual([
+      packet.id,
+    ]);
     carol.client.close();
     await daemon.close();
     const check = new pg.Client({ connectionString: url });

@@ -23,6 +23,7 @@ import {
   type TestRelay,
   type TestUser,
 } from '../support/relay-harness.js';
+import { packetsOf } from '../support/records.js';
 
 let server: TestRelay;
 let alice: TestUser;
@@ -203,7 +204,9 @@ describe('after a failed write', () => {
     await unlink(journal);
     const ack = await user.client.send(packet);
     expect(ack).toMatchObject({ seq: 1, duplicate: false });
-    expect((await user.client.sync(0)).packets.map((p) => p.packet.id)).toEqual([packet.id]);
+    expect(packetsOf((await user.client.sync(0)).packets).map((p) => p.packet.id)).toEqual([
+      packet.id,
+    ]);
     user.client.close();
     await relay.stop();
   });

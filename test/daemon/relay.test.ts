@@ -11,6 +11,7 @@ import {
   type TestRelay,
   type TestUser,
 } from '../support/relay-harness.js';
+import { packetsOf } from '../support/records.js';
 
 let server: TestRelay;
 let alice: TestUser;
@@ -81,7 +82,9 @@ describe('messages', () => {
 
   it('numbers each user’s stream 1, 2, 3… without gaps', async () => {
     const page = await bob.client.sync(0);
-    expect(page.packets.map((p) => p.seq)).toEqual(page.packets.map((_, i) => i + 1));
+    expect(packetsOf(page.packets).map((p) => p.seq)).toEqual(
+      packetsOf(page.packets).map((_, i) => i + 1),
+    );
   });
 
   it('delivers what was sent while the recipient was offline through sync', async () => {
@@ -97,7 +100,7 @@ describe('messages', () => {
     extra.push(back);
     const page = await back.sync(0);
     expect(page.more).toBe(false);
-    expect(page.packets.map((p) => read(carol, p.packet, alice).body)).toEqual(
+    expect(packetsOf(page.packets).map((p) => read(carol, p.packet, alice).body)).toEqual(
       ['one', 'two', 'three'].map((text) => ({ v: 1, type: 'text', text })),
     );
     const firstPage = await back.sync(0, 2);
@@ -135,7 +138,7 @@ describe('messages', () => {
     const again = await alice.client.send(packet);
     expect(again).toEqual({ ...first, duplicate: true });
     const page = await bob.client.sync(0, 500);
-    expect(page.packets.filter((p) => p.packet.id === packet.id)).toHaveLength(1);
+    expect(packetsOf(page.packets).filter((p) => p.packet.id === packet.id)).toHaveLength(1);
   });
 
   it('pages a conversation’s history backwards, oldest first within a page', async () => {
@@ -144,7 +147,7 @@ describe('messages', () => {
     for (let i = 1; i <= 5; i++) await alice.client.send(sealText(alice, dave, `m${i}`));
     const latest = await dave.client.history(alice.identifier, undefined, 2);
     const texts = (page: typeof latest) =>
-      page.packets.map((p) => read(dave, p.packet, alice).body);
+      packetsOf(page.packets).map((p) => read(dave, p.packet, alice).body);
     expect(texts(latest)).toEqual([
       { v: 1, type: 'text', text: 'm4' },
       { v: 1, type: 'text', text: 'm5' },
@@ -168,7 +171,9 @@ describe('messages', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(notices).toEqual([]);
     const strangerView = await alice.client.history(erin.identifier);
-    expect(strangerView.packets.find((p) => p.packet.id === hello.id)?.delivered).toBeUndefined();
+    expect(
+      packetsOf(strangerView.packets).find((p) => p.packet.id === hello.id)?.delivered,
+    ).toBeUndefined();
     // Once erin answers, the conversation is two-way, and receipts flow as presence does.
     await erin.client.send(sealText(erin, alice, 'hi back'));
     const packet = sealText(alice, erin, 'did you get this?');
@@ -179,7 +184,7 @@ describe('messages', () => {
       await new Promise((r) => setTimeout(r, 20));
     expect(notices).toContainEqual({ id: packet.id, to: erin.identifier, seq: ack.seq });
     const mine = await alice.client.history(erin.identifier);
-    expect(mine.packets.find((p) => p.packet.id === packet.id)?.delivered).toBe(true);
+    expect(packetsOf(mine.packets).find((p) => p.packet.id === packet.id)?.delivered).toBe(true);
   });
 });
 

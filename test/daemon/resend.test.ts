@@ -8,6 +8,7 @@ import {
   type TestRelay,
   type TestUser,
 } from '../support/relay-harness.js';
+import { packetsOf } from '../support/records.js';
 
 let server: TestRelay;
 let alice: TestUser;
@@ -85,7 +86,7 @@ describe('a resend of a stored packet', () => {
     expect(refusals).toEqual(
       Object.fromEntries(Object.keys(refusals).map((what) => [what, 'SIGNATURE_INVALID'])),
     );
-    const after = (await bob.client.sync(0, 500)).packets;
+    const after = packetsOf((await bob.client.sync(0, 500)).packets);
     expect(after).toEqual(before);
     expect(after.find((stored) => stored.packet.id === packet.id)?.packet).toEqual(packet);
     expect((await carol.client.sync(0, 500)).packets).toEqual([]);

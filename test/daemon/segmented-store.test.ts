@@ -11,6 +11,7 @@ import { SegmentedStore } from '../../src/daemon/segmented-store.js';
 import { StoreCorruptError } from '../../src/daemon/store-corrupt-error.js';
 import { alice, bob, newParty } from '../support/parties.js';
 import { sealText, tempDir } from '../support/relay-harness.js';
+import { asPacketRecord, packetRecordsOf } from '../support/records.js';
 
 const A = alice as unknown as Account;
 const B = bob as unknown as Account;
@@ -57,7 +58,7 @@ describe('SegmentedStore', () => {
     const more = sealText(A, B, 'after restart');
     const { record } = await reopened.append(more, Date.now());
     expect(record.pos).toBe(10);
-    expect(record.seqFrom).toBe(11);
+    expect(asPacketRecord(record).seqFrom).toBe(11);
     await reopened.close();
   });
 
@@ -66,9 +67,15 @@ describe('SegmentedStore', () => {
     const first = await store.append(sealText(A, B, 'x'), 1);
     const note = await store.append(sealText(A, A, 'note'), 2);
     const reply = await store.append(sealText(B, A, 'y'), 3);
-    expect([first.record.seqFrom, first.record.seqTo]).toEqual([1, 1]);
-    expect([note.record.seqFrom, note.record.seqTo]).toEqual([2, 2]);
-    expect([reply.record.seqFrom, reply.record.seqTo]).toEqual([2, 3]);
+    expect([asPacketRecord(first.record).seqFrom, asPacketRecord(first.record).seqTo]).toEqual([
+      1, 1,
+    ]);
+    expect([asPacketRecord(note.record).seqFrom, asPacketRecord(note.record).seqTo]).toEqual([
+      2, 2,
+    ]);
+    expect([asPacketRecord(reply.record).seqFrom, asPacketRecord(reply.record).seqTo]).toEqual([
+      2, 3,
+    ]);
     expect(await store.peersOf(A.identifier)).toEqual([B.identifier]);
     await store.close();
   });
@@ -100,7 +107,9 @@ describe('SegmentedStore', () => {
     const { store } = await freshStore(16);
     const results = await Promise.all(packets(60).map((packet) => store.append(packet, 1)));
     const seqsOfA = results.map(({ record }) =>
-      record.packet.from === A.identifier ? record.seqFrom : record.seqTo,
+      record.packet.from === A.identifier
+        ? asPacketRecord(record).seqFrom
+        : asPacketRecord(record).seqTo,
     );
     expect([...seqsOfA].sort((x, y) => x - y)).toEqual(results.map((_, i) => i + 1));
     expect(new Set(results.map((r) => r.record.pos)).size).toBe(60);
@@ -111,7 +120,7 @@ describe('SegmentedStore', () => {
     const { store } = await freshStore();
     for (const packet of packets(9)) await store.append(packet, 1);
     const last = await store.conversation(B.identifier, A.identifier, undefined, 4);
-    expect(last.records.map((r) => r.seqTo)).toEqual([6, 7, 8, 9].map((n) => n));
+    expect(packetRecordsOf(last.records).map((r) => r.seqTo)).toEqual([6, 7, 8, 9].map((n) => n));
     expect(last.more).toBe(true);
     const older = await store.conversation(B.identifier, A.identifier, 6, 10);
     expect(older.records).toHaveLength(5);

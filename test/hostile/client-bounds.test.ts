@@ -19,6 +19,7 @@ import type { HostileRelay } from './hostile-relay.js';
 import { HOSTILE_CLI_PASSWORD, HostileCliWorld, jsonLines } from './cli-world.js';
 import { startListening } from './listening-cli.js';
 import { flipHex } from './tampering.js';
+import { packetsOf } from '../support/records.js';
 
 let world: HostileCliWorld;
 let real: TestRelay;
@@ -40,7 +41,7 @@ const profileOf = (name: string): Promise<SavedProfile> => world.profile<SavedPr
 
 /** Bob's whole stream, read honestly on the real relay through a connection of his own. */
 async function bobsStream(): Promise<StoredPacket[]> {
-  return [...(await bobDirect.sync(0, 500)).packets];
+  return packetsOf((await bobDirect.sync(0, 500)).packets);
 }
 
 /** Packets to Bob in the names of `count` identifiers nobody registered, signed with Mallory's key. */

@@ -5,6 +5,7 @@ import { bytesToHex, systemRandom, type Packet, type StoredPacket } from '../../
 import { sealText, type TestUser } from '../support/relay-harness.js';
 import { startHostileWorld, sessionOf, type HostileWorld } from './hostile-world.js';
 import { alterPackets, flipBase64, flipHex, rewriteStream } from './tampering.js';
+import { asPacket, packetsOf } from '../support/records.js';
 
 let world: HostileWorld;
 
@@ -32,13 +33,13 @@ async function bobsPacketAt(seq: number): Promise<StoredPacket> {
   const page = await world.bob.client.sync(seq - 1, 1);
   const stored = page.packets[0];
   if (stored?.seq !== seq) throw new Error(`no packet at ${seq}`);
-  return stored;
+  return asPacket(stored);
 }
 
 /** Where a packet lies in Bob's stream (read honestly). */
 async function seqForBob(id: string): Promise<number> {
   const page = await world.bob.client.sync(0, 500);
-  const stored = page.packets.find((entry) => entry.packet.id === id);
+  const stored = packetsOf(page.packets).find((entry) => entry.packet.id === id);
   if (!stored) throw new Error('packet not in the stream');
   return stored.seq;
 }
@@ -145,7 +146,7 @@ describe('a relay that delivers packets to the wrong reader or conversation', ()
 
   it('a genuine packet of another conversation slipped into a history page is flagged (WRONG_CONVERSATION)', async () => {
     const fromCarol = await send(world.carol, world.bob, fresh('carol to bob'));
-    const carolsStored = (await world.bob.client.sync(0, 500)).packets.find(
+    const carolsStored = packetsOf((await world.bob.client.sync(0, 500)).packets).find(
       (stored) => stored.packet.id === fromCarol.id,
     );
     expect(carolsStored).toBeDefined();
@@ -163,7 +164,7 @@ describe('a relay that delivers packets to the wrong reader or conversation', ()
         { me: world.bob.identifier, peer: world.alice.identifier },
         page.packets,
       );
-      const flagged = page.packets.filter((_, index) => issues[index] !== undefined);
+      const flagged = packetsOf(page.packets).filter((_, index) => issues[index] !== undefined);
       expect(flagged.map((stored) => stored.packet.id)).toEqual([fromCarol.id]);
       expect(issues.find((issue) => issue !== undefined)).toMatchObject({
         code: 'WRONG_CONVERSATION',

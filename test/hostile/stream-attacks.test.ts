@@ -16,6 +16,7 @@ import { sealText, secondDevice } from '../support/relay-harness.js';
 import type { Behaviour } from './hostile-relay.js';
 import { startHostileWorld, type HostileWorld } from './hostile-world.js';
 import { flipBase64, flipHex, rewriteStream } from './tampering.js';
+import { asPacket } from '../support/records.js';
 
 let world: HostileWorld;
 const open: RelayClient[] = [];
@@ -64,7 +65,7 @@ async function follow(state: StreamGuardState): Promise<Follow> {
     items.push(item);
     if (item.kind !== 'packet') return false;
     try {
-      verifyPacketSignature(item.stored.packet, world.alice.keyPair.publicKey);
+      verifyPacketSignature(asPacket(item.stored).packet, world.alice.keyPair.publicKey);
       return true;
     } catch {
       return false;
@@ -76,7 +77,7 @@ async function follow(state: StreamGuardState): Promise<Follow> {
     follower,
     texts: () =>
       items.flatMap((item) =>
-        item.kind === 'packet' ? [textOf.get(item.stored.packet.id) ?? '?'] : [],
+        item.kind === 'packet' ? [textOf.get(asPacket(item.stored).packet.id) ?? '?'] : [],
       ),
     codes: () => items.flatMap((item) => (item.issue ? [item.issue.code] : [])),
     async waitFor(predicate, ms = 5000) {
@@ -189,7 +190,9 @@ describe('a relay that drops messages', () => {
     expect(bob.texts()).toEqual(['delayed']);
     expect(bob.codes()).toEqual([]);
     const shown = bob.items[0];
-    expect(shown?.kind === 'packet' && shown.stored.packet.time).toBeLessThan(Date.now() - 500);
+    expect(shown?.kind === 'packet' && asPacket(shown.stored).packet.time).toBeLessThan(
+      Date.now() - 500,
+    );
   });
 });
 
@@ -248,7 +251,9 @@ describe('a relay that reorders messages', () => {
     expect(bob.texts()).toEqual(['sent second', 'sent first']);
     expect(bob.codes()).toEqual([]);
     // What stays true is each sender's signed time, shown on every line.
-    const times = bob.items.map((item) => (item.kind === 'packet' ? item.stored.packet.time : 0));
+    const times = bob.items.map((item) =>
+      item.kind === 'packet' ? asPacket(item.stored).packet.time : 0,
+    );
     expect(times).toEqual([m2.time, m1.time]);
   });
 });
@@ -274,12 +279,12 @@ describe('a relay that corrupts a copy', () => {
     expect(bob.items).toHaveLength(2);
     const [corrupted, genuine] = bob.items;
     if (corrupted?.kind !== 'packet' || genuine?.kind !== 'packet') throw new Error('two packets');
-    expect(corrupted.stored.packet.ct).not.toBe(real.ct);
+    expect(asPacket(corrupted.stored).packet.ct).not.toBe(real.ct);
     expect(() =>
-      verifyPacketSignature(corrupted.stored.packet, world.alice.keyPair.publicKey),
+      verifyPacketSignature(asPacket(corrupted.stored).packet, world.alice.keyPair.publicKey),
     ).toThrow(SignatureInvalidError);
     // The forged copy left no trace: the genuine one at the same place is handed over and counts.
-    expect(genuine.stored.packet.ct).toBe(real.ct);
+    expect(asPacket(genuine.stored).packet.ct).toBe(real.ct);
     expect(bob.guard.seenUpTo).toBe(end + 1);
   });
 });
@@ -355,7 +360,10 @@ describe('a relay that claims positions far ahead of its own pages', () => {
     const original = bob.items[0];
     if (original?.kind !== 'packet') throw new Error('expected the bait');
     // A forged packet at 2^53-1, and a genuinely signed one (never stored) at a huge legal position.
-    const forged = { ...original.stored.packet, id: flipHex(original.stored.packet.id) };
+    const forged = {
+      ...asPacket(original.stored).packet,
+      id: flipHex(asPacket(original.stored).packet.id),
+    };
     const relocated = seal('genuine, but never at this position');
     for (const conn of world.hostile.connectionsOf(world.bob.identifier)) {
       conn.push('packet', { ...original.stored, seq: Number.MAX_SAFE_INTEGER, packet: forged });

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { registerAccount, type Account } from '../../src/cli/relay/account.js';
 import { RelayClient } from '../../src/cli/relay/relay-client.js';
-import { sealPacket, type Body, type Packet, type StoredPacket } from '../../src/core/index.js';
+import {
+  isGroupRecord,
+  sealPacket,
+  type Body,
+  type Packet,
+  type StoredPacket,
+} from '../../src/core/index.js';
 import { DEFAULT_LIMITS, type RelayLimits } from '../../src/daemon/config.js';
 import { DEFAULT_STORAGE_LIMITS, type StorageLimits } from '../../src/daemon/storage-limits.js';
 import { startRelay, type Relay } from '../../src/daemon/relay.js';
@@ -121,7 +127,7 @@ export function capturingLogger(): { logger: Logger; lines: () => Record<string,
   };
 }
 
-/** Collects the packets pushed to a client, and waits for a given number of them. */
+/** Collects the packets pushed to a client (group messages are not collected), and waits for a given number of them. */
 export function collectPackets(client: RelayClient): {
   packets: StoredPacket[];
   waitFor(count: number, ms?: number): Promise<StoredPacket[]>;
@@ -129,6 +135,7 @@ export function collectPackets(client: RelayClient): {
   const packets: StoredPacket[] = [];
   const waiters: (() => void)[] = [];
   client.on('packet', (stored) => {
+    if (isGroupRecord(stored)) return;
     packets.push(stored);
     for (const wake of waiters.splice(0)) wake();
   });

@@ -16,7 +16,7 @@ import {
   preloginResultSchema,
   presenceUpdateSchema,
   sendResultSchema,
-  storedPacketSchema,
+  streamRecordSchema,
   type ChangePasswordRequest,
   type CredentialsStatement,
   type DeleteAccountRequest,
@@ -33,7 +33,8 @@ import {
   type RegisterRequest,
   type ReplacedKey,
   type RotateKeyRequest,
-  type StoredPacket,
+  type GroupPacket,
+  type StreamRecord,
   type WrappedPrivateKey,
 } from '../../core/index.js';
 import { oneLine } from '../terminal/terminal-text.js';
@@ -66,7 +67,8 @@ export class RelayUnreachableError extends Error {
 
 /** Pushes from the relay, each parsed through its schema before a listener sees it. */
 export interface RelayEvents {
-  packet: (stored: StoredPacket) => void;
+  /** A stream record: a packet's or a group message's (isGroupRecord tells them apart). */
+  packet: (stored: StreamRecord) => void;
   presence: (update: PresenceUpdate) => void;
   delivered: (notice: DeliveredNotice) => void;
   /** A group log entry was stored (docs/protocol.md section 16): verify it with the log, never alone. */
@@ -170,7 +172,7 @@ export class RelayClient {
       return;
     }
     const schemas: Record<string, z.ZodType> = {
-      packet: storedPacketSchema,
+      packet: streamRecordSchema,
       presence: presenceUpdateSchema,
       delivered: deliveredNoticeSchema,
       'group-entry': groupEntrySchema,
@@ -289,6 +291,27 @@ export class RelayClient {
     return this.onePage(() =>
       this.request('history', packetPageSchema, {
         peer,
+        ...(before === undefined ? {} : { before }),
+        ...(limit === undefined ? {} : { limit }),
+      }),
+    );
+  }
+
+  /**
+   * Sends a sealed group message (docs/protocol.md 16.5): the relay stores it once, in the stream
+   * of every member at the head it names. `seq` is its place in the sender's stream.
+   */
+  async groupSend(
+    message: GroupPacket,
+  ): Promise<{ seq: number; serverTime: number; duplicate: boolean }> {
+    return this.request('group-send', sendResultSchema, message);
+  }
+
+  /** One page of a group's messages in my stream, before a seq of mine (absent: the newest). */
+  async groupHistory(group: string, before?: number, limit?: number): Promise<PacketPage> {
+    return this.onePage(() =>
+      this.request('history', packetPageSchema, {
+        group,
         ...(before === undefined ? {} : { before }),
         ...(limit === undefined ? {} : { limit }),
       }),

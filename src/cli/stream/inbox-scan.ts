@@ -1,4 +1,4 @@
-import { MetaChatError, type PresenceUpdate } from '../../core/index.js';
+import { isGroupRecord, MetaChatError, type PresenceUpdate } from '../../core/index.js';
 import { verifySender } from './open-with-keys.js';
 import { KeyChangedError } from '../cli-errors.js';
 import { isWarning, readStored } from './messages.js';
@@ -73,6 +73,11 @@ export async function scanInbox(
         continue;
       }
       if (verdict.issue) issues.push(verdict.issue);
+      if (isGroupRecord(stored)) {
+        // Not shown by this client yet (its place is refused, not withheld): no peer to count.
+        guard.refuse(stored);
+        continue;
+      }
       const { packet } = stored;
       const peer = packet.from === me ? packet.to : packet.from;
       const entry = entries.get(peer) ?? { unread: 0, last: 0, rejected: 0 };

@@ -1,4 +1,10 @@
-import { MetaChatError, parsePacket, type StoredPacket } from '../../core/index.js';
+import {
+  isGroupRecord,
+  MetaChatError,
+  parsePacket,
+  type StoredGroupPacket,
+  type StreamRecord,
+} from '../../core/index.js';
 import { openWithMyKeys, verifySender } from './open-with-keys.js';
 import { KeyChangedError } from '../cli-errors.js';
 import { senderKey, type SenderKey } from '../profile/peers.js';
@@ -30,12 +36,29 @@ export function isWarning(line: MessageLine): line is Extract<MessageLine, { war
  * packet verified with it, and a name only for a pinned peer: forged packets leave the profile as it
  * was. Mutates the profile; the caller saves it.
  */
+/** The warning code of a group message this client skips: it does not show group messages yet. */
+export const GROUP_NOT_SHOWN = 'GROUP_NOT_SHOWN';
+
+/**
+ * The line in place of a group message (docs/protocol.md 16.5) for a client that cannot show
+ * groups yet: a warning with its own code, never an error, and its place is not counted as read.
+ */
+export function groupNotShown(stored: StoredGroupPacket): MessageLine {
+  return {
+    id: stored.groupMessage.id,
+    seq: stored.seq,
+    warning: `A group message (group ${stored.groupMessage.group.slice(0, 8)}…) is in your stream; this command does not show group messages yet, so it is skipped.`,
+    code: GROUP_NOT_SHOWN,
+  };
+}
+
 export async function readStored(
   session: Session,
-  stored: StoredPacket,
+  stored: StreamRecord,
   keyFor: (identifier: string) => Promise<SenderKey> = (identifier) =>
     senderKey(session.client, session.profile, identifier),
 ): Promise<MessageLine | null> {
+  if (isGroupRecord(stored)) return groupNotShown(stored);
   const { packet } = stored;
   const base = { id: packet.id, seq: stored.seq };
   try {

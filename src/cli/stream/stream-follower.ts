@@ -1,4 +1,4 @@
-import type { StoredPacket } from '../../core/index.js';
+import type { StreamRecord } from '../../core/index.js';
 import type { RelayClient } from '../relay/relay-client.js';
 import type { StreamGuard, StreamIssue } from './stream-guard.js';
 
@@ -8,8 +8,8 @@ import type { StreamGuard, StreamIssue } from './stream-guard.js';
  * position, a catch-up cut short).
  */
 export type StreamItem =
-  | { readonly kind: 'packet'; readonly stored: StoredPacket; readonly issue?: StreamIssue }
-  | { readonly kind: 'issue'; readonly issue: StreamIssue; readonly stored?: StoredPacket };
+  | { readonly kind: 'packet'; readonly stored: StreamRecord; readonly issue?: StreamIssue }
+  | { readonly kind: 'issue'; readonly issue: StreamIssue; readonly stored?: StreamRecord };
 
 /**
  * Hands one item over. For a packet it answers whether the packet verified (signature, key,
@@ -43,10 +43,12 @@ export const MAX_HELD_PUSHES = 2_000;
 export const MAX_HELD_BYTES = 16 * 1024 * 1024;
 
 /** Roughly what a stored packet costs to hold: the lengths of its strings. */
-function sizeOf(stored: StoredPacket): number {
+function sizeOf(stored: StreamRecord): number {
   let size = 64;
-  for (const value of Object.values(stored.packet)) {
+  const fields = 'packet' in stored ? stored.packet : stored.groupMessage;
+  for (const value of Object.values(fields)) {
     if (typeof value === 'string') size += value.length;
+    else if (Array.isArray(value)) for (const key of value) size += key.length;
   }
   return size;
 }
@@ -96,7 +98,7 @@ export async function followStream(
   };
   let dropping = false;
   let failure: Error | undefined;
-  const held: StoredPacket[] = [];
+  const held: StreamRecord[] = [];
   let pending = 0;
   let pendingBytes = 0;
   let queue = Promise.resolve();
@@ -109,7 +111,7 @@ export async function followStream(
     return run;
   };
 
-  const take = async (stored: StoredPacket, source: 'page' | 'push'): Promise<boolean> => {
+  const take = async (stored: StreamRecord, source: 'page' | 'push'): Promise<boolean> => {
     if (stopped) return false;
     const verdict = guard.observe(stored, source);
     if (verdict.kind === 'duplicate') return true;
@@ -155,14 +157,14 @@ export async function followStream(
     if (gap) await deliver({ kind: 'issue', issue: gap });
   };
 
-  const onPush = async (stored: StoredPacket) => {
+  const onPush = async (stored: StreamRecord) => {
     // A push beyond the next position: fetch what lies before it first, so it is shown in order.
     if (stored.seq > guard.seenUpTo + 1) await catchUp();
     await take(stored, 'push');
     if (guard.holes().count > 0) await catchUp();
   };
 
-  const release = (stored: StoredPacket) => {
+  const release = (stored: StreamRecord) => {
     pending--;
     pendingBytes -= sizeOf(stored);
   };

@@ -24,15 +24,32 @@ export interface StreamIssue {
   readonly missing?: readonly number[];
 }
 
-/** The part of a stored packet the guard looks at. */
-export interface StreamEntry {
-  readonly seq: number;
-  readonly packet: {
-    readonly id: string;
-    readonly from: string;
-    readonly to: string;
-    readonly sig: string;
-  };
+/** The part of a stored packet (or group message) the guard looks at. */
+export type StreamEntry =
+  | {
+      readonly seq: number;
+      readonly packet: {
+        readonly id: string;
+        readonly from: string;
+        readonly to: string;
+        readonly sig: string;
+      };
+    }
+  | {
+      readonly seq: number;
+      readonly groupMessage: {
+        readonly id: string;
+        readonly from: string;
+        readonly group: string;
+        readonly sig: string;
+      };
+    };
+
+/** Id, parties and signature of an entry: a group message's `to` is its group id. */
+function partsOf(entry: StreamEntry): { id: string; from: string; to: string; sig: string } {
+  if ('packet' in entry) return entry.packet;
+  const { id, from, group, sig } = entry.groupMessage;
+  return { id, from, to: group, sig };
 }
 
 /**
@@ -78,7 +95,7 @@ function short(id: string): string {
 function replayed(message: string, entry: StreamEntry): StreamVerdict {
   return {
     kind: 'replayed',
-    issue: { code: 'PACKET_REPLAYED', message, seq: entry.seq, id: entry.packet.id },
+    issue: { code: 'PACKET_REPLAYED', message, seq: entry.seq, id: partsOf(entry).id },
   };
 }
 
@@ -89,7 +106,7 @@ function jump(entry: StreamEntry, edge: number): StreamVerdict {
       code: 'STREAM_JUMP',
       message: `The relay claimed a packet at position ${entry.seq} of your stream, far beyond the end its own pages show (${edge}): a lie about the stream. It is not shown, and this device's place in the stream does not move.`,
       seq: entry.seq,
-      id: entry.packet.id,
+      id: partsOf(entry).id,
     },
   };
 }
@@ -161,7 +178,7 @@ export class StreamGuard {
    */
   observe(entry: StreamEntry, source: StreamSource): StreamVerdict {
     const { seq } = entry;
-    const { id, sig } = entry.packet;
+    const { id, sig } = partsOf(entry);
     const prior = this.bySeq.get(seq);
     if (prior !== undefined) {
       if (prior.id === id && prior.sig === sig) return { kind: 'duplicate' };
@@ -211,7 +228,7 @@ export class StreamGuard {
   /** The packet of a `new` verdict verified: its place now counts. */
   accept(entry: StreamEntry, source: StreamSource): void {
     const { seq } = entry;
-    const { id, sig } = entry.packet;
+    const { id, sig } = partsOf(entry);
     if (this.bySeq.has(seq) || seq <= this.floor) return;
     this.bySeq.set(seq, { id, sig });
     this.seqOfId.set(id, seq);
@@ -317,7 +334,8 @@ export function checkHistoryPage(
   const inPage = new Set<string>();
   let last = 0;
   return packets.map((entry) => {
-    const { seq, packet } = entry;
+    const { seq } = entry;
+    const packet = partsOf(entry);
     const parties = [packet.from, packet.to].sort().join();
     if (parties !== [context.me, context.peer].sort().join()) {
       return {

@@ -1,7 +1,12 @@
-import { MetaChatError, type StoredPacket } from '../../core/index.js';
+import {
+  isGroupRecord,
+  MetaChatError,
+  type StoredPacket,
+  type StreamRecord,
+} from '../../core/index.js';
 import { verifySender } from '../stream/open-with-keys.js';
 import { KeyChangedError } from '../cli-errors.js';
-import { isWarning, readStored } from '../stream/messages.js';
+import { GROUP_NOT_SHOWN, groupNotShown, isWarning, readStored } from '../stream/messages.js';
 import { followStream, type StreamFollower, type StreamItem } from '../stream/stream-follower.js';
 import { checkHistoryPage, hidesPacket, type StreamIssue } from '../stream/stream-guard.js';
 import type { ChatContext } from './chat-context.js';
@@ -80,6 +85,7 @@ export class ChatStream {
           });
           if (hidesPacket(issue)) continue;
         }
+        if (isGroupRecord(stored)) continue;
         const line = await readStored(session, stored, (id) => this.ctx.senderKey(id));
         if (line !== null) messages.push(book.toMessage(line, stored));
       }
@@ -106,6 +112,7 @@ export class ChatStream {
       const page = await this.ctx.session.client.sync(after, 500);
       for (const stored of page.packets) {
         if (stored.seq > upTo) return;
+        if (isGroupRecord(stored)) continue;
         await this.ingest(stored, false);
       }
       const last = page.packets.at(-1)?.seq ?? after;
@@ -119,15 +126,23 @@ export class ChatStream {
    * Answers whether the packet verified (only then does its position count).
    */
   private async take(item: StreamItem): Promise<boolean> {
-    const verified = item.kind === 'packet' && (await this.ingest(item.stored, this.following));
+    const stored = item.kind === 'packet' ? item.stored : undefined;
+    if (stored !== undefined && isGroupRecord(stored)) {
+      // Its place is refused, not withheld: the screen says why once, under its own code.
+      const line = groupNotShown(stored);
+      if (isWarning(line)) this.ctx.say(line.warning, 'info', false, GROUP_NOT_SHOWN);
+      if (item.issue) this.ctx.say(item.issue.message, 'error', true);
+      return false;
+    }
+    const verified = stored !== undefined && (await this.ingest(stored, this.following));
     if (item.issue) this.streamIssue(item.issue, item.stored);
     return verified;
   }
 
   /** A lie about the stream: a loud, lasting notice, and a warning line where it happened. */
-  private streamIssue(issue: StreamIssue, stored: StoredPacket | undefined): void {
+  private streamIssue(issue: StreamIssue, stored: StreamRecord | undefined): void {
     this.ctx.say(issue.message, 'error', true);
-    if (stored === undefined) return;
+    if (stored === undefined || isGroupRecord(stored)) return;
     const me = this.ctx.session.account.identifier;
     const peer = stored.packet.from === me ? stored.packet.to : stored.packet.from;
     if (issue.code !== 'STREAM_REORDERED') this.ctx.book.rejected(peer);

@@ -1,14 +1,20 @@
 import type pg from 'pg';
-import { groupEntrySchema, type StoredRecord } from '../../core/index.js';
+import {
+  groupEntrySchema,
+  groupSeqOf,
+  isStoredGroupRecord,
+  type StoredStreamRecord,
+} from '../../core/index.js';
 import { readGroupFiles, type GroupFile } from '../group-files.js';
 import { ImportTally, type ImportSummary } from '../import-tally.js';
 import { userRecordSchema } from '../key-directory.js';
 import { LowdbSource } from '../lowdb-source.js';
 import { retiredIdentifierSchema } from '../retired-files.js';
-import { recordSchema } from '../segment-files.js';
 import { StoreCorruptError } from '../store-corrupt-error.js';
 import { migrate } from './migrate.js';
-import { RECORD_BYTES } from './pg-pages.js';
+import { GROUP_PLACE_BYTES, GROUP_PLACES_BASE_BYTES } from './pg-group-append.js';
+import { toRecord } from './pg-message-store.js';
+import { RECORD_BYTES, RECORD_COLUMNS, type PacketRow } from './pg-pages.js';
 
 /** Any fixed number: the advisory lock that keeps two imports into one database apart. */
 const IMPORT_LOCK = 7_373_002;
@@ -64,7 +70,7 @@ function same(a: ImportSummary, b: ImportSummary): boolean {
 /** Feeds the source to a tally (and each segment's records to `each`, in order). */
 async function tallySource(
   source: LowdbSource,
-  each: (records: StoredRecord[]) => Promise<void> = () => Promise.resolve(),
+  each: (records: StoredStreamRecord[]) => Promise<void> = () => Promise.resolve(),
   eachGroup: (group: GroupFile) => Promise<void> = () => Promise.resolve(),
 ): Promise<ImportSummary> {
   const tally = new ImportTally();
@@ -132,27 +138,13 @@ async function tallyTarget(client: pg.PoolClient): Promise<ImportSummary> {
       }),
     );
   for (let after = -1; ;) {
-    const { rows } = await client.query<Record<string, string>>(
-      `SELECT pos, server_time, seq_from, seq_to, packet FROM packets WHERE pos > $1 ORDER BY pos LIMIT ${String(PAGE)}`,
+    const { rows } = await client.query<PacketRow>(
+      `SELECT ${RECORD_COLUMNS} FROM packets p WHERE p.pos > $1 ORDER BY p.pos LIMIT ${String(PAGE)}`,
       [after],
     );
-    for (const row of rows) {
-      const parsed = recordSchema.safeParse({
-        pos: Number(row['pos']),
-        serverTime: Number(row['server_time']),
-        seqFrom: Number(row['seq_from']),
-        seqTo: Number(row['seq_to']),
-        packet: JSON.parse(row['packet'] ?? 'null') as unknown,
-      });
-      if (!parsed.success)
-        throw new StoreCorruptError(
-          'packets',
-          `the packet at ${String(row['pos'])} does not match its schema`,
-        );
-      tally.record(parsed.data);
-    }
+    for (const row of rows) tally.record(toRecord(row));
     if (rows.length < PAGE) break;
-    after = Number(rows.at(-1)?.['pos']);
+    after = Number(rows.at(-1)?.pos);
   }
   const states = await client.query<{
     identifier: string;
@@ -202,20 +194,55 @@ async function isEmpty(client: pg.PoolClient): Promise<boolean> {
 
 async function insertPackets(
   client: pg.PoolClient,
-  records: readonly StoredRecord[],
+  records: readonly StoredStreamRecord[],
 ): Promise<void> {
+  // A group message is one row at its sender's place (docs/storage.md), the others in group_places.
+  const row = (r: StoredStreamRecord) => {
+    if (!isStoredGroupRecord(r)) {
+      const { from, to } = r.packet;
+      return { to, seqFrom: r.seqFrom, seqTo: r.seqTo, group: null, from };
+    }
+    const seq = groupSeqOf(r, r.packet.from) ?? 0;
+    return {
+      to: r.packet.from,
+      seqFrom: seq,
+      seqTo: seq,
+      group: r.packet.group,
+      from: r.packet.from,
+    };
+  };
+  const rows = records.map(row);
   await client.query(
-    `INSERT INTO packets (pos, id, sender, recipient, seq_from, seq_to, server_time, packet)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::bigint[], $8::text[])`,
+    `INSERT INTO packets (pos, id, sender, recipient, seq_from, seq_to, server_time, packet, group_id)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::bigint[], $8::text[], $9::text[])`,
     [
       records.map((r) => r.pos),
       records.map((r) => r.packet.id),
-      records.map((r) => r.packet.from),
-      records.map((r) => r.packet.to),
-      records.map((r) => r.seqFrom),
-      records.map((r) => r.seqTo),
+      rows.map((r) => r.from),
+      rows.map((r) => r.to),
+      rows.map((r) => r.seqFrom),
+      rows.map((r) => r.seqTo),
       records.map((r) => r.serverTime),
       records.map((r) => JSON.stringify(r.packet)),
+      rows.map((r) => r.group),
+    ],
+  );
+  const places = records
+    .filter(isStoredGroupRecord)
+    .flatMap((r) =>
+      r.members
+        .map((member, i) => ({ member, seq: r.seqs[i] ?? 0, group: r.packet.group, pos: r.pos }))
+        .filter((place) => place.member !== r.packet.from),
+    );
+  if (places.length === 0) return;
+  await client.query(
+    `INSERT INTO group_places (identifier, seq, group_id, pos)
+     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[])`,
+    [
+      places.map((p) => p.member),
+      places.map((p) => p.seq),
+      places.map((p) => p.group),
+      places.map((p) => p.pos),
     ],
   );
 }
@@ -235,6 +262,17 @@ async function insertGroup(client: pg.PoolClient, group: GroupFile): Promise<voi
   await client.query(
     'INSERT INTO group_seen (group_id, identifier) SELECT $1, unnest($2::text[])',
     [group.group, group.seen],
+  );
+  await client.query(
+    `INSERT INTO group_spells (group_id, identifier, fingerprint, from_idx, to_idx)
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::int[])`,
+    [
+      group.group,
+      group.spells.map((s) => s.member),
+      group.spells.map((s) => s.fingerprint),
+      group.spells.map((s) => s.from),
+      group.spells.map((s) => s.to ?? null),
+    ],
   );
 }
 
@@ -258,7 +296,9 @@ async function insertRest(client: pg.PoolClient, source: LowdbSource): Promise<v
   );
   await client.query(
     `INSERT INTO usage (identifier, packets, bytes)
-     SELECT sender, count(*), sum(${RECORD_BYTES('packets')}) FROM packets GROUP BY sender`,
+     SELECT sender, count(*), sum(${RECORD_BYTES('packets')} + CASE WHEN group_id IS NULL THEN 0
+       ELSE ${GROUP_PLACES_BASE_BYTES} + ${GROUP_PLACE_BYTES} * (1 + (SELECT count(*) FROM group_places g WHERE g.pos = packets.pos)) END)
+     FROM packets GROUP BY sender`,
   );
   await client.query(
     `SELECT setval(pg_get_serial_sequence('packets', 'pos'), max(pos)) FROM packets HAVING count(*) > 0`,

@@ -171,4 +171,50 @@ CREATE TABLE retired_identifiers (
 );
 `,
   },
+  {
+    version: 9,
+    name: 'group messages',
+    // A group message is one packets row (sender = recipient = its sender, at its sender's place,
+    // group_id set), with the place of every other member at its head in group_places; every
+    // membership stretch of every group (who, with which logged key, from which entry to which) in
+    // group_spells, so the members at any head are read without replaying the log. The spells of
+    // the logs stored so far are derived from their entries here.
+    sql: `
+ALTER TABLE packets ADD COLUMN group_id text;
+CREATE INDEX packets_group_sender ON packets (sender, group_id, seq_from) WHERE group_id IS NOT NULL;
+CREATE TABLE group_places (
+  identifier text NOT NULL,
+  seq integer NOT NULL CHECK (seq >= 1),
+  group_id text NOT NULL,
+  pos bigint NOT NULL REFERENCES packets (pos),
+  PRIMARY KEY (identifier, seq)
+);
+CREATE INDEX group_places_group ON group_places (identifier, group_id, seq);
+CREATE INDEX group_places_pos ON group_places (pos);
+CREATE TABLE group_spells (
+  group_id text NOT NULL REFERENCES groups (group_id),
+  identifier text NOT NULL,
+  fingerprint text NOT NULL,
+  from_idx integer NOT NULL CHECK (from_idx >= 0),
+  to_idx integer CHECK (to_idx > from_idx),
+  PRIMARY KEY (group_id, identifier, from_idx)
+);
+WITH e AS (
+  SELECT group_id, idx, entry::jsonb AS j FROM group_entries
+), starts AS (
+  SELECT e.group_id, e.j->'members'->>i AS member, e.j->'fingerprints'->>i AS fingerprint, e.idx
+  FROM e CROSS JOIN LATERAL generate_series(0, jsonb_array_length(e.j->'members') - 1) AS i
+  WHERE e.j->>'op' = 'create'
+  UNION ALL
+  SELECT group_id, j->>'member', j->>'fingerprint', idx FROM e WHERE j->>'op' = 'add'
+), ends AS (
+  SELECT group_id, CASE WHEN j->>'op' = 'remove' THEN j->>'member' ELSE j->>'author' END AS member, idx
+  FROM e WHERE j->>'op' IN ('remove', 'leave')
+)
+INSERT INTO group_spells (group_id, identifier, fingerprint, from_idx, to_idx)
+SELECT s.group_id, s.member, s.fingerprint, s.idx,
+       (SELECT min(x.idx) FROM ends x WHERE x.group_id = s.group_id AND x.member = s.member AND x.idx > s.idx)
+FROM starts s;
+`,
+  },
 ];

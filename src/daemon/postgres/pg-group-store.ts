@@ -6,6 +6,7 @@ import {
   type GroupEntry,
   type GroupEntryPage,
   type GroupHead,
+  type GroupKeyBinding,
   type GroupStore,
 } from '../../core/index.js';
 import { StoreCorruptError } from '../store-corrupt-error.js';
@@ -33,6 +34,9 @@ WITH g AS (
 ), s AS (
   INSERT INTO group_seen (group_id, identifier) SELECT g.group_id, m FROM g, unnest($4::text[]) m
   ON CONFLICT DO NOTHING
+), sp AS (
+  INSERT INTO group_spells (group_id, identifier, fingerprint, from_idx)
+  SELECT g.group_id, m, f, 0 FROM g, unnest($4::text[], $5::text[]) AS x (m, f)
 )
 SELECT idx FROM e`;
 
@@ -46,8 +50,33 @@ WITH g AS (
 ), s AS (
   INSERT INTO group_seen (group_id, identifier) SELECT g.group_id, m FROM g, unnest($6::text[]) m
   ON CONFLICT DO NOTHING
+), joined AS (
+  INSERT INTO group_spells (group_id, identifier, fingerprint, from_idx)
+  SELECT g.group_id, $7::text, $8::text, $2 FROM g WHERE $7::text IS NOT NULL
+), departed AS (
+  UPDATE group_spells SET to_idx = $2
+  WHERE group_id = $1 AND identifier = $9::text AND to_idx IS NULL AND EXISTS (SELECT 1 FROM g)
 )
 SELECT idx FROM e`;
+
+/** The members after an entry, from the spells: each with the key its entry logged. */
+const MEMBERS_AT = `
+SELECT identifier, fingerprint FROM group_spells
+WHERE group_id = $1 AND from_idx <= $2 AND (to_idx IS NULL OR to_idx > $2)
+ORDER BY identifier COLLATE "C"`;
+
+/** Who an entry brings in (with its logged key) and who it takes out, for the spells. */
+export function spellChange(entry: GroupEntry): {
+  joined: string | null;
+  fingerprint: string | null;
+  departed: string | null;
+} {
+  if (entry.op === 'add')
+    return { joined: entry.member, fingerprint: entry.fingerprint, departed: null };
+  if (entry.op === 'remove') return { joined: null, fingerprint: null, departed: entry.member };
+  if (entry.op === 'leave') return { joined: null, fingerprint: null, departed: entry.author };
+  return { joined: null, fingerprint: null, departed: null };
+}
 
 /** Entries from an index on, cut by a running sum of their bytes (the first always kept). */
 const ENTRIES = `
@@ -83,15 +112,34 @@ export class PgGroupStore implements GroupStore {
     return rows.length > 0;
   }
 
+  async membersAt(group: string, index: number): Promise<GroupKeyBinding | undefined> {
+    const head = await this.head(group);
+    if (head === undefined || index > head.index) return undefined;
+    const { rows } = await guarded(() =>
+      this.pool.query<{ identifier: string; fingerprint: string }>(MEMBERS_AT, [group, index]),
+    );
+    return {
+      members: rows.map((row) => row.identifier),
+      fingerprints: rows.map((row) => row.fingerprint),
+    };
+  }
+
   async append(
     entry: GroupEntry,
     head: GroupHead,
     previousIndex: number | undefined,
   ): Promise<boolean> {
     const json = JSON.stringify(entry);
+    const change = spellChange(entry);
     const { rows } = await guarded(() =>
       previousIndex === undefined
-        ? this.pool.query(CREATE, [entry.group, JSON.stringify(head), json, head.members])
+        ? this.pool.query(CREATE, [
+            entry.group,
+            JSON.stringify(head),
+            json,
+            head.members,
+            head.fingerprints,
+          ])
         : this.pool.query(NEXT, [
             entry.group,
             entry.index,
@@ -99,6 +147,9 @@ export class PgGroupStore implements GroupStore {
             previousIndex,
             json,
             head.members,
+            change.joined,
+            change.fingerprint,
+            change.departed,
           ]),
     );
     return rows.length > 0;

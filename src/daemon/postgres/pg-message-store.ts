@@ -2,18 +2,28 @@ import type pg from 'pg';
 import type {
   AppendResult,
   Delivery,
+  GroupAppendOutcome,
+  GroupPacket,
   MessageStore,
   Packet,
   PresenceUpdate,
   RecordPage,
-  StoredRecord,
+  StoredStreamRecord,
 } from '../../core/index.js';
 import { recordSchema } from '../segment-files.js';
 import { DEFAULT_STORAGE_LIMITS, quotaExceeded, type StorageLimits } from '../storage-limits.js';
 import { StoreCorruptError } from '../store-corrupt-error.js';
 import { OVER_QUOTA } from './pg-append.js';
 import { PgGroupCommit, storeBatch, type BatchItem } from './pg-group-commit.js';
-import { CONVERSATION, readPage, RECORD_COLUMNS, SINCE, type PacketRow } from './pg-pages.js';
+import { appendGroupMessage } from './pg-group-append.js';
+import {
+  CONVERSATION,
+  GROUP_CONVERSATION,
+  readPage,
+  RECORD_COLUMNS,
+  SINCE,
+  type PacketRow,
+} from './pg-pages.js';
 import { LIVE_SOCKET } from './pg-socket-registry.js';
 import { endBounded, failureCode, guarded } from './pool.js';
 
@@ -31,20 +41,33 @@ SELECT a.recipient AS peer FROM contacts a
 JOIN contacts b ON b.sender = a.recipient AND b.recipient = a.sender
 WHERE a.sender = $1`;
 
-function toRecord(row: PacketRow): StoredRecord {
+/** A group message's places, [identifier, seq] pairs, as members ascending and their seqs. */
+function placesOf(row: PacketRow): { members: string[]; seqs: number[] } {
+  const pairs = Array.isArray(row.places) ? (row.places as unknown[]) : [];
+  const sorted = pairs
+    .map((pair): { member: string; seq: number } =>
+      Array.isArray(pair)
+        ? { member: String(pair[0]), seq: Number(pair[1]) }
+        : { member: '', seq: 0 },
+    )
+    .sort((a, b) => (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
+  return { members: sorted.map((p) => p.member), seqs: sorted.map((p) => p.seq) };
+}
+
+/** A row as a stored record (a group message's with its places), checked by the record schema. */
+export function toRecord(row: PacketRow): StoredStreamRecord {
   let packet: unknown;
   try {
     packet = JSON.parse(row.packet);
   } catch (cause) {
     throw new StoreCorruptError('packets', `the packet at ${row.pos} is not JSON`, { cause });
   }
-  const parsed = recordSchema.safeParse({
-    pos: Number(row.pos),
-    serverTime: Number(row.server_time),
-    seqFrom: row.seq_from,
-    seqTo: row.seq_to,
-    packet,
-  });
+  const base = { pos: Number(row.pos), serverTime: Number(row.server_time), packet };
+  const parsed = recordSchema.safeParse(
+    row.group_id === null
+      ? { ...base, seqFrom: row.seq_from, seqTo: row.seq_to }
+      : { ...base, kind: 'group', ...placesOf(row) },
+  );
   if (!parsed.success)
     throw new StoreCorruptError('packets', `the packet at ${row.pos} does not match its schema`);
   return parsed.data;
@@ -106,11 +129,57 @@ export class PgMessageStore implements MessageStore {
   /** The stored record of a packet id, as the answer to a resend. */
   private async stored(id: string): Promise<AppendResult | undefined> {
     const { rows } = await this.pool.query<PacketRow>(
-      `SELECT ${COLUMNS} FROM packets WHERE id = $1`,
+      `SELECT ${COLUMNS} FROM packets p WHERE id = $1`,
       [id],
     );
     const row = rows[0];
     return row ? { record: toRecord(row), duplicate: true } : undefined;
+  }
+
+  /**
+   * Stores a group message and every member's place in one statement (so one transaction), the
+   * sender charged once: `QUOTA_EXCEEDED` past its quota, with nothing written.
+   */
+  async appendGroup(
+    packet: GroupPacket,
+    members: readonly string[],
+    serverTime: number,
+  ): Promise<GroupAppendOutcome> {
+    return guarded(async () => {
+      const { quotaPackets, quotaBytes } = this.limits;
+      try {
+        const record = await appendGroupMessage(this.pool, packet, members, serverTime, [
+          quotaPackets,
+          quotaBytes,
+        ]);
+        if (record) return { record, duplicate: false };
+      } catch (error) {
+        if (failureCode(error) === OVER_QUOTA) throw quotaExceeded(this.limits);
+        if (!isDuplicateId(error)) throw error;
+      }
+      // Left out (or beaten by a concurrent store of the same id): the id is stored already.
+      const original = await this.stored(packet.id);
+      if (!original) throw new StoreCorruptError('packets', 'a stored id has no row');
+      return original;
+    });
+  }
+
+  async groupConversation(
+    identifier: string,
+    group: string,
+    before: number | undefined,
+    limit: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): Promise<RecordPage> {
+    const page = await guarded(() =>
+      readPage(
+        this.pool,
+        GROUP_CONVERSATION,
+        { identifier, peer: group, seq: before ?? Number.MAX_SAFE_INTEGER, limit, maxBytes },
+        toRecord,
+      ),
+    );
+    return { records: [...page.records].reverse(), more: page.more };
   }
 
   /** Cut by a running sum of record bytes inside the query: bodies are read only for what is returned. */

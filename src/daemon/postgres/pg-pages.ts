@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { RecordPage, StoredRecord } from '../../core/index.js';
+import type { RecordPage, StoredStreamRecord } from '../../core/index.js';
 
 /**
  * The bytes of a packet row's record as the embedded store keeps it, its JSON
@@ -11,8 +11,15 @@ export const RECORD_BYTES = (table: string) =>
   `(52 + length(${table}.pos::text) + length(${table}.server_time::text) + length(${table}.seq_from::text)` +
   ` + length(${table}.seq_to::text) + octet_length(${table}.packet))`;
 
-/** The columns a record is made of. */
-export const RECORD_COLUMNS = 'pos, server_time, seq_from, seq_to, packet';
+/**
+ * The columns a record is made of, from `packets` aliased `p`: a group message's row adds its
+ * group id and every member's place, [identifier, seq] pairs (its sender's is the row's own seq).
+ */
+export const RECORD_COLUMNS = `p.pos, p.server_time, p.seq_from, p.seq_to, p.packet, p.group_id,
+  CASE WHEN p.group_id IS NULL THEN NULL ELSE (
+    SELECT json_agg(json_build_array(x.identifier, x.seq)) FROM (
+      SELECT g.identifier, g.seq FROM group_places g WHERE g.pos = p.pos
+      UNION ALL SELECT p.sender, p.seq_from) x) END AS places`;
 
 /** A packet row as the queries return it. */
 export interface PacketRow {
@@ -21,6 +28,8 @@ export interface PacketRow {
   seq_from: number;
   seq_to: number;
   packet: string;
+  group_id: string | null;
+  places: unknown;
 }
 
 /**
@@ -34,7 +43,7 @@ WITH page AS (${candidates}), run AS (
   SELECT pos, seq, row_number() OVER w AS n, sum(bytes) OVER w AS upto, count(*) OVER () AS total
   FROM page WINDOW w AS (ORDER BY seq ${order} ROWS UNBOUNDED PRECEDING)
 )
-SELECT p.pos, p.server_time, p.seq_from, p.seq_to, p.packet, run.total
+SELECT ${RECORD_COLUMNS}, run.total
 FROM run JOIN packets p ON p.pos = run.pos
 WHERE run.n <= $4 AND (run.n = 1 OR run.upto <= $5::bigint)
 ORDER BY run.seq ${order}`;
@@ -48,6 +57,10 @@ export const SINCE = cutByBytes(
     UNION ALL
     (SELECT pos, seq_to AS seq, ${RECORD_BYTES('packets')} AS bytes FROM packets
       WHERE recipient = $1 AND recipient <> sender AND seq_to > $2::bigint ORDER BY seq_to LIMIT $3)
+    UNION ALL
+    (SELECT g.pos, g.seq, ${RECORD_BYTES('p')} AS bytes FROM group_places g
+      JOIN packets p ON p.pos = g.pos
+      WHERE g.identifier = $1 AND g.seq > $2::bigint ORDER BY g.seq LIMIT $3)
   ) x ORDER BY seq LIMIT $3`,
   'ASC',
 );
@@ -56,11 +69,26 @@ export const SINCE = cutByBytes(
 export const CONVERSATION = cutByBytes(
   `SELECT pos, seq, bytes FROM (
     (SELECT pos, seq_from AS seq, ${RECORD_BYTES('packets')} AS bytes FROM packets
-      WHERE sender = $1 AND recipient = $6 AND seq_from < $2::bigint ORDER BY seq_from DESC LIMIT $3)
+      WHERE sender = $1 AND recipient = $6 AND group_id IS NULL AND seq_from < $2::bigint
+      ORDER BY seq_from DESC LIMIT $3)
     UNION ALL
     (SELECT pos, seq_to AS seq, ${RECORD_BYTES('packets')} AS bytes FROM packets
       WHERE recipient = $1 AND sender = $6 AND recipient <> sender AND seq_to < $2::bigint
       ORDER BY seq_to DESC LIMIT $3)
+  ) x ORDER BY seq DESC LIMIT $3`,
+  'DESC',
+);
+
+/** The newest group messages of group $6 in the stream of $1 before a seq of it, newest first. */
+export const GROUP_CONVERSATION = cutByBytes(
+  `SELECT pos, seq, bytes FROM (
+    (SELECT pos, seq_from AS seq, ${RECORD_BYTES('packets')} AS bytes FROM packets
+      WHERE sender = $1 AND group_id = $6 AND seq_from < $2::bigint ORDER BY seq_from DESC LIMIT $3)
+    UNION ALL
+    (SELECT g.pos, g.seq, ${RECORD_BYTES('p')} AS bytes FROM group_places g
+      JOIN packets p ON p.pos = g.pos
+      WHERE g.identifier = $1 AND g.group_id = $6 AND g.seq < $2::bigint
+      ORDER BY g.seq DESC LIMIT $3)
   ) x ORDER BY seq DESC LIMIT $3`,
   'DESC',
 );
@@ -73,7 +101,7 @@ export async function readPage(
   pool: pg.Pool,
   sql: string,
   params: { identifier: string; seq: number; limit: number; maxBytes: number; peer?: string },
-  toRecord: (row: PacketRow) => StoredRecord,
+  toRecord: (row: PacketRow) => StoredStreamRecord,
 ): Promise<RecordPage> {
   const budget = Number.isFinite(params.maxBytes)
     ? Math.max(0, Math.floor(params.maxBytes))
