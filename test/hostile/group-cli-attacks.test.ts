@@ -74,6 +74,19 @@ function forgedAfter(entries: GroupEntry[], author: string): GroupEntry {
   });
 }
 
+/** Another entry in the place of `entry` (same index and previous hash), signed with Mallory's key. */
+function forgedAt(entry: GroupEntry): GroupEntry {
+  return signGroupEntry(mallory.privateKey, {
+    v: 1,
+    group: entry.group,
+    index: entry.index,
+    prev: entry.prev,
+    author: malloryId,
+    time: Date.now(),
+    op: 'leave',
+  });
+}
+
 describe('a relay that lies about a group log, to the CLI', () => {
   let group = '';
 
@@ -96,13 +109,20 @@ describe('a relay that lies about a group log, to the CLI', () => {
     expect((honest['members'] as { id: string }[]).map((m) => m.id)).not.toContain(malloryId);
   }, 120_000);
 
-  it('cannot roll a member’s log back past what it verified', async () => {
+  it('cannot roll a member’s log back past what it verified, nor fork it', async () => {
     await ok('alice', ['group', 'add', group, 'dave']);
     expect(await ok('bob', ['group', 'members', 'team'])).toMatchObject({ head: 1 });
     world.hostile.behave(rewriteLog('bob', () => []));
     const rolled = await world.cli('bob', ['group', 'members', 'team', '--json']);
     expect(codeOf(rolled)).toBe('GROUP_ROLLBACK');
+    // Another entry at a place Bob verified (the relay shows members different logs).
+    world.hostile.behave(
+      rewriteLog('bob', (e) => e.map((entry) => (entry.index === 1 ? forgedAt(entry) : entry))),
+    );
+    const forked = await world.cli('bob', ['group', 'members', 'team', '--json']);
+    expect(codeOf(forked)).toBe('GROUP_FORKED');
     world.hostile.behave({});
+    expect(await ok('bob', ['group', 'members', 'team'])).toMatchObject({ head: 1 });
   }, 120_000);
 
   it('cannot have a rename encrypted for a member whose key it changed: that member blocks it, named', async () => {
