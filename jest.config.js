@@ -31,6 +31,7 @@ const ON_BOTH_STORES = [
   'test/cli/rotate-key.test.ts',
   'test/hostile/key-rotation-attacks.test.ts',
   'test/daemon/delete-account.test.ts',
+  'test/cli/delete-account.test.ts',
 ];
 
 export default {

@@ -1,5 +1,6 @@
 import { passwdCommand } from './commands/passwd-command.js';
 import { rotateKeyCommand } from './commands/rotate-key-command.js';
+import { deleteAccountCommand } from './commands/delete-account-command.js';
 import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { loginCommand, registerCommand } from './commands/account-commands.js';
@@ -10,7 +11,7 @@ import { logoutCommand } from './commands/logout-command.js';
 import { inboxCommand } from './commands/inbox-command.js';
 import { historyCommand, listenCommand, sendCommand } from './commands/message-commands.js';
 import { resolveHome, loadProfile } from './profile/profile.js';
-import { hiddenPrompt } from './terminal/prompt.js';
+import { hiddenPrompt, text } from './terminal/prompt.js';
 import { readPassword } from './terminal/password.js';
 import { checkServerUrl, DEFAULT_SERVER } from './relay/server-url.js';
 import { aliasCommand, verifyCommand } from './commands/trust-commands.js';
@@ -156,6 +157,16 @@ export function buildProgram(json = false): Command {
     )
     .action(async () => {
       await rotateKeyCommand(ctx);
+    });
+
+  program
+    .command('delete-account')
+    .description(
+      'delete this account on the relay (says first what goes and what stays; asks you to type your username, then the password)',
+    )
+    .option('--confirm <username>', 'the account’s username, instead of typing it (for scripts)')
+    .action(async (opts: { confirm?: string }) => {
+      await deleteAccountCommand(ctx, opts.confirm, process.stdin.isTTY ? text : undefined);
     });
 
   program
