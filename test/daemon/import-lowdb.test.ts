@@ -11,15 +11,18 @@ import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client
 import {
   createGroupEntry,
   identifierFromUsername,
+  isGroupRecord,
   leaveGroupEntry,
+  sealGroupMessage,
   updateGroupLog,
   type GroupEntry,
+  type GroupLog,
   type PresenceUpdate,
+  type PublicKey,
 } from '../../src/core/index.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { newUser, sealText, tempDir, type TestUser } from '../support/relay-harness.js';
-import { packetsOf } from '../support/records.js';
 
 /**
  * import-lowdb end to end: a data directory made by a real daemon (users, messages both ways, a
@@ -92,8 +95,10 @@ async function streamOf(client: RelayClient): Promise<string[]> {
   for (let pages = 0; pages < 100; pages++) {
     const page = await client.sync(out.length, 7);
     out.push(
-      ...packetsOf(page.packets).map(
-        (p) => `${String(p.seq)} ${p.packet.id} ${String(p.delivered)}`,
+      ...page.packets.map((p) =>
+        isGroupRecord(p)
+          ? `${String(p.seq)} group ${p.groupMessage.id}`
+          : `${String(p.seq)} ${p.packet.id} ${String(p.delivered)}`,
       ),
     );
     if (!page.more) break;
@@ -132,6 +137,10 @@ describe('metachat-daemon import-lowdb', () => {
   let before: { alice: string[]; bob: string[]; bobHistory: number[]; seen: number[] };
   let fake: unknown;
   let groupLog: GroupEntry[] = [];
+  let firstHead: GroupLog | undefined;
+  let keyring: (id: string) => PublicKey = () => {
+    throw new Error('no keys yet');
+  };
   const unknown = identifierFromUsername('nobody-registered-this');
 
   beforeAll(async () => {
@@ -157,11 +166,18 @@ describe('metachat-daemon import-lowdb', () => {
     const keyOf = (id: string) =>
       [alice, bob, carol].find((u) => u.identifier === id)?.keyPair.publicKey ??
       alice.keyPair.publicKey;
-    const leave = leaveGroupEntry(
-      updateGroupLog(null, [create], keyOf, create.group),
-      carol,
-      keyOf,
+    keyring = keyOf;
+    firstHead = updateGroupLog(null, [create], keyOf, create.group);
+    // A group message to all three, stored once in three streams.
+    await bob.client.groupSend(
+      sealGroupMessage({
+        sender: { identifier: bob.identifier, keyPair: bob.keyPair },
+        log: firstHead,
+        keyOf,
+        body: { v: 1, type: 'text', text: 'to the group' },
+      }),
     );
+    const leave = leaveGroupEntry(firstHead, carol, keyOf);
     await carol.client.groupAppend(leave);
     groupLog = [create, leave];
     // A deleted account: its tombstone moves too.
@@ -182,7 +198,7 @@ describe('metachat-daemon import-lowdb', () => {
       bobHistory: view.history,
       seen: view.presence,
     };
-    expect(before.alice).toHaveLength(26);
+    expect(before.alice).toHaveLength(27);
     expect(before.bob.filter((line) => line.endsWith(' true')).length).toBeGreaterThan(0);
     expect(before.seen).toHaveLength(1);
     await stopDaemon(daemon);
@@ -195,7 +211,7 @@ describe('metachat-daemon import-lowdb', () => {
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     const line =
-      /imported .* in [\d.]+ s, verified: 3 users, 26 packets, (\d+) cursors or last-seen times, 2 group log entries, 1 deleted accounts, sha256 ([0-9a-f]{64})/.exec(
+      /imported .* in [\d.]+ s, verified: 3 users, 27 packets, (\d+) cursors or last-seen times, 2 group log entries, 1 deleted accounts, sha256 ([0-9a-f]{64})/.exec(
         first.stdout,
       );
     expect(line).not.toBeNull();
@@ -206,7 +222,9 @@ describe('metachat-daemon import-lowdb', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already holds this import, nothing written');
     expect(again.stdout).toContain(line?.[2] ?? 'no checksum');
-    expect(await count(url, 'packets')).toBe(26);
+    expect(await count(url, 'packets')).toBe(27);
+    expect(await count(url, 'group_places')).toBe(2);
+    expect(await count(url, 'group_spells')).toBe(3);
     expect(await count(url, 'group_entries')).toBe(2);
 
     const data = await tempDir('metachat-import-unused-');
@@ -234,7 +252,23 @@ describe('metachat-daemon import-lowdb', () => {
     registering.close();
     // The stream goes on where it was: the next seq, no gap.
     const ack = await client.send(sealText(account, account, 'after the move'));
-    expect(ack).toMatchObject({ seq: 27, duplicate: false });
+    expect(ack).toMatchObject({ seq: 28, duplicate: false });
+    // The spells came along: a message for the first head (carol a member there) is placed in
+    // the streams of its three members, carol's too.
+    if (firstHead === undefined) throw new Error('no group');
+    const forOld = sealGroupMessage({
+      sender: { identifier: account.identifier, keyPair: account.keyPair },
+      log: firstHead,
+      keyOf: keyring,
+      body: { v: 1, type: 'text', text: 'after the move' },
+    });
+    expect(await client.groupSend(forOld)).toMatchObject({ seq: 29, duplicate: false });
+    expect(await count(url, 'group_places')).toBe(4);
+    const inGroup = await client.groupHistory(firstHead.group);
+    expect(inGroup.packets.filter(isGroupRecord).map((r) => r.seq)).toEqual([
+      Number(before.alice.find((line) => line.includes(' group '))?.split(' ')[0]),
+      29,
+    ]);
     client.close();
     view.client.close();
     await stopDaemon(daemon);
@@ -250,7 +284,7 @@ describe('metachat-daemon import-lowdb', () => {
     await stopDaemon(daemon);
     const refused = await cli(['import-lowdb', other, '--store', url]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('already holds other data (3 users, 26 packets');
+    expect(refused.stderr).toContain('already holds other data (3 users, 27 packets');
     expect(await count(url, 'users')).toBe(3);
   }, 60_000);
 
