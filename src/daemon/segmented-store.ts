@@ -336,7 +336,8 @@ export class SegmentedStore implements MessageStore {
     for (const { record, bytes } of fresh) {
       if (this.index.positionOf(record.packet.id) !== record.pos) continue;
       this.usage.add(record.packet.from, bytes);
-      this.space.wrote(2 * (bytes + 1));
+      // The journal line only: its later copy into a segment is held back by room() (journalBytes).
+      this.space.wrote(bytes + 1);
     }
     for (const { pending, record, first, firstContact, duplicateOf, refusal } of outcome) {
       if (refusal) pending.reject(refusal);

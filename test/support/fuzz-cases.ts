@@ -215,8 +215,16 @@ export function fuzzCases(seed: number, templates: FuzzTemplates) {
           ? [{ ...payloads[event], [huge.slice(0, 1000 + int(20_000))]: 1 }]
           : [replaceField(event, () => huge)];
       return refused('huge-string', event, args, {
-        // A huge run of base64 digits that still fits a public key's text is a wrong key.
-        codes: [...SHAPE, 'OVERSIZE', 'MALFORMED_ENCODING', 'INVALID_KEY'],
+        // A huge run of base64 digits that still fits a public key's text is a wrong key; one that
+        // fits a packet's ciphertext (a run of 4n 'x' or '0') leaves the packet well formed, so only
+        // its signature can refuse it.
+        codes: [
+          ...SHAPE,
+          'OVERSIZE',
+          'MALFORMED_ENCODING',
+          'INVALID_KEY',
+          ...(event === 'send' ? ['SIGNATURE_INVALID'] : []),
+        ],
       });
     },
     'deep-nesting': () => {
