@@ -32,6 +32,7 @@ const ON_BOTH_STORES = [
   'test/hostile/key-rotation-attacks.test.ts',
   'test/daemon/delete-account.test.ts',
   'test/cli/delete-account.test.ts',
+  'test/hostile/deletion-attacks.test.ts',
 ];
 
 export default {

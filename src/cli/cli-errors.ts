@@ -3,9 +3,15 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** Nothing may be sent to a peer (its key changed, or its account is gone): said, never retried alone. */
+export abstract class PeerBlockedError extends Error {
+  abstract readonly code: string;
+}
+
 /** The relay served a key for a peer that differs from the pinned one: nothing is sent until re-verified. */
-export class KeyChangedError extends Error {
+export class KeyChangedError extends PeerBlockedError {
   override readonly name = 'KeyChangedError';
+  readonly code = 'KEY_CHANGED';
 }
 
 /** A peer address that names nobody this device knows. */
@@ -49,4 +55,20 @@ export class UnknownGroupError extends Error {
 /** A group name or id prefix that more than one group this device holds answers to. */
 export class AmbiguousGroupError extends Error {
   override readonly name = 'AmbiguousGroupError';
+}
+
+/** A contact's account deleted, with a deletion statement that verifies under the key pinned here. */
+export class PeerDeletedError extends PeerBlockedError {
+  override readonly name = 'PeerDeletedError';
+  /** The relay's own code: a verified deletion reads as the protocol's refusal. */
+  readonly code = 'ACCOUNT_DELETED';
+}
+
+/**
+ * The relay says a contact deleted the account but shows no deletion statement signed by the key
+ * pinned here: it may be lying to cut the conversation off. Nothing is sent; the user is warned.
+ */
+export class DeletionUnverifiedError extends PeerBlockedError {
+  override readonly name = 'DeletionUnverifiedError';
+  readonly code = 'DELETION_UNVERIFIED';
 }

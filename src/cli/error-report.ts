@@ -2,7 +2,7 @@ import { CommanderError } from 'commander';
 import { MetaChatError } from '../core/index.js';
 import {
   AmbiguousGroupError,
-  KeyChangedError,
+  PeerBlockedError,
   ProfileExistsError,
   UnknownGroupError,
   UnknownPeerError,
@@ -45,7 +45,7 @@ const KNOWN: readonly (abstract new (...args: never[]) => Error)[] = [
   ProfileCorruptError,
   ProfileExistsError,
   UsernameTakenError,
-  KeyChangedError,
+  PeerBlockedError,
   WrappedKeyRejectedError,
   UnsentMessagesError,
   OutboxCorruptError,

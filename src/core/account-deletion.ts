@@ -4,7 +4,7 @@ import { framedBytes, uint64Bytes } from './canonical-bytes.js';
 import { base64ToBytes, bytesToBase64, hexToBytes } from './encoding.js';
 import { DeletionSignatureInvalidError } from './errors.js';
 import { LABELS } from './labels.js';
-import type { KeyPair, PublicKey } from './keys.js';
+import { publicKeySchema, type KeyPair, type PublicKey } from './keys.js';
 import { KDF_SUBKEY_BYTES } from './password-keys.js';
 import { RSA_BYTES, pssSign, pssVerify } from './rsa.js';
 import { base64Bytes, identifierSchema, parseWire, timestampSchema } from './schemas.js';
@@ -36,6 +36,21 @@ export const deleteAccountRequestSchema = z.strictObject({
 
 /** A `delete-account` request. */
 export type DeleteAccountRequest = z.infer<typeof deleteAccountRequestSchema>;
+
+/**
+ * The answer to `deletion` (docs/protocol.md 5c): what the relay keeps of a deleted account, so a
+ * contact can check the deletion under the key it pinned instead of taking the relay's word.
+ */
+export const deletionResultSchema = z.strictObject({
+  /** The key the account had when it was deleted (the one the statement names). */
+  publicKey: publicKeySchema,
+  /** The relay's clock at the deletion. */
+  deletedAt: timestampSchema,
+  statement: deletionStatementSchema,
+});
+
+/** A `deletion` answer. */
+export type DeletionResult = z.infer<typeof deletionResultSchema>;
 
 /** The signed bytes of a deletion statement: identifier, nonce, time and the key being deleted. */
 export function deletionSigningBytes(

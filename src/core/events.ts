@@ -4,7 +4,7 @@ import {
   type CredentialsStatement,
 } from './password-change.js';
 import { z } from 'zod';
-import type { DeleteAccountRequest } from './account-deletion.js';
+import type { DeleteAccountRequest, DeletionResult } from './account-deletion.js';
 import { authNonceSchema, authProofSchema } from './auth.js';
 import type { WireError } from './errors.js';
 import { publicKeySchema } from './keys.js';
@@ -164,6 +164,7 @@ export interface ClientToServerEvents {
   'change-password': (request: ChangePasswordRequest, ack: (response: Ack) => void) => void;
   'rotate-key': (request: RotateKeyRequest, ack: (response: Ack) => void) => void;
   'delete-account': (request: DeleteAccountRequest, ack: (response: Ack) => void) => void;
+  deletion: (request: KeyRequest, ack: (response: Ack<DeletionResult>) => void) => void;
   challenge: (ack: (response: Ack<{ nonce: string }>) => void) => void;
   authenticate: (request: AuthenticateRequest, ack: (response: Ack) => void) => void;
   key: (

@@ -1,9 +1,11 @@
 import {
   deleteAccountRequestSchema,
   importPublicKey,
+  keyRequestSchema,
   parseWire,
   RelayError,
   verifyAccountDeletion,
+  type DeletionResult,
 } from '../core/index.js';
 import { authoriseAccountChange } from './account-change-auth.js';
 import { roomOf, type RelayContext, type Session } from './relay-context.js';
@@ -101,4 +103,32 @@ export async function deletedRefusal(
     'ACCOUNT_DELETED',
     `This account was deleted by its owner (${new Date(tombstone.deletedAt).toISOString().slice(0, 10)}); ${what}`,
   );
+}
+
+/**
+ * `deletion`: the tombstone of a deleted account as the relay keeps it (its last key, the time, the
+ * statement its owner signed), so a contact told ACCOUNT_DELETED can check the deletion under the
+ * key it pinned. UNKNOWN_IDENTIFIER if the identifier is not retired (never deleted, or long ago).
+ */
+export async function deletion(
+  ctx: RelayContext,
+  session: Session,
+  input: unknown,
+): Promise<DeletionResult> {
+  if (session.identifier === undefined) {
+    throw new RelayError('NOT_AUTHENTICATED', 'Authenticate this connection first.');
+  }
+  const { identifier } = parseWire(keyRequestSchema, input, 'deletion');
+  const tombstone = await ctx.keys.retirement(identifier, Date.now());
+  if (tombstone === undefined) {
+    throw new RelayError(
+      'UNKNOWN_IDENTIFIER',
+      'No account deleted under this identifier is remembered here.',
+    );
+  }
+  return {
+    publicKey: tombstone.publicKey,
+    deletedAt: tombstone.deletedAt,
+    statement: tombstone.deletion,
+  };
 }

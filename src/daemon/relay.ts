@@ -8,7 +8,7 @@ import { login, prelogin, register } from './account-handlers.js';
 import type { DaemonConfig } from './config.js';
 import { changePassword } from './credentials-handlers.js';
 import { rotateKey } from './rotate-key-handler.js';
-import { ACCOUNT_DELETED_EVENT, deleteAccount } from './delete-account-handler.js';
+import { ACCOUNT_DELETED_EVENT, deleteAccount, deletion } from './delete-account-handler.js';
 import { connectionGuard, dropConnection } from './connection-guard.js';
 import { groupAppend, groupLog } from './group-handlers.js';
 import { groupSend } from './group-send-handler.js';
@@ -46,6 +46,7 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
     'group-send': groupSend,
     'rotate-key': rotateKey,
     'delete-account': deleteAccount,
+    deletion,
   }),
 );
 

@@ -97,5 +97,13 @@ describe('metachat delete-account', () => {
     const toBob = await cli('alice', ['send', 'bob', 'are you there?', '--json']);
     expect(toBob.code).toBe(1);
     expect(codeOf(toBob)).toBe('ACCOUNT_DELETED');
+    expect(toBob.stderr).toContain('the deletion is signed by the key pinned here');
+
+    // Her history with bob still reads, his packets checked under the key she pinned.
+    const read = await cli('alice', ['history', 'bob', '--json']);
+    expect(read.code).toBe(0);
+    const lines = jsonLines(read.stdout);
+    expect(lines.map((line) => line['warning'])).toEqual([undefined, undefined, undefined]);
+    expect(lines.map((line) => line['text'])).toEqual(['hello bob', 'hello alice', 'still here']);
   }, 240_000);
 });

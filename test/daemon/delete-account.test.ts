@@ -125,6 +125,14 @@ describe('delete-account', () => {
     expect(await codeOf(async () => (await connect()).register(again.request))).toBe(
       'IDENTIFIER_RETIRED',
     );
+    // The tombstone is served: the statement Bob's key signed, checkable under the key Alice pinned.
+    const tombstone = await alice.client.deletion(bob.identifier);
+    expect(tombstone.publicKey).toBe(bob.keyPair.publicKey.encoded);
+    expect(
+      verifyAccountDeletion(bob.keyPair.publicKey, bob.identifier, tombstone.statement).nonce,
+    ).toBe(tombstone.statement.nonce);
+    expect(await codeOf(() => alice.client.deletion(alice.identifier))).toBe('UNKNOWN_IDENTIFIER');
+    expect(await codeOf(() => device.deletion(bob.identifier))).toBe('NOT_AUTHENTICATED');
     // Alice's copy of the conversation is hers: both packets stay in her stream and history.
     const history = await alice.client.history(bob.identifier);
     expect(packetsOf(history.packets).map((p) => p.packet.from)).toEqual([

@@ -5,11 +5,17 @@ import {
   normalizeUsername,
   type PublicKey,
 } from '../../core/index.js';
-import { KeyChangedError, UnknownPeerError } from '../cli-errors.js';
+import {
+  DeletionUnverifiedError,
+  KeyChangedError,
+  PeerDeletedError,
+  UnknownPeerError,
+} from '../cli-errors.js';
 import { peerLabel } from '../stream/peer-label.js';
 import { followPeerRotation, replacedKeysOf, type ReplacedPeerKey } from './key-replacements.js';
 import type { Profile } from './profile.js';
-import type { RelayClient } from '../relay/relay-client.js';
+import { RelayRefusedError, type RelayClient } from '../relay/relay-client.js';
+import { deletedPeerError } from './peer-deletion.js';
 
 /** A peer address after parsing: who, and the fingerprint the user vouched for, if any. */
 export interface PeerAddress {
@@ -65,7 +71,7 @@ export async function peerKey(
   address: PeerAddress,
 ): Promise<PublicKey> {
   if (address.identifier === profile.identifier) return importPublicKey(profile.publicKey);
-  const lookup = await client.lookup(address.identifier);
+  const lookup = await lookupLiving(client, profile, address.identifier);
   const served = importPublicKey(lookup.publicKey);
   let peer = profile.peers[address.identifier] ?? {};
   if (address.fingerprint !== undefined && served.fingerprint !== address.fingerprint) {
@@ -119,6 +125,29 @@ export async function peerKey(
     };
   }
   return served;
+}
+
+/**
+ * The relay's key answer; its ACCOUNT_DELETED is checked against the deletion statement (a
+ * PeerDeletedError when it verifies under the pinned key, a DeletionUnverifiedError warning if not).
+ */
+async function lookupLiving(
+  client: RelayClient,
+  profile: Profile,
+  identifier: string,
+): ReturnType<RelayClient['lookup']> {
+  try {
+    return await client.lookup(identifier);
+  } catch (error) {
+    if (error instanceof RelayRefusedError && error.code === 'ACCOUNT_DELETED')
+      throw await deletedPeerError(
+        client,
+        profile,
+        identifier,
+        peerLabel(profile, identifier).name,
+      );
+    throw error;
+  }
 }
 
 /** What to tell the user when a username was hashed into the identifier used. */
@@ -178,8 +207,17 @@ export async function senderKey(
   identifier: string,
 ): Promise<SenderKey> {
   const none = () => undefined;
-  if (identifier === profile.identifier || profile.peers[identifier]?.publicKey !== undefined) {
-    const key = await peerKey(client, profile, { identifier });
+  const pinned = profile.peers[identifier]?.publicKey;
+  if (identifier === profile.identifier || pinned !== undefined) {
+    let key: PublicKey;
+    try {
+      key = await peerKey(client, profile, { identifier });
+    } catch (error) {
+      // A deleted contact's packets stay readable under the key pinned here, whatever the relay says.
+      const gone = error instanceof PeerDeletedError || error instanceof DeletionUnverifiedError;
+      if (!gone || pinned === undefined) throw error;
+      key = importPublicKey(pinned);
+    }
     return { key, replaced: replacedKeysOf(profile, identifier), pin: none };
   }
   const served = importPublicKey(await client.key(identifier));

@@ -6,6 +6,7 @@ import {
   deliveredNoticeSchema,
   emptyResultSchema,
   groupAppendResultSchema,
+  deletionResultSchema,
   groupEntrySchema,
   groupLogPageSchema,
   keyResultSchema,
@@ -20,6 +21,7 @@ import {
   type ChangePasswordRequest,
   type CredentialsStatement,
   type DeleteAccountRequest,
+  type DeletionResult,
   type DeliveredNotice,
   type GroupAppendResult,
   type GroupEntry,
@@ -275,6 +277,11 @@ export class RelayClient {
   async lookup(identifier: string): Promise<{ publicKey: string; rotations: KeyRotation[] }> {
     const result = await this.request('key', keyResultSchema, { identifier });
     return { publicKey: result.publicKey, rotations: result.rotations ?? [] };
+  }
+
+  /** The tombstone of a deleted account: its last key and the deletion statement its owner signed. */
+  async deletion(identifier: string): Promise<DeletionResult> {
+    return this.request('deletion', deletionResultSchema, { identifier });
   }
 
   async send(packet: Packet): Promise<{ seq: number; serverTime: number; duplicate: boolean }> {

@@ -1,6 +1,6 @@
 import { isGroupRecord, MetaChatError, type PresenceUpdate } from '../../core/index.js';
 import { verifySender } from './open-with-keys.js';
-import { KeyChangedError } from '../cli-errors.js';
+import { PeerBlockedError } from '../cli-errors.js';
 import { isWarning, readStored } from './messages.js';
 import { peerLabels } from './peer-label.js';
 import { senderKey } from '../profile/peers.js';
@@ -10,12 +10,13 @@ import type { Session } from '../relay/session.js';
 import { StreamGuard, type StreamIssue } from './stream-guard.js';
 import type { ConversationSummary } from '../tui/chat-state.js';
 
-/** A packet the client could not verify: a protocol failure, a changed key or no key for its sender. */
+/** A packet the client could not verify: a protocol failure, a changed key or no key for its sender (unknown, or deleted and never pinned). */
 function isRefusal(error: unknown): boolean {
   return (
     error instanceof MetaChatError ||
-    error instanceof KeyChangedError ||
-    (error instanceof RelayRefusedError && error.code === 'UNKNOWN_IDENTIFIER')
+    error instanceof PeerBlockedError ||
+    (error instanceof RelayRefusedError &&
+      (error.code === 'UNKNOWN_IDENTIFIER' || error.code === 'ACCOUNT_DELETED'))
   );
 }
 

@@ -6,7 +6,7 @@ import {
   type StreamRecord,
 } from '../../core/index.js';
 import { openWithMyKeys, verifySender } from './open-with-keys.js';
-import { KeyChangedError } from '../cli-errors.js';
+import { PeerBlockedError } from '../cli-errors.js';
 import { senderKey, type SenderKey } from '../profile/peers.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
@@ -86,11 +86,19 @@ export async function readStored(
       direction: opened.direction,
     };
   } catch (error) {
-    if (error instanceof MetaChatError || error instanceof KeyChangedError) {
+    if (error instanceof MetaChatError || error instanceof PeerBlockedError) {
       return {
         ...base,
         warning: error.message,
-        code: error instanceof MetaChatError ? error.code : 'KEY_CHANGED',
+        code: error.code,
+      };
+    }
+    if (error instanceof RelayRefusedError && error.code === 'ACCOUNT_DELETED') {
+      return {
+        ...base,
+        warning:
+          'The sender deleted their account and this device never pinned their key; the packet cannot be checked and is not shown.',
+        code: error.code,
       };
     }
     if (error instanceof RelayRefusedError && error.code === 'UNKNOWN_IDENTIFIER') {

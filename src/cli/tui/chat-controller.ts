@@ -1,6 +1,11 @@
 import { importPublicKey, type PublicKey } from '../../core/index.js';
 import type { Account } from '../relay/account.js';
-import { KeyChangedError, UnknownPeerError } from '../cli-errors.js';
+import {
+  DeletionUnverifiedError,
+  PeerBlockedError,
+  PeerDeletedError,
+  UnknownPeerError,
+} from '../cli-errors.js';
 import type { OutboxEntry } from '../outgoing/outbox.js';
 import {
   firstContactNotice,
@@ -261,7 +266,7 @@ export class ChatController {
           await peerKey(this.session.client, this.session.profile, address);
         } catch (error) {
           resolve(null);
-          if (!(error instanceof KeyChangedError || error instanceof RelayRefusedError))
+          if (!(error instanceof PeerBlockedError || error instanceof RelayRefusedError))
             throw error;
           this.say(error.message, 'error', true);
           return;
@@ -409,8 +414,17 @@ export class ChatController {
   private async senderKey(identifier: string): Promise<SenderKey> {
     const { profile } = this.session;
     const none = () => undefined;
-    if (identifier === profile.identifier || profile.peers[identifier]?.publicKey !== undefined) {
-      const key = await this.keyFor(identifier);
+    const pinned = profile.peers[identifier]?.publicKey;
+    if (identifier === profile.identifier || pinned !== undefined) {
+      let key: PublicKey;
+      try {
+        key = await this.keyFor(identifier);
+      } catch (error) {
+        // A deleted contact's packets stay readable under the key pinned here (as in `senderKey`).
+        const gone = error instanceof PeerDeletedError || error instanceof DeletionUnverifiedError;
+        if (!gone || pinned === undefined) throw error;
+        key = importPublicKey(pinned);
+      }
       return { key, replaced: replacedKeysOf(profile, identifier), pin: none };
     }
     const lookup = await senderKey(this.session.client, profile, identifier);
@@ -430,7 +444,7 @@ export class ChatController {
       await this.keyFor(peer);
       this.settled(aboutKey(peer));
     } catch (error) {
-      if (error instanceof KeyChangedError || error instanceof RelayRefusedError) {
+      if (error instanceof PeerBlockedError || error instanceof RelayRefusedError) {
         this.say(error.message, 'error', false, aboutKey(peer));
       } else throw error;
     }

@@ -1,5 +1,5 @@
 import { MetaChatError, openPacket, type PublicKey } from '../../core/index.js';
-import { KeyChangedError } from '../cli-errors.js';
+import { PeerBlockedError } from '../cli-errors.js';
 import { composeMessage, markHelloSent } from '../outgoing/compose.js';
 import { refusalOf } from '../outgoing/message-refusal.js';
 import { outboxId, saveOutbox, type OutboxEntry } from '../outgoing/outbox.js';
@@ -190,7 +190,7 @@ export class ChatOutbox {
         setTimeout(() => this.sealLater(local), RETRY_FIRST_MS).unref();
         return;
       }
-      if (!(error instanceof KeyChangedError || error instanceof RelayRefusedError)) throw error;
+      if (!(error instanceof PeerBlockedError || error instanceof RelayRefusedError)) throw error;
       const failure = error.message;
       book.patch(item.peer, local, (message) => ({ ...message, status: 'failed', failure }));
       this.failedLocal.add(local);

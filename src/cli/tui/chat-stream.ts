@@ -5,7 +5,7 @@ import {
   type StreamRecord,
 } from '../../core/index.js';
 import { verifySender } from '../stream/open-with-keys.js';
-import { KeyChangedError } from '../cli-errors.js';
+import { PeerBlockedError } from '../cli-errors.js';
 import { GROUP_NOT_SHOWN, groupNotShown, isWarning, readStored } from '../stream/messages.js';
 import { followStream, type StreamFollower, type StreamItem } from '../stream/stream-follower.js';
 import { checkHistoryPage, hidesPacket, type StreamIssue } from '../stream/stream-guard.js';
@@ -185,7 +185,7 @@ export class ChatStream {
         sender.pin();
         book.counted(peer, stored, session.profile);
       } catch (error) {
-        if (!(error instanceof MetaChatError || error instanceof KeyChangedError)) throw error;
+        if (!(error instanceof MetaChatError || error instanceof PeerBlockedError)) throw error;
         book.rejected(peer, stored);
         verified = false;
       }
