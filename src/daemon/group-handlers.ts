@@ -16,6 +16,7 @@ import {
   type PublicKey,
 } from '../core/index.js';
 import { me, oneRead } from './message-handlers.js';
+import { deletedRefusal } from './delete-account-handler.js';
 import { publicKeyOf, roomOf, type RelayContext, type Session } from './relay-context.js';
 
 /** Entries in a `group-log` page when the client does not ask for a number. */
@@ -75,9 +76,12 @@ export async function groupAppend(
   if (head !== undefined && entry.index <= head.index) return storedAgain(ctx, entry);
   for (const identifier of newcomers(entry)) {
     if (!(await publicKeyOf(ctx, identifier))) {
-      throw new RelayError(
-        'UNKNOWN_IDENTIFIER',
-        'A member of this change is not registered on this relay.',
+      throw (
+        (await deletedRefusal(ctx, identifier, 'it cannot be added to a group.')) ??
+        new RelayError(
+          'UNKNOWN_IDENTIFIER',
+          'A member of this change is not registered on this relay.',
+        )
       );
     }
   }

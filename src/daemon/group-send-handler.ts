@@ -18,7 +18,13 @@ import {
   type StoredGroupRecord,
 } from '../core/index.js';
 import { me } from './message-handlers.js';
-import { roomOf, withCurrentKey, type RelayContext, type Session } from './relay-context.js';
+import {
+  publicKeyOf,
+  roomOf,
+  withCurrentKey,
+  type RelayContext,
+  type Session,
+} from './relay-context.js';
 import { StoreCorruptError } from './store-corrupt-error.js';
 
 /** Every field of a group message, from its schema: a field added later is compared too. */
@@ -128,7 +134,11 @@ export async function groupSend(
       'You are no longer a member of this group (removed, or you left): the relay refuses your messages to it.',
     );
   }
-  const { record, duplicate } = await ctx.store.appendGroup(packet, at.members, Date.now());
+  const { record, duplicate } = await ctx.store.appendGroup(
+    packet,
+    await livingMembers(ctx, at.members, sender),
+    Date.now(),
+  );
   if (
     !isStoredGroupRecord(record) ||
     record.packet.from !== sender ||
@@ -141,6 +151,23 @@ export async function groupSend(
   }
   if (!duplicate) pushGroupRecord(ctx, session, record);
   return { seq: senderSeq(record), serverTime: record.serverTime, duplicate };
+}
+
+/**
+ * The members a group message gets a place for: those with an account (the sender always). A member
+ * whose account was deleted keeps its key in the log until an admin removes it, but no device of it
+ * can fetch anything, and a later owner of the name must not find these in its stream.
+ */
+async function livingMembers(
+  ctx: RelayContext,
+  members: readonly string[],
+  sender: string,
+): Promise<string[]> {
+  const living: string[] = [];
+  for (const member of members) {
+    if (member === sender || (await publicKeyOf(ctx, member)) !== undefined) living.push(member);
+  }
+  return living;
 }
 
 /** Pushes a stored group message to every member's connections, each with its own seq. */

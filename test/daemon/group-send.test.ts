@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Account } from '../../src/cli/relay/account.js';
+import { deleteAccountOnRelay } from '../../src/cli/relay/account-deletion.js';
 import type { RelayClient } from '../../src/cli/relay/relay-client.js';
 import {
   addMemberEntry,
@@ -242,4 +243,60 @@ describe('group-send on the relay', () => {
     // A receipt covers group records like any other place.
     await bob.client.receipt(whole.at(-1)?.seq ?? 1);
   });
+
+  it('a deleted account cannot be added (ACCOUNT_DELETED) and a deleted member gets no place, not even under the name registered again', async () => {
+    const retirementMs = 4_000;
+    const relay = await startTestRelay({ limits: { retirementMs } });
+    const users = await Promise.all(
+      ['gsd-alice', 'gsd-bob', 'gsd-erin', 'gsd-frank'].map((name) => newUser(relay.url, name)),
+    );
+    const [a, b, erin, frank] = users as [TestUser, TestUser, TestUser, TestUser];
+    try {
+      const keys = new Map(users.map((u) => [u.identifier, u.keyPair.publicKey]));
+      const lookup: GroupKeyLookup = (id) => {
+        const key = keys.get(id);
+        if (key === undefined) throw new Error('no key');
+        return key;
+      };
+      const created = createGroupEntry(a, [pinned(b), pinned(erin)], 'Leavers');
+      await a.client.groupAppend(created);
+      const small = updateGroupLog(null, [created], lookup, created.group);
+      const before = sealGroupMessage({
+        sender: { identifier: a.identifier, keyPair: a.keyPair },
+        log: small,
+        keyOf: lookup,
+        body: { v: 1, type: 'text', text: 'before erin left' },
+      });
+      await a.client.groupSend(before);
+      await deleteAccountOnRelay(frank.client, frank, frank.password);
+      await deleteAccountOnRelay(erin.client, erin, erin.password);
+      const deletedAt = Date.now();
+
+      const addFrank = addMemberEntry(small, a, pinned(frank), lookup);
+      expect(await refusalCode(() => a.client.groupAppend(addFrank))).toBe('ACCOUNT_DELETED');
+      // Erin is still in the log (nobody removed her): the message carries a key for her, as members seal it.
+      const after = sealGroupMessage({
+        sender: { identifier: a.identifier, keyPair: a.keyPair },
+        log: small,
+        keyOf: lookup,
+        body: { v: 1, type: 'text', text: 'after erin left' },
+      });
+      await a.client.groupSend(after);
+      const bobs = groupRecords(await streamOf(b.client)).map((r) => r.groupMessage.id);
+      expect(bobs).toEqual([before.id, after.id]);
+
+      // Once the name may be taken again, its new owner finds in its stream what erin had, nothing later.
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, deletedAt + retirementMs + 50 - Date.now())),
+      );
+      const again = await newUser(relay.url, 'gsd-erin');
+      users.push(again);
+      expect(again.identifier).toBe(erin.identifier);
+      const theirs = groupRecords(await streamOf(again.client)).map((r) => r.groupMessage.id);
+      expect(theirs).toEqual([before.id]);
+    } finally {
+      for (const user of users) user.client.close();
+      await relay.stop();
+    }
+  }, 60_000);
 });
