@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { deleteAccountOnRelay } from '../../src/cli/relay/account-deletion.js';
 import { prepareRegistration } from '../../src/cli/relay/account.js';
 import { RelayClient, RelayRefusedError } from '../../src/cli/relay/relay-client.js';
@@ -292,6 +295,68 @@ describe('delete-account', () => {
       await relay.stop();
     }
   });
+
+  if (testStore() === 'lowdb') {
+    it('finishes at start a deletion a crash interrupted after the tombstone (the commit point) was written', async () => {
+      const relay = await startTestRelay();
+      let restarted: TestRelay | undefined;
+      try {
+        const hank = await registered('delete-hank', relay.url);
+        const ivy = await registered('delete-ivy', relay.url);
+        await ivy.client.send(sealText(ivy, hank, 'hello hank'));
+        await hank.client.receipt(1);
+        hank.client.close();
+        ivy.client.close();
+        await relay.stop(true);
+        const before = await storedState(relay.dataDir);
+        expect(before.users).toContain(hank.identifier);
+        expect(before.cursors).toContain(hank.identifier);
+        expect(before.presence).toContain(hank.identifier);
+
+        // The state a crash leaves between the tombstone's write and the key file's removal.
+        const keys = join(relay.dataDir, 'keys');
+        const now = Date.now();
+        const nonce = bytesToBase64(randomBytes(32));
+        const tombstone = {
+          identifier: hank.identifier,
+          publicKey: hank.keyPair.publicKey.encoded,
+          deletion: signAccountDeletion(hank.identifier, nonce, now, hank.keyPair),
+          deletedAt: now,
+          retiredUntil: now + 365 * 24 * 3_600_000,
+        };
+        await mkdir(join(keys, 'retired'), { recursive: true });
+        await writeFile(
+          join(keys, 'retired', `${hank.identifier}.json`),
+          JSON.stringify(tombstone),
+        );
+        await writeFile(join(keys, 'retired', '.tmp-1-torn'), '{"torn');
+
+        const again = await startTestRelay({ dataDir: relay.dataDir });
+        restarted = again;
+        const after = await storedState(relay.dataDir);
+        expect(after.users).not.toContain(hank.identifier);
+        expect(after.users).toContain(ivy.identifier);
+        expect(after.cursors).not.toContain(hank.identifier);
+        expect(after.presence).not.toContain(hank.identifier);
+        expect(await readdir(join(keys, 'retired'))).toEqual([`${hank.identifier}.json`]);
+        const peer = await registered('delete-hank-peer', again.url);
+        expect(await codeOf(() => peer.client.key(hank.identifier))).toBe('ACCOUNT_DELETED');
+        expect((await peer.client.deletion(hank.identifier)).statement).toEqual(tombstone.deletion);
+        const keysOfHank = await derivePasswordKeys(hank.password, hank.identifier, hank.kdf);
+        const device = await connect(again.url);
+        expect(
+          await codeOf(() => device.login(hank.identifier, bytesToBase64(keysOfHank.loginProof))),
+        ).toBe('LOGIN_FAILED');
+        const registration = await prepareRegistration('delete-hank', 'a brand new password');
+        expect(
+          await codeOf(async () => (await connect(again.url)).register(registration.request)),
+        ).toBe('IDENTIFIER_RETIRED');
+      } finally {
+        await restarted?.stop();
+        await relay.stop().catch(() => undefined);
+      }
+    });
+  }
 
   if (testStore() === 'postgres') {
     it('takes effect on every daemon of the database: sockets closed there, a cached key no longer takes sends', async () => {
