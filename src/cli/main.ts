@@ -198,7 +198,10 @@ export function buildProgram(json = false): Command {
   program
     .command('send')
     .description('send a message; exits 0 once the relay has stored it')
-    .argument('<peer>', 'identifier, identifier#fingerprint, alias or known username')
+    .argument(
+      '<peer>',
+      'identifier, identifier#fingerprint, alias or known username; or group:<group> (id, 4+ hex prefix or name)',
+    )
     .argument('<text...>', 'the message, or - to read it from standard input')
     .action(async (peer: string, text: string[]) => {
       await sendCommand(ctx, peer, text);
@@ -206,8 +209,8 @@ export function buildProgram(json = false): Command {
 
   program
     .command('history')
-    .description('verified, decrypted messages with a peer, oldest first')
-    .argument('<peer>')
+    .description('verified, decrypted messages with a peer (or group:<group>), oldest first')
+    .argument('<peer>', 'a peer, or group:<group>')
     .addOption(new Option('--limit <n>', 'how many').default(50).argParser((v) => parseLimit(v)))
     .action(async (peer: string, opts: { limit: number }) => {
       await historyCommand(ctx, peer, opts.limit);

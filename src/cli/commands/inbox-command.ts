@@ -3,6 +3,7 @@ import type { CliContext } from '../cli-context.js';
 import { withSession } from './with-session.js';
 import { offlineInbox } from './offline-inbox.js';
 import { RelayUnreachableError } from '../relay/relay-client.js';
+import type { GroupInboxEntry } from '../stream/group-inbox.js';
 import { scanInbox } from '../stream/inbox-scan.js';
 import { printStreamIssue } from '../stream/stream-warnings.js';
 import { localDateTime } from '../terminal/local-time.js';
@@ -10,9 +11,19 @@ import { oneLine, terminalJson } from '../terminal/terminal-text.js';
 
 export type { InboxEntry } from '../stream/inbox-scan.js';
 
+/** A group as the inbox shows it: `[name]`, last activity, unread, the last message's sender and text. */
+function groupRow(entry: GroupInboxEntry): string {
+  const name = `[${oneLine(entry.name ?? `${entry.group.slice(0, 16)}…`)}]`;
+  const unread = entry.unread > 0 ? ` (${entry.unread} unread)` : '';
+  const last =
+    entry.last === null ? '' : `  ${oneLine(entry.last.sender)}: ${oneLine(entry.last.text)}`;
+  const warn = entry.rejected > 0 ? ` !! ${entry.rejected} refused` : '';
+  return `${name.padEnd(24)} ${localDateTime(entry.lastActivity)}${unread}${last.slice(0, 80)}${warn}`;
+}
+
 /**
  * `inbox`: every conversation of my stream, newest activity first, with unread counts, last
- * activity and presence (`scanInbox`). Offline, it says so and lists what this device knows.
+ * activity and presence (`scanInbox`), then every group with its last message. Offline, it says so and lists what this device knows.
  */
 export async function inboxCommand(ctx: CliContext): Promise<void> {
   try {
@@ -28,13 +39,15 @@ async function onlineInbox(ctx: CliContext): Promise<void> {
   await withSession(
     ctx,
     async (session) => {
-      const { entries: list, issues } = await scanInbox(session, presence);
+      const { entries: list, groups, issues } = await scanInbox(session, presence);
       for (const issue of issues) printStreamIssue(issue, ctx.options().json === true);
       if (ctx.options().json === true) {
         for (const entry of list) process.stdout.write(`${terminalJson(entry)}\n`);
+        for (const entry of groups) process.stdout.write(`${terminalJson(entry)}\n`);
         return;
       }
-      if (list.length === 0) process.stdout.write('No conversations yet.\n');
+      if (list.length === 0 && groups.length === 0) process.stdout.write('No conversations yet.\n');
+      for (const entry of groups) process.stdout.write(`${groupRow(entry)}\n`);
       for (const entry of list) {
         const when = localDateTime(entry.lastActivity);
         const state = entry.online

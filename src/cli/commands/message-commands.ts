@@ -14,7 +14,13 @@ import {
 } from '../profile/peers.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import { refusalOf } from '../outgoing/message-refusal.js';
-import type { PublicKey } from '../../core/index.js';
+import { isGroupRecord, type PublicKey } from '../../core/index.js';
+import { parseGroupTarget } from '../groups/group-address.js';
+import {
+  groupHistoryCommand,
+  listenGroupRecord,
+  sendGroupCommand,
+} from './group-message-commands.js';
 import { peerLabel } from '../stream/peer-label.js';
 import { followStream } from '../stream/stream-follower.js';
 import { StreamGuard } from '../stream/stream-guard.js';
@@ -28,7 +34,7 @@ import { processStdin } from '../terminal/stdin-reader.js';
 import { localDateTime } from '../terminal/local-time.js';
 import { indentContinuation, oneLine, terminalJson } from '../terminal/terminal-text.js';
 
-/** `send`: seals for the peer's pinned key (sending my username first, once) and waits for the relay's ack. */
+/** `send`: seals for the peer's pinned key (sending my username first, once) and waits for the relay's ack; `group:<g>` sends to a group. */
 export async function sendCommand(
   ctx: CliContext,
   peerArg: string,
@@ -43,6 +49,11 @@ export async function sendCommand(
   const refusal = refusalOf(text);
   if (refusal !== null) throw new UsageError(refusal);
   await withSession(ctx, async (session) => {
+    const group = parseGroupTarget(peerArg, session.profile);
+    if (group !== null) {
+      await sendGroupCommand(ctx, session, group, text);
+      return;
+    }
     const address = resolvePeer(peerArg, session);
     const firstContact = session.profile.peers[address.identifier]?.publicKey === undefined;
     const publicKey = await keyOf(session, address);
@@ -118,13 +129,18 @@ function printLine(ctx: CliContext, session: Session, line: MessageLine): void {
   ctx.print(render(session, line), line);
 }
 
-/** `history`: the last messages with a peer, each verified and decrypted, oldest first. */
+/** `history`: the last messages with a peer (or `group:<g>`), each verified and decrypted, oldest first. */
 export async function historyCommand(
   ctx: CliContext,
   peerArg: string,
   limit: number,
 ): Promise<void> {
   await withSession(ctx, async (session) => {
+    const group = parseGroupTarget(peerArg, session.profile);
+    if (group !== null) {
+      await groupHistoryCommand(ctx, session, group, limit);
+      return;
+    }
     const address = resolvePeer(peerArg, session);
     warnLookalike(session, address.identifier);
     const { items } = await readHistoryPage(session, address, limit);
@@ -209,6 +225,8 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
           async (item) => {
             if (item.issue) printStreamIssue(item.issue, true);
             if (item.kind !== 'packet') return false;
+            if (isGroupRecord(item.stored))
+              return listenGroupRecord(session, item.stored, () => stopping.signal.aborted);
             const line = await readStored(session, item.stored);
             if (stopping.signal.aborted) return false;
             // My own messages from my other devices (and commands) too: "direction":"outgoing" marks them.

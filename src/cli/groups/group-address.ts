@@ -43,3 +43,16 @@ export function parseGroupAddress(address: string, profile: Profile): string {
     `${shown} is no group this device holds: give its name, a prefix of its id (${MIN_GROUP_PREFIX}+ hex digits) or its whole 64-hex id ("metachat group list" shows them).`,
   );
 }
+
+/** How `send` and `history` are told a group from a peer: no peer address holds a colon. */
+export const GROUP_TARGET_PREFIX = 'group:';
+
+/**
+ * A `send` or `history` target: `group:<group>` (the group as parseGroupAddress reads it), else
+ * null for a peer. Usernames and aliases never hold a colon, so neither can be taken for the other.
+ */
+export function parseGroupTarget(target: string, profile: Profile): string | null {
+  const trimmed = target.trim();
+  if (!trimmed.toLowerCase().startsWith(GROUP_TARGET_PREFIX)) return null;
+  return parseGroupAddress(trimmed.slice(GROUP_TARGET_PREFIX.length), profile);
+}

@@ -70,8 +70,9 @@ export function keepGroupLog(profile: Profile, log: GroupLog, name: string | und
       `This device holds the logs of ${MAX_PROFILE_GROUPS} groups, as many as a profile keeps.`,
     );
   }
-  const kept = name ?? groups[log.group]?.name;
+  const { entries: _old, name: held, ...marks } = groups[log.group] ?? {};
+  const kept = name ?? held;
   const entries = log.entries.map((verified) => verified.entry);
-  groups[log.group] = { entries, ...(kept === undefined ? {} : { name: kept }) };
+  groups[log.group] = { ...marks, entries, ...(kept === undefined ? {} : { name: kept }) };
   rebuilt.set(entries, log);
 }

@@ -151,10 +151,27 @@ function mergeGroupRecord(
   theirs: GroupRecord | undefined,
 ): GroupRecord | undefined {
   if (mine === undefined || theirs === undefined) return mine ?? theirs;
+  return withMarks(pickGroupLog(mine, theirs), mine, theirs);
+}
+
+/** The log (and name) of two records of one group: see mergeGroupRecord. */
+function pickGroupLog(mine: GroupRecord, theirs: GroupRecord): GroupRecord {
   if (!extendsLog(mine, theirs) && !extendsLog(theirs, mine)) return theirs;
   if (mine.entries.length !== theirs.entries.length)
     return mine.entries.length > theirs.entries.length ? mine : theirs;
   return mine.name === undefined ? theirs : mine;
+}
+
+/** The read marker and the hello mark of a group: the later of the two processes'. */
+function withMarks(record: GroupRecord, mine: GroupRecord, theirs: GroupRecord): GroupRecord {
+  const { readUpTo: _r, helloAt: _h, ...rest } = record;
+  const readUpTo = Math.max(mine.readUpTo ?? 0, theirs.readUpTo ?? 0);
+  const helloAt = Math.max(mine.helloAt ?? -1, theirs.helloAt ?? -1);
+  return {
+    ...rest,
+    ...(readUpTo > 0 ? { readUpTo } : {}),
+    ...(helloAt >= 0 ? { helloAt } : {}),
+  };
 }
 
 /** Every group either side holds, each log merged (mergeGroupRecord). */

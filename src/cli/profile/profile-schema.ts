@@ -57,6 +57,10 @@ export const groupRecordSchema = z.strictObject({
   entries: z.array(groupEntrySchema).min(1).max(MAX_GROUP_LOG_ENTRIES),
   /** The name as this device last read it (kept after leaving, when it can no longer read a new one). */
   name: groupNameSchema.optional(),
+  /** The seq of the last incoming group message `history` showed: what `inbox` counts unread from. */
+  readUpTo: z.number().int().min(0).optional(),
+  /** The log entry at whose members my username was last sent to the group (a `hello`). */
+  helloAt: z.number().int().min(0).optional(),
 });
 
 /** The local profile: everything this device keeps, never the unwrapped private key nor the password. */

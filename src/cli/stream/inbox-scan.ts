@@ -9,6 +9,7 @@ import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
 import { StreamGuard, type StreamIssue } from './stream-guard.js';
 import type { ConversationSummary } from '../tui/chat-state.js';
+import { groupEntries, tallyGroup, type GroupInboxEntry, type GroupTally } from './group-inbox.js';
 
 /** A packet the client could not verify: a protocol failure, a changed key or no key for its sender (unknown, or deleted and never pinned). */
 function isRefusal(error: unknown): boolean {
@@ -44,14 +45,16 @@ export type InboxEntry = Omit<ConversationSummary, 'trust' | 'shortId'>;
  * activity and presence (as the relay pushed it to `presence`). Each counted packet's signature is
  * checked against the peer's pinned key, and each peer's first packet is decrypted too, so that
  * names arrive with the verified username exchange. What `inbox` prints and the JSON-RPC `inbox`
- * method returns, with the stream issues noticed on the way. Mutates the profile; the caller saves it.
+ * method returns, with the stream issues noticed on the way. Group messages are opened and counted
+ * per group (group-inbox.ts). Mutates the profile; the caller saves it.
  */
 export async function scanInbox(
   session: Session,
   presence: ReadonlyMap<string, PresenceUpdate>,
-): Promise<{ entries: InboxEntry[]; issues: StreamIssue[] }> {
+): Promise<{ entries: InboxEntry[]; groups: GroupInboxEntry[]; issues: StreamIssue[] }> {
   const me = session.account.identifier;
   const entries = new Map<string, { unread: number; last: number; rejected: number }>();
+  const groups = new Map<string, GroupTally>();
   const guard = new StreamGuard({ seenUpTo: 0, remembered: session.profile.recentPackets });
   const issues: StreamIssue[] = [];
   const named = new Set<string>();
@@ -75,8 +78,9 @@ export async function scanInbox(
       }
       if (verdict.issue) issues.push(verdict.issue);
       if (isGroupRecord(stored)) {
-        // Not shown by this client yet (its place is refused, not withheld): no peer to count.
-        guard.refuse(stored);
+        const line = await tallyGroup(session, groups, stored);
+        if (line) guard.accept(stored, 'page');
+        else guard.refuse(stored);
         continue;
       }
       const { packet } = stored;
@@ -140,5 +144,5 @@ export async function scanInbox(
     };
   });
   list.sort((a, b) => b.lastActivity - a.lastActivity);
-  return { entries: list, issues };
+  return { entries: list, groups: groupEntries(session, groups), issues };
 }

@@ -314,7 +314,10 @@ export class StreamGuard {
 /** The peer a history page is about, and the page asked for. */
 export interface HistoryPageContext {
   readonly me: string;
+  /** The peer of the conversation, or the group id of a group's history (`group` set). */
   readonly peer: string;
+  /** True for a group's history: every record must be a group message of that group. */
+  readonly group?: boolean;
   readonly before?: number | undefined;
   /** Packets this device remembers from its stream (the profile's `recentPackets`). */
   readonly remembered?: readonly RememberedPacket[] | undefined;
@@ -336,8 +339,12 @@ export function checkHistoryPage(
   return packets.map((entry) => {
     const { seq } = entry;
     const packet = partsOf(entry);
-    const parties = [packet.from, packet.to].sort().join();
-    if (parties !== [context.me, context.peer].sort().join()) {
+    const belongs =
+      context.group === true
+        ? 'groupMessage' in entry && entry.groupMessage.group === context.peer
+        : 'packet' in entry &&
+          [packet.from, packet.to].sort().join() === [context.me, context.peer].sort().join();
+    if (!belongs) {
       return {
         code: 'WRONG_CONVERSATION',
         message: `The relay put a packet of another conversation (message ${seq} of your stream) into this one; it is not shown here.`,

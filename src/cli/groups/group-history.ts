@@ -1,0 +1,65 @@
+import type { Session } from '../relay/session.js';
+import { checkHistoryPage, hidesPacket, MAX_JUMP } from '../stream/stream-guard.js';
+import type { StreamIssue } from '../stream/stream-guard.js';
+import { isGroupRecord } from '../../core/index.js';
+import { isGroupRefusal, readGroupRecord, type GroupLine } from './group-reader.js';
+
+/** One item of a group's history page, in order: a line (message or refusal) or a stream issue. */
+export type GroupHistoryItem =
+  | { readonly kind: 'line'; readonly line: GroupLine }
+  | { readonly kind: 'issue'; readonly issue: StreamIssue };
+
+/**
+ * Reads one page of a group's messages in my stream (`history {group}`), oldest first: each
+ * record checked against the page's rules (a group message of that group, once, in order, at the
+ * place this device remembers it), then opened through readGroupRecord. Moves the group's read
+ * marker to the last incoming message shown, never far beyond what this device knows of its
+ * stream. Mutates the profile; the caller saves it.
+ */
+export async function readGroupHistoryPage(
+  session: Session,
+  group: string,
+  limit: number,
+  before?: number,
+): Promise<{ items: GroupHistoryItem[]; more: boolean }> {
+  const page = await session.client.groupHistory(group, before, limit);
+  const issues = checkHistoryPage(
+    {
+      me: session.account.identifier,
+      peer: group,
+      group: true,
+      before,
+      remembered: session.profile.recentPackets,
+    },
+    page.packets,
+  );
+  const items: GroupHistoryItem[] = [];
+  let lastIncoming = 0;
+  for (const [index, stored] of page.packets.entries()) {
+    const issue = issues[index];
+    if (issue) items.push({ kind: 'issue', issue });
+    if ((issue && hidesPacket(issue)) || !isGroupRecord(stored)) continue;
+    const line = await readGroupRecord(session, stored);
+    if (line) items.push({ kind: 'line', line });
+    if (line && !isGroupRefusal(line) && line.direction === 'incoming') lastIncoming = stored.seq;
+  }
+  const record = session.profile.groups?.[group];
+  const known = Math.max(
+    session.profile.seenUpTo,
+    record?.readUpTo ?? 0,
+    ...(session.profile.recentPackets ?? []).map(([seq]) => seq),
+  );
+  if (lastIncoming > known + MAX_JUMP) {
+    items.push({
+      kind: 'issue',
+      issue: {
+        code: 'STREAM_JUMP',
+        message: `The relay put a message of this group at position ${lastIncoming} of your stream, far beyond what this device knows of it (${known}): the read marker does not move there.`,
+        seq: lastIncoming,
+      },
+    });
+  } else if (record !== undefined && lastIncoming > (record.readUpTo ?? 0)) {
+    record.readUpTo = lastIncoming;
+  }
+  return { items, more: page.more };
+}

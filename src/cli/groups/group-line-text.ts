@@ -1,0 +1,31 @@
+import { localDateTime } from '../terminal/local-time.js';
+import { indentContinuation, oneLine } from '../terminal/terminal-text.js';
+import type { Profile } from '../profile/profile.js';
+import { peerLabel } from '../stream/peer-label.js';
+import { isGroupRefusal, type GroupLine } from './group-reader.js';
+
+function names(profile: Profile, ids: readonly string[]): string {
+  return ids
+    .map((id) => (id === profile.identifier ? 'me' : peerLabel(profile, id).name))
+    .map(oneLine)
+    .join(', ');
+}
+
+/**
+ * A group line for a person: `[time] [group] alice: text`, the sender named as no other peer is;
+ * a message written for an older head says so, with who could also read it and who cannot
+ * (docs/protocol.md 16.5 step 7); a refusal is `!! group …: why`.
+ */
+export function groupLineText(profile: Profile, line: GroupLine): string {
+  if (isGroupRefusal(line)) return `!! group ${line.group.slice(0, 16)}…: ${line.warning}`;
+  const group = oneLine(line.name ?? `${line.group.slice(0, 16)}…`);
+  let text = `[${localDateTime(line.time)}] [${group}] ${oneLine(line.sender)}: ${indentContinuation(line.text)}`;
+  if (!line.current) {
+    const could = line.formerMembers ?? [];
+    const cannot = line.newMembers ?? [];
+    text += `\n  !! written for an older membership (log entry ${line.head}): the sender had not seen the later changes`;
+    if (could.length > 0) text += `; ${names(profile, could)} could read it too`;
+    if (cannot.length > 0) text += `; ${names(profile, cannot)} cannot read it`;
+  }
+  return text;
+}
