@@ -1,4 +1,5 @@
 import { ACCOUNT_BEHAVIOURS } from './account-behaviours.js';
+import { DELETION_BEHAVIOURS } from './deletion-behaviours.js';
 import { setUp, tearDown, type Behaviour } from './fixtures.js';
 import { SEND_BEHAVIOURS } from './send-behaviours.js';
 import { SESSION_BEHAVIOURS } from './session-behaviours.js';
@@ -15,6 +16,7 @@ export const BEHAVIOURS: readonly Behaviour[] = [
   ...SESSION_BEHAVIOURS,
   ...SEND_BEHAVIOURS,
   ...STREAM_BEHAVIOURS,
+  ...DELETION_BEHAVIOURS,
 ];
 
 /** The outcome of one behaviour. */

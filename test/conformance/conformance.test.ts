@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { BEHAVIOURS, runConformance } from '../../scripts/conformance.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { startTestRelay, tempDir } from '../support/relay-harness.js';
+import { startHostileRelay } from '../hostile/hostile-relay.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -83,6 +84,23 @@ describe('the relay conformance list (docs/protocol.md section 15)', () => {
       await lax.stop();
     }
   }, 120_000);
+
+  it('catches a relay that does not serve the tombstone of a deleted account', async () => {
+    const hiding = await startHostileRelay(daemon.url);
+    hiding.behave({
+      answer: (event) =>
+        event === 'deletion'
+          ? { ok: false, error: { code: 'UNKNOWN_IDENTIFIER', message: 'hidden' } }
+          : undefined,
+    });
+    try {
+      const [outcome] = await runConformance(hiding.url, { only: ['delete-account'] });
+      expect(outcome?.passed).toBe(false);
+      expect(outcome?.detail).toContain('deletion: refused with UNKNOWN_IDENTIFIER');
+    } finally {
+      await hiding.close();
+    }
+  }, 60_000);
 
   it('is the list docs/protocol.md section 15 documents, behaviour by behaviour', async () => {
     const spec = await readFile(join(ROOT, 'docs/protocol.md'), 'utf8');
