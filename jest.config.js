@@ -34,6 +34,7 @@ const ON_BOTH_STORES = [
   'test/cli/delete-account.test.ts',
   'test/hostile/deletion-attacks.test.ts',
   'test/cli/group-messages.test.ts',
+  'test/hostile/group-message-attacks.test.ts',
 ];
 
 export default {
