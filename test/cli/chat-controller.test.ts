@@ -3,9 +3,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareRegistration } from '../../src/cli/relay/account.js';
 import type { ChatController } from '../../src/cli/tui/chat-controller.js';
-import type { RelayClient } from '../../src/cli/relay/relay-client.js';
+import { RelayClient } from '../../src/cli/relay/relay-client.js';
+import { prepareKeyRotation } from '../../src/cli/relay/key-rotation-change.js';
 import type { ChatSnapshot } from '../../src/cli/tui/chat-state.js';
-import { generateKeyPair, sealPacket } from '../../src/core/index.js';
+import { generateKeyPair, openPacket, sealPacket } from '../../src/core/index.js';
 import {
   collectPackets,
   newUser,
@@ -179,6 +180,54 @@ describe('the TUI controller against a real relay', () => {
     expect(
       messagesWith(controller.getSnapshot(), bob.identifier).some((m) => m.text === 'secret'),
     ).toBe(false);
+  });
+
+  it('with the chat open, follows a key rotation the moment a packet signed by the new key arrives, and says so', async () => {
+    const dora = await newUser(relay.url, 'dora-rotates');
+    await dora.client.send(sealText(dora, alice, 'from my first key'));
+    const home = await tempDir('metachat-tui-');
+    const profile = profileFor(alice, relay.url);
+    profile.peers[dora.identifier] = { publicKey: dora.keyPair.publicKey.encoded, verified: true };
+    const controller = await startController(alice, profile, home, relay.url);
+    running.push(controller);
+    await until(controller, (s) => s.connection.status === 'connected', 'connected');
+    controller.openChat(dora.identifier);
+    await until(
+      controller,
+      (s) => messagesWith(s, dora.identifier).some((m) => m.text === 'from my first key'),
+      'the first message',
+    );
+
+    const prepared = await prepareKeyRotation(dora, dora.password, 0, 0);
+    await dora.client.rotateKey(prepared.request);
+    const renewed = { ...dora, keyPair: prepared.keyPair };
+    const device = await RelayClient.connect(relay.url);
+    try {
+      await device.authenticate(dora.identifier, prepared.keyPair.privateKey);
+      await device.send(sealText(renewed, alice, 'from my new key'));
+      const shown = await until(
+        controller,
+        (s) => messagesWith(s, dora.identifier).some((m) => m.text === 'from my new key'),
+        'the message signed by the new key',
+      );
+      expect(shown.notice?.text).toMatch(/replaced their key \(signed by their previous key\)/);
+      expect(controller.trustOf(dora.identifier)).toBe('verified');
+      expect(profile.peers[dora.identifier]?.publicKey).toBe(prepared.keyPair.publicKey.encoded);
+      // And what Alice writes now is sealed to the new key.
+      const pushed = collectPackets(device);
+      expect(controller.send(dora.identifier, 'to your new key')).toBe(true);
+      // Its hello first (Alice never sent Dora her username), then the message.
+      const stored = (await pushed.waitFor(2)).at(-1);
+      const opened = openPacket({
+        packet: stored?.packet,
+        sender: { identifier: alice.identifier, publicKey: alice.keyPair.publicKey },
+        reader: { identifier: dora.identifier, privateKey: prepared.keyPair.privateKey },
+      });
+      expect(opened.body).toMatchObject({ text: 'to your new key' });
+    } finally {
+      device.close();
+      dora.client.close();
+    }
   });
 
   it('learns a verify --trust given in another terminal while the screen is open, and then sends', async () => {

@@ -16,8 +16,11 @@ export interface ChatContext {
   online(): boolean;
   /** The relay's key for a peer, checked against the pin once per connection. */
   keyFor(identifier: string): Promise<PublicKey>;
-  /** The key to check a delivered packet with; a stranger's is pinned only by `pin`, once it verified. */
-  senderKey(identifier: string): Promise<SenderKey>;
+  /**
+   * The key to check a delivered packet with; a stranger's is pinned only by `pin`, once it verified.
+   * `fresh` asks the relay again instead of the key checked on this connection (a rotation since).
+   */
+  senderKey(identifier: string, fresh?: boolean): Promise<SenderKey>;
   /** The key to seal for without asking the relay, if this device has one. */
   knownKey(peer: string): PublicKey | undefined;
   /** Checks a peer's key again (a change becomes a notice). */

@@ -115,7 +115,10 @@ export class ChatController {
       guard: this.guard,
       online: () => this.link.online,
       keyFor: (identifier) => this.keyFor(identifier),
-      senderKey: (identifier) => this.senderKey(identifier),
+      senderKey: (identifier, fresh) => {
+        if (fresh === true) this.keys.delete(identifier);
+        return this.senderKey(identifier);
+      },
       knownKey: (peer) => this.knownKey(peer),
       checkKey: (peer) => this.checkKey(peer),
       say: (text, tone, sticky, about) => {

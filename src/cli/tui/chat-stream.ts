@@ -6,7 +6,13 @@ import {
 } from '../../core/index.js';
 import { verifySender } from '../stream/open-with-keys.js';
 import { PeerBlockedError } from '../cli-errors.js';
-import { GROUP_NOT_SHOWN, groupNotShown, isWarning, readStored } from '../stream/messages.js';
+import {
+  GROUP_NOT_SHOWN,
+  groupNotShown,
+  isWarning,
+  readStored,
+  type MessageLine,
+} from '../stream/messages.js';
 import { followStream, type StreamFollower, type StreamItem } from '../stream/stream-follower.js';
 import { checkHistoryPage, hidesPacket, type StreamIssue } from '../stream/stream-guard.js';
 import type { ChatContext } from './chat-context.js';
@@ -86,7 +92,7 @@ export class ChatStream {
           if (hidesPacket(issue)) continue;
         }
         if (isGroupRecord(stored)) continue;
-        const line = await readStored(session, stored, (id) => this.ctx.senderKey(id));
+        const line = await this.read(stored);
         if (line !== null) messages.push(book.toMessage(line, stored));
       }
       book.loaded(peer, messages, page.more);
@@ -162,6 +168,18 @@ export class ChatStream {
   }
 
   /**
+   * Reads a packet with the sender's key as checked on this connection; a signature that fails under
+   * it is checked once more with the key the relay serves now (the sender may have rotated their key
+   * while the screen was open: the rotation is followed, and said, by the lookup).
+   */
+  private async read(stored: StoredPacket): Promise<MessageLine | null> {
+    const { session } = this.ctx;
+    const line = await readStored(session, stored, (id) => this.ctx.senderKey(id));
+    if (line === null || !isWarning(line) || line.code !== 'SIGNATURE_INVALID') return line;
+    return readStored(session, stored, (id) => this.ctx.senderKey(id, true));
+  }
+
+  /**
    * One packet of my stream. The first sync only checks signatures (cheap, so a long history loads
    * fast) and decrypts each peer's first packet, where the username exchange rides (every packet of
    * a peer whose username is still unknown); conversations load their messages page by page when
@@ -180,9 +198,15 @@ export class ChatStream {
     const nameUnknown = packet.from !== me && session.profile.peers[peer]?.username === undefined;
     if (!live && !book.firstFrom(peer, stored) && !nameUnknown) {
       try {
-        const sender = await this.ctx.senderKey(packet.from);
-        verifySender(packet, sender);
-        sender.pin();
+        const check = async (fresh: boolean) => {
+          const sender = await this.ctx.senderKey(packet.from, fresh);
+          verifySender(packet, sender);
+          sender.pin();
+        };
+        await check(false).catch((error: unknown) => {
+          if (!signedByAnotherKey(error)) throw error;
+          return check(true);
+        });
         book.counted(peer, stored, session.profile);
       } catch (error) {
         if (!(error instanceof MetaChatError || error instanceof PeerBlockedError)) throw error;
@@ -190,7 +214,7 @@ export class ChatStream {
         verified = false;
       }
     } else {
-      const line = await readStored(session, stored, (id) => this.ctx.senderKey(id));
+      const line = await this.read(stored);
       verified = line === null || !isWarning(line);
       if (line === null) book.touch(peer, stored.serverTime);
       else if (isWarning(line)) book.rejected(peer, stored);
@@ -207,4 +231,9 @@ export class ChatStream {
     this.ctx.changed();
     return verified;
   }
+}
+
+/** A signature that failed under the key checked on this connection: another key may have made it. */
+function signedByAnotherKey(error: unknown): boolean {
+  return error instanceof MetaChatError && error.code === 'SIGNATURE_INVALID';
 }
