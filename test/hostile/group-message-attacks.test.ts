@@ -237,4 +237,38 @@ describe('a relay that forges or misplaces group messages, to the CLI', () => {
     expect(codes(relabelled)).toEqual(['SIGNATURE_INVALID']);
     expect(texts(relabelled)).toEqual(['in other']);
   }, 120_000);
+  it('a send the relay calls stale is sealed again once after a fetch of the log; twice is the command’s failure', async () => {
+    let refusals = 0;
+    let limit = 1;
+    world.hostile.behave({
+      answer(event, _payload, conn) {
+        if (event !== 'group-send' || conn.identifier !== world.id('alice') || refusals >= limit)
+          return undefined;
+        refusals++;
+        return { ok: false, error: { code: 'GROUP_HEAD_UNKNOWN', message: 'stale head' } };
+      },
+    });
+    const fetches = () =>
+      world.hostile.requests.filter(
+        (r) => r.event === 'group-log' && r.identifier === world.id('alice'),
+      ).length;
+    const before = fetches();
+    try {
+      const [sent] = await ok('alice', ['send', `group:${group}`, 'after a stale head']);
+      expect(sent).toMatchObject({ group });
+      expect(refusals).toBe(1);
+      expect(fetches()).toBeGreaterThanOrEqual(before + 2);
+      refusals = 0;
+      limit = 2;
+      const twice = await world.cli('alice', ['send', `group:${group}`, 'never stored', '--json']);
+      expect(twice.code).toBe(1);
+      expect(twice.stderr).toMatch(/"code":"GROUP_HEAD_UNKNOWN"/);
+      expect(refusals).toBe(2);
+    } finally {
+      world.hostile.behave({});
+    }
+    const seen = texts(await ok('bob', ['history', `group:${group}`]));
+    expect(seen.filter((t) => t === 'after a stale head')).toHaveLength(1);
+    expect(seen).not.toContain('never stored');
+  }, 120_000);
 });
