@@ -164,6 +164,11 @@ export interface AppendResult {
   readonly duplicate: boolean;
   /** For a new packet (not a duplicate) to another identifier; absent for a note to self. */
   readonly pair?: PairState;
+  /**
+   * For a new packet, when the store serialized it anyway: `JSON.stringify(record.packet)`, so the
+   * push reuses it instead of encoding the packet a second time.
+   */
+  readonly packetJson?: string;
 }
 
 /** What a receipt needs of each packet it newly covers: no body, so nothing is read from disk. */

@@ -16,6 +16,7 @@ import {
   type StoredPacket,
   type StoredRecord,
   type StoredStreamRecord,
+  type StreamRecord,
 } from '../core/index.js';
 import {
   publicKeyOf,
@@ -26,6 +27,7 @@ import {
   type Session,
 } from './relay-context.js';
 import { deletedRefusal } from './delete-account-handler.js';
+import { streamRecordJson, type EncodedJson } from './push-encoding.js';
 
 /** Page sizes when the client does not ask for one. */
 const DEFAULT_SYNC_LIMIT = 100;
@@ -79,7 +81,11 @@ export async function send(
       'A packet must come from the identifier this connection authenticated as.',
     );
   }
-  if (packet.to !== sender && !(await publicKeyOf(ctx, packet.to))) {
+  if (
+    packet.to !== sender &&
+    !ctx.publicKeys.has(packet.to) &&
+    !(await publicKeyOf(ctx, packet.to))
+  ) {
     throw (
       (await deletedRefusal(ctx, packet.to, 'messages to it are refused.')) ??
       new RelayError('UNKNOWN_IDENTIFIER', 'The recipient is not registered on this relay.')
@@ -90,12 +96,14 @@ export async function send(
   if (earlier && !isStoredGroupRecord(earlier) && samePacket(earlier.packet, packet)) {
     return { seq: earlier.seqFrom, serverTime: earlier.serverTime, duplicate: true };
   }
-  await withCurrentKey(ctx, sender, (senderKey) => {
+  const checking = withCurrentKey(ctx, sender, (senderKey) => {
     if (!senderKey)
       throw new RelayError('UNKNOWN_IDENTIFIER', 'The sender is not registered on this relay.');
     verifyParsedPacketSignature(packet, senderKey);
   });
-  const { record, duplicate, pair } = await ctx.store.append(packet, Date.now());
+  // A cached key that verifies answers at once: no turn of the event loop for it.
+  if (checking) await checking;
+  const { record, duplicate, pair, packetJson } = await ctx.store.append(packet, Date.now());
   if (
     isStoredGroupRecord(record) ||
     record.packet.from !== sender ||
@@ -106,7 +114,7 @@ export async function send(
       'Another packet already uses this id; seal the message again.',
     );
   }
-  if (!duplicate) await push(ctx, session, record, pair);
+  if (!duplicate) await push(ctx, session, record, pair, packetJson);
   // Only the packet that made the contact can have made the conversation two-way.
   if (!duplicate && pair?.firstContact === true) await introduce(ctx, sender, packet.to);
   return { seq: record.seqFrom, serverTime: record.serverTime, duplicate };
@@ -143,16 +151,39 @@ function ownView(record: StoredRecord, pair: PairState): StoredPacket {
   return pair.twoWay ? { ...view, delivered: pair.delivered >= record.seqTo } : view;
 }
 
+/**
+ * Pushes a stored packet to the recipient's sockets and the sender's other sockets. On a relay
+ * alone (no cluster adapter to serialize for other daemons), a push reuses the packet's JSON as
+ * the store wrote it instead of encoding the packet again: the same bytes reach the client.
+ */
 async function push(
   ctx: RelayContext,
   session: Session,
   record: StoredRecord,
   pair: PairState | undefined,
+  packetJson: string | undefined,
 ): Promise<void> {
   const { from, to } = record.packet;
   const toRecipient = to !== from && (ctx.clustered || ctx.registry.local.has(to));
   // Socket.IO encodes a broadcast before it looks for recipients: skip the sender's room when empty.
   const toSender = ctx.clustered || (ctx.registry.local.get(from)?.size ?? 0) > 1;
+  if (!ctx.clustered && packetJson !== undefined && (pair !== undefined || from === to)) {
+    const { seqFrom, seqTo, serverTime } = record;
+    // The views viewsOf and ownView give: the recipient's without a delivered flag, the sender's
+    // with one in a two-way conversation only.
+    if (toRecipient) {
+      ctx.io
+        .to(roomOf(to))
+        .emit('packet', encoded(streamRecordJson(seqTo, serverTime, packetJson)));
+    }
+    if (toSender) {
+      const delivered = pair?.twoWay === true ? pair.delivered >= seqTo : undefined;
+      session.socket
+        .to(roomOf(from))
+        .emit('packet', encoded(streamRecordJson(seqFrom, serverTime, packetJson, delivered)));
+    }
+    return;
+  }
   const [recipientView] = toRecipient ? await viewsOf(ctx, [record], to) : [];
   const [senderView] = !toSender
     ? []
@@ -161,6 +192,11 @@ async function push(
       : await viewsOf(ctx, [record], from);
   if (recipientView) ctx.io.to(roomOf(to)).emit('packet', recipientView);
   if (senderView) session.socket.to(roomOf(from)).emit('packet', senderView);
+}
+
+/** A pre-encoded record where the typed event wants the record it encodes (see push-encoding.ts). */
+function encoded(json: EncodedJson): StreamRecord {
+  return json as unknown as StreamRecord;
 }
 
 /**

@@ -150,21 +150,45 @@ export async function viewsOf(
 /**
  * Runs a signature check with an identifier's cached key; if it fails, reads the entry again and,
  * when its key is another one (replaced by `rotate-key`, on this daemon or another of the same
- * database), caches that one and checks again. A forged signature costs one more lookup.
+ * database), caches that one and checks again. A forged signature costs one more lookup. With the
+ * key cached and the check passing, it is done at once and returns undefined (no promise to wait
+ * for); otherwise it returns the promise of the rest, which rejects as the check did.
  */
-export async function withCurrentKey(
+export function withCurrentKey(
   ctx: RelayContext,
   identifier: string,
   check: (key: PublicKey | undefined) => void,
-): Promise<void> {
-  const key = await publicKeyOf(ctx, identifier);
-  try {
-    check(key);
-  } catch (error) {
-    const record = await ctx.keys.get(identifier);
-    if (record === undefined || record.publicKey === key?.encoded) throw error;
-    const current = importPublicKey(record.publicKey);
-    ctx.publicKeys.set(identifier, current);
-    check(current);
+): Promise<void> | undefined {
+  const cached = ctx.publicKeys.get(identifier);
+  if (cached) {
+    try {
+      check(cached);
+      return undefined;
+    } catch (error) {
+      return recheck(ctx, identifier, check, cached, error);
+    }
   }
+  return (async () => {
+    const key = await publicKeyOf(ctx, identifier);
+    try {
+      check(key);
+    } catch (error) {
+      await recheck(ctx, identifier, check, key, error);
+    }
+  })();
+}
+
+/** After a failed check with `key`: the entry's current key, if it is another one, checked again. */
+async function recheck(
+  ctx: RelayContext,
+  identifier: string,
+  check: (key: PublicKey | undefined) => void,
+  key: PublicKey | undefined,
+  error: unknown,
+): Promise<void> {
+  const record = await ctx.keys.get(identifier);
+  if (record === undefined || record.publicKey === key?.encoded) throw error;
+  const current = importPublicKey(record.publicKey);
+  ctx.publicKeys.set(identifier, current);
+  check(current);
 }

@@ -21,6 +21,7 @@ import { RefusalLog } from './refusal-log.js';
 import type { RelayContext, RelayServer, RelaySocket, Session } from './relay-context.js';
 import { authenticate, challenge, leave, vanished } from './session-handlers.js';
 import { coalesceServerWrites } from './write-coalescing.js';
+import { preEncodingParser } from './push-encoding.js';
 
 type Handler = (ctx: RelayContext, session: Session, input: unknown) => Promise<object>;
 
@@ -93,6 +94,8 @@ async function listen(config: DaemonConfig, logger: Logger, stores: Stores): Pro
   });
   const io: RelayServer = new Server(http, {
     serveClient: false,
+    // The default parser, except that a push can carry the packet's JSON as the store wrote it.
+    parser: preEncodingParser,
     maxHttpBufferSize: MAX_PACKET_BYTES + FRAME_OVERHEAD_BYTES,
     allowRequest: (req, callback) => {
       guard.allowRequest(req, (error, ok) => {

@@ -272,11 +272,20 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** A group commit as written: its record lines, then a trailer with their count and SHA-256. */
+/** Bytes of a trailer line: its JSON (the count at most 16 digits, the hex digest) and the newline. */
+const TRAILER_MAX_BYTES = 128;
+
+/**
+ * A group commit as written: its record lines, then a trailer with their count and SHA-256. One
+ * buffer, each line encoded once into it.
+ */
 export function commitBytes(lines: readonly string[]): Buffer {
-  const body = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
-  const trailer = JSON.stringify({ commit: { records: lines.length, sha256: sha256Hex(body) } });
-  return Buffer.concat([body, Buffer.from(`${trailer}\n`, 'utf8')]);
+  const body = `${lines.join('\n')}\n`;
+  const out = Buffer.allocUnsafe(Buffer.byteLength(body) + TRAILER_MAX_BYTES);
+  const bodyBytes = out.write(body, 0, 'utf8');
+  const sha256 = sha256Hex(out.subarray(0, bodyBytes));
+  const trailer = `${JSON.stringify({ commit: { records: lines.length, sha256 } })}\n`;
+  return out.subarray(0, bodyBytes + out.write(trailer, bodyBytes, 'utf8'));
 }
 
 interface ParsedCommit {

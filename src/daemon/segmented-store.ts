@@ -10,6 +10,7 @@ import {
   type Packet,
   type PresenceUpdate,
   type RecordPage,
+  type StoredRecord,
   type StoredStreamRecord,
 } from '../core/index.js';
 import { ensureDirectory, removeStaleTemps } from './atomic-file.js';
@@ -63,6 +64,14 @@ interface Fresh {
   readonly record: StoredStreamRecord;
   readonly line: string;
   readonly bytes: number;
+}
+
+/**
+ * The journal line of a packet's record, `JSON.stringify(record)` to the byte, built around the
+ * packet's own JSON (which the push reuses): the packet is serialized once per message.
+ */
+function packetLine(record: StoredRecord, packetJson: string): string {
+  return `{"pos":${record.pos},"serverTime":${record.serverTime},"seqFrom":${record.seqFrom},"seqTo":${record.seqTo},"packet":${packetJson}}`;
 }
 
 /**
@@ -253,6 +262,7 @@ export class SegmentedStore implements MessageStore {
     const outcome: {
       pending: Pending;
       record?: StoredStreamRecord;
+      packetJson?: string;
       first?: boolean;
       firstContact?: boolean;
       duplicateOf?: number;
@@ -299,7 +309,8 @@ export class SegmentedStore implements MessageStore {
                 seqs: pending.members.map(seqOf),
                 packet: pending.packet,
               };
-        const line = JSON.stringify(record);
+        const packetJson = 'seqFrom' in record ? JSON.stringify(record.packet) : '';
+        const line = 'seqFrom' in record ? packetLine(record, packetJson) : JSON.stringify(record);
         const bytes = Buffer.byteLength(line);
         const refusal = this.refusal(packet.from, bytes, spent.get(packet.from), room);
         if (refusal) {
@@ -319,7 +330,7 @@ export class SegmentedStore implements MessageStore {
           const contact = `${from}:${to}`;
           const firstContact = !contacts.has(contact) && !this.index.hasContact(from, to);
           contacts.add(contact);
-          outcome.push({ pending, record, first: true, firstContact });
+          outcome.push({ pending, record, packetJson, first: true, firstContact });
         } else {
           record.members.forEach((member, i) => next.set(member, record.seqs[i] ?? 0));
           outcome.push({ pending, record, first: true });
@@ -339,7 +350,8 @@ export class SegmentedStore implements MessageStore {
       // The journal line only: its later copy into a segment is held back by room() (journalBytes).
       this.space.wrote(bytes + 1);
     }
-    for (const { pending, record, first, firstContact, duplicateOf, refusal } of outcome) {
+    for (const outcomeOf of outcome) {
+      const { pending, record, first, firstContact, duplicateOf, refusal } = outcomeOf;
       if (refusal) pending.reject(refusal);
       else if (duplicateOf !== undefined) {
         this.recordAt(duplicateOf).then((original) => {
@@ -351,12 +363,14 @@ export class SegmentedStore implements MessageStore {
           continue;
         }
         const { from, to } = record.packet;
+        const packetJson = outcomeOf.packetJson ?? JSON.stringify(record.packet);
         pending.resolve(
           from === to
-            ? { record, duplicate: false }
+            ? { record, duplicate: false, packetJson }
             : {
                 record,
                 duplicate: false,
+                packetJson,
                 pair: {
                   firstContact: firstContact === true,
                   twoWay: this.index.hasContact(to, from),

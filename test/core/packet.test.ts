@@ -11,11 +11,13 @@ import {
   MalformedBodyError,
   MalformedEncodingError,
   MalformedInputError,
+  MAX_BODY_BYTES,
   MAX_PACKET_BYTES,
   MAX_TEXT_BYTES,
   NotAddressedToMeError,
   openPacket,
   OversizeError,
+  packetSchema,
   packetSigningBytes,
   parsePacket,
   sealPacket,
@@ -353,6 +355,50 @@ describe('parsePacket on malformed input', () => {
 
   it('accepts the valid packet unchanged', () => {
     expect(parsePacket(valid)).toEqual(valid);
+  });
+
+  it('accepts exactly what the schema accepts, in its field order (the fast path never widens it)', () => {
+    const ctOf = (bytes: number) => bytesToBase64(new Uint8Array(bytes));
+    const inputs: unknown[] = [
+      ...cases.map(([, input]) => input),
+      ...Object.keys(valid).map((field) => ({ ...valid, [field]: undefined })),
+      ...Object.keys(valid).map((field) => ({ ...valid, [field]: null })),
+      { ...valid, time: 0 },
+      { ...valid, time: -0 },
+      { ...valid, time: Number.MAX_SAFE_INTEGER },
+      { ...valid, v: true },
+      { ...valid, id: `${valid.id.slice(1)}g` },
+      { ...valid, to: `${valid.to.slice(1)}A` },
+      { ...valid, from: ` ${valid.from.slice(1)}` },
+      { ...valid, ct: ctOf(16) },
+      { ...valid, ct: ctOf(17) },
+      { ...valid, ct: ctOf(MAX_BODY_BYTES + 16) },
+      { ...valid, ct: ctOf(MAX_BODY_BYTES + 17) },
+      { ...valid, iv: ctOf(13) },
+      { ...valid, keyFrom: ctOf(257) },
+      { ...valid, sig: `${valid.sig.slice(0, -4)}====` },
+      { ...valid, sig: `${valid.sig}\n` },
+      Object.assign(Object.create(null) as object, valid),
+      Object.assign(Object.create({ inherited: true }) as object, valid),
+      Object.fromEntries(Object.entries(valid).reverse()),
+    ];
+    for (const input of inputs) {
+      const schema = packetSchema.safeParse(input);
+      let parsed: Packet | undefined;
+      try {
+        parsed = parsePacket(input);
+      } catch {
+        parsed = undefined;
+      }
+      expect({ input, accepted: parsed !== undefined }).toEqual({
+        input,
+        accepted: schema.success,
+      });
+      if (schema.success && parsed) {
+        expect(JSON.stringify(parsed)).toBe(JSON.stringify(schema.data));
+        expect(parsed).not.toBe(input);
+      }
+    }
   });
 });
 
