@@ -15,6 +15,7 @@ import {
   type KeyPair,
   type Packet,
 } from '../src/core/index.js';
+import { runGroupBench } from './group-bench.js';
 import { measurements, printRatio, printTable } from './report.js';
 
 const FAST_TASK_MS = 1500;
@@ -30,7 +31,7 @@ function sealer(sender: KeyPair, recipient: KeyPair, body: Body): () => Packet {
     });
 }
 
-/** Seal and open per message beside the raw RSA-2048 private-key floor, then register and login. */
+/** Seal and open per message beside the raw RSA-2048 private-key floor, then register and login, then groups. */
 export async function runCoreBench(): Promise<void> {
   const alice = await generateKeyPair();
   const bob = await generateKeyPair();
@@ -114,4 +115,5 @@ export async function runCoreBench(): Promise<void> {
   console.log('');
   printRatio('seal / one RSA-2048 private op (sign)', sealRatio, '<= 1.5x', sealRatio <= 1.5);
   printRatio('open / one RSA-2048 private op (decrypt)', openRatio, '<= 1.5x', openRatio <= 1.5);
+  await runGroupBench();
 }
