@@ -33,6 +33,7 @@ const ON_BOTH_STORES = [
   'test/daemon/delete-account.test.ts',
   'test/cli/delete-account.test.ts',
   'test/hostile/deletion-attacks.test.ts',
+  'test/cli/group-deleted-member.test.ts',
   'test/cli/group-messages.test.ts',
   'test/hostile/group-message-attacks.test.ts',
 ];

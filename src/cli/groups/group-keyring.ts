@@ -6,8 +6,9 @@ import {
   type GroupKeyLookup,
   type PublicKey,
 } from '../../core/index.js';
-import { KeyChangedError } from '../cli-errors.js';
+import { DeletionUnverifiedError, KeyChangedError, PeerDeletedError } from '../cli-errors.js';
 import { peerKey } from '../profile/peers.js';
+import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
 import { peerLabel } from '../stream/peer-label.js';
 
@@ -32,7 +33,7 @@ export class GroupKeyring {
       if (identifier === profile.identifier) continue;
       if (profile.peers[identifier]?.publicKey !== undefined || this.served.has(identifier))
         continue;
-      this.served.set(identifier, importPublicKey(await client.key(identifier)));
+      this.served.set(identifier, await servedKey(client, identifier));
     }
   }
 
@@ -76,12 +77,17 @@ export class GroupKeyring {
     if (identifier === account.identifier) return account.keyPair.publicKey;
     let key: PublicKey;
     if (profile.peers[identifier]?.publicKey === undefined) {
-      key = this.served.get(identifier) ?? importPublicKey(await client.key(identifier));
+      key = this.served.get(identifier) ?? (await servedKey(client, identifier));
       this.served.set(identifier, key);
     } else {
       try {
         key = await peerKey(client, profile, { identifier });
       } catch (error) {
+        if (error instanceof PeerDeletedError || error instanceof DeletionUnverifiedError) {
+          // A member whose account is gone (or so the relay says) stays one until an admin removes
+          // them: the message carries a key for them as for every member, sealed to the pinned key.
+          return this.pinnedMemberKey(binding, identifier);
+        }
         if (!(error instanceof KeyChangedError)) throw error;
         const name = peerLabel(profile, identifier).name;
         throw new KeyChangedError(
@@ -91,6 +97,13 @@ export class GroupKeyring {
     }
     assertGroupMemberKey(binding, identifier, key, 'the member');
     this.pinMembers(binding);
+    return key;
+  }
+
+  /** A member's pinned key, checked against the one the log names (GROUP_KEY_MISMATCH). */
+  private pinnedMemberKey(binding: GroupKeyBinding, identifier: string): PublicKey {
+    const key = importPublicKey(this.session.profile.peers[identifier]?.publicKey);
+    assertGroupMemberKey(binding, identifier, key, 'the member');
     return key;
   }
 
@@ -113,6 +126,19 @@ export class GroupKeyring {
       throw error;
     }
     return this.session.profile.peers[identifier]?.verified === true ? 'verified' : 'pinned';
+  }
+}
+
+/**
+ * The relay's key for someone this device never pinned; for a deleted account, the key its
+ * tombstone names (a member stays one until removed). Either is used only if the log names it.
+ */
+async function servedKey(client: Session['client'], identifier: string): Promise<PublicKey> {
+  try {
+    return importPublicKey(await client.key(identifier));
+  } catch (error) {
+    if (!(error instanceof RelayRefusedError && error.code === 'ACCOUNT_DELETED')) throw error;
+    return importPublicKey((await client.deletion(identifier)).publicKey);
   }
 }
 
