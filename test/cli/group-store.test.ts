@@ -129,6 +129,27 @@ describe('the group store in the profile', () => {
     ]);
   });
 
+  it('keeps a group’s read marker and hello mark when the log grows, and merges them forward', () => {
+    const mine = profile();
+    keepGroupLog(mine, created, 'team');
+    const record = mine.groups?.[created.group];
+    if (record === undefined) throw new Error('not kept');
+    record.readUpTo = 7;
+    record.helloAt = 0;
+    // A longer log verified later keeps both marks.
+    keepGroupLog(mine, withCarol, undefined);
+    expect(mine.groups?.[created.group]).toMatchObject({ readUpTo: 7, helloAt: 0, name: 'team' });
+    const theirs = profile();
+    keepGroupLog(theirs, created, 'team');
+    const other = theirs.groups?.[created.group];
+    if (other === undefined) throw new Error('not kept');
+    other.readUpTo = 9;
+    // The longer log from one side, the later read marker from the other.
+    const merged = mergeProfiles(profile(), mine, theirs).groups?.[created.group];
+    expect(merged?.entries).toHaveLength(2);
+    expect(merged).toMatchObject({ readUpTo: 9, helloAt: 0 });
+  });
+
   it('holds at most MAX_PROFILE_GROUPS groups: TOO_MANY_GROUPS', () => {
     const full = profile();
     const record = { entries: created.entries.map((e) => e.entry) };
