@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,14 @@ function cpuMsOf(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Node flags for the daemon from METACHAT_SOAK_NODE_FLAGS (e.g. `--trace-gc`, `--heapsnapshot-signal=SIGUSR2`),
+ * its standard output appended to the file METACHAT_SOAK_DAEMON_STDOUT names: to trace its memory.
+ */
+function nodeFlags(): string[] {
+  return (process.env['METACHAT_SOAK_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 }
 
 /**
@@ -106,6 +114,7 @@ export class SoakDaemon {
     const child = spawn(
       process.execPath,
       [
+        ...nodeFlags(),
         join(ROOT, 'dist/daemon/main.js'),
         '--host',
         '127.0.0.1',
@@ -120,6 +129,8 @@ export class SoakDaemon {
     );
     this.child = child;
     this.peaksKb.push(0);
+    const trace = process.env['METACHAT_SOAK_DAEMON_STDOUT'];
+    if (trace) child.stdout.on('data', (chunk: Buffer) => appendFileSync(trace, chunk));
     child.stderr.on('data', (chunk: Buffer) => {
       const text = this.stderrTail + chunk.toString();
       const lines = text.split('\n');
