@@ -57,11 +57,18 @@ async function open(limits: Partial<StorageLimits> = {}): Promise<{
     const pool = createPool(url, pino({ level: 'silent' }));
     await migrate(pool);
     let batches = 0;
-    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-    (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
-      if ((args[0] as { name?: string } | null)?.name === 'metachat-append-batch') batches++;
-      return query(...args);
-    };
+    // Counted on every connection of the pool: a batch runs on a client of its own (BEGIN, the
+    // statement, COMMIT), a packet stored alone through the pool's query.
+    const counted = new WeakSet<object>();
+    pool.on('acquire', (client) => {
+      if (counted.has(client)) return;
+      counted.add(client);
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+        if ((args[0] as { name?: string } | null)?.name === 'metachat-append-batch') batches++;
+        return query(...args);
+      };
+    });
     return { store: new PgMessageStore(pool, full), url, batches: () => batches };
   }
   const dir = await tempDir();
@@ -134,6 +141,14 @@ if (kind === 'postgres')
       expect(new Set(results.map((r) => r.record.pos)).size).toBe(400);
       expect(batches()).toBeLessThan(40);
       await gapless(store, users);
+      // Each sender's packets hold its seqs in the order they were sent, across batches (the next
+      // batch's statement runs while the one before commits, and waits on its stream rows).
+      for (const user of users) {
+        const seqs = results
+          .filter((r) => r.record.packet.from === user)
+          .map((r) => asPacketRecord(r.record).seqFrom);
+        expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      }
       // Each answer is what is stored, and the stored packet is the one sent.
       for (const [i, result] of results.entries()) {
         const { records } = await store.since(
@@ -167,6 +182,27 @@ if (kind === 'postgres')
       await gapless(store, [A, B, C]);
       await store.close();
     });
+
+    it('answers resends that arrive while their batch is committing, or after, as duplicates of the one stored', async () => {
+      const { store } = await open();
+      const packets = Array.from({ length: 200 }, (_, i) => packet(i % 2 ? A : B, i % 2 ? B : A));
+      const firsts = packets.map((p, i) => store.append(p, i));
+      // Each resend a little later than its first send: in the same batch, in the next one while
+      // the first commits, or once it is stored.
+      const resends = packets.map(
+        (p, i) =>
+          new Promise<AppendResult>((resolve, reject) => {
+            setTimeout(() => void store.append(p, i).then(resolve, reject), i % 7);
+          }),
+      );
+      const original = await Promise.all(firsts);
+      const again = await Promise.all(resends);
+      expect(original.every((r) => !r.duplicate)).toBe(true);
+      expect(again).toEqual(original.map((r) => ({ record: r.record, duplicate: true })));
+      expect(await store.size()).toBe(200);
+      await gapless(store, [A, B]);
+      await store.close();
+    }, 60_000);
 
     it('does not fail the other packets of a batch: a sender at its quota and a packet PostgreSQL refuses are answered alone', async () => {
       const { store, url } = await open({ quotaPackets: 3 });
@@ -224,7 +260,8 @@ if (kind === 'postgres')
       await admin.connect();
       await admin.query('BEGIN');
       await admin.query('LOCK TABLE usage IN ACCESS EXCLUSIVE MODE');
-      const packets = Array.from({ length: 6 }, (_, i) => packet(i % 2 ? A : B, i % 2 ? B : A));
+      // More than one batch holds: the first runs in a transaction of its own (a send waits behind it).
+      const packets = Array.from({ length: 300 }, (_, i) => packet(i % 2 ? A : B, i % 2 ? B : A));
       const pending = packets.map((p, i) => codeOf(store.append(p, i)));
       await new Promise((resolve) => setTimeout(resolve, 300));
       await own.kill();
@@ -232,7 +269,7 @@ if (kind === 'postgres')
       await own.start();
       const resent: AppendResult[] = await Promise.all(packets.map((p, i) => store.append(p, i)));
       expect(resent.every((r) => !r.duplicate)).toBe(true);
-      expect(await store.size()).toBe(7);
+      expect(await store.size()).toBe(301);
       await gapless(store, [A, B]);
       await store.close();
       await own.stop();

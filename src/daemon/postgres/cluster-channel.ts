@@ -54,6 +54,8 @@ export class ClusterChannel {
   private sending: Promise<void> | undefined;
   /** Makes every payload distinct: PostgreSQL folds identical payloads of one statement into one. */
   private sent = 0;
+  /** How this daemon's own payloads begin (its uid first): they come back and are dropped unparsed. */
+  private ownPrefix: string | undefined;
 
   constructor(
     private readonly url: string,
@@ -93,7 +95,11 @@ export class ClusterChannel {
   async publish(message: ClusterMessage): Promise<void> {
     if (this.closed) return;
     try {
-      const json = JSON.stringify({ ...message, n: this.sent++ });
+      // The uid first, so that this daemon's own messages, which PostgreSQL delivers back to its
+      // listening connection, are known by their first bytes and never parsed.
+      const { uid, ...rest } = message;
+      this.ownPrefix ??= `{"uid":${JSON.stringify(uid)},`;
+      const json = JSON.stringify({ uid, ...rest, n: this.sent++ });
       if (Buffer.byteLength(json) <= NOTIFY_LIMIT_BYTES) {
         await this.notify(json);
         return;
@@ -199,6 +205,7 @@ export class ClusterChannel {
   }
 
   private async deliver(payload: string | undefined): Promise<void> {
+    if (this.ownPrefix !== undefined && payload?.startsWith(this.ownPrefix)) return;
     try {
       const parsed = envelopeSchema.parse(JSON.parse(payload ?? ''));
       const message = parsed as unknown as ClusterMessage;

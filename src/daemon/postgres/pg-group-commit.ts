@@ -2,7 +2,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import type { AppendResult, Packet } from '../../core/index.js';
 import { StoreCorruptError } from '../store-corrupt-error.js';
-import { APPEND_BATCH } from './pg-append.js';
+import { APPEND_BATCH, ROW_PACKET, ROW_STREAM } from './pg-append.js';
 
 /** Packets one statement stores at most, and the most bytes of packets it carries. */
 export const MAX_BATCH_PACKETS = 256;
@@ -22,23 +22,31 @@ interface Pending extends BatchItem {
 }
 
 /** A row of APPEND_BATCH, checked before anything is acknowledged with it. */
-const rowSchema = z.object({
-  n: z.coerce.number().int().min(1),
-  pos: z.coerce.number().int().min(0),
-  seq_from: z.number().int().min(1),
-  seq_to: z.number().int().min(1),
-  first_contact: z.boolean(),
-  two_way: z.boolean(),
-  delivered: z.number().int().min(0),
-});
+const rowSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal(ROW_PACKET),
+    id: z.string(),
+    pos: z.coerce.number().int().min(0),
+    seq_from: z.number().int().min(1),
+    seq_to: z.number().int().min(1),
+    first_contact: z.boolean(),
+    two_way: z.boolean(),
+  }),
+  z.object({
+    kind: z.literal(ROW_STREAM),
+    id: z.string(),
+    delivered: z.number().int().min(0),
+  }),
+]);
 
 /**
  * Stores a batch in one statement (APPEND_BATCH); resolves once it committed, to one answer per
  * item in order: the stored record, or undefined for an item the statement left out (its id is
  * stored already, or its sender is at its quota). Rejects when the statement failed (rolled back).
+ * The ids of a batch are unique.
  */
 export async function storeBatch(
-  pool: pg.Pool,
+  pool: pg.Pool | pg.PoolClient,
   batch: readonly BatchItem[],
   [quotaPackets, quotaBytes]: readonly [number, number],
 ): Promise<(AppendResult | undefined)[]> {
@@ -55,44 +63,65 @@ export async function storeBatch(
       quotaBytes,
     ],
   });
-  const answers: (AppendResult | undefined)[] = batch.map(() => undefined);
+  const index = new Map(batch.map((item, i) => [item.packet.id, i]));
+  const delivered = new Map<string, number>();
+  const stored: { i: number; row: StoredRow }[] = [];
   for (const raw of result.rows) {
     const parsed = rowSchema.safeParse(raw);
-    const item = parsed.success ? batch[parsed.data.n - 1] : undefined;
-    if (!parsed.success || !item)
+    if (!parsed.success)
       throw new StoreCorruptError('packets', 'a stored batch row does not match its schema');
     const row = parsed.data;
-    const { packet, serverTime } = item;
+    if (row.kind === ROW_STREAM) {
+      delivered.set(row.id, row.delivered);
+      continue;
+    }
+    const i = index.get(row.id);
+    if (i === undefined)
+      throw new StoreCorruptError('packets', 'a stored batch row names a packet not in the batch');
+    stored.push({ i, row });
+  }
+  const answers: (AppendResult | undefined)[] = batch.map(() => undefined);
+  for (const { i, row } of stored) {
+    const { packet, serverTime } = batch[i] as BatchItem;
     const record = { pos: row.pos, serverTime, seqFrom: row.seq_from, seqTo: row.seq_to, packet };
-    answers[row.n - 1] =
-      packet.from === packet.to
-        ? { record, duplicate: false }
-        : {
-            record,
-            duplicate: false,
-            pair: {
-              firstContact: row.first_contact,
-              twoWay: row.two_way,
-              delivered: row.delivered,
-            },
-          };
+    if (packet.from === packet.to) {
+      answers[i] = { record, duplicate: false };
+      continue;
+    }
+    const cursor = delivered.get(packet.to);
+    if (cursor === undefined)
+      throw new StoreCorruptError('packets', "a stored packet's recipient stream has no row");
+    answers[i] = {
+      record,
+      duplicate: false,
+      pair: { firstContact: row.first_contact, twoWay: row.two_way, delivered: cursor },
+    };
   }
   return answers;
 }
 
+type StoredRow = Extract<z.infer<typeof rowSchema>, { kind: typeof ROW_PACKET }>;
+
 /**
  * Group commit on PostgreSQL: the sends that arrive while a statement is under way (or within the
  * same turn of the event loop) are stored together by the next one, one round trip and one commit
- * for all of them, and each is acknowledged only once that commit returned. What the batch leaves
- * out (a resend of a stored packet, a sender at its quota) and every packet of a batch that
+ * for all of them, and each is acknowledged only once that commit returned. The batch's transaction
+ * is committed while the next batch's statement already runs: that statement waits on the stream
+ * rows the first one locked until its commit, so seqs follow arrival order, and the wait for the
+ * disk of one batch overlaps the work of the next (at most two transactions open). What the batch
+ * leaves out (a resend of a stored packet, a sender at its quota) and every packet of a batch that
  * PostgreSQL refused whole (a quota crossed, an id stored meanwhile, a full disk) is answered by
  * `one`, packet by packet, so one packet never fails the others. A batch that got no answer at all
- * (the connection broke, the query timed out) fails each of its sends: the clients send again and
- * the packet id finds whatever was committed.
+ * (the connection broke, the query or its commit timed out) fails each of its sends: the clients
+ * send again and the packet id finds whatever was committed.
  */
 export class PgGroupCommit {
   private queue: Pending[] = [];
   private running: Promise<void> | undefined;
+  /** The commit of the batch before, still under way while the next statement runs. */
+  private committing: Promise<unknown> = Promise.resolve();
+  /** The answers of the packets in a batch not yet committed: a resend meanwhile waits for its answer. */
+  private readonly inFlight = new Map<string, Promise<AppendResult>>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -131,49 +160,121 @@ export class PgGroupCommit {
     return this.queue.splice(0, count);
   }
 
+  /** Resolves once the next batch may start: its statement would queue behind this batch's locks. */
   private async commit(batch: readonly Pending[]): Promise<void> {
-    // A resend of a packet queued in the same batch gets the first one's answer, as a duplicate.
-    const leaders = new Map<
-      string,
-      { pending: Pending; outcome?: Promise<AppendResult> | undefined }
-    >();
-    const followers: Pending[] = [];
+    // A resend of a packet in this batch, or in the batch still committing, gets the first one's
+    // answer as a duplicate (it would otherwise fail this batch's statement on the unique index).
+    const leaders = new Map<string, Pending>();
+    const followers: { pending: Pending; first?: Promise<AppendResult> | undefined }[] = [];
     for (const pending of batch) {
-      if (leaders.has(pending.packet.id)) followers.push(pending);
-      else leaders.set(pending.packet.id, { pending });
+      const id = pending.packet.id;
+      const first = this.inFlight.get(id);
+      if (leaders.has(id) || first) followers.push({ pending, first });
+      else leaders.set(id, pending);
     }
     const firsts = [...leaders.values()];
-    const outcomes = await this.store(firsts.map((leader) => leader.pending));
-    firsts.forEach((leader, i) => {
-      leader.outcome = outcomes[i];
-      void leader.outcome?.then(leader.pending.resolve, leader.pending.reject);
+    const { outcomes, ready } = await this.store(firsts);
+    firsts.forEach((pending, i) => {
+      const outcome = outcomes[i] as Promise<AppendResult>;
+      const id = pending.packet.id;
+      this.inFlight.set(id, outcome);
+      const settle = () => {
+        if (this.inFlight.get(id) === outcome) this.inFlight.delete(id);
+      };
+      outcome.then(settle, settle);
+      void outcome.then(pending.resolve, pending.reject);
     });
-    for (const pending of followers) {
-      void leaders
-        .get(pending.packet.id)
-        ?.outcome?.then(
-          (result) => pending.resolve({ record: result.record, duplicate: true }),
-          pending.reject,
-        );
+    for (const { pending, first = this.inFlight.get(pending.packet.id) } of followers) {
+      if (!first) {
+        pending.reject(new Error('a resend lost the answer of its first send'));
+        continue;
+      }
+      void first.then(
+        (result) => pending.resolve({ record: result.record, duplicate: true }),
+        pending.reject,
+      );
     }
-    // The next batch waits for these answers, so a packet answered alone is not overtaken.
-    await Promise.allSettled(outcomes);
+    await ready;
   }
 
-  /** One answer per packet, in order. */
-  private async store(batch: readonly Pending[]): Promise<Promise<AppendResult>[]> {
+  /**
+   * One answer per packet, in order, and when the next batch may start: once this batch's statement
+   * holds its locks and the commit before it returned (at most two transactions open), or, when a
+   * packet is answered alone or no send was waiting, once every answer is in (so such a packet is
+   * not overtaken).
+   */
+  private async store(
+    batch: readonly Pending[],
+  ): Promise<{ outcomes: Promise<AppendResult>[]; ready: Promise<unknown> }> {
+    const failAll = (error: unknown) => {
+      const failure = error instanceof Error ? error : new Error('no answer', { cause: error });
+      const outcomes = batch.map(() => Promise.reject(failure));
+      return { outcomes, ready: Promise.allSettled(outcomes) };
+    };
+    const alone = (answers: readonly (AppendResult | undefined)[], after: Promise<unknown>) => {
+      const outcomes = batch.map((item, i) => {
+        const answer = answers[i];
+        return after.then(() => answer ?? this.one(item));
+      });
+      return { outcomes, ready: Promise.allSettled(outcomes) };
+    };
+    // Nothing waits behind this batch: one statement that commits by itself, one round trip.
+    if (this.queue.length === 0) {
+      let answers: (AppendResult | undefined)[];
+      try {
+        answers = await storeBatch(this.pool, batch, this.quota);
+      } catch (error) {
+        // PostgreSQL refused the statement and rolled it back whole: each packet is tried alone.
+        if (error instanceof pg.DatabaseError) return alone([], Promise.resolve());
+        return failAll(error);
+      }
+      return alone(answers, Promise.resolve());
+    }
+    let checkedOut: pg.PoolClient;
+    try {
+      checkedOut = await this.pool.connect();
+    } catch (error) {
+      return failAll(error);
+    }
+    // A connection that breaks while checked out emits 'error' besides failing its query: without a
+    // listener that would take the daemon down. The failed query answers for it.
+    const ignore = () => undefined;
+    checkedOut.on('error', ignore);
+    const client = {
+      query: (text: string) => checkedOut.query(text),
+      release: (destroy?: Error | boolean) => {
+        checkedOut.off('error', ignore);
+        checkedOut.release(destroy);
+      },
+    };
     let answers: (AppendResult | undefined)[];
     try {
-      answers = await storeBatch(this.pool, batch, this.quota);
+      await client.query('BEGIN');
+      answers = await storeBatch(checkedOut, batch, this.quota);
     } catch (error) {
-      // PostgreSQL refused the statement and rolled it back whole: each packet is tried alone.
-      if (error instanceof pg.DatabaseError) return batch.map((item) => this.one(item));
-      const failure = error instanceof Error ? error : new Error('no answer', { cause: error });
-      return batch.map(() => Promise.reject(failure));
+      // PostgreSQL refused the statement: rolled back whole, each packet is tried alone.
+      if (error instanceof pg.DatabaseError) {
+        const rolledBack = client.query('ROLLBACK').then(
+          () => client.release(),
+          (failure: unknown) => client.release(failure instanceof Error ? failure : true),
+        );
+        return alone([], rolledBack);
+      }
+      client.release(true);
+      return failAll(error);
     }
-    return batch.map((item, i) => {
-      const answer = answers[i];
-      return answer ? Promise.resolve(answer) : this.one(item);
-    });
+    const before = this.committing;
+    const committed = client.query('COMMIT').then(
+      () => client.release(),
+      (error: unknown) => {
+        client.release(true);
+        throw error;
+      },
+    );
+    this.committing = committed.catch(() => undefined);
+    const acknowledged = committed.then(() => answers);
+    if (answers.some((answer) => answer === undefined)) return alone(answers, committed);
+    const outcomes = batch.map((_, i) => acknowledged.then((all) => all[i] as AppendResult));
+    return { outcomes, ready: before };
   }
 }
