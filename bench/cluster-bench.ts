@@ -14,6 +14,7 @@ import {
   newKdfParams,
   type KeyDirectory,
   type KeyPair,
+  type Packet,
 } from '../src/core/index.js';
 import { DEFAULT_LIMITS } from '../src/daemon/config.js';
 import { openStores, type Stores } from '../src/daemon/open-stores.js';
@@ -35,7 +36,7 @@ import { printRatio } from './report.js';
 
 const PER_PAIR = 1000;
 const WARM_UP = 300;
-const RUNS = 2;
+const RUNS = 3;
 
 /** Opens a store the way the daemon does: the data directory, or a PostgreSQL database (migrated). */
 function open(dataDir: string, postgresUrl?: string): Promise<Stores> {
@@ -78,55 +79,73 @@ async function registerAll(keys: KeyDirectory, keyPair: KeyPair): Promise<void> 
 
 type Measured = LoadResult & { relayCpu: number; clientCpu: number };
 
+/** One configuration: its daemons, and each identifier's socket on daemon (its index mod their number). */
+interface Configuration {
+  readonly label: string;
+  readonly daemons: ChildProcess[];
+  readonly sockets: Socket[];
+  readonly results: Measured[];
+}
+
 /**
- * One configuration: its daemons, each identifier's socket on daemon (its index mod the number of
- * daemons), so with two daemons every sender is on one and its receiver on the other (each push
- * crosses between daemons). A warm-up, then RUNS measured runs; CPU is the daemons' sum.
+ * Opens a configuration's client sockets: with two daemons every sender is on one and its receiver
+ * on the other (each push crosses between daemons).
  */
 async function configuration(
   label: string,
   daemons: ChildProcess[],
   urls: string[],
   keyPair: KeyPair,
-): Promise<Measured> {
-  // Sealed before any socket opens: signing 16,000 packets takes tens of seconds on a busy machine,
-  // long enough for the relay's ping timeout to drop every idle client socket.
-  const rounds = Array.from({ length: RUNS + 1 }, (_, round) =>
+): Promise<Configuration> {
+  const byDaemon = await Promise.all(urls.map((url) => daemonSockets(url, keyPair)));
+  const sockets = identifiers.map((_, i) => byDaemon[i % urls.length]?.[i] as Socket);
+  return { label, daemons, sockets, results: [] };
+}
+
+/** One run of a configuration over one round of packets (round 0, the warm-up, is not kept). */
+async function run(config: Configuration, packets: Packet[][], round: number): Promise<void> {
+  const pairs: LoadPair[] = packets.map((list, p) => ({
+    sender: config.sockets[2 * p] as Socket,
+    receiver: config.sockets[2 * p + 1] as Socket,
+    packets: list,
+  }));
+  const result = await measured(config.daemons, pairs);
+  const lost = config.sockets.filter((socket) => !socket.connected).length;
+  const expected = pairs.reduce((n, pair) => n + pair.packets.length, 0);
+  if (result.messages < expected) {
+    console.log(
+      `  ${config.label}: only ${result.messages} of ${expected} pushes arrived within the bound; ${lost} of ${config.sockets.length} client sockets disconnected`,
+    );
+  }
+  if (round === 0) return;
+  config.results.push(result);
+  line(`${config.label}, run ${round}`, result);
+}
+
+/**
+ * Sealed before any socket opens: signing 16,000 packets takes tens of seconds on a busy machine,
+ * long enough for the relay's ping timeout to drop every idle client socket.
+ */
+function rounds(keyPair: KeyPair): Packet[][][] {
+  return Array.from({ length: RUNS + 1 }, (_, round) =>
     sealAll(keyPair, round === 0 ? WARM_UP : PER_PAIR),
   );
-  const sockets: Socket[] = [];
-  const byDaemon = await Promise.all(urls.map((url) => daemonSockets(url, keyPair)));
-  identifiers.forEach((_, i) => sockets.push(byDaemon[i % urls.length]?.[i] as Socket));
-  const results: Measured[] = [];
-  for (const [round, packets] of rounds.entries()) {
-    const pairs: LoadPair[] = packets.map((list, p) => ({
-      sender: sockets[2 * p] as Socket,
-      receiver: sockets[2 * p + 1] as Socket,
-      packets: list,
-    }));
-    const result = await measured(daemons, pairs);
-    const lost = sockets.filter((socket) => !socket.connected).length;
-    const expected = pairs.reduce((n, pair) => n + pair.packets.length, 0);
-    if (result.messages < expected) {
-      console.log(
-        `  ${label}: only ${result.messages} of ${expected} pushes arrived within the bound; ${lost} of ${sockets.length} client sockets disconnected`,
-      );
-    }
-    if (round === 0) continue;
-    results.push(result);
-    line(`${label}, run ${round}`, result);
-  }
-  for (const socket of byDaemon.flat()) socket.close();
-  const mean = (pick: (r: Measured) => number) =>
+}
+
+/** The mean of a configuration's runs; closes its sockets. */
+function mean(config: Configuration): Measured {
+  for (const socket of config.sockets) socket.close();
+  const { results } = config;
+  const of = (pick: (r: Measured) => number) =>
     results.reduce((s, r) => s + pick(r), 0) / results.length;
   return {
-    messages: mean((r) => r.messages),
-    seconds: mean((r) => r.seconds),
-    perSecond: mean((r) => r.perSecond),
-    p50Ms: mean((r) => r.p50Ms),
-    p99Ms: mean((r) => r.p99Ms),
-    relayCpu: mean((r) => r.relayCpu),
-    clientCpu: mean((r) => r.clientCpu),
+    messages: of((r) => r.messages),
+    seconds: of((r) => r.seconds),
+    perSecond: of((r) => r.perSecond),
+    p50Ms: of((r) => r.p50Ms),
+    p99Ms: of((r) => r.p99Ms),
+    relayCpu: of((r) => r.relayCpu),
+    clientCpu: of((r) => r.clientCpu),
   };
 }
 
@@ -165,10 +184,14 @@ async function pgStoreCost(url: string): Promise<void> {
   }
 }
 
-/** The cluster bench: lowdb, one PostgreSQL daemon, two PostgreSQL daemons; then the store cost. */
+/**
+ * The cluster bench: one daemon on lowdb and one on PostgreSQL, their runs alternating (the same
+ * packets, clients and load for both, so a change of load on a shared machine hits both alike),
+ * then two daemons on PostgreSQL; then the store cost.
+ */
 export async function clusterBench(): Promise<void> {
   console.log(
-    `\nCluster: ${identifiers.length / 2} sender/receiver pairs, 8 in flight per sender, ${PER_PAIR} packets per pair, mean of ${RUNS} runs after a warm-up`,
+    `\nCluster: ${identifiers.length / 2} sender/receiver pairs, 8 in flight per sender, ${PER_PAIR} packets per pair, mean of ${RUNS} runs after a warm-up; lowdb and 1 daemon on PostgreSQL alternate`,
   );
   const keyPair = await generateKeyPair();
   const dataDir = await mkdtemp(join(tmpdir(), 'metachat-cluster-bench-'));
@@ -178,33 +201,39 @@ export async function clusterBench(): Promise<void> {
     const lowdbStores = await open(dataDir);
     await registerAll(lowdbStores.keys, keyPair);
     await close(lowdbStores);
-    const lowdb = await spawnListening(daemonArgs(dataDir));
-    try {
-      results.set(
-        'lowdb',
-        await configuration('1 daemon, lowdb', [lowdb.child], [lowdb.url], keyPair),
-      );
-    } finally {
-      await stop(lowdb.child);
-    }
-
     const url = await server.createDatabase();
     const pgStores = await open('/nonexistent', url);
     await registerAll(pgStores.keys, keyPair);
     await close(pgStores);
+    const shared = rounds(keyPair);
+    const crossing = rounds(keyPair);
+    const lowdb = await spawnListening(daemonArgs(dataDir));
     const a = await spawnListening(daemonArgs(dataDir, url));
     try {
-      results.set('pg1', await configuration('1 daemon, PostgreSQL', [a.child], [a.url], keyPair));
+      const one = await configuration('1 daemon, lowdb', [lowdb.child], [lowdb.url], keyPair);
+      const pg1 = await configuration('1 daemon, PostgreSQL', [a.child], [a.url], keyPair);
+      for (const [round, packets] of shared.entries()) {
+        const order = round % 2 === 0 ? [one, pg1] : [pg1, one];
+        for (const config of order) await run(config, packets, round);
+      }
+      results.set('lowdb', mean(one));
+      results.set('pg1', mean(pg1));
+      await stop(lowdb.child);
       const b = await spawnListening(daemonArgs(dataDir, url));
       try {
-        results.set(
-          'pg2',
-          await configuration('2 daemons, PostgreSQL', [a.child, b.child], [a.url, b.url], keyPair),
+        const pg2 = await configuration(
+          '2 daemons, PostgreSQL',
+          [a.child, b.child],
+          [a.url, b.url],
+          keyPair,
         );
+        for (const [round, packets] of crossing.entries()) await run(pg2, packets, round);
+        results.set('pg2', mean(pg2));
       } finally {
         await stop(b.child);
       }
     } finally {
+      if (lowdb.child.exitCode === null && lowdb.child.signalCode === null) await stop(lowdb.child);
       await stop(a.child);
     }
     const [lowdbResult, pg1, pg2] = ['lowdb', 'pg1', 'pg2'].map((k) => results.get(k));
