@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { printRatio } from './report.js';
+import { historyBench } from './history-bench.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PASSWORD = 'correct horse battery staple';
@@ -108,8 +109,9 @@ function jsonrpcSends(home: string, url: string, peer: string): Promise<number> 
   });
 }
 
-/** Runs the client benchmark and prints both sides and their ratio. */
+/** Runs the client benchmarks (the local history, then the sends) and prints each beside its baseline. */
 export async function clientBench(): Promise<void> {
+  await historyBench();
   console.log(`\nclient: ${String(SENDS)} sends to one peer`);
   const root = await mkdtemp(join(tmpdir(), 'metachat-client-bench-'));
   const daemon = await startDaemon(join(root, 'data'));

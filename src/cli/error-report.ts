@@ -12,6 +12,12 @@ import {
   WrappedKeyRejectedError,
 } from './cli-errors.js';
 import { OutboxCorruptError } from './outgoing/outbox.js';
+import {
+  HistoryCorruptError,
+  HistoryLockedError,
+  UnknownMessageError,
+} from './history/history-errors.js';
+import { SearchTooLongError } from './history/search-query.js';
 import { oneLine, terminalJson } from './terminal/terminal-text.js';
 import { OutboxFlushError } from './outgoing/outbox-flush.js';
 import { ProfileBusyError } from './profile/profile-lock.js';
@@ -53,6 +59,8 @@ const KNOWN: readonly (abstract new (...args: never[]) => Error)[] = [
   ProfileReplacedError,
   ProfileBusyError,
   TooManyGroupsError,
+  HistoryLockedError,
+  HistoryCorruptError,
 ];
 
 /** `RelayUnreachableError` → `RELAY_UNREACHABLE`: the code of an error class without one of its own. */
@@ -80,7 +88,9 @@ export function reportOf(error: unknown): ErrorReport {
     error instanceof UsageError ||
     error instanceof UnknownPeerError ||
     error instanceof UnknownGroupError ||
-    error instanceof AmbiguousGroupError
+    error instanceof AmbiguousGroupError ||
+    error instanceof SearchTooLongError ||
+    error instanceof UnknownMessageError
   ) {
     return { code: codeFromName(error.name), message: error.message, exitCode: 2, quiet: false };
   }

@@ -9,7 +9,9 @@ import { UsageError } from './cli-errors.js';
 import { reportOf, writeReport } from './error-report.js';
 import { logoutCommand } from './commands/logout-command.js';
 import { inboxCommand } from './commands/inbox-command.js';
-import { historyCommand, listenCommand, sendCommand } from './commands/message-commands.js';
+import { listenCommand, sendCommand } from './commands/message-commands.js';
+import { historyCommand } from './commands/history-command.js';
+import { searchCommand } from './commands/search-command.js';
 import { resolveHome, loadProfile } from './profile/profile.js';
 import { hiddenPrompt, text } from './terminal/prompt.js';
 import { readPassword } from './terminal/password.js';
@@ -209,11 +211,36 @@ export function buildProgram(json = false): Command {
 
   program
     .command('history')
-    .description('verified, decrypted messages with a peer (or group:<group>), oldest first')
+    .description(
+      'verified, decrypted messages with a peer (or group:<group>), oldest first: from this device at once, then caught up from the relay',
+    )
     .argument('<peer>', 'a peer, or group:<group>')
     .addOption(new Option('--limit <n>', 'how many').default(50).argParser((v) => parseLimit(v)))
-    .action(async (peer: string, opts: { limit: number }) => {
-      await historyCommand(ctx, peer, opts.limit);
+    .addOption(
+      new Option('--before <seq>', 'only messages before this place (paging back)').argParser((v) =>
+        parseSeq(v),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--around <id>',
+        'the page around this packet id (from metachat search)',
+      ).conflicts('before'),
+    )
+    .action(async (peer: string, opts: { limit: number; before?: number; around?: string }) => {
+      await historyCommand(ctx, peer, opts);
+    });
+
+  program
+    .command('search')
+    .description(
+      "full-text search of this device's local history, newest first (all words must occur)",
+    )
+    .argument('<words...>')
+    .option('--peer <peer>', 'only the conversation with this peer')
+    .addOption(new Option('--limit <n>', 'how many').default(50).argParser((v) => parseLimit(v)))
+    .action(async (words: string[], opts: { peer?: string; limit: number }) => {
+      await searchCommand(ctx, words.join(' '), opts);
     });
 
   program
@@ -284,6 +311,13 @@ Ctrl+C, SIGTERM or the end of standard input: the sends in flight finish, the pr
   groupCommand(program, ctx);
 
   return program;
+}
+
+function parseSeq(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1)
+    throw new UsageError('--before must be a place in the stream, a whole number from 1.');
+  return n;
 }
 
 function parseLimit(value: string): number {

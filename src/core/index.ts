@@ -15,6 +15,7 @@ export * from './packet.js';
 export * from './password-change.js';
 export * from './password-keys.js';
 export * from './private-key-wrap.js';
+export * from './history-key-wrap.js';
 export * from './random.js';
 export * from './rotate-key-request.js';
 export * from './safety-number.js';

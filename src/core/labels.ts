@@ -22,4 +22,8 @@ export const LABELS = {
   keyRotationOld: 'MetaChat-v1/key-rotation-old',
   keyRotationNew: 'MetaChat-v1/key-rotation-new',
   deleteAccount: 'MetaChat-v1/delete-account',
+  /** Local only, never on the wire: the key that wraps this device's history key in its profile. */
+  localHistoryKey: 'MetaChat-v1/local-history-key',
+  /** Local only: the AAD of the history key's wrap. */
+  localHistoryWrap: 'MetaChat-v1/local-history-wrap',
 } as const;

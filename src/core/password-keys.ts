@@ -51,6 +51,8 @@ export interface PasswordKeys {
   readonly keyEncryptionKey: Uint8Array;
   /** Proof of the password sent at login; the server stores only its hash. */
   readonly loginProof: Uint8Array;
+  /** AES-256 key that wraps this device's local history key; never leaves the device. */
+  readonly historyWrapKey: Uint8Array;
 }
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -128,7 +130,7 @@ export async function derivePasswordMaster(
   return asBytes(await pbkdf2Async(secret, salt, checked.iterations, KDF_MASTER_BYTES, 'sha256'));
 }
 
-/** HKDF-SHA256 split of the PBKDF2 output into two keys that reveal nothing about each other. */
+/** HKDF-SHA256 split of the PBKDF2 output into keys that reveal nothing about each other. */
 export async function splitPasswordMaster(master: Uint8Array): Promise<PasswordKeys> {
   const expand = async (label: string) =>
     asBytes(
@@ -137,6 +139,7 @@ export async function splitPasswordMaster(master: Uint8Array): Promise<PasswordK
   return {
     keyEncryptionKey: await expand(LABELS.keyEncryptionKey),
     loginProof: await expand(LABELS.loginProof),
+    historyWrapKey: await expand(LABELS.localHistoryKey),
   };
 }
 

@@ -141,8 +141,15 @@ describe('metachat jsonrpc', () => {
     expect(nobody.error).toMatchObject({ code: -32000, data: { code: 'UNKNOWN_PEER' } });
     const unknown = await alice.request('send', { peer: 'f'.repeat(64), text: 'hi' });
     expect(unknown.error).toMatchObject({ code: -32000, data: { code: 'UNKNOWN_IDENTIFIER' } });
+    // search: this process's local history (what it sent and verified), newest first.
     const search = await alice.request('search', { words: 'hello' });
-    expect(search.error).toMatchObject({ code: -32000, data: { code: 'NOT_AVAILABLE' } });
+    const results = (search.result as { results: { text: string; seq: number }[] }).results;
+    expect(results.map((hit) => hit.text)).toEqual(['hello bob', 'hello alice']);
+    expect(results.map((hit) => hit.seq)).toEqual(
+      [...results.map((hit) => hit.seq)].sort((a, b) => b - a),
+    );
+    const long = await alice.request('search', { words: 'x '.repeat(20) });
+    expect(long.error).toMatchObject({ code: -32000, data: { code: 'SEARCH_TOO_LONG' } });
     // A notification (no id) is never answered, not even with an error.
     const before = alice.messages.length;
     alice.write('{"jsonrpc":"2.0","method":"nope"}\n');

@@ -1,6 +1,7 @@
 import type { PresenceUpdate } from '../../core/index.js';
 import type { CliContext } from '../cli-context.js';
 import { withSession } from './with-session.js';
+import { attachHistory } from '../history/history-access.js';
 import { offlineInbox } from './offline-inbox.js';
 import { RelayUnreachableError } from '../relay/relay-client.js';
 import type { GroupInboxEntry } from '../stream/group-inbox.js';
@@ -39,6 +40,7 @@ async function onlineInbox(ctx: CliContext): Promise<void> {
   await withSession(
     ctx,
     async (session) => {
+      await attachHistory(session);
       const { entries: list, groups, issues } = await scanInbox(session, presence);
       for (const issue of issues) printStreamIssue(issue, ctx.options().json === true);
       if (ctx.options().json === true) {

@@ -15,6 +15,7 @@ import { strangerPins, MAX_NEW_PEERS_PER_RUN } from '../profile/peers.js';
 import type { Session } from '../relay/session.js';
 import { oneLine } from '../terminal/terminal-text.js';
 import { withSession } from './with-session.js';
+import { attachHistory } from '../history/history-access.js';
 
 /** A password line longer than this is a mistake, as for every other command. */
 const MAX_PASSWORD_LINE = 8192;
@@ -66,6 +67,7 @@ export async function jsonrpcCommand(ctx: CliContext, options: JsonRpcOptions): 
   await withSession(
     unlocked,
     async (session) => {
+      await attachHistory(session);
       if (waited) process.stderr.write(`metachat: the relay at ${url} answers now.\n`);
       await serve(session, hub, presence, options, url);
     },

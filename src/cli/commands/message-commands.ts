@@ -16,18 +16,14 @@ import { RelayRefusedError } from '../relay/relay-client.js';
 import { refusalOf } from '../outgoing/message-refusal.js';
 import { isGroupRecord, type PublicKey } from '../../core/index.js';
 import { parseGroupTarget } from '../groups/group-address.js';
-import {
-  groupHistoryCommand,
-  listenGroupRecord,
-  sendGroupCommand,
-} from './group-message-commands.js';
+import { listenGroupRecord, sendGroupCommand } from './group-message-commands.js';
 import { peerLabel } from '../stream/peer-label.js';
 import { followStream } from '../stream/stream-follower.js';
 import { StreamGuard } from '../stream/stream-guard.js';
-import { readHistoryPage } from '../stream/history-page.js';
 import { printStreamIssue } from '../stream/stream-warnings.js';
-import type { Session } from '../relay/session.js';
+import type { Session, Unlocked } from '../relay/session.js';
 import { withSession } from './with-session.js';
+import { attachHistory, keepInHistory } from '../history/history-access.js';
 import { followGroupPushes } from '../groups/group-push-listener.js';
 import { loadProfile } from '../profile/profile.js';
 import { processStdin } from '../terminal/stdin-reader.js';
@@ -54,6 +50,7 @@ export async function sendCommand(
       await sendGroupCommand(ctx, session, group, text);
       return;
     }
+    await attachHistory(session);
     const address = resolvePeer(peerArg, session);
     const firstContact = session.profile.peers[address.identifier]?.publicKey === undefined;
     const publicKey = await keyOf(session, address);
@@ -73,13 +70,26 @@ export async function sendCommand(
       ack = await session.client.send(packet);
       if (hello) markHelloSent(session.profile, address.identifier);
     }
-    const id = packets[packets.length - 1]?.id ?? '';
+    const sent = packets.at(-1);
+    const id = sent?.id ?? '';
+    if (sent !== undefined)
+      keepInHistory(session, [
+        {
+          seq: ack.seq,
+          id,
+          from: sent.from,
+          to: sent.to,
+          time: sent.time,
+          text,
+          direction: 'outgoing',
+        },
+      ]);
     ctx.print(`Sent (${id}).`, { id, seq: ack.seq });
   });
 }
 
 /** Parses a peer address, saying on stderr when a username was hashed into the identifier used. */
-function resolvePeer(peerArg: string, session: Session): PeerAddress {
+export function resolvePeer(peerArg: string, session: Unlocked): PeerAddress {
   const address = parsePeerAddress(peerArg, session.profile);
   const notice = usernameNotice(address);
   if (notice !== null) process.stderr.write(`metachat: ${notice}\n`);
@@ -103,7 +113,7 @@ export async function keyOf(session: Session, address: PeerAddress): Promise<Pub
 }
 
 /** A red line on stderr when a peer looks like another one, with its full identifier. */
-function warnLookalike(session: Session, identifier: string): void {
+export function warnLookalike(session: Unlocked, identifier: string): void {
   const label = peerLabel(session.profile, identifier);
   if (label.lookalike === undefined) return;
   process.stderr.write(
@@ -111,7 +121,7 @@ function warnLookalike(session: Session, identifier: string): void {
   );
 }
 
-function render(session: Session, line: MessageLine): string {
+function render(session: Unlocked, line: MessageLine): string {
   if (isWarning(line)) return `!! ${line.warning}`;
   const time = localDateTime(line.time);
   // A name no other peer shares: a look-alike identifier never reads like a contact's.
@@ -120,35 +130,14 @@ function render(session: Session, line: MessageLine): string {
   return `[${time}] ${oneLine(who)}: ${indentContinuation(line.text)}`;
 }
 
-function printLine(ctx: CliContext, session: Session, line: MessageLine): void {
+/** Prints one line of a conversation: a message (stdout), or a red warning (stderr; with --json stdout too). */
+export function printLine(ctx: CliContext, session: Unlocked, line: MessageLine): void {
   if (isWarning(line)) {
     process.stderr.write(`\u001b[31m${oneLine(render(session, line))}\u001b[0m\n`);
     if (ctx.options().json === true) process.stdout.write(`${terminalJson(line)}\n`);
     return;
   }
   ctx.print(render(session, line), line);
-}
-
-/** `history`: the last messages with a peer (or `group:<g>`), each verified and decrypted, oldest first. */
-export async function historyCommand(
-  ctx: CliContext,
-  peerArg: string,
-  limit: number,
-): Promise<void> {
-  await withSession(ctx, async (session) => {
-    const group = parseGroupTarget(peerArg, session.profile);
-    if (group !== null) {
-      await groupHistoryCommand(ctx, session, group, limit);
-      return;
-    }
-    const address = resolvePeer(peerArg, session);
-    warnLookalike(session, address.identifier);
-    const { items } = await readHistoryPage(session, address, limit);
-    for (const item of items) {
-      if (item.kind === 'issue') printStreamIssue(item.issue, ctx.options().json === true);
-      else printLine(ctx, session, item.line);
-    }
-  });
 }
 
 /** How long a stopping `listen` waits for the packet in hand before saving what was verified. */
@@ -169,6 +158,7 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
   await withSession(
     ctx,
     async (session) => {
+      await attachHistory(session);
       if (waited) process.stderr.write(`metachat: the relay at ${url} answers now; catching up.\n`);
       // Listening for Ctrl+C before catching up: an interrupt during the catch-up still saves. The
       // first one stops at once: pending key lookups are cancelled by closing the connection, and

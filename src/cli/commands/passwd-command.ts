@@ -1,4 +1,4 @@
-import { assertPasswordAcceptable } from '../../core/index.js';
+import { assertPasswordAcceptable, unwrapHistoryKey, wrapHistoryKey } from '../../core/index.js';
 import type { CliContext } from '../cli-context.js';
 import { UsageError } from '../cli-errors.js';
 import { prepareCredentialsChange } from '../relay/account.js';
@@ -24,7 +24,19 @@ export async function passwdCommand(ctx: CliContext): Promise<void> {
     const prepared = await withSpinner('Deriving keys from your new password', () =>
       prepareCredentialsChange(session.account, current, next, seen),
     );
+    // The local history key, wrapped again under the new password (the history file is unchanged).
+    const historyKey = session.profile.historyKey;
+    const unwrapped =
+      historyKey === undefined || session.account.historyWrapKey === undefined
+        ? null
+        : unwrapHistoryKey(historyKey, session.account.historyWrapKey, session.account.identifier);
     await session.client.changePassword(prepared.request);
+    if (unwrapped !== null)
+      session.profile.historyKey = wrapHistoryKey(
+        unwrapped,
+        prepared.historyWrapKey,
+        session.account.identifier,
+      );
     Object.assign(session.profile, {
       wrappedPrivateKey: prepared.wrappedPrivateKey,
       kdf: prepared.kdf,

@@ -8,6 +8,7 @@ import { loadProfile, type Profile } from '../profile/profile.js';
 import { RelayClient } from '../relay/relay-client.js';
 import { unlock } from '../relay/session.js';
 import { ChatController } from '../tui/chat-controller.js';
+import { attachHistory, type HistoryHolder } from '../history/history-access.js';
 
 /** The variables that put Ink into its CI mode, where it draws nothing until the program exits. */
 const CI_VARIABLES = ['CI', 'CONTINUOUS_INTEGRATION'] as const;
@@ -63,8 +64,11 @@ export async function tuiCommand(ctx: CliContext, peerArg: string | undefined): 
   }
   const account = await unlockAsking(ctx, profile);
   const outbox = await loadOutbox(home);
+  // Opened before the screen takes over: a locked or damaged history is said on stderr.
+  const holder: HistoryHolder = { home, profile, account };
+  const history = await attachHistory(holder);
   const client = RelayClient.persistent(ctx.server() ?? profile.server);
-  const controller = new ChatController({ home, profile, account, client, outbox });
+  const controller = new ChatController({ home, profile, account, client, outbox, history });
   const resolved = peerArg === undefined ? null : controller.resolve(peerArg);
   if (peerArg !== undefined && resolved === null) {
     throw new UsageError(controller.getSnapshot().notice?.text ?? 'Unknown peer.');

@@ -3,7 +3,7 @@ import { flushOutbox } from '../outgoing/outbox-flush.js';
 import { onKeyReplaced } from '../profile/key-replacements.js';
 import { saveProfile } from '../profile/profile.js';
 import type { ConnectOptions, RelayClient } from '../relay/relay-client.js';
-import { openSession, type Session } from '../relay/session.js';
+import { connectUnlocked, openUnlocked, type Session, type Unlocked } from '../relay/session.js';
 
 /** Tells the user what the flush of the chat screen's queue did, on stderr (stdout stays the command's). */
 function reportFlush(sent: number, refused: number): void {
@@ -27,14 +27,28 @@ export async function withSession<T>(
   reconnect: false | Pick<ConnectOptions, 'onWaiting'> = false,
   beforeAuthenticate?: (client: RelayClient) => void,
 ): Promise<T> {
-  const password = () => ctx.password(false);
-  const session = await openSession(
-    ctx.home(),
-    ctx.server(),
-    password,
-    reconnect,
-    beforeAuthenticate,
-  );
+  const unlocked = await openUnlocked(ctx.home(), () => ctx.password(false));
+  return withUnlockedSession(ctx, unlocked, run, reconnect, beforeAuthenticate);
+}
+
+/**
+ * withSession for a profile already unlocked (a command that read its local history first); the
+ * history attached to it is closed at the end, whether or not the relay could be reached.
+ */
+export async function withUnlockedSession<T>(
+  ctx: CliContext,
+  unlocked: Unlocked,
+  run: (session: Session) => Promise<T>,
+  reconnect: false | Pick<ConnectOptions, 'onWaiting'> = false,
+  beforeAuthenticate?: (client: RelayClient) => void,
+): Promise<T> {
+  let session: Session;
+  try {
+    session = await connectUnlocked(unlocked, ctx.server(), reconnect, beforeAuthenticate);
+  } catch (error) {
+    unlocked.history?.close();
+    throw error;
+  }
   onKeyReplaced(session.profile, (line) => {
     process.stderr.write(`metachat: ${line}\n`);
   });
@@ -44,6 +58,7 @@ export async function withSession<T>(
     return await run(session);
   } finally {
     session.client.close();
+    session.history?.close();
     await saveProfile(session.home, session.profile);
   }
 }

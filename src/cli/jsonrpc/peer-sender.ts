@@ -4,6 +4,7 @@ import { composeMessage, markHelloSent } from '../outgoing/compose.js';
 import type { PeerAddress } from '../profile/peers.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
+import { keepInHistory } from '../history/history-access.js';
 import type { SendPacer } from './send-pacer.js';
 
 /** What a `send` answers once the relay stored the message. */
@@ -133,14 +134,26 @@ export class PeerSender {
       }
       // Emitted now, in order; the acknowledgement is awaited without holding up the next one.
       const acked = this.deliver(text).then(
-        (ack) =>
+        (ack) => {
+          keepInHistory(session, [
+            {
+              seq: ack.seq,
+              id: text.id,
+              from: text.from,
+              to: text.to,
+              time: text.time,
+              text: item.text,
+              direction: 'outgoing',
+            },
+          ]);
           item.resolve({
             id: text.id,
             seq: ack.seq,
             ...(firstContact && index === 0
               ? { firstContact: { fingerprint: key.fingerprint } }
               : {}),
-          }),
+          });
+        },
         (error: unknown) => item.reject(error),
       );
       this.track(acked);

@@ -11,6 +11,7 @@ import { peerLabel } from '../stream/peer-label.js';
 import { streamIssueJson } from '../stream/stream-warnings.js';
 import type { PeerSender } from './peer-sender.js';
 import { RPC_CODES, RpcError } from './rpc-errors.js';
+import { openHistory } from '../history/history-access.js';
 import { isMethod, methodParams, type MethodName, type ParamsOf } from './rpc-schema.js';
 import type { RpcDispatch } from './rpc-connection.js';
 
@@ -59,14 +60,18 @@ function handlers({ session, sender, presence }: MethodContext): Handlers {
       const { entries, issues } = await scanInbox(session, presence);
       return { conversations: entries, warnings: issues.map(streamIssueJson) };
     },
-    search() {
-      return Promise.reject(
-        new RpcError(
-          RPC_CODES.METACHAT_ERROR,
-          'NOT_AVAILABLE',
-          'search needs the local history, which this version does not keep yet; use history (it asks the relay).',
-        ),
-      );
+    async search({ words, peer, limit }) {
+      const identifier =
+        peer === undefined ? undefined : parsePeerAddress(peer, session.profile).identifier;
+      // Locked or damaged: its typed error (HISTORY_LOCKED, HISTORY_CORRUPT), every time asked.
+      const history = await openHistory(session);
+      const hits = history.search(words, {
+        limit: limit ?? 50,
+        ...(identifier === undefined ? {} : { peer: identifier }),
+      });
+      return {
+        results: hits.map((hit) => ({ ...hit, name: peerLabel(session.profile, hit.peer).name })),
+      };
     },
     async verify({ peer, trust }) {
       return (await verifyPeer(session, peer, trust === true)).json;

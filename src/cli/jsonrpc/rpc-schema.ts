@@ -41,7 +41,13 @@ export const methodParams = {
     })
     .strict(),
   inbox: z.object({}).strict(),
-  search: z.object({ words: z.string().min(1).max(1024), peer: peerSchema.optional() }).strict(),
+  search: z
+    .object({
+      words: z.string().min(1).max(1024),
+      peer: peerSchema.optional(),
+      limit: z.number().int().min(1).max(200).optional(),
+    })
+    .strict(),
   verify: z.object({ peer: peerSchema, trust: z.boolean().optional() }).strict(),
 } as const;
 

@@ -236,6 +236,13 @@ export function mergeProfiles(base: Profile, mine: Profile, theirs: Profile): Pr
   if (recentPackets.length > 0) merged.recentPackets = recentPackets;
   if (credentials.credentialsGeneration !== undefined)
     merged.credentialsGeneration = credentials.credentialsGeneration;
+  // The history key is wrapped under the password too: a wrap made under the KDF settings now in
+  // force; of two made at once, the one on disk stays (the other was never used to write).
+  const usable = (side: Profile) =>
+    isDeepStrictEqual(side.kdf, credentials.kdf) ? side.historyKey : undefined;
+  const historyKey = usable(theirs) ?? usable(mine);
+  if (historyKey === undefined) delete merged.historyKey;
+  else merged.historyKey = historyKey;
   // Replaced keys are wrapped under the same password as the current key: they go together.
   if (credentials.replacedKeys === undefined) delete merged.replacedKeys;
   else merged.replacedKeys = credentials.replacedKeys;

@@ -14,6 +14,7 @@ import {
   timestampSchema,
   publicKeySchema,
   wrappedPrivateKeySchema,
+  wrappedHistoryKeySchema,
 } from '../../core/index.js';
 import { REMEMBERED_PACKETS } from '../stream/stream-guard.js';
 
@@ -74,6 +75,8 @@ export const profileSchema = z.strictObject({
   kdf: kdfParamsSchema,
   /** Generation of the newest signed credentials statement this device saw (0: none yet). */
   credentialsGeneration: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** The key of this device's local history (history.db), wrapped under the password like the private key. */
+  historyKey: wrappedHistoryKeySchema.optional(),
   /** This account's replaced key pairs, wrapped like the current one (newest first). */
   replacedKeys: replacedKeysSchema.optional(),
   shareUsername: z.boolean(),

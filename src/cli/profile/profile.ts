@@ -2,6 +2,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { withProfileLock } from './profile-lock.js';
+import { removeHistoryFiles } from '../history/history-files.js';
 import { mergeProfiles } from './profile-merge.js';
 import { writePrivateFile } from './private-file.js';
 import { profileSchema, type Profile } from './profile-schema.js';
@@ -104,13 +105,16 @@ export async function saveProfile(home: string, profile: Profile): Promise<void>
   });
 }
 
-/** Forgets this device's profile (logout). */
+/** Forgets this device's profile (logout), and its local history with it. */
 export async function removeProfile(home: string): Promise<boolean> {
   try {
     await readFile(profilePath(home));
   } catch {
     return false;
   }
-  await withProfileLock(home, () => rm(profilePath(home), { force: true }));
+  await withProfileLock(home, async () => {
+    await rm(profilePath(home), { force: true });
+    await removeHistoryFiles(home);
+  });
   return true;
 }

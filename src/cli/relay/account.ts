@@ -46,6 +46,8 @@ export interface Account {
   readonly credentialsGeneration?: number;
   /** Key pairs this account replaced (`rotate-key`), newest first: old messages open with them. */
   readonly replacedKeys?: readonly UnlockedReplacedKey[];
+  /** The password-derived key that wraps the local history key (set once the profile is unlocked). */
+  readonly historyWrapKey?: Uint8Array;
 }
 
 /**
@@ -204,6 +206,8 @@ export interface PreparedChange {
   readonly generation: number;
   /** The replaced key pairs, wrapped again under the new password. */
   readonly replacedKeys: readonly UnlockedReplacedKey[];
+  /** The new password's key for the local history key's wrap. */
+  readonly historyWrapKey: Uint8Array;
 }
 
 /**
@@ -258,6 +262,7 @@ export async function prepareCredentialsChange(
     wrappedPrivateKey,
     kdf,
     generation,
+    historyWrapKey: next.historyWrapKey,
     replacedKeys: (account.replacedKeys ?? []).map((key, i) => ({
       ...key,
       wrapped: rewrapped[i] ?? key.wrapped,

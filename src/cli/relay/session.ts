@@ -8,12 +8,19 @@ import type { Account } from './account.js';
 import { unwrapReplacedKeys } from './replaced-keys.js';
 import { loadProfile, type Profile } from '../profile/profile.js';
 import { RelayClient, type ConnectOptions } from './relay-client.js';
+import type { HistoryStore } from '../history/history-store.js';
 
-/** An unlocked profile with a live, authenticated connection to its relay. */
-export interface Session {
+/** A profile unlocked with its password, before (or without) a connection to the relay. */
+export interface Unlocked {
   readonly home: string;
   readonly profile: Profile;
   readonly account: Account;
+  /** This device's local history, once a command opened it (attachHistory). */
+  history?: HistoryStore | undefined;
+}
+
+/** An unlocked profile with a live, authenticated connection to its relay. */
+export interface Session extends Unlocked {
   readonly client: RelayClient;
 }
 
@@ -40,19 +47,27 @@ export async function unlock(profile: Profile, password: string): Promise<Accoun
       keys.keyEncryptionKey,
       profile.identifier,
     ),
+    historyWrapKey: keys.historyWrapKey,
   };
 }
 
-/** Loads the profile, unlocks it, connects to its relay and authenticates. */
-export async function openSession(
+/** Loads the profile and unlocks it with the password. */
+export async function openUnlocked(
   home: string,
-  server: string | undefined,
   password: () => Promise<string>,
+): Promise<Unlocked> {
+  const profile = await loadProfile(home);
+  return { home, profile, account: await unlock(profile, await password()) };
+}
+
+/** Connects an unlocked profile to its relay (or `server`) and authenticates. */
+export async function connectUnlocked(
+  unlocked: Unlocked,
+  server: string | undefined,
   reconnect: false | Pick<ConnectOptions, 'onWaiting'> = false,
   beforeAuthenticate?: (client: RelayClient) => void,
 ): Promise<Session> {
-  const profile = await loadProfile(home);
-  const account = await unlock(profile, await password());
+  const { profile, account } = unlocked;
   const client = await RelayClient.connect(
     server ?? profile.server,
     reconnect === false ? {} : { reconnect: true, ...reconnect },
@@ -64,5 +79,17 @@ export async function openSession(
     client.close();
     throw error;
   }
-  return { home, profile, account, client };
+  // The same object, so what a command attached to it (the history) stays with the session.
+  return Object.assign(unlocked, { client });
+}
+
+/** Loads the profile, unlocks it, connects to its relay and authenticates. */
+export async function openSession(
+  home: string,
+  server: string | undefined,
+  password: () => Promise<string>,
+  reconnect: false | Pick<ConnectOptions, 'onWaiting'> = false,
+  beforeAuthenticate?: (client: RelayClient) => void,
+): Promise<Session> {
+  return connectUnlocked(await openUnlocked(home, password), server, reconnect, beforeAuthenticate);
 }

@@ -10,6 +10,7 @@ import { PeerBlockedError } from '../cli-errors.js';
 import { senderKey, type SenderKey } from '../profile/peers.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
+import { keepInHistory } from '../history/history-access.js';
 
 /** One line of a conversation as scripts see it (`--json`), or a warning instead of unverified text. */
 export type MessageLine =
@@ -77,7 +78,7 @@ export async function readStored(
       }
       return null;
     }
-    return {
+    const line = {
       ...base,
       from: packet.from,
       to: packet.to,
@@ -85,6 +86,9 @@ export async function readStored(
       text: opened.body.text,
       direction: opened.direction,
     };
+    // Verified and opened: kept in this device's history, if the command opened it.
+    keepInHistory(session, [line]);
+    return line;
   } catch (error) {
     if (error instanceof MetaChatError || error instanceof PeerBlockedError) {
       return {

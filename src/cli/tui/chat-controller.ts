@@ -23,6 +23,7 @@ import { ProfileReplacedError } from '../profile/profile-merge.js';
 import { saveProfile, type Profile } from '../profile/profile.js';
 import { RelayRefusedError, type RelayClient } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
+import type { HistoryStore } from '../history/history-store.js';
 import { StreamGuard } from '../stream/stream-guard.js';
 import { aboutKey, type ChatContext } from './chat-context.js';
 import { ChatOutbox } from './chat-outbox.js';
@@ -51,6 +52,8 @@ export interface ChatControllerOptions {
   readonly account: Account;
   readonly client: RelayClient;
   readonly outbox: readonly OutboxEntry[];
+  /** This device's local history, if it opened: what the screen verifies is kept there. */
+  readonly history?: HistoryStore | undefined;
 }
 
 /**
@@ -87,6 +90,7 @@ export class ChatController {
       profile: options.profile,
       account: options.account,
       client: options.client,
+      history: options.history,
     };
     this.guard = new StreamGuard({
       seenUpTo: options.profile.seenUpTo,
@@ -376,6 +380,7 @@ export class ChatController {
     if (this.ended !== null) {
       // Logged out elsewhere: writing the outbox or profile back would undo that logout.
       this.link.stop();
+      this.session.history?.close();
       await this.saving;
       return { unsent: 0, dropped: 0, ended: this.ended };
     }
@@ -392,6 +397,7 @@ export class ChatController {
     clearTimeout(this.saveTimer);
     await this.saving;
     const left = await this.outbox.close();
+    this.session.history?.close();
     await saveProfile(this.session.home, this.session.profile);
     return left;
   }

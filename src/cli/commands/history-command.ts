@@ -1,0 +1,112 @@
+import type { CliContext } from '../cli-context.js';
+import { UnknownMessageError } from '../history/history-errors.js';
+import { attachHistory } from '../history/history-access.js';
+import type { HistoryMessage, HistoryStore } from '../history/history-store.js';
+import { loadProfile } from '../profile/profile.js';
+import { RelayUnreachableError } from '../relay/relay-client.js';
+import { openUnlocked } from '../relay/session.js';
+import { readHistoryPage } from '../stream/history-page.js';
+import { printStreamIssue } from '../stream/stream-warnings.js';
+import { oneLine, terminalJson } from '../terminal/terminal-text.js';
+import { printLine, resolvePeer, warnLookalike } from './message-commands.js';
+import { withUnlockedSession } from './with-session.js';
+import { parseGroupTarget } from '../groups/group-address.js';
+import { groupHistoryCommand } from './group-message-commands.js';
+
+/** How long `history` waits for the relay's page before it shows what this device holds. */
+const CACHE_FIRST_MS = 1_000;
+
+/** Which page of a conversation `history` shows. */
+export interface HistoryWindow {
+  readonly limit: number;
+  /** Only messages before this place in my stream (page backwards with the first seq shown). */
+  readonly before?: number | undefined;
+  /** The page around this packet id (from `metachat search`), found in the local history. */
+  readonly around?: string | undefined;
+}
+
+/** The `before` that shows `around` in the middle of a page of `limit`, from the local history. */
+function aroundBefore(
+  history: HistoryStore | undefined,
+  peer: string,
+  around: string,
+  limit: number,
+): number {
+  const hit = history?.find(peer, around.trim().toLowerCase());
+  if (hit === undefined)
+    throw new UnknownMessageError(
+      `No message ${around} with this peer in this device's history (metachat search finds the ids it holds).`,
+    );
+  const later = history?.after(peer, hit.seq, Math.floor(limit / 2)) ?? [];
+  return (later.at(-1)?.seq ?? hit.seq) + 1;
+}
+
+/**
+ * `history`: the messages with a peer, oldest first: the relay's page, verified and kept in the
+ * local history. If the relay has not answered within a second, what this device holds is
+ * printed at once and the relay's lines it lacked follow when they come (catching up). With the relay out of reach it says so (stderr; with --json a last
+ * `{"offline":true,…}` line) and shows what this device holds; older pages need the relay.
+ */
+export async function historyCommand(
+  ctx: CliContext,
+  peerArg: string,
+  window: HistoryWindow,
+): Promise<void> {
+  const json = ctx.options().json === true;
+  const unlocked = await openUnlocked(ctx.home(), () => ctx.password(false));
+  // A group's messages are not kept in the local history yet: read from the relay as before.
+  const group = parseGroupTarget(peerArg, unlocked.profile);
+  if (group !== null) {
+    await withUnlockedSession(ctx, unlocked, (session) =>
+      groupHistoryCommand(ctx, session, group, window.limit),
+    );
+    return;
+  }
+  const address = resolvePeer(peerArg, unlocked);
+  warnLookalike(unlocked, address.identifier);
+  const history = await attachHistory(unlocked);
+  const { limit } = window;
+  const before =
+    window.around === undefined
+      ? window.before
+      : aroundBefore(history, address.identifier, window.around, limit);
+  const cached = history?.page(address.identifier, limit, before) ?? { messages: [], more: false };
+  const shown = new Set<string>();
+  const show = (line: HistoryMessage) => {
+    shown.add(`${line.from}/${line.id}`);
+    printLine(ctx, unlocked, line);
+  };
+  // What this device holds is shown at once if the relay is slow to answer (or out of reach);
+  // a relay that answers in time gives the page in order, each line once.
+  let cacheShown = false;
+  const showCache = () => {
+    if (cacheShown) return;
+    cacheShown = true;
+    for (const line of cached.messages) show(line);
+  };
+  const slow = setTimeout(showCache, CACHE_FIRST_MS);
+  try {
+    await withUnlockedSession(ctx, unlocked, async (session) => {
+      const { items } = await readHistoryPage(session, address, limit, before);
+      clearTimeout(slow);
+      for (const item of items) {
+        if (item.kind === 'issue') printStreamIssue(item.issue, json);
+        else if (!('from' in item.line) || !shown.has(`${item.line.from}/${item.line.id}`))
+          printLine(ctx, session, item.line);
+      }
+    });
+  } catch (error) {
+    if (!(error instanceof RelayUnreachableError)) throw error;
+    showCache();
+    const server = ctx.server() ?? (await loadProfile(ctx.home())).server;
+    process.stderr.write(
+      `metachat: offline: ${oneLine(error.message)}. Shown: the ${cached.messages.length} message${cached.messages.length === 1 ? '' : 's'} this device holds${cached.more ? ' (older ones: --before ' + String(cached.messages[0]?.seq ?? '') + ')' : ''}; anything newer needs the relay.\n`,
+    );
+    if (json)
+      process.stdout.write(
+        `${terminalJson({ offline: true, server, reason: error.message, cached: cached.messages.length, more: cached.more })}\n`,
+      );
+  } finally {
+    clearTimeout(slow);
+  }
+}

@@ -1,0 +1,97 @@
+// The history of an unlocked profile: its key (made on first use, wrapped under the password) and the open store.
+
+import { newHistoryKey, unwrapHistoryKey, wrapHistoryKey } from '../../core/index.js';
+import type { Account } from '../relay/account.js';
+import { saveProfile, type Profile } from '../profile/profile.js';
+import { oneLine } from '../terminal/terminal-text.js';
+import { HistoryCorruptError, HistoryLockedError } from './history-errors.js';
+import { HistoryStore, type HistoryMessage } from './history-store.js';
+
+/** A profile unlocked with its password: what the history needs, and the history once open. */
+export interface HistoryHolder {
+  readonly home: string;
+  readonly profile: Profile;
+  readonly account: Account;
+  /** This device's open history, if the command keeps one (absent: none, or it did not open). */
+  history?: HistoryStore | undefined;
+}
+
+/** The wrapped key the profile holds now. */
+function savedKey(profile: Profile): Profile['historyKey'] {
+  return profile.historyKey;
+}
+
+/**
+ * The profile's history key: unwrapped with the password-derived wrap key, or, the first time,
+ * made at random, wrapped and saved at once (under the profile lock; if another process made
+ * one meanwhile, the one on disk wins and is used).
+ */
+export async function historyKey(holder: HistoryHolder): Promise<Uint8Array> {
+  const { home, profile, account } = holder;
+  const wrapKey = account.historyWrapKey;
+  if (wrapKey === undefined) throw new TypeError('The profile is not unlocked with its password.');
+  let wrapped = profile.historyKey;
+  if (wrapped === undefined) {
+    profile.historyKey = wrapHistoryKey(newHistoryKey(), wrapKey, account.identifier);
+    await saveProfile(home, profile);
+    // The save merged with the disk: another process's key, made meanwhile, may have won.
+    wrapped = savedKey(profile);
+  }
+  const key = wrapped === undefined ? null : unwrapHistoryKey(wrapped, wrapKey, account.identifier);
+  if (key === null)
+    throw new HistoryLockedError(
+      'The local history key in the profile does not open with this password (it was wrapped under another one): log in again on this device to start a new history.',
+    );
+  return key;
+}
+
+/** Opens this profile's history (HISTORY_LOCKED, HISTORY_CORRUPT when it cannot) and keeps it on the holder. */
+export async function openHistory(holder: HistoryHolder): Promise<HistoryStore> {
+  holder.history ??= HistoryStore.open(holder.home, await historyKey(holder));
+  return holder.history;
+}
+
+function warnOnce(holder: HistoryHolder, error: Error): void {
+  process.stderr.write(`metachat: ${oneLine(error.message)} Going on without it.\n`);
+  holder.history?.close();
+  holder.history = undefined;
+}
+
+/**
+ * Opens the history for a command that works without it (history, listen, send, inbox, the chat
+ * screen): a history that is locked or damaged is said once on stderr and left as it is.
+ */
+export async function attachHistory(holder: HistoryHolder): Promise<HistoryStore | undefined> {
+  try {
+    return await openHistory(holder);
+  } catch (error) {
+    if (!(error instanceof HistoryLockedError || error instanceof HistoryCorruptError)) throw error;
+    warnOnce(holder, error);
+    return undefined;
+  }
+}
+
+const fullWarned = new WeakSet<HistoryStore>();
+
+/** Keeps verified messages in the open history, if any; a damaged file is said once and let go. */
+export function keepInHistory(
+  holder: HistoryHolder,
+  lines: readonly (HistoryMessage | { readonly warning: string } | null)[],
+): void {
+  const history = holder.history;
+  if (history === undefined) return;
+  const messages = lines.flatMap((line) => (line === null || 'warning' in line ? [] : [line]));
+  if (messages.length === 0) return;
+  try {
+    const { full } = history.add(messages);
+    if (full && !fullWarned.has(history)) {
+      fullWarned.add(history);
+      process.stderr.write(
+        `metachat: the local history ${history.path} holds ${history.size} messages, as many as it keeps; newer ones are not added to it (the relay still has them).\n`,
+      );
+    }
+  } catch (error) {
+    if (!(error instanceof HistoryCorruptError)) throw error;
+    warnOnce(holder, error);
+  }
+}

@@ -1,0 +1,279 @@
+// This device's history: the messages it verified and opened, in an encrypted SQLite file.
+
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3-multiple-ciphers';
+import { HISTORY_KEY_BYTES } from '../../core/index.js';
+import { HistoryCorruptError, HistoryLockedError, isDamage } from './history-errors.js';
+import { ftsQuery } from './search-query.js';
+import { HISTORY_FILE } from './history-files.js';
+
+export { HISTORY_FILE } from './history-files.js';
+
+/** Most messages one profile keeps: past it, new ones are not added (a flood cannot fill the disk). */
+export const MAX_HISTORY_MESSAGES = 1_000_000;
+/** Most results one search returns. */
+export const MAX_SEARCH_RESULTS = 200;
+/** How long a write waits for another process's write to finish. */
+const BUSY_TIMEOUT_MS = 5_000;
+
+/** One verified message as the history keeps it; `seq` is its place in this account's stream. */
+export interface HistoryMessage {
+  readonly seq: number;
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly time: number;
+  readonly text: string;
+  readonly direction: 'incoming' | 'outgoing';
+}
+
+interface Row {
+  seq: number;
+  id: string;
+  sender: string;
+  recipient: string;
+  time: number;
+  text: string;
+  outgoing: number;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY,
+    peer TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    id TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    outgoing INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    UNIQUE (sender, id)
+  );
+  CREATE INDEX IF NOT EXISTS messages_by_peer ON messages (peer, seq);
+  CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+    text, content = 'messages', content_rowid = 'seq',
+    tokenize = "unicode61 remove_diacritics 2 categories 'L* N* Co So'"
+  );
+  CREATE TABLE IF NOT EXISTS counts (one INTEGER PRIMARY KEY CHECK (one = 1), messages INTEGER NOT NULL);
+  CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text);
+    UPDATE counts SET messages = messages + 1;
+  END;
+`;
+
+const COLUMNS = 'seq, id, sender, recipient, time, text, outgoing';
+
+function message(row: Row): HistoryMessage {
+  return {
+    seq: row.seq,
+    id: row.id,
+    from: row.sender,
+    to: row.recipient,
+    time: row.time,
+    text: row.text,
+    direction: row.outgoing === 1 ? 'outgoing' : 'incoming',
+  };
+}
+
+/** The peer of a message: the other side, or me for a note to myself. */
+function peerOf(line: HistoryMessage): string {
+  return line.direction === 'outgoing' ? line.to : line.from;
+}
+
+/**
+ * The encrypted history of one profile. The whole file, pages and write-ahead log alike, is
+ * encrypted with ChaCha20-Poly1305 (SQLite3 Multiple Ciphers) under a raw 32-byte key: no page
+ * is readable without it and a changed page fails its tag. Temporary tables stay in memory, so
+ * no plaintext spills to a temp file. Several processes may write at once (SQLite's own locks).
+ */
+export class HistoryStore {
+  private count: number;
+
+  private constructor(
+    private readonly db: Database.Database,
+    readonly path: string,
+    private readonly maxMessages: number,
+  ) {
+    // Kept by a trigger: counting the rows would read (and decrypt) the whole index at each open.
+    this.count = this.guard(
+      () => (db.prepare('SELECT messages AS n FROM counts').get() as { n: number }).n,
+    );
+  }
+
+  /** Opens (or creates, mode 0600) the history in `home` under `key`; a wrong key is HISTORY_LOCKED. */
+  static open(home: string, key: Uint8Array, maxMessages = MAX_HISTORY_MESSAGES): HistoryStore {
+    if (key.length !== HISTORY_KEY_BYTES) throw new TypeError('The history key is 32 bytes.');
+    const path = join(home, HISTORY_FILE);
+    // Created here, 0600, before SQLite opens it: its -wal and -shm files take the same mode.
+    closeSync(openSync(path, 'a', 0o600));
+    const db = new Database(path);
+    try {
+      db.pragma(`cipher = 'chacha20'`);
+      db.pragma(`key = "x'${Buffer.from(key).toString('hex')}'"`);
+      try {
+        db.prepare('SELECT count(*) FROM sqlite_master').get();
+      } catch (error) {
+        if (!isDamage(error)) throw error;
+        throw new HistoryLockedError(
+          `The local history ${path} does not open with this profile's key: it was made under another login on this device, or its start is damaged. Nothing was changed: move it away to start a new one.`,
+        );
+      }
+      db.pragma('temp_store = MEMORY');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      // 16 MiB of decrypted pages: a long conversation is read without decrypting a page twice.
+      db.pragma('cache_size = -16384');
+      db.exec(SCHEMA);
+      // Counted once, when the table is new (counting at each open reads the whole index).
+      if (db.prepare('SELECT 1 FROM counts').get() === undefined)
+        db.prepare('INSERT INTO counts VALUES (1, (SELECT count(*) FROM messages))').run();
+      return new HistoryStore(db, path, maxMessages);
+    } catch (error) {
+      db.close();
+      if (error instanceof HistoryLockedError || !isDamage(error)) throw error;
+      throw corrupt(path);
+    }
+  }
+
+  /** Runs a read or write, turning a damaged page into HISTORY_CORRUPT. */
+  private guard<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      if (isDamage(error)) throw corrupt(this.path);
+      throw error;
+    }
+  }
+
+  /** How many messages the history holds (as this process counted them). */
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Adds verified messages, each once: a packet id already held from that sender, or a place in
+   * the stream already taken, leaves the one held. Returns how many were added; false when the
+   * history is full (MAX_HISTORY_MESSAGES, or the bound it was opened with) and the rest were not kept.
+   */
+  add(lines: readonly HistoryMessage[]): { added: number; full: boolean } {
+    const insert = this.db.prepare(
+      `INSERT OR IGNORE INTO messages (seq, peer, sender, recipient, id, time, outgoing, text)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    return this.guard(() =>
+      this.db.transaction(() => {
+        let added = 0;
+        for (const line of lines) {
+          if (this.count >= this.maxMessages) {
+            // Counted again in the transaction: other processes may have added meanwhile.
+            this.count = (
+              this.db.prepare('SELECT messages AS n FROM counts').get() as { n: number }
+            ).n;
+            if (this.count >= this.maxMessages) return { added, full: true };
+          }
+          const { changes } = insert.run(
+            line.seq,
+            peerOf(line),
+            line.from,
+            line.to,
+            line.id,
+            line.time,
+            line.direction === 'outgoing' ? 1 : 0,
+            line.text,
+          );
+          added += changes;
+          this.count += changes;
+        }
+        return { added, full: false };
+      })(),
+    );
+  }
+
+  /** The last `limit` messages with `peer` before `before` (a seq), oldest first, and whether older ones exist. */
+  page(
+    peer: string,
+    limit: number,
+    before = Number.MAX_SAFE_INTEGER,
+  ): { messages: HistoryMessage[]; more: boolean } {
+    const rows = this.guard(
+      () =>
+        this.db
+          .prepare(
+            `SELECT ${COLUMNS} FROM messages WHERE peer = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+          )
+          .all(peer, before, limit + 1) as Row[],
+    );
+    const more = rows.length > limit;
+    return { messages: rows.slice(0, limit).reverse().map(message), more };
+  }
+
+  /** The message with this packet id in the conversation with `peer` (the newest if two senders share it). */
+  find(peer: string, id: string): HistoryMessage | undefined {
+    const row = this.guard(
+      () =>
+        this.db
+          .prepare(
+            `SELECT ${COLUMNS} FROM messages WHERE peer = ? AND id = ? ORDER BY seq DESC LIMIT 1`,
+          )
+          .get(peer, id) as Row | undefined,
+    );
+    return row === undefined ? undefined : message(row);
+  }
+
+  /** Up to `count` messages with `peer` after `seq`, oldest first. */
+  after(peer: string, seq: number, count: number): HistoryMessage[] {
+    const rows = this.guard(
+      () =>
+        this.db
+          .prepare(
+            `SELECT ${COLUMNS} FROM messages WHERE peer = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
+          )
+          .all(peer, seq, count) as Row[],
+    );
+    return rows.map(message);
+  }
+
+  /**
+   * Messages holding every word of `words` (whole words, any case, accents ignored), newest
+   * first, at most `limit`; only the conversation with `peer` if given. The words are quoted
+   * (ftsQuery), so nothing typed is read as FTS5 syntax.
+   */
+  search(
+    words: string,
+    options: { peer?: string; limit?: number } = {},
+  ): (HistoryMessage & { peer: string })[] {
+    const match = ftsQuery(words);
+    const limit = Math.min(options.limit ?? 50, MAX_SEARCH_RESULTS);
+    const rows = this.guard(() =>
+      options.peer === undefined
+        ? (this.db
+            .prepare(
+              `SELECT ${COLUMNS.replaceAll(/(\w+)/g, 'm.$1')}, m.peer FROM messages_fts f
+               JOIN messages m ON m.seq = f.rowid
+               WHERE messages_fts MATCH ? ORDER BY f.rowid DESC LIMIT ?`,
+            )
+            .all(match, limit) as (Row & { peer: string })[])
+        : (this.db
+            .prepare(
+              `SELECT ${COLUMNS.replaceAll(/(\w+)/g, 'm.$1')}, m.peer FROM messages_fts f
+               JOIN messages m ON m.seq = f.rowid
+               WHERE messages_fts MATCH ? AND m.peer = ? ORDER BY f.rowid DESC LIMIT ?`,
+            )
+            .all(match, options.peer, limit) as (Row & { peer: string })[]),
+    );
+    return rows.map((row) => ({ ...message(row), peer: row.peer }));
+  }
+
+  /** Closes the file (the write-ahead log is folded back in by the last process to close). */
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function corrupt(path: string): HistoryCorruptError {
+  return new HistoryCorruptError(
+    `The local history ${path} is damaged (a page fails its check). Nothing was changed: move it away to start a new one; the relay still holds every message.`,
+  );
+}

@@ -1,0 +1,218 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  HISTORY_FILE,
+  HistoryStore,
+  type HistoryMessage,
+} from '../../src/cli/history/history-store.js';
+import { SearchTooLongError } from '../../src/cli/history/search-query.js';
+import { UsageError } from '../../src/cli/cli-errors.js';
+import { tempDir } from '../support/relay-harness.js';
+
+const ME = 'a'.repeat(64);
+const BOB = 'b'.repeat(64);
+const CAROL = 'c'.repeat(64);
+let home: string;
+let key: Uint8Array;
+
+function line(seq: number, peer: string, text: string, outgoing = false): HistoryMessage {
+  return {
+    seq,
+    id: `p${String(seq).padStart(31, '0')}`,
+    from: outgoing ? ME : peer,
+    to: outgoing ? peer : ME,
+    time: 1_700_000_000_000 + seq,
+    text,
+    direction: outgoing ? 'outgoing' : 'incoming',
+  };
+}
+
+beforeEach(async () => {
+  home = await tempDir('metachat-history-');
+  key = randomBytes(32);
+});
+
+afterEach(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('the local history store', () => {
+  it('is encrypted at rest: no message text in the file or its write-ahead log, mode 0600', async () => {
+    const store = HistoryStore.open(home, key);
+    store.add([line(1, BOB, 'the secret rendezvous is at noon'), line(2, BOB, 'zebra', true)]);
+    // Read while open too: the write-ahead log holds the newest pages.
+    for (const name of await readdir(home)) {
+      const bytes = await readFile(join(home, name));
+      expect(bytes.includes('rendezvous')).toBe(false);
+      expect(bytes.includes('zebra')).toBe(false);
+      expect(bytes.includes('SQLite format 3')).toBe(false);
+    }
+    store.close();
+    const bytes = await readFile(join(home, HISTORY_FILE));
+    expect(bytes.length).toBeGreaterThan(0);
+    expect(bytes.includes('rendezvous')).toBe(false);
+    expect(bytes.includes('messages_fts')).toBe(false);
+    expect((await stat(join(home, HISTORY_FILE))).mode & 0o777).toBe(0o600);
+    // And it opens again with the key.
+    const again = HistoryStore.open(home, key);
+    expect(again.page(BOB, 10).messages.map((m) => m.text)).toEqual([
+      'the secret rendezvous is at noon',
+      'zebra',
+    ]);
+    again.close();
+  });
+
+  it('refuses another key with HISTORY_LOCKED and leaves the file as it was', async () => {
+    const store = HistoryStore.open(home, key);
+    store.add([line(1, BOB, 'kept')]);
+    store.close();
+    const before = await readFile(join(home, HISTORY_FILE));
+    expect(() => HistoryStore.open(home, randomBytes(32))).toThrow(
+      expect.objectContaining({
+        code: 'HISTORY_LOCKED',
+        message: expect.stringMatching(/move it away/),
+      }),
+    );
+    expect((await readFile(join(home, HISTORY_FILE))).equals(before)).toBe(true);
+    const again = HistoryStore.open(home, key);
+    expect(again.size).toBe(1);
+    again.close();
+  });
+
+  it('reports a damaged page as HISTORY_CORRUPT, never a crash, and changes nothing', async () => {
+    const store = HistoryStore.open(home, key);
+    store.add(
+      Array.from({ length: 400 }, (_, i) => line(i + 1, BOB, `message number ${i} `.repeat(20))),
+    );
+    store.close();
+    const path = join(home, HISTORY_FILE);
+    const size = (await stat(path)).size;
+    expect(size).toBeGreaterThan(8 * 4096);
+    // Flip bytes in every page but the first: each page's tag fails.
+    const file = await open(path, 'r+');
+    for (let offset = 4096 + 100; offset < size; offset += 4096)
+      await file.write(Buffer.from([0xff, 0x00, 0xff]), 0, 3, offset);
+    await file.close();
+    const damaged = await readFile(path);
+    let caught: unknown;
+    try {
+      const opened = HistoryStore.open(home, key);
+      try {
+        opened.page(BOB, 500);
+        opened.search('message');
+      } finally {
+        opened.close();
+      }
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toEqual(expect.objectContaining({ code: 'HISTORY_CORRUPT' }));
+    expect((await readFile(path)).equals(damaged)).toBe(true);
+  });
+
+  it('keeps each packet once: the same id from the same sender, or a taken place, is ignored', () => {
+    const store = HistoryStore.open(home, key);
+    expect(store.add([line(1, BOB, 'first')])).toEqual({ added: 1, full: false });
+    expect(store.add([line(1, BOB, 'first')])).toEqual({ added: 0, full: false });
+    // The same id at another place (a relay replaying it): still one.
+    expect(store.add([{ ...line(1, BOB, 'first'), seq: 9 }])).toEqual({ added: 0, full: false });
+    // Another packet claiming a taken place: the one held stays.
+    expect(store.add([{ ...line(2, BOB, 'other'), seq: 1 }])).toEqual({ added: 0, full: false });
+    expect(store.page(BOB, 10).messages.map((m) => m.text)).toEqual(['first']);
+    store.close();
+  });
+
+  it('is bounded: past its size no message is added, whatever the relay sends', () => {
+    const store = HistoryStore.open(home, key, 3);
+    expect(store.add([1, 2, 3, 4, 5].map((seq) => line(seq, BOB, `m${seq}`)))).toEqual({
+      added: 3,
+      full: true,
+    });
+    store.close();
+    const again = HistoryStore.open(home, key, 3);
+    expect(again.size).toBe(3);
+    expect(again.add([line(6, BOB, 'm6')])).toEqual({ added: 0, full: true });
+    again.close();
+  });
+
+  it('pages a conversation backwards by seq, oldest first in a page', () => {
+    const store = HistoryStore.open(home, key);
+    store.add(
+      Array.from({ length: 30 }, (_, i) => line(i + 1, i % 2 === 0 ? BOB : CAROL, `m${i + 1}`)),
+    );
+    const newest = store.page(BOB, 5);
+    expect(newest.messages.map((m) => m.seq)).toEqual([21, 23, 25, 27, 29]);
+    expect(newest.more).toBe(true);
+    const older = store.page(BOB, 10, 21);
+    expect(older.messages.map((m) => m.seq)).toEqual([1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
+    expect(older.more).toBe(false);
+    expect(store.find(BOB, line(7, BOB, '').id)?.seq).toBe(7);
+    expect(store.after(BOB, 7, 2).map((m) => m.seq)).toEqual([9, 11]);
+    store.close();
+  });
+
+  it('searches whole words, newest first, all words required, by peer if asked', () => {
+    const store = HistoryStore.open(home, key);
+    store.add([
+      line(3, BOB, 'lunch tomorrow?'),
+      line(1, BOB, 'Lunch was great'),
+      line(7, CAROL, 'lunch at the café tomorrow', true),
+      line(5, BOB, 'launch day'),
+    ]);
+    expect(store.search('lunch').map((m) => m.seq)).toEqual([7, 3, 1]);
+    expect(store.search('LUNCH tomorrow').map((m) => m.seq)).toEqual([7, 3]);
+    expect(store.search('lunch', { peer: BOB }).map((m) => [m.seq, m.peer])).toEqual([
+      [3, BOB],
+      [1, BOB],
+    ]);
+    expect(store.search('cafe').map((m) => m.seq)).toEqual([7]);
+    expect(store.search('lunch', { limit: 1 }).map((m) => m.seq)).toEqual([7]);
+    store.close();
+  });
+
+  it('never lets typed words reach FTS5 syntax: operators are searched as words or match nothing', () => {
+    const store = HistoryStore.open(home, key);
+    store.add([
+      line(1, BOB, 'NEAR AND OR NOT text'),
+      line(2, BOB, 'emoji 🎉 party'),
+      line(3, BOB, 'plain'),
+    ]);
+    for (const attempt of [
+      'NEAR(',
+      '"',
+      '""""',
+      '*',
+      'a*',
+      'text:plain',
+      '^plain',
+      'plain OR',
+      '(plain',
+      'NOT',
+      "'; DROP TABLE messages; --",
+      '{text}: plain',
+    ]) {
+      expect(() => store.search(attempt)).not.toThrow();
+    }
+    expect(store.search('NEAR(').map((m) => m.seq)).toEqual([1]);
+    expect(store.search('plain OR').map((m) => m.seq)).toEqual([]);
+    expect(store.search('text:plain').map((m) => m.seq)).toEqual([]);
+    expect(store.search('🎉').map((m) => m.seq)).toEqual([2]);
+    // Bidi and zero-width marks are not part of a word.
+    expect(store.search('\u202eplain\u200b').map((m) => m.seq)).toEqual([3]);
+    expect(store.size).toBe(3);
+    store.close();
+  });
+
+  it('refuses an empty or oversized search with a typed error', () => {
+    const store = HistoryStore.open(home, key);
+    expect(() => store.search('   \u200e ')).toThrow(UsageError);
+    expect(() => store.search('\u0000\u202e')).toThrow(UsageError);
+    expect(() => store.search('x'.repeat(100_000))).toThrow(SearchTooLongError);
+    expect(() => store.search(Array.from({ length: 17 }, (_, i) => `w${i}`).join(' '))).toThrow(
+      expect.objectContaining({ code: 'SEARCH_TOO_LONG' }),
+    );
+    store.close();
+  });
+});
