@@ -8,6 +8,8 @@ import {
   type HistoryMessage,
 } from '../../src/cli/history/history-store.js';
 import { SearchTooLongError } from '../../src/cli/history/search-query.js';
+import { keepInHistory, type HistoryHolder } from '../../src/cli/history/history-access.js';
+import Database from 'better-sqlite3-multiple-ciphers';
 import { UsageError } from '../../src/cli/cli-errors.js';
 import { tempDir } from '../support/relay-harness.js';
 
@@ -215,4 +217,37 @@ describe('the local history store', () => {
     );
     store.close();
   });
+});
+
+describe('the history of a command', () => {
+  it('lets the history go, said once, when SQLite refuses a write (busy past its wait), instead of failing the command', () => {
+    const store = HistoryStore.open(home, key);
+    // Another process holds the write lock longer than the store's busy wait.
+    const other = new Database(join(home, HISTORY_FILE));
+    other.pragma(`cipher = 'chacha20'`);
+    other.pragma(`key = "x'${Buffer.from(key).toString('hex')}'"`);
+    other.exec('BEGIN IMMEDIATE');
+    const holder = { home, history: store } as unknown as HistoryHolder;
+    const said: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (chunk: string | Uint8Array) => {
+      said.push(String(chunk));
+      return true;
+    };
+    try {
+      keepInHistory(holder, [line(1, BOB, 'kept while locked')]);
+    } finally {
+      process.stderr.write = write;
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    expect(holder.history).toBeUndefined();
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(/SQLITE_BUSY.*Going on without it/);
+    expect(said[0]).not.toContain('kept while locked');
+    // Nothing was half written: the file opens and holds no message.
+    const reopened = HistoryStore.open(home, key);
+    expect(reopened.size).toBe(0);
+    reopened.close();
+  }, 20_000);
 });

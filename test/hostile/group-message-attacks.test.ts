@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import {
+  createGroupEntry,
   generateKeyPair,
   groupHead,
   identifierFromUsername,
@@ -13,7 +14,8 @@ import {
   type VerifiedGroupEntry,
 } from '../../src/core/index.js';
 import { heldGroupLog } from '../../src/cli/profile/group-store.js';
-import { loadProfile } from '../../src/cli/profile/profile.js';
+import { loadProfile, saveProfile } from '../../src/cli/profile/profile.js';
+import { MAX_PROFILE_GROUPS } from '../../src/cli/profile/profile-schema.js';
 import { unlock } from '../../src/cli/relay/session.js';
 import { HOSTILE_CLI_PASSWORD, HostileCliWorld, jsonLines } from './cli-world.js';
 import type { Behaviour } from './hostile-relay.js';
@@ -271,4 +273,34 @@ describe('a relay that forges or misplaces group messages, to the CLI', () => {
     expect(seen.filter((t) => t === 'after a stale head')).toHaveLength(1);
     expect(seen).not.toContain('never stored');
   }, 120_000);
+  it('a message of one group too many is a refused line, not the failure of inbox and history', async () => {
+    // Anyone can make groups that list Dave: his profile already holds as many as it keeps.
+    await world.register('dave');
+    const daveHome = world.home('dave');
+    const dave = await unlock(await loadProfile(daveHome), HOSTILE_CLI_PASSWORD);
+    const profile = await loadProfile(daveHome);
+    const groups: NonNullable<typeof profile.groups> = {};
+    for (let i = 0; i < MAX_PROFILE_GROUPS; i++) {
+      const entry = createGroupEntry(
+        as('alice'),
+        [{ identifier: world.id('dave'), publicKey: dave.keyPair.publicKey }],
+        `spam ${String(i)}`,
+      );
+      groups[entry.group] = { entries: [entry] };
+    }
+    profile.groups = groups;
+    await saveProfile(daveHome, profile);
+    const [created] = await ok('alice', ['group', 'create', 'one more', 'dave']);
+    const overflow = String(created?.['group']);
+    await ok('alice', ['send', `group:${overflow}`, 'over the cap']);
+    const inbox = await world.cli('dave', ['inbox', '--json']);
+    expect(inbox.code).toBe(0);
+    expect(inbox.stdout).not.toContain('over the cap');
+    const listed = jsonLines(inbox.stdout).find((e) => e['group'] === overflow);
+    // Refused, both: Alice's hello to the new set of members and her message.
+    expect(listed).toMatchObject({ rejected: 2 });
+    expect(Object.keys((await loadProfile(daveHome)).groups ?? {})).toHaveLength(
+      MAX_PROFILE_GROUPS,
+    );
+  }, 180_000);
 });

@@ -7,7 +7,7 @@ import {
   type StoredGroupPacket,
 } from '../../core/index.js';
 import { KeyChangedError } from '../cli-errors.js';
-import { heldGroupLog, heldGroupName } from '../profile/group-store.js';
+import { heldGroupLog, heldGroupName, TooManyGroupsError } from '../profile/group-store.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
 import { peerLabel } from '../stream/peer-label.js';
@@ -59,6 +59,8 @@ function refusalCode(error: unknown): string | undefined {
   if (error instanceof MetaChatError) return error.code;
   if (error instanceof KeyChangedError) return 'KEY_CHANGED';
   if (error instanceof RelayRefusedError) return error.code;
+  // Anyone can make groups that list me: one past the profile's cap is a refused line, not a failure.
+  if (error instanceof TooManyGroupsError) return 'TOO_MANY_GROUPS';
   return undefined;
 }
 

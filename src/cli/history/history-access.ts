@@ -51,8 +51,24 @@ export async function openHistory(holder: HistoryHolder): Promise<HistoryStore> 
   return holder.history;
 }
 
+/**
+ * A failure of the optional history: locked, damaged, or refused by SQLite (busy past its wait,
+ * disk full, read-only, I/O): the command goes on without it rather than failing after the relay
+ * already did its part.
+ */
+function isHistoryFailure(error: unknown): error is Error {
+  if (error instanceof HistoryLockedError || error instanceof HistoryCorruptError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === 'string' && code.startsWith('SQLITE_');
+}
+
 function warnOnce(holder: HistoryHolder, error: Error): void {
-  process.stderr.write(`metachat: ${oneLine(error.message)} Going on without it.\n`);
+  const typed = error instanceof HistoryLockedError || error instanceof HistoryCorruptError;
+  const code = String((error as { code?: unknown }).code);
+  const said = typed
+    ? error.message
+    : `The local history ${holder.history?.path ?? ''} failed (${code}: ${error.message}).`;
+  process.stderr.write(`metachat: ${oneLine(said)} Going on without it.\n`);
   holder.history?.close();
   holder.history = undefined;
 }
@@ -65,7 +81,7 @@ export async function attachHistory(holder: HistoryHolder): Promise<HistoryStore
   try {
     return await openHistory(holder);
   } catch (error) {
-    if (!(error instanceof HistoryLockedError || error instanceof HistoryCorruptError)) throw error;
+    if (!isHistoryFailure(error)) throw error;
     warnOnce(holder, error);
     return undefined;
   }
@@ -91,7 +107,7 @@ export function keepInHistory(
       );
     }
   } catch (error) {
-    if (!(error instanceof HistoryCorruptError)) throw error;
+    if (!isHistoryFailure(error)) throw error;
     warnOnce(holder, error);
   }
 }

@@ -128,7 +128,9 @@ export class HistoryStore {
       db.exec(SCHEMA);
       // Counted once, when the table is new (counting at each open reads the whole index).
       if (db.prepare('SELECT 1 FROM counts').get() === undefined)
-        db.prepare('INSERT INTO counts VALUES (1, (SELECT count(*) FROM messages))').run();
+        db.prepare(
+          'INSERT OR IGNORE INTO counts VALUES (1, (SELECT count(*) FROM messages))',
+        ).run();
       return new HistoryStore(db, path, maxMessages);
     } catch (error) {
       db.close();
