@@ -27,6 +27,9 @@ interface Inputs {
   password: { password: string; salt: string; iterations: number; wrapIv: string };
   packet: PacketInput;
   hello: PacketInput;
+  edit: PacketInput;
+  delete: PacketInput;
+  reply: PacketInput;
   auth: { nonce: string };
   credentials: {
     password: string;
@@ -124,11 +127,19 @@ function headerFields(p: { id: string; from: string; to: string; time: number })
   return [Buffer.from([1]), fromHex(p.id), fromHex(p.from), fromHex(p.to), u64(p.time)];
 }
 
+/** Section 8: each type's keys in its one order. */
+const BODY_KEYS: Record<string, readonly string[]> = {
+  text: ['v', 'type', 'text'],
+  hello: ['v', 'type', 'username'],
+  edit: ['v', 'type', 'target', 'text'],
+  delete: ['v', 'type', 'target'],
+  reply: ['v', 'type', 'target', 'text'],
+};
+
 function bodyBytes(body: Record<string, unknown>): Buffer {
-  const ordered =
-    body['type'] === 'text'
-      ? { v: body['v'], type: body['type'], text: body['text'] }
-      : { v: body['v'], type: body['type'], username: body['username'] };
+  const keys = BODY_KEYS[String(body['type'])];
+  if (keys === undefined) throw new Error(`no body type ${String(body['type'])}`);
+  const ordered = Object.fromEntries(keys.map((key) => [key, body[key]]));
   return Buffer.from(JSON.stringify(ordered), 'utf8');
 }
 
@@ -584,6 +595,9 @@ export function computeVectors(inputs: Inputs): Record<string, unknown> {
       _comment: MARK,
       text: sealVector(inputs.packet, alice, bob),
       hello: sealVector(inputs.hello, alice, bob),
+      edit: sealVector(inputs.edit, alice, bob),
+      delete: sealVector(inputs.delete, alice, bob),
+      reply: sealVector(inputs.reply, alice, bob),
     },
     auth: {
       _comment: MARK,

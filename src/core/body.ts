@@ -8,7 +8,7 @@ import {
 } from './errors.js';
 import { normalizeUsername } from './identity.js';
 import { PROTOCOL_VERSION } from './labels.js';
-import { parseWire } from './schemas.js';
+import { packetIdSchema, parseWire } from './schemas.js';
 
 /** Largest text message, in UTF-8 bytes. */
 export const MAX_TEXT_BYTES = 16 * 1024;
@@ -73,8 +73,37 @@ export const helloBodySchema = z.strictObject({
   username: usernameSchema,
 });
 
+/** New text for one of the sender's earlier messages (`target`: its packet id), docs/protocol.md 8.1. */
+export const editBodySchema = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('edit'),
+  target: packetIdSchema,
+  text: textSchema,
+});
+
+/** Hides one of the sender's earlier messages for everyone (the relay keeps its ciphertext). */
+export const deleteBodySchema = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('delete'),
+  target: packetIdSchema,
+});
+
+/** A chat message that quotes an earlier message of the same conversation by its packet id. */
+export const replyBodySchema = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('reply'),
+  target: packetIdSchema,
+  text: textSchema,
+});
+
 /** Everything a v1 packet can carry; a discriminated union so receipts can join later. */
-export const bodySchema = z.discriminatedUnion('type', [textBodySchema, helloBodySchema]);
+export const bodySchema = z.discriminatedUnion('type', [
+  textBodySchema,
+  helloBodySchema,
+  editBodySchema,
+  deleteBodySchema,
+  replyBodySchema,
+]);
 
 /** A decrypted message body. */
 export type Body = z.infer<typeof bodySchema>;
@@ -84,12 +113,23 @@ export function encodeBody(body: Body): Uint8Array {
   return canonicalBytes(parseWire(bodySchema, body, 'body'));
 }
 
+/** The body's fields in the one order of docs/protocol.md section 8. */
+function ordered(checked: Body): Record<string, unknown> {
+  switch (checked.type) {
+    case 'text':
+      return { v: checked.v, type: checked.type, text: checked.text };
+    case 'hello':
+      return { v: checked.v, type: checked.type, username: checked.username };
+    case 'delete':
+      return { v: checked.v, type: checked.type, target: checked.target };
+    case 'edit':
+    case 'reply':
+      return { v: checked.v, type: checked.type, target: checked.target, text: checked.text };
+  }
+}
+
 function canonicalBytes(checked: Body): Uint8Array {
-  const ordered =
-    checked.type === 'text'
-      ? { v: checked.v, type: checked.type, text: checked.text }
-      : { v: checked.v, type: checked.type, username: checked.username };
-  const bytes = utf8ToBytes(JSON.stringify(ordered));
+  const bytes = utf8ToBytes(JSON.stringify(ordered(checked)));
   if (bytes.length > MAX_BODY_BYTES) {
     throw new OversizeError(`The encoded body is over ${MAX_BODY_BYTES} bytes.`);
   }

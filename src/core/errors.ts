@@ -36,6 +36,9 @@ export const ERROR_CODES = [
   'ROTATION_CHAIN_BROKEN',
   'ROTATION_ROLLED_BACK',
   'DELETION_SIGNATURE_INVALID',
+  'EDIT_FORBIDDEN',
+  'EDIT_CONVERSATION_MISMATCH',
+  'EDIT_TARGET_INVALID',
 ] as const;
 
 /** One failure of the protocol, as named on the wire and in docs/protocol.md. */
@@ -229,6 +232,21 @@ export class RotationRolledBackError extends MetaChatError {
 /** An account deletion statement (docs/protocol.md 5c) the account key did not sign for this identifier and nonce. */
 export class DeletionSignatureInvalidError extends MetaChatError {
   override readonly code = 'DELETION_SIGNATURE_INVALID';
+}
+
+/** An edit or delete (docs/protocol.md 8.1) of a message that another identity sent: never applied. */
+export class EditForbiddenError extends MetaChatError {
+  override readonly code = 'EDIT_FORBIDDEN';
+}
+
+/** An edit or delete naming a message of another conversation (another pair of peers, or group). */
+export class EditConversationMismatchError extends MetaChatError {
+  override readonly code = 'EDIT_CONVERSATION_MISMATCH';
+}
+
+/** An edit or delete naming something that is not a text or a reply (a hello, an edit, a delete). */
+export class EditTargetInvalidError extends MetaChatError {
+  override readonly code = 'EDIT_TARGET_INVALID';
 }
 
 /** Refusals that only the relay reports; each is one failure with its own code. */

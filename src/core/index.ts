@@ -31,3 +31,5 @@ export * from './group-log.js';
 export * from './group-message.js';
 export * from './group-meta.js';
 export * from './group-sign.js';
+export * from './message-edits.js';
+export * from './conversation-view.js';

@@ -28,7 +28,11 @@ import {
   utf8ToBytes,
   verifyAuthProof,
   wrapPrivateKey,
+  checkChange,
+  pairConversation,
+  type ChangeMessage,
   type ErrorCode,
+  type MessageOrigin,
   type Packet,
 } from '../../src/core/index.js';
 import {
@@ -90,6 +94,23 @@ const grown = appended(
 const bobSays = (log = grown) =>
   sealGroupMessage({ sender: bob, log, keyOf: pair, body: { v: 1, type: 'text', text: 'hi' } });
 const kdf = { algorithm: 'pbkdf2-sha256', iterations: 600_000, salt: 'AAAAAAAAAAAAAAAAAAAAAA==' };
+
+const aliceAndBob = pairConversation(alice.identifier, bob.identifier);
+const aliceText: MessageOrigin = {
+  id: '0'.repeat(32),
+  from: alice.identifier,
+  conversation: aliceAndBob,
+  time: 1,
+  body: { v: 1, type: 'text', text: 'hi' },
+};
+const aliceEdits: ChangeMessage = {
+  id: '1'.repeat(32),
+  from: alice.identifier,
+  conversation: aliceAndBob,
+  time: 2,
+  body: { v: 1, type: 'edit', target: aliceText.id, text: 'hello' },
+};
+const bobEdits: ChangeMessage = { ...aliceEdits, from: bob.identifier };
 
 /** One real way to reach each failure; the table must cover every code core can report. */
 const triggers: Record<ErrorCode, () => unknown> = {
@@ -214,6 +235,14 @@ const triggers: Record<ErrorCode, () => unknown> = {
       { identifier: identifierFromUsername('one-too-many'), publicKey: bob.keyPair.publicKey },
       pair,
     ),
+  EDIT_FORBIDDEN: () => checkChange(bobEdits, aliceText),
+  EDIT_CONVERSATION_MISMATCH: () =>
+    checkChange(aliceEdits, {
+      ...aliceText,
+      conversation: pairConversation(alice.identifier, alice.identifier),
+    }),
+  EDIT_TARGET_INVALID: () =>
+    checkChange(aliceEdits, { ...aliceText, body: { v: 1, type: 'hello', username: 'alice' } }),
 };
 
 describe('typed errors', () => {

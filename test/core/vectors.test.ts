@@ -100,7 +100,9 @@ interface CredentialsVector {
 }
 
 const keys = readVector('keys') as KeysVector;
-const sealed = readVector('packet') as { text: SealedVector; hello: SealedVector };
+/** The sealed packet vectors, one per body type (docs/protocol.md 8). */
+const PACKET_KINDS = ['text', 'hello', 'edit', 'delete', 'reply'] as const;
+const sealed = readVector('packet') as Record<(typeof PACKET_KINDS)[number], SealedVector>;
 
 /** Hands out the vector's fixed randomness by requested length: id 16, key 32, IV 12. */
 function fixedRandom(inputs: SealedVector['inputs']): RandomSource {
@@ -137,13 +139,13 @@ interface RotationVector {
 describe('test vectors', () => {
   it('are what the independent generator produces from the committed inputs', () => {
     const fresh = computeVectors(readInputs()) as {
-      packet: Record<'text' | 'hello', SealedVector>;
+      packet: Record<(typeof PACKET_KINDS)[number], SealedVector>;
       auth: AuthVector;
     } & Record<string, unknown>;
     for (const name of ['identity', 'keys', 'password'] as const) {
       expect(readVector(name)).toEqual(fresh[name]);
     }
-    for (const kind of ['text', 'hello'] as const) {
+    for (const kind of PACKET_KINDS) {
       const { bodyBytes, aad, ciphertext } = sealed[kind];
       expect({ bodyBytes, aad, ciphertext }).toEqual({
         bodyBytes: fresh.packet[kind].bodyBytes,
@@ -218,46 +220,43 @@ describe('test vectors', () => {
     expect(bytesToBase64(unwrapped.pkcs8)).toBe(keys.alice.privateKey);
   });
 
-  it.each(['text', 'hello'] as const)(
-    'packet (%s): every deterministic byte, then open',
-    (kind) => {
-      const vector = sealed[kind];
-      const packet = parsePacket(vector.packet);
-      expect(bytesToHex(encodeBody(vector.inputs.body))).toBe(vector.bodyBytes);
-      expect(bytesToHex(packetHeaderAad(packet))).toBe(vector.aad);
-      expect(bytesToHex(packetSigningBytes(packet))).toBe(vector.signingBytes);
-      expect(bytesToHex(signingBytesOfParsed(packet))).toBe(vector.signingBytes);
+  it.each(PACKET_KINDS)('packet (%s): every deterministic byte, then open', (kind) => {
+    const vector = sealed[kind];
+    const packet = parsePacket(vector.packet);
+    expect(bytesToHex(encodeBody(vector.inputs.body))).toBe(vector.bodyBytes);
+    expect(bytesToHex(packetHeaderAad(packet))).toBe(vector.aad);
+    expect(bytesToHex(packetSigningBytes(packet))).toBe(vector.signingBytes);
+    expect(bytesToHex(signingBytesOfParsed(packet))).toBe(vector.signingBytes);
 
-      const resealed = sealPacket(
-        {
-          sender: { identifier: alice.identifier, keyPair: alice.keyPair },
-          recipient: { identifier: bob.identifier, publicKey: bob.keyPair.publicKey },
-          body: vector.inputs.body,
+    const resealed = sealPacket(
+      {
+        sender: { identifier: alice.identifier, keyPair: alice.keyPair },
+        recipient: { identifier: bob.identifier, publicKey: bob.keyPair.publicKey },
+        body: vector.inputs.body,
+      },
+      { random: fixedRandom(vector.inputs), now: () => vector.inputs.time },
+    );
+    const { keyTo: _k1, keyFrom: _k2, sig: _s, ...deterministic } = resealed;
+    const { keyTo: _k3, keyFrom: _k4, sig: _s2, ...expected } = vector.packet;
+    expect(deterministic).toEqual(expected);
+    expect(resealed.ct).toBe(vector.ciphertext);
+
+    for (const [reader, direction] of [
+      [bob, 'incoming'],
+      [alice, 'outgoing'],
+    ] as const) {
+      const opened = openPacket({
+        packet: vector.packet,
+        reader: { identifier: reader.identifier, privateKey: reader.keyPair.privateKey },
+        sender: {
+          identifier: keys.alice.identifier,
+          publicKey: importPublicKey(keys.alice.publicKey),
         },
-        { random: fixedRandom(vector.inputs), now: () => vector.inputs.time },
-      );
-      const { keyTo: _k1, keyFrom: _k2, sig: _s, ...deterministic } = resealed;
-      const { keyTo: _k3, keyFrom: _k4, sig: _s2, ...expected } = vector.packet;
-      expect(deterministic).toEqual(expected);
-      expect(resealed.ct).toBe(vector.ciphertext);
-
-      for (const [reader, direction] of [
-        [bob, 'incoming'],
-        [alice, 'outgoing'],
-      ] as const) {
-        const opened = openPacket({
-          packet: vector.packet,
-          reader: { identifier: reader.identifier, privateKey: reader.keyPair.privateKey },
-          sender: {
-            identifier: keys.alice.identifier,
-            publicKey: importPublicKey(keys.alice.publicKey),
-          },
-        });
-        expect(opened.body).toEqual(vector.inputs.body);
-        expect(opened.direction).toBe(direction);
-      }
-    },
-  );
+      });
+      expect(opened.body).toEqual(vector.inputs.body);
+      expect(opened.direction).toBe(direction);
+    }
+  });
 
   it('auth: signing bytes and the proof', () => {
     const vector = readVector('auth') as AuthVector;

@@ -10,6 +10,7 @@ import { KeyChangedError } from '../cli-errors.js';
 import { heldGroupLog, heldGroupName, TooManyGroupsError } from '../profile/group-store.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
+import { bodyFields } from '../stream/body-fields.js';
 import { peerLabel } from '../stream/peer-label.js';
 import { GroupKeyring } from './group-keyring.js';
 import { syncGroupLog } from './group-sync.js';
@@ -27,6 +28,12 @@ export interface GroupMessageLine {
   readonly time: number;
   readonly text: string;
   readonly direction: 'incoming' | 'outgoing';
+  /** A reply: the packet id it quotes. */
+  readonly replyTo?: string;
+  /** An edit: the packet id it gives new text to (this line's text). */
+  readonly edits?: string;
+  /** A delete: the packet id it hides (this line's text is empty). */
+  readonly deletes?: string;
   /** The log entry the sender encrypted for. */
   readonly head: number;
   /** False: the sender had not seen later changes of the log (docs/protocol.md 16.5 step 7). */
@@ -116,7 +123,7 @@ export async function readGroupRecord(
     from: message.from,
     sender: message.from === identifier ? 'me' : peerLabel(session.profile, message.from).name,
     time: message.time,
-    text: opened.body.text,
+    ...bodyFields(opened.body),
     direction: opened.direction,
     head: opened.head.index,
     current: opened.current,

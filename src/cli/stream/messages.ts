@@ -11,6 +11,7 @@ import { senderKey, type SenderKey } from '../profile/peers.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
 import { keepInHistory } from '../history/history-access.js';
+import { bodyFields } from './body-fields.js';
 
 /** One line of a conversation as scripts see it (`--json`), or a warning instead of unverified text. */
 export type MessageLine =
@@ -22,6 +23,12 @@ export type MessageLine =
       readonly time: number;
       readonly text: string;
       readonly direction: 'incoming' | 'outgoing';
+      /** A reply: the packet id it quotes. */
+      readonly replyTo?: string;
+      /** An edit: the packet id it gives new text to (this line's text). */
+      readonly edits?: string;
+      /** A delete: the packet id it hides (this line's text is empty). */
+      readonly deletes?: string;
     }
   | { readonly id: string; readonly seq: number; readonly warning: string; readonly code: string };
 
@@ -83,7 +90,7 @@ export async function readStored(
       from: packet.from,
       to: packet.to,
       time: packet.time,
-      text: opened.body.text,
+      ...bodyFields(opened.body),
       direction: opened.direction,
     };
     // Verified and opened: kept in this device's history, if the command opened it.
