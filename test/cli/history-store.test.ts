@@ -207,6 +207,16 @@ describe('the local history store', () => {
     store.close();
   });
 
+  it('splits a search on every whitespace: a tab or newline separates words, never joins them', () => {
+    const store = HistoryStore.open(home, key);
+    store.add([line(1, BOB, 'foo and bar'), line(2, BOB, 'foobar')]);
+    expect(store.search('foo\tbar').map((m) => m.seq)).toEqual([1]);
+    expect(store.search('foo\nbar').map((m) => m.seq)).toEqual([1]);
+    expect(store.search('foo\r\n\u2028bar').map((m) => m.seq)).toEqual([1]);
+    expect(store.search('foo\u200bbar').map((m) => m.seq)).toEqual([2]);
+    store.close();
+  });
+
   it('refuses an empty or oversized search with a typed error', () => {
     const store = HistoryStore.open(home, key);
     expect(() => store.search('   \u200e ')).toThrow(UsageError);

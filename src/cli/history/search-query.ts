@@ -26,10 +26,12 @@ export function ftsQuery(input: string): string {
     throw new SearchTooLongError(
       `A search is at most ${MAX_SEARCH_CHARACTERS} characters; this one has ${input.length}.`,
     );
+  // Split first: tab, newline and the other whitespace controls are also \p{Cc}, and stripping
+  // them before the split would join `foo\tbar` into one word.
   const words = input
     .normalize('NFKC')
-    .replace(INVISIBLE, '')
     .split(/\s+/u)
+    .map((word) => word.replace(INVISIBLE, ''))
     .filter((word) => word.length > 0);
   if (words.length === 0) throw new UsageError('Nothing to search for: give at least one word.');
   if (words.length > MAX_SEARCH_WORDS)
