@@ -9,6 +9,7 @@ import {
   type StreamSource,
   type StreamVerdict,
 } from '../../src/cli/stream/stream-guard.js';
+import { moveReadMarker } from '../../src/cli/stream/read-marker.js';
 
 const ME = 'a'.repeat(64);
 const PEER = 'b'.repeat(64);
@@ -244,5 +245,30 @@ describe('checkHistoryPage', () => {
     expect(
       checkHistoryPage({ ...context, remembered: [[3, id]] }, [entry(8, id)])[0],
     ).toMatchObject({ code: 'PACKET_REPLAYED' });
+  });
+});
+
+describe('the read marker of a history page (one guard for conversations and groups)', () => {
+  const profile = { seenUpTo: 40, recentPackets: [[55, 'a'.repeat(32)]] as [number, string][] };
+
+  it('moves forward to the last incoming message, never back', () => {
+    expect(moveReadMarker(profile, 10, 30, 'this group')).toEqual({ readUpTo: 30 });
+    expect(moveReadMarker(profile, 30, 12, 'this group')).toEqual({});
+    expect(moveReadMarker(profile, undefined, 0, 'this group')).toEqual({});
+  });
+
+  it('refuses a place far beyond what the device knows (its mark, the marker, the packets it remembers)', () => {
+    expect(moveReadMarker(profile, 10, 55 + MAX_JUMP, 'this conversation')).toEqual({
+      readUpTo: 55 + MAX_JUMP,
+    });
+    const jumped = moveReadMarker(profile, 10, 56 + MAX_JUMP, 'this conversation');
+    expect(jumped.readUpTo).toBeUndefined();
+    expect(jumped.issue).toMatchObject({ code: 'STREAM_JUMP', seq: 56 + MAX_JUMP });
+    expect(jumped.issue?.message).toMatch(
+      /a message of this conversation at position 10056 .*\(55\)/,
+    );
+    expect(moveReadMarker(profile, 10, Number.MAX_SAFE_INTEGER, 'this group').issue?.code).toBe(
+      'STREAM_JUMP',
+    );
   });
 });

@@ -1,5 +1,6 @@
 import type { Session } from '../relay/session.js';
-import { checkHistoryPage, hidesPacket, MAX_JUMP } from '../stream/stream-guard.js';
+import { checkHistoryPage, hidesPacket } from '../stream/stream-guard.js';
+import { moveReadMarker } from '../stream/read-marker.js';
 import type { StreamIssue } from '../stream/stream-guard.js';
 import { isGroupRecord } from '../../core/index.js';
 import { isGroupRefusal, readGroupRecord, type GroupLine } from './group-reader.js';
@@ -44,22 +45,8 @@ export async function readGroupHistoryPage(
     if (line && !isGroupRefusal(line) && line.direction === 'incoming') lastIncoming = stored.seq;
   }
   const record = session.profile.groups?.[group];
-  const known = Math.max(
-    session.profile.seenUpTo,
-    record?.readUpTo ?? 0,
-    ...(session.profile.recentPackets ?? []).map(([seq]) => seq),
-  );
-  if (lastIncoming > known + MAX_JUMP) {
-    items.push({
-      kind: 'issue',
-      issue: {
-        code: 'STREAM_JUMP',
-        message: `The relay put a message of this group at position ${lastIncoming} of your stream, far beyond what this device knows of it (${known}): the read marker does not move there.`,
-        seq: lastIncoming,
-      },
-    });
-  } else if (record !== undefined && lastIncoming > (record.readUpTo ?? 0)) {
-    record.readUpTo = lastIncoming;
-  }
+  const moved = moveReadMarker(session.profile, record?.readUpTo, lastIncoming, 'this group');
+  if (moved.issue) items.push({ kind: 'issue', issue: moved.issue });
+  if (record !== undefined && moved.readUpTo !== undefined) record.readUpTo = moved.readUpTo;
   return { items, more: page.more };
 }

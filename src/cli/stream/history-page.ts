@@ -1,7 +1,8 @@
 import type { Session } from '../relay/session.js';
 import type { PeerAddress } from '../profile/peers.js';
 import { isWarning, readStored, type MessageLine } from './messages.js';
-import { checkHistoryPage, hidesPacket, MAX_JUMP, type StreamIssue } from './stream-guard.js';
+import { checkHistoryPage, hidesPacket, type StreamIssue } from './stream-guard.js';
+import { moveReadMarker } from './read-marker.js';
 
 /** One item of a history page, in order: a line (message or refused packet) or a stream issue. */
 export type HistoryItem =
@@ -40,24 +41,10 @@ export async function readHistoryPage(
     if (line && !isWarning(line) && line.direction === 'incoming') lastIncoming = stored.seq;
   }
   const peer = session.profile.peers[address.identifier] ?? {};
-  // The read marker moves only to a verified packet's place, and never far beyond what this
-  // device knows of its stream: a relay claiming 2^53-1 would otherwise hide every later unread.
-  const known = Math.max(
-    session.profile.seenUpTo,
-    peer.readUpTo ?? 0,
-    ...(session.profile.recentPackets ?? []).map(([seq]) => seq),
-  );
-  if (lastIncoming > known + MAX_JUMP) {
-    items.push({
-      kind: 'issue',
-      issue: {
-        code: 'STREAM_JUMP',
-        message: `The relay put a message of this conversation at position ${lastIncoming} of your stream, far beyond what this device knows of it (${known}): the read marker does not move there.`,
-        seq: lastIncoming,
-      },
-    });
-  } else if (lastIncoming > (peer.readUpTo ?? 0)) {
-    session.profile.peers[address.identifier] = { ...peer, readUpTo: lastIncoming };
-  }
+  // The read marker moves only to a verified packet's place, never far beyond this device's stream.
+  const moved = moveReadMarker(session.profile, peer.readUpTo, lastIncoming, 'this conversation');
+  if (moved.issue) items.push({ kind: 'issue', issue: moved.issue });
+  if (moved.readUpTo !== undefined)
+    session.profile.peers[address.identifier] = { ...peer, readUpTo: moved.readUpTo };
   return { items, more: page.more };
 }
