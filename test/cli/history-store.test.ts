@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   HISTORY_FILE,
@@ -64,6 +64,30 @@ describe('the local history store', () => {
       'zebra',
     ]);
     again.close();
+  });
+
+  it('makes the file and its -wal and -shm 0600 again at open when others may read them, and says which', async () => {
+    const first = HistoryStore.open(home, key);
+    first.add([line(1, BOB, 'kept private')]);
+    // The first store stays open, so the write-ahead log and shared memory files exist.
+    const names = [HISTORY_FILE, `${HISTORY_FILE}-wal`, `${HISTORY_FILE}-shm`];
+    const modes = [0o644, 0o640, 0o606];
+    for (const [i, name] of names.entries()) await chmod(join(home, name), modes[i] ?? 0);
+    const second = HistoryStore.open(home, key);
+    try {
+      expect(second.modesFixed).toEqual(
+        names.map((name, i) => ({ path: join(home, name), mode: modes[i] })),
+      );
+      for (const name of names) expect((await stat(join(home, name))).mode & 0o777).toBe(0o600);
+      expect(second.page(BOB, 10).messages.map((m) => m.text)).toEqual(['kept private']);
+    } finally {
+      second.close();
+    }
+    // Private already: nothing to say the next time.
+    const third = HistoryStore.open(home, key);
+    expect(third.modesFixed).toEqual([]);
+    third.close();
+    first.close();
   });
 
   it('refuses another key with HISTORY_LOCKED and leaves the file as it was', async () => {

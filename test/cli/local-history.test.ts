@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { copyFile, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { identifierFromUsername } from '../../src/core/index.js';
 import { runCli, type CliResult } from '../support/cli-process.js';
@@ -114,6 +114,20 @@ describe('the local history through the CLI', () => {
       'the vault code is 4711 zebra',
     ]);
     expect(lines.at(-1)).toEqual(expect.objectContaining({ offline: true, cached: 2, more: true }));
+  });
+
+  it('a history file others may read is made 0600 when a command opens it, said once', async () => {
+    const path = join(home('alice'), 'history.db');
+    await chmod(path, 0o644);
+    const fixed = await cli('alice', ['history', 'bob'], PASSWORD, UNREACHABLE);
+    expect(fixed.code).toBe(0);
+    expect(fixed.stdout).toMatch(/vault code/);
+    const said = fixed.stderr.split('\n').filter((l) => l.includes('open to other users'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain(`${path} (mode 0644); made 0600 (owner only)`);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    const again = await cli('alice', ['history', 'bob'], PASSWORD, UNREACHABLE);
+    expect(again.stderr).not.toMatch(/open to other users/);
   });
 
   it('online, history pages beyond what the device holds through the relay, and catches up', async () => {

@@ -47,7 +47,18 @@ export async function historyKey(holder: HistoryHolder): Promise<Uint8Array> {
 
 /** Opens this profile's history (HISTORY_LOCKED, HISTORY_CORRUPT when it cannot) and keeps it on the holder. */
 export async function openHistory(holder: HistoryHolder): Promise<HistoryStore> {
-  holder.history ??= HistoryStore.open(holder.home, await historyKey(holder));
+  if (holder.history === undefined) {
+    const history = HistoryStore.open(holder.home, await historyKey(holder));
+    if (history.modesFixed.length > 0) {
+      const files = history.modesFixed.map(
+        ({ path, mode }) => `${path} (mode 0${mode.toString(8)})`,
+      );
+      process.stderr.write(
+        `metachat: ${oneLine(`The local history was open to other users of this machine: ${files.join(', ')}; made 0600 (owner only).`)}\n`,
+      );
+    }
+    holder.history = history;
+  }
   return holder.history;
 }
 

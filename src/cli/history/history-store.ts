@@ -6,7 +6,7 @@ import Database from 'better-sqlite3-multiple-ciphers';
 import { HISTORY_KEY_BYTES } from '../../core/index.js';
 import { HistoryCorruptError, HistoryLockedError, isDamage } from './history-errors.js';
 import { ftsQuery } from './search-query.js';
-import { HISTORY_FILE } from './history-files.js';
+import { HISTORY_FILE, makeHistoryPrivate, type ModeFixed } from './history-files.js';
 
 export { HISTORY_FILE } from './history-files.js';
 
@@ -89,6 +89,8 @@ function peerOf(line: HistoryMessage): string {
  */
 export class HistoryStore {
   private count: number;
+  /** The history files this open found readable by others and made 0600 (for the caller to say). */
+  modesFixed: readonly ModeFixed[] = [];
 
   private constructor(
     private readonly db: Database.Database,
@@ -107,6 +109,8 @@ export class HistoryStore {
     const path = join(home, HISTORY_FILE);
     // Created here, 0600, before SQLite opens it: its -wal and -shm files take the same mode.
     closeSync(openSync(path, 'a', 0o600));
+    // An existing file keeps its mode at open: one readable by others is made private first.
+    const modesFixed = makeHistoryPrivate(home);
     const db = new Database(path);
     try {
       db.pragma(`cipher = 'chacha20'`);
@@ -131,7 +135,9 @@ export class HistoryStore {
         db.prepare(
           'INSERT OR IGNORE INTO counts VALUES (1, (SELECT count(*) FROM messages))',
         ).run();
-      return new HistoryStore(db, path, maxMessages);
+      const store = new HistoryStore(db, path, maxMessages);
+      store.modesFixed = modesFixed;
+      return store;
     } catch (error) {
       db.close();
       if (error instanceof HistoryLockedError || !isDamage(error)) throw error;
