@@ -150,6 +150,30 @@ describe('the local history store', () => {
     store.close();
   });
 
+  it('a sent message at a place only an ack gave gives way to the packet a page verifies there', () => {
+    const store = HistoryStore.open(home, key);
+    // The relay acknowledged my message at 5; the stream shows Bob's packet there and mine at 4.
+    const mine = line(4, BOB, 'mine', true);
+    expect(store.add([{ ...mine, seq: 5 }], 'ack')).toEqual({ added: 1, full: false });
+    // Another ack claiming a held place never overwrites it.
+    expect(store.add([{ ...line(9, BOB, 'other', true), seq: 5 }], 'ack').added).toBe(0);
+    expect(store.add([mine, line(5, BOB, 'bob at five')])).toEqual({ added: 2, full: false });
+    expect(store.page(BOB, 10).messages.map((m) => [m.seq, m.text])).toEqual([
+      [4, 'mine'],
+      [5, 'bob at five'],
+    ]);
+    expect(store.search('mine').map((m) => m.seq)).toEqual([4]);
+    expect(store.search('bob').map((m) => m.seq)).toEqual([5]);
+    expect(store.size).toBe(2);
+    store.close();
+    const again = HistoryStore.open(home, key);
+    expect(again.size).toBe(2);
+    // An incoming packet is never displaced by a page's other claim.
+    expect(again.add([{ ...line(6, BOB, 'not bob'), seq: 5 }]).added).toBe(0);
+    expect(again.at(5)?.text).toBe('bob at five');
+    again.close();
+  });
+
   it('is bounded: past its size no message is added, whatever the relay sends', () => {
     const store = HistoryStore.open(home, key, 3);
     expect(store.add([1, 2, 3, 4, 5].map((seq) => line(seq, BOB, `m${seq}`)))).toEqual({

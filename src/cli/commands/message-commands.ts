@@ -23,7 +23,8 @@ import { StreamGuard } from '../stream/stream-guard.js';
 import { printStreamIssue } from '../stream/stream-warnings.js';
 import type { Session, Unlocked } from '../relay/session.js';
 import { withSession } from './with-session.js';
-import { attachHistory, keepInHistory } from '../history/history-access.js';
+import { attachHistory } from '../history/history-access.js';
+import { keepSent, type SendAck } from '../history/keep-sent.js';
 import { followGroupPushes } from '../groups/group-push-listener.js';
 import { loadProfile } from '../profile/profile.js';
 import { processStdin } from '../terminal/stdin-reader.js';
@@ -65,7 +66,8 @@ export async function sendCommand(
       publicKey,
       text,
     );
-    let ack = { seq: 0 };
+    const floor = session.profile.seenUpTo;
+    let ack: SendAck = { seq: 0 };
     for (const packet of packets) {
       ack = await session.client.send(packet);
       if (hello) markHelloSent(session.profile, address.identifier);
@@ -73,7 +75,9 @@ export async function sendCommand(
     const sent = packets.at(-1);
     const id = sent?.id ?? '';
     if (sent !== undefined)
-      keepInHistory(session, [
+      keepSent(
+        session,
+        ack,
         {
           seq: ack.seq,
           id,
@@ -83,7 +87,8 @@ export async function sendCommand(
           text,
           direction: 'outgoing',
         },
-      ]);
+        floor,
+      );
     ctx.print(`Sent (${id}).`, { id, seq: ack.seq });
   });
 }

@@ -104,13 +104,14 @@ const fullWarned = new WeakSet<HistoryStore>();
 export function keepInHistory(
   holder: HistoryHolder,
   lines: readonly (HistoryMessage | { readonly warning: string } | null)[],
+  placedBy: 'stream' | 'ack' = 'stream',
 ): void {
   const history = holder.history;
   if (history === undefined) return;
   const messages = lines.flatMap((line) => (line === null || 'warning' in line ? [] : [line]));
   if (messages.length === 0) return;
   try {
-    const { full } = history.add(messages);
+    const { full } = history.add(messages, placedBy);
     if (full && !fullWarned.has(history)) {
       fullWarned.add(history);
       process.stderr.write(

@@ -162,10 +162,15 @@ export class HistoryStore {
 
   /**
    * Adds verified messages, each once: a packet id already held from that sender, or a place in
-   * the stream already taken, leaves the one held. Returns how many were added; false when the
-   * history is full (MAX_HISTORY_MESSAGES, or the bound it was opened with) and the rest were not kept.
+   * the stream already taken, leaves the one held; but a packet a page verified (`stream`) takes
+   * the place of a sent message that only the relay's acknowledgement (`ack`) put there. Returns
+   * how many were added; false when the history is full (MAX_HISTORY_MESSAGES, or the bound it
+   * was opened with) and the rest were not kept.
    */
-  add(lines: readonly HistoryMessage[]): { added: number; full: boolean } {
+  add(
+    lines: readonly HistoryMessage[],
+    placedBy: 'stream' | 'ack' = 'stream',
+  ): { added: number; full: boolean } {
     const insert = this.db.prepare(
       `INSERT OR IGNORE INTO messages (seq, peer, sender, recipient, id, time, outgoing, text)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -181,7 +186,7 @@ export class HistoryStore {
             ).n;
             if (this.count >= this.maxMessages) return { added, full: true };
           }
-          const { changes } = insert.run(
+          const row = [
             line.seq,
             peerOf(line),
             line.from,
@@ -190,13 +195,60 @@ export class HistoryStore {
             line.time,
             line.direction === 'outgoing' ? 1 : 0,
             line.text,
-          );
+          ];
+          let { changes } = insert.run(...row);
+          if (changes === 0 && placedBy === 'stream' && this.replacesClaim(line)) {
+            this.count -= 1;
+            ({ changes } = insert.run(...row));
+          }
           added += changes;
           this.count += changes;
         }
         return { added, full: false };
       })(),
     );
+  }
+
+  /**
+   * Whether a verified packet of a page freed the row that kept it out: a sent message at its place
+   * (another packet: an honest stream never holds two at one place), or, for a packet I sent, its
+   * own row at another place while this one is free. Such a row's place came from the relay's
+   * acknowledgement alone, so it gives way to what the stream shows.
+   */
+  private replacesClaim(line: HistoryMessage): boolean {
+    const held = this.at(line.seq);
+    if (held !== undefined) {
+      if (held.direction !== 'outgoing' || (held.from === line.from && held.id === line.id))
+        return false;
+      this.remove(held);
+      return true;
+    }
+    if (line.direction !== 'outgoing') return false;
+    const elsewhere = this.db
+      .prepare(`SELECT ${COLUMNS} FROM messages WHERE sender = ? AND id = ?`)
+      .get(line.from, line.id) as Row | undefined;
+    if (elsewhere === undefined || elsewhere.outgoing !== 1) return false;
+    this.remove(message(elsewhere));
+    return true;
+  }
+
+  /** Deletes one row, its words and its count (the insert that follows counts again). */
+  private remove(held: HistoryMessage): void {
+    this.db
+      .prepare(`INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', ?, ?)`)
+      .run(held.seq, held.text);
+    this.db.prepare('DELETE FROM messages WHERE seq = ?').run(held.seq);
+    this.db.prepare('UPDATE counts SET messages = messages - 1').run();
+  }
+
+  /** The message held at this place of my stream, if any. */
+  at(seq: number): HistoryMessage | undefined {
+    const row = this.guard(
+      () =>
+        this.db.prepare(`SELECT ${COLUMNS} FROM messages WHERE seq = ?`).get(seq) as
+          Row | undefined,
+    );
+    return row === undefined ? undefined : message(row);
   }
 
   /** The last `limit` messages with `peer` before `before` (a seq), oldest first, and whether older ones exist. */

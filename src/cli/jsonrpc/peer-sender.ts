@@ -4,7 +4,7 @@ import { composeMessage, markHelloSent } from '../outgoing/compose.js';
 import type { PeerAddress } from '../profile/peers.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
-import { keepInHistory } from '../history/history-access.js';
+import { keepSent } from '../history/keep-sent.js';
 import type { SendPacer } from './send-pacer.js';
 
 /** What a `send` answers once the relay stored the message. */
@@ -133,9 +133,12 @@ export class PeerSender {
         continue;
       }
       // Emitted now, in order; the acknowledgement is awaited without holding up the next one.
+      const floor = session.profile.seenUpTo;
       const acked = this.deliver(text).then(
         (ack) => {
-          keepInHistory(session, [
+          keepSent(
+            session,
+            ack,
             {
               seq: ack.seq,
               id: text.id,
@@ -145,7 +148,8 @@ export class PeerSender {
               text: item.text,
               direction: 'outgoing',
             },
-          ]);
+            floor,
+          );
           item.resolve({
             id: text.id,
             seq: ack.seq,
@@ -160,7 +164,7 @@ export class PeerSender {
     }
   }
 
-  private async deliver(packet: Packet): Promise<{ seq: number }> {
+  private async deliver(packet: Packet): Promise<{ seq: number; duplicate: boolean }> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.session.client.send(packet);
