@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { runCli, type CliResult } from '../support/cli-process.js';
 import { killAllDaemons, spawnDaemon, type DaemonProcess } from '../support/daemon-process.js';
@@ -167,5 +168,34 @@ describe('group messages through the CLI', () => {
     });
     // The group's name is no peer's: without the prefix it is a username nobody registered.
     expect((await refused('alice', ['send', 'team', 'hi'])).exit).not.toBe(0);
+  }, 60_000);
+
+  it('the offline inbox lists the groups the profile keeps, with their verified membership', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const dead = `http://127.0.0.1:${String(address.port)}`;
+    const offline = (name: string, json: string[] = []) =>
+      runCli(['inbox', ...json, '--home', join(root, name), '--server', dead, '--password-stdin'], {
+        input: `${PASSWORD}\n`,
+      });
+    const alice = await offline('alice');
+    expect(alice.code).toBe(0);
+    expect(alice.stderr).toContain('offline:');
+    expect(alice.stdout).toMatch(/\[team\]\s+group of 2, admin/);
+    // Carol holds the log with her removal (her refused send fetched it).
+    expect((await offline('carol')).stdout).toMatch(/\[team\]\s+group of 2, no longer a member/);
+    const bob = jsonLines((await offline('bob', ['--json'])).stdout);
+    expect(bob.find((line) => line['group'] === group)).toEqual({
+      group,
+      name: 'team',
+      members: 2,
+      member: true,
+      admin: false,
+      offline: true,
+    });
+    expect((await offline('dave')).stdout).not.toContain('[team]');
   }, 60_000);
 });

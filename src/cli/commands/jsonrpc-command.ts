@@ -5,6 +5,7 @@ import { UsageError } from '../cli-errors.js';
 import type { CliContext } from '../cli-context.js';
 import { readFirstLine } from '../jsonrpc/first-line.js';
 import { PeerSender } from '../jsonrpc/peer-sender.js';
+import { GroupSender } from '../jsonrpc/group-methods.js';
 import { RpcConnection } from '../jsonrpc/rpc-connection.js';
 import { methodDispatch } from '../jsonrpc/rpc-methods.js';
 import { followForRpc, type Notifier } from '../jsonrpc/rpc-stream.js';
@@ -150,7 +151,8 @@ async function serve(
     stopping.signal.addEventListener('abort', () => resolve());
   });
   const sender = new PeerSender(session, new SendPacer(SEND_RATE, SEND_BURST));
-  const dispatch = methodDispatch({ session, sender, presence });
+  const groups = new GroupSender(session);
+  const dispatch = methodDispatch({ session, sender, groups, presence });
   let server: Server | undefined;
   const saver = setInterval(() => {
     saveProfile(session.home, session.profile).catch(() => undefined);
@@ -199,6 +201,7 @@ async function serve(
     server?.close();
     await Promise.all([...hub.connections].map((connection) => connection.idle()));
     await sender.idle();
+    await groups.idle();
     follower.stop();
     await Promise.race([follower.idle().catch(() => undefined), delay(STOP_WAIT_MS)]);
     remember();

@@ -2,6 +2,8 @@ import type { CliContext } from '../cli-context.js';
 import { loadOutbox, OutboxCorruptError } from '../outgoing/outbox.js';
 import { loadProfile, type Profile } from '../profile/profile.js';
 import type { RelayUnreachableError } from '../relay/relay-client.js';
+import { terminalJson } from '../terminal/terminal-text.js';
+import { offlineGroupRow, offlineGroups } from './offline-groups.js';
 
 /** One peer this device knows while the relay cannot be asked: no unread counts, no presence. */
 export interface OfflineInboxEntry {
@@ -29,8 +31,8 @@ const TRUST_WORDS: Record<OfflineInboxEntry['trust'], string> = {
 
 /**
  * `inbox` while the relay cannot be reached: says so (with the relay's address and why) on stderr,
- * then lists what this device knows from its own files: the peers it has pinned or named, their
- * trust, and what waits in the outbox. Unread counts and presence need the relay, and are not guessed.
+ * then lists what this device knows from its own files: the groups whose logs it verified, the
+ * peers it has pinned or named, their trust, and what waits in the outbox. Unread counts and presence need the relay, and are not guessed.
  */
 export async function offlineInbox(ctx: CliContext, why: RelayUnreachableError): Promise<void> {
   const home = ctx.home();
@@ -57,12 +59,15 @@ export async function offlineInbox(ctx: CliContext, why: RelayUnreachableError):
   process.stderr.write(
     `metachat: offline: ${why.message}. Showing what this device knows; unread counts and presence need the relay.\n`,
   );
+  const groups = offlineGroups(profile);
   if (ctx.options().json === true) {
+    for (const entry of groups) process.stdout.write(`${terminalJson(entry)}\n`);
     for (const entry of entries) process.stdout.write(`${JSON.stringify(entry)}\n`);
     return;
   }
-  if (entries.length === 0)
+  if (entries.length === 0 && groups.length === 0)
     process.stdout.write('Offline, and this device knows no conversations yet.\n');
+  for (const entry of groups) process.stdout.write(`${offlineGroupRow(entry)}\n`);
   for (const entry of entries) {
     const waiting = entry.queued > 0 ? `  (${entry.queued} queued to send)` : '';
     process.stdout.write(`${entry.name.padEnd(24)} ${TRUST_WORDS[entry.trust]}${waiting}\n`);

@@ -10,6 +10,8 @@ import { scanInbox } from '../stream/inbox-scan.js';
 import { peerLabel } from '../stream/peer-label.js';
 import { streamIssueJson } from '../stream/stream-warnings.js';
 import type { PeerSender } from './peer-sender.js';
+import { groupHistory, type GroupSender } from './group-methods.js';
+import { parseGroupTarget } from '../groups/group-address.js';
 import { RPC_CODES, RpcError } from './rpc-errors.js';
 import { openHistory } from '../history/history-access.js';
 import { isMethod, methodParams, type MethodName, type ParamsOf } from './rpc-schema.js';
@@ -19,6 +21,8 @@ import type { RpcDispatch } from './rpc-connection.js';
 export interface MethodContext {
   readonly session: Session;
   readonly sender: PeerSender;
+  /** Sends to `group:<g>`, one at a time. */
+  readonly groups: GroupSender;
   readonly presence: ReadonlyMap<string, PresenceUpdate>;
 }
 
@@ -32,16 +36,21 @@ function paramsProblem(error: z.ZodError): string {
 
 type Handlers = { [M in MethodName]: (params: ParamsOf<M>) => Promise<unknown> };
 
-function handlers({ session, sender, presence }: MethodContext): Handlers {
+function handlers({ session, sender, groups, presence }: MethodContext): Handlers {
   return {
     async send({ peer, text }) {
       const refusal = refusalOf(text);
       if (refusal !== null) throw new UsageError(refusal);
+      // `group:<g>` as `send` takes it: no peer address holds a colon.
+      const group = parseGroupTarget(peer, session.profile);
+      if (group !== null) return groups.send(group, text);
       const address = parsePeerAddress(peer, session.profile);
       const outcome = await sender.send(address, text);
       return { to: address.identifier, ...outcome };
     },
     async history({ peer, limit, before }) {
+      const group = parseGroupTarget(peer, session.profile);
+      if (group !== null) return groupHistory(session, group, limit ?? 50, before);
       const address = parsePeerAddress(peer, session.profile);
       const label = peerLabel(session.profile, address.identifier);
       const { items, more } = await readHistoryPage(session, address, limit ?? 50, before);

@@ -1,3 +1,6 @@
+import { isGroupRecord, type StreamRecord } from '../../core/index.js';
+import { followGroupPushes } from '../groups/group-push-listener.js';
+import { isGroupRefusal, readGroupRecord } from '../groups/group-reader.js';
 import { isWarning, readStored } from '../stream/messages.js';
 import type { Session } from '../relay/session.js';
 import { followStream, type StreamFollower } from '../stream/stream-follower.js';
@@ -12,10 +15,26 @@ export interface Notifier {
   room(): Promise<void>;
 }
 
+/** A record of my stream as a notification: a `message` (a group's with group, sender, text), or a `warning`. */
+async function readRecord(
+  session: Session,
+  stored: StreamRecord,
+): Promise<{ method: 'message' | 'warning'; params: unknown } | null> {
+  if (isGroupRecord(stored)) {
+    const line = await readGroupRecord(session, stored);
+    if (line === null) return null;
+    return { method: isGroupRefusal(line) ? 'warning' : 'message', params: line };
+  }
+  const line = await readStored(session, stored);
+  if (line === null) return null;
+  return { method: isWarning(line) ? 'warning' : 'message', params: line };
+}
+
 /**
  * Follows my stream as `metachat listen` does (catch-up, then pushes, every packet checked by the
  * stream guard and verified before it counts) and turns it into `message` and `warning`
- * notifications. Before each packet it waits for the readers to have room: a reader that does not
+ * notifications (group messages too, opened and checked as `listen` does; a membership change the
+ * relay pushes is a `group-change` notification once verified into the log). Before each packet it waits for the readers to have room: a reader that does not
  * read holds up the stream here, and the follower's own bounds (held pushes, then a dropped and
  * re-synced connection) keep the relay's pushes from piling up. Receipts go to the relay as far as
  * messages were handed over. Marks are kept in the profile as the stream advances.
@@ -41,22 +60,27 @@ export async function followForRpc(
       receipted = 0;
     });
   };
+  followGroupPushes(
+    session,
+    (line) => {
+      notifier.notify('group-change', line, false);
+    },
+    (line) => {
+      notifier.notify('warning', line, false);
+    },
+  );
   const follower = await followStream(
     session.client,
     guard,
     async (item) => {
-      const line = item.kind === 'packet' ? await readStored(session, item.stored) : null;
+      const read = item.kind === 'packet' ? await readRecord(session, item.stored) : null;
       if (signal.aborted) return false;
       await notifier.room();
       if (item.issue) notifier.notify('warning', streamIssueJson(item.issue), false);
       if (item.kind !== 'packet') return false;
-      if (line === null) return true;
-      if (isWarning(line)) {
-        notifier.notify('warning', line, false);
-        return false;
-      }
-      notifier.notify('message', line, false);
-      return true;
+      if (read === null) return true;
+      notifier.notify(read.method, read.params, false);
+      return read.method === 'message';
     },
     {
       signal,
