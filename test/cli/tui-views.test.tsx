@@ -90,6 +90,8 @@ function chatActions() {
     loadOlder: jest.fn(),
     back: jest.fn(),
     toggleBell: jest.fn(),
+    search: jest.fn(() => ({ hits: [] })),
+    openAt: jest.fn(),
   } satisfies ChatActions;
   return { actions, sent };
 }

@@ -4,18 +4,23 @@ import type { Profile } from '../../src/cli/profile/profile.js';
 import { RelayClient } from '../../src/cli/relay/relay-client.js';
 import { ChatController } from '../../src/cli/tui/chat-controller.js';
 import type { ChatSnapshot } from '../../src/cli/tui/chat-state.js';
+import type { HistoryStore } from '../../src/cli/history/history-store.js';
 
 /** A fresh device profile for an account, as `register` or `login` would save it. */
 export function profileFor(account: Account, server: string): Profile {
   return newProfile(account, server, true);
 }
 
-/** Starts the TUI's controller for a device (its outbox read from `home`), with fast reconnects. */
+/**
+ * Starts the TUI's controller for a device (its outbox read from `home`, its local history if
+ * given), with fast reconnects.
+ */
 export async function startController(
   account: Account,
   profile: Profile,
   home: string,
   url: string,
+  history?: HistoryStore,
 ): Promise<ChatController> {
   const controller = new ChatController({
     home,
@@ -23,6 +28,7 @@ export async function startController(
     account,
     client: RelayClient.persistent(url, { reconnectDelayMs: 100, timeoutMs: 3_000 }),
     outbox: await loadOutbox(home),
+    history,
   });
   controller.start();
   return controller;

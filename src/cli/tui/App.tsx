@@ -59,6 +59,8 @@ function Screen({
   const { exit } = useApp();
   const [peer, setPeer] = useState<string | null>(initialPeer);
   const [left, setLeft] = useState<string | null>(initialPeer);
+  /** The message a search result opened the chat at, and a count so each opening scrolls anew. */
+  const [focus, setFocus] = useState<{ id: string; count: number } | null>(null);
   const [quitting, setQuitting] = useState(false);
   const [blank, setBlank] = useState(false);
   const drafts = useRef(new Map<string, EditorState>());
@@ -113,6 +115,7 @@ function Screen({
       controller.openChat(id);
       setPeer(id);
       setLeft(id);
+      setFocus(null);
     },
     [controller],
   );
@@ -162,6 +165,14 @@ function Screen({
             back: () => {
               controller.closeChat();
               setPeer(null);
+              setFocus(null);
+            },
+            search: (words) => controller.search(words),
+            openAt: (hit) => {
+              if (!controller.openAt(hit.peer, hit.id)) return;
+              setPeer(hit.peer);
+              setLeft(hit.peer);
+              setFocus((last) => ({ id: hit.id, count: (last?.count ?? 0) + 1 }));
             },
             toggleBell: () => {
               controller.toggleBell();
@@ -203,7 +214,7 @@ function Screen({
     const draft = drafts.current.get(peer);
     return shown(
       <ChatView
-        key={peer}
+        key={focus === null ? peer : `${peer}:${String(focus.count)}`}
         snapshot={snapshot}
         summary={summary}
         log={snapshot.chats.get(peer)}
@@ -212,6 +223,7 @@ function Screen({
         actions={chat}
         {...(draft === undefined ? {} : { draft })}
         onDraft={keepDraft}
+        focus={focus?.id}
       />,
     );
   }

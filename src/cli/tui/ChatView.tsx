@@ -1,5 +1,7 @@
 import { Box } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { SearchHit, SearchOutcome } from './chat-cache.js';
+import { cacheNote } from './cache-status.js';
 import type { ChatLog, ChatSnapshot, ConversationSummary } from './chat-state.js';
 import { ChatHeader } from './ChatHeader.js';
 import { DRAFT_MAX_BYTES, draftBytes, kib } from '../outgoing/draft-text.js';
@@ -15,6 +17,9 @@ import {
 } from './message-rows.js';
 import { MessageInput, inputHeight } from './MessageInput.js';
 import { MessageList } from './MessageList.js';
+import { anchorAt, highlighted } from './message-focus.js';
+import { SEARCH_HINTS, SearchPanel } from './SearchPanel.js';
+import { useChatSearch } from './use-chat-search.js';
 import { StatusLine } from './StatusLine.js';
 import { useKeys } from './use-keys.js';
 import { useLineEditor } from './use-line-editor.js';
@@ -26,10 +31,14 @@ export interface ChatActions {
   readonly loadOlder: () => void;
   readonly back: () => void;
   readonly toggleBell: () => void;
+  /** `/`: searches this device's history. */
+  readonly search: (words: string) => SearchOutcome;
+  /** Opens a search result's conversation at it. */
+  readonly openAt: (hit: SearchHit) => void;
 }
 
 const HINTS =
-  'Enter send · Alt+Enter/Ctrl+J newline · ↑↓ recall · PgUp/PgDn, Shift+↑↓ scroll · Ctrl+R retry · Ctrl+B bell · Ctrl+L redraw · Esc inbox · Ctrl+C quit';
+  '/ search · Enter send · Alt+Enter/Ctrl+J newline · ↑↓ recall · PgUp/PgDn, Shift+↑↓ scroll · Ctrl+R retry · Ctrl+B bell · Ctrl+L redraw · Esc inbox · Ctrl+C quit';
 
 /** From this many bytes on, the status line shows how much of the message limit the draft uses. */
 const BUDGET_SHOWN_FROM = DRAFT_MAX_BYTES * 0.75;
@@ -48,6 +57,7 @@ export function ChatView({
   actions,
   draft,
   onDraft,
+  focus,
 }: {
   snapshot: ChatSnapshot;
   summary: ConversationSummary;
@@ -58,6 +68,8 @@ export function ChatView({
   /** The draft this conversation had when it was left, and where to keep it. */
   draft?: EditorState;
   onDraft?: (state: EditorState) => void;
+  /** The message to open at (a search result): scrolled to and highlighted. */
+  focus?: string | undefined;
 }) {
   const [anchor, setAnchorState] = useState<ScrollAnchor | null>(null);
   const anchorRef = useRef<ScrollAnchor | null>(null);
@@ -78,6 +90,11 @@ export function ChatView({
     ...(onDraft === undefined ? {} : { onChange: onDraft }),
   });
   const { clearNote } = editor;
+  const search = useChatSearch({
+    search: actions.search,
+    open: actions.openAt,
+    draft: (text) => editor.handle({ kind: 'text', text }),
+  });
   useEffect(() => {
     // A newer notice from the controller takes the status line back from the editor's word.
     if (snapshot.notice !== null) clearNote();
@@ -96,6 +113,15 @@ export function ChatView({
   const listHeight = Math.max(1, height - editorRows - 2);
   const bottom = bottomLine(lines, anchor);
   const { shown, atTop } = windowLines(lines, listHeight, bottom);
+  const focused = useRef(false);
+  useEffect(() => {
+    // Once the message opened at is among the lines: scrolled to the middle, once.
+    if (focus === undefined || focused.current) return;
+    const at = anchorAt(lines, focus, listHeight);
+    if (at === undefined) return;
+    focused.current = true;
+    setAnchor(at.anchor);
+  }, [focus, lines, listHeight, setAnchor]);
   const newer = lines.length - bottom;
 
   // Read at key time: several keys of one chunk must each see where the one before scrolled to.
@@ -113,7 +139,13 @@ export function ChatView({
 
   useKeys((press: Keypress) => {
     const page = Math.max(1, view.current.listHeight - 1);
-    if (isKey(press, 'escape')) actions.back();
+    if (search.active()) return search.handle(press, page);
+    if (press.kind === 'text' && press.text.startsWith('/') && editor.read().text === '') {
+      // `/` on an empty draft searches; `//` writes a `/`.
+      if (press.text.startsWith('//'))
+        return editor.handle({ ...press, text: press.text.slice(1) });
+      search.start(press.text.slice(1));
+    } else if (isKey(press, 'escape')) actions.back();
     else if (isKey(press, 'pageup')) scroll(page);
     else if (isKey(press, 'pagedown')) scroll(-page);
     else if (press.kind === 'key' && (press.name === 'up' || press.name === 'down')) {
@@ -135,7 +167,12 @@ export function ChatView({
   const bytes = draftBytes(editor.state.text);
   const budget =
     bytes >= BUDGET_SHOWN_FROM ? `${kib(bytes)} of ${kib(DRAFT_MAX_BYTES)} used · ` : '';
-  const hint = `${newer > 0 ? `↓ ${String(newer)} lines below (PgDn) · ` : ''}${HINTS}`;
+  const hint =
+    search.prompt !== null
+      ? SEARCH_HINTS
+      : `${newer > 0 ? `↓ ${String(newer)} lines below (PgDn) · ` : ''}${HINTS}`;
+  const cache = cacheNote(log, snapshot.connection);
+  const lead = `${cache === null ? '' : `${cache} · `}${budget}`;
   return (
     <Box flexDirection="column" width={width} height={height}>
       <ChatHeader
@@ -144,20 +181,31 @@ export function ChatView({
         width={width}
         me={snapshot.me.identifier}
       />
-      <MessageList lines={shown} width={width} height={listHeight} top={top} />
-      <MessageInput
-        state={editor.state}
-        width={width}
-        height={editorRows}
-        placeholder="write a message"
-      />
+      {search.prompt !== null ? (
+        <SearchPanel prompt={search.prompt} width={width} height={listHeight + editorRows} />
+      ) : (
+        <>
+          <MessageList
+            lines={focus === undefined ? shown : highlighted(shown, focus)}
+            width={width}
+            height={listHeight}
+            top={top}
+          />
+          <MessageInput
+            state={editor.state}
+            width={width}
+            height={editorRows}
+            placeholder="write a message"
+          />
+        </>
+      )}
       <StatusLine
         notice={
           editor.note === null ? snapshot.notice : { text: editor.note, tone: 'error' as const }
         }
         hint={hint}
         width={width}
-        lead={budget === '' ? undefined : budget}
+        lead={lead === '' ? undefined : lead}
       />
     </Box>
   );

@@ -38,6 +38,7 @@ export function MessageList({
                 {...tint(span.color)}
                 bold={span.bold === true}
                 dimColor={span.dim === true}
+                inverse={span.inverse === true}
               >
                 {span.text}
               </Text>

@@ -25,6 +25,7 @@ import { RelayRefusedError, type RelayClient } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
 import type { HistoryStore } from '../history/history-store.js';
 import { StreamGuard } from '../stream/stream-guard.js';
+import { ChatCache, type SearchOutcome } from './chat-cache.js';
 import { aboutKey, type ChatContext } from './chat-context.js';
 import { ChatOutbox } from './chat-outbox.js';
 import type { ChatSnapshot, ConnectionState, TrustState } from './chat-state.js';
@@ -68,6 +69,7 @@ export class ChatController {
   private readonly guard: StreamGuard;
   private readonly outbox: ChatOutbox;
   private readonly stream: ChatStream;
+  private readonly cache: ChatCache;
   private readonly keys = new Map<string, PublicKey>();
   private closing = false;
   private readonly listeners = new Set<() => void>();
@@ -163,6 +165,13 @@ export class ChatController {
       },
     });
     this.stream = new ChatStream(ctx);
+    this.cache = new ChatCache(
+      this.session,
+      (text) => {
+        this.say(text, 'error');
+      },
+      (peer) => this.book.name(peer),
+    );
     this.outbox = new ChatOutbox(ctx, options.outbox);
     this.snapshot = this.build();
   }
@@ -204,9 +213,40 @@ export class ChatController {
     this.say(reason, 'error', true);
   }
 
-  /** Opens a conversation: marks it read, checks the peer's key, loads its last page. */
+  /**
+   * Opens a conversation: at once with what this device's history holds (the log says it is from
+   * there), then marks it read, checks the peer's key and loads its last page from the relay.
+   */
   openChat(peer: string): void {
     this.book.setActive(peer);
+    const shown = this.book.log(peer)?.messages.some((message) => message.seq !== undefined);
+    if (!this.book.isLoaded(peer) && shown !== true)
+      this.book.cached(peer, this.cache.page(peer).messages);
+    this.openLoaded(peer);
+  }
+
+  /**
+   * Opens a conversation at one message of this device's history (a search result): the page up
+   * to it and what follows, then the relay's newest page as openChat does; false if it is gone.
+   */
+  openAt(peer: string, id: string): boolean {
+    const around = this.cache.around(peer, id);
+    if (around === undefined) {
+      this.say('That message is not in this device’s history any more.', 'error');
+      return false;
+    }
+    this.book.setActive(peer);
+    this.book.cached(peer, around.messages, true);
+    this.openLoaded(peer);
+    return true;
+  }
+
+  /** Searches this device's history (`/` in a conversation), newest first. */
+  search(words: string): SearchOutcome {
+    return this.cache.search(words);
+  }
+
+  private openLoaded(peer: string): void {
     this.markRead(peer);
     this.changed();
     if (this.link.online) {
@@ -309,11 +349,26 @@ export class ChatController {
   /** PageUp at the top: the page before the oldest loaded message. */
   loadOlder(peer: string): void {
     const log = this.book.log(peer);
-    if (!this.link.online || log?.loadingOlder === true || log?.hasOlder === false) return;
     const oldest = log?.messages.find((message) => message.seq !== undefined)?.seq;
+    if (!this.link.online) {
+      this.olderFromCache(peer, oldest);
+      return;
+    }
+    if (log?.loadingOlder === true || log?.hasOlder === false) return;
     this.book.setLoading(peer, true);
     this.changed();
     this.serial(() => this.stream.loadPage(peer, oldest));
+  }
+
+  /** Offline, PageUp at the top: the page before `oldest` from this device's history, if it has one. */
+  private olderFromCache(peer: string, oldest: number | undefined): void {
+    const page = this.cache.page(peer, oldest);
+    if (page.messages.length === 0) {
+      this.say('Offline: older messages than these need the relay.', 'info');
+      return;
+    }
+    this.book.update(peer, page.messages);
+    this.changed();
   }
 
   /** Seals a message for the peer's pinned key and queues it; false (with a notice) if it cannot be. */

@@ -1,5 +1,6 @@
 import { MetaChatError, openPacket, type PublicKey } from '../../core/index.js';
 import { PeerBlockedError } from '../cli-errors.js';
+import { keepInHistory } from '../history/history-access.js';
 import { composeMessage, markHelloSent } from '../outgoing/compose.js';
 import { refusalOf } from '../outgoing/message-refusal.js';
 import { outboxId, saveOutbox, type OutboxEntry } from '../outgoing/outbox.js';
@@ -219,6 +220,7 @@ export class ChatOutbox {
         guard.observe({ seq, packet }, 'own');
       }
       this.ctx.remember();
+      this.keepSent(entry, seq);
       this.entries.splice(this.entries.indexOf(entry), 1);
       book.patch(entry.peer, id, (message) => ({ ...message, seq, status: 'sent' }));
       this.ctx.settled(aboutKey(entry.peer));
@@ -268,6 +270,17 @@ export class ChatOutbox {
     };
     this.ctx.book.touch(entry.peer, packet.time);
     this.ctx.book.update(entry.peer, [message]);
+  }
+
+  /** My message the relay stored, kept in the local history as `send` keeps it (the text shown). */
+  private keepSent(entry: OutboxEntry, seq: number): void {
+    const packet = entry.packets.at(-1);
+    const text = this.ctx.book.log(entry.peer)?.messages.find((m) => m.id === packet?.id)?.text;
+    if (packet === undefined || text === undefined) return;
+    const { session } = this.ctx;
+    const me = session.account.identifier;
+    const line = { seq, id: packet.id, from: me, to: entry.peer, time: packet.time, text };
+    keepInHistory(session, [{ ...line, direction: 'outgoing' }]);
   }
 
   /** Whether a message to this peer is still failed (so its notice stays). */

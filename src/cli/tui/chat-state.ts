@@ -53,6 +53,8 @@ export interface ChatLog {
   /** The daemon may hold older messages than the oldest loaded. */
   readonly hasOlder: boolean;
   readonly loadingOlder: boolean;
+  /** Shown from this device's local history: the relay's newest page has not come yet. */
+  readonly cached?: boolean;
 }
 
 /** Everything the TUI renders: an immutable snapshot, replaced on each change. */

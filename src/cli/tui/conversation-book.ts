@@ -21,6 +21,25 @@ function labelFields(
     : { name: label.name, shortId: label.shortId, lookalike: label.lookalike };
 }
 
+/**
+ * The messages to keep when the relay's newest page replaces a cached start: all of them when the
+ * page reaches back to them (or holds everything), else only those the page covers (and unsent
+ * ones), so no run of messages the cache missed is hidden between the two.
+ */
+function withoutGap(
+  current: readonly ChatMessage[],
+  page: readonly ChatMessage[],
+  hasOlder: boolean,
+  keep: boolean,
+): readonly ChatMessage[] {
+  const ids = new Set(page.map((message) => message.id));
+  const seqs = page.flatMap((message) => (message.seq === undefined ? [] : [message.seq]));
+  if (keep || !hasOlder || seqs.length === 0 || current.some((message) => ids.has(message.id)))
+    return current;
+  const oldest = Math.min(...seqs);
+  return current.filter((message) => message.seq === undefined || message.seq >= oldest);
+}
+
 /** How many refused positions the book remembers, so that one re-served forgery counts once. */
 const REFUSED_REMEMBERED = 10_000;
 
@@ -62,6 +81,8 @@ export class ConversationBook {
   private readonly tallies = new Map<string, Tally>();
   private readonly chatLogs = new Map<string, ChatLog>();
   private readonly loadedPeers = new Set<string>();
+  /** Conversations opened at a search result: their cached messages stay when the relay's page comes. */
+  private readonly keptCached = new Set<string>();
   private readonly seen = new Set<number>();
   private readonly refusedAt = new Set<number>();
   private activePeer: string | null = null;
@@ -200,12 +221,31 @@ export class ConversationBook {
     });
   }
 
-  /** A history page arrived. */
+  /** A history page arrived from the relay (verified); it replaces a cached start it does not reach. */
   loaded(peer: string, messages: readonly ChatMessage[], hasOlder: boolean): void {
+    const before = this.chatLogs.get(peer);
+    if (before?.cached === true) {
+      const kept = withoutGap(before.messages, messages, hasOlder, this.keptCached.has(peer));
+      this.chatLogs.set(peer, { ...before, messages: kept });
+    }
     this.update(peer, messages);
     const log = this.chatLogs.get(peer);
-    if (log) this.chatLogs.set(peer, { ...log, hasOlder, loadingOlder: false });
+    if (log) this.chatLogs.set(peer, { ...log, hasOlder, loadingOlder: false, cached: false });
     this.loadedPeers.add(peer);
+    this.keptCached.delete(peer);
+  }
+
+  /**
+   * Messages from this device's local history, shown at once while the relay's page is awaited
+   * (the log says so); `keep` holds them even if the relay's newest page does not reach them (a
+   * conversation opened at a search result).
+   */
+  cached(peer: string, messages: readonly ChatMessage[], keep = false): void {
+    this.update(peer, messages);
+    const log = this.chatLogs.get(peer);
+    if (log === undefined || this.loadedPeers.has(peer)) return;
+    this.chatLogs.set(peer, { ...log, cached: true });
+    if (keep) this.keptCached.add(peer);
   }
 
   /** Shows or hides the "loading older messages" line. */

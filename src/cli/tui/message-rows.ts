@@ -135,6 +135,8 @@ export interface Span {
   readonly color?: string;
   readonly bold?: boolean;
   readonly dim?: boolean;
+  /** Drawn inverse: the message a search result opened the conversation at. */
+  readonly inverse?: boolean;
 }
 
 /** One screen line of the conversation, already wrapped to fit: the list draws exactly these. */

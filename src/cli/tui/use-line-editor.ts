@@ -17,6 +17,8 @@ export function useLineEditor(
   note: string | null;
   handle: (press: Keypress) => boolean;
   clearNote: () => void;
+  /** The state as the last key left it (a later key of the same chunk sees it before a render). */
+  read: () => EditorState;
 } {
   const [state, setState] = useState<EditorState>(options.initial ?? EMPTY_EDITOR);
   const [note, setNote] = useState<string | null>(null);
@@ -49,5 +51,7 @@ export function useLineEditor(
     setNote(null);
   }, []);
 
-  return { state, note, handle, clearNote };
+  const read = useCallback(() => current.current, []);
+
+  return { state, note, handle, clearNote, read };
 }
