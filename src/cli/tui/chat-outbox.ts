@@ -1,6 +1,6 @@
 import { MetaChatError, openPacket, type PublicKey } from '../../core/index.js';
 import { PeerBlockedError } from '../cli-errors.js';
-import { keepInHistory } from '../history/history-access.js';
+import { keepSent, type SendAck } from '../history/keep-sent.js';
 import { composeMessage, markHelloSent } from '../outgoing/compose.js';
 import { refusalOf } from '../outgoing/message-refusal.js';
 import { outboxId, saveOutbox, type OutboxEntry } from '../outgoing/outbox.js';
@@ -214,13 +214,15 @@ export class ChatOutbox {
     const { book, guard, session } = this.ctx;
     const id = outboxId(entry);
     try {
-      let seq = 0;
+      const floor = guard.seenUpTo;
+      let ack: SendAck = { seq: 0 };
       for (const packet of entry.packets) {
-        seq = (await session.client.send(packet)).seq;
-        guard.observe({ seq, packet }, 'own');
+        ack = await session.client.send(packet);
+        guard.observe({ seq: ack.seq, packet }, 'own');
       }
+      const { seq } = ack;
       this.ctx.remember();
-      this.keepSent(entry, seq);
+      this.keepSent(entry, ack, floor);
       this.entries.splice(this.entries.indexOf(entry), 1);
       book.patch(entry.peer, id, (message) => ({ ...message, seq, status: 'sent' }));
       this.ctx.settled(aboutKey(entry.peer));
@@ -272,15 +274,18 @@ export class ChatOutbox {
     this.ctx.book.update(entry.peer, [message]);
   }
 
-  /** My message the relay stored, kept in the local history as `send` keeps it (the text shown). */
-  private keepSent(entry: OutboxEntry, seq: number): void {
+  /**
+   * My message the relay stored, kept in the local history as `send` keeps it (the text shown), at
+   * the acknowledged place only if that place can be true (keepSent; `floor`: my mark before it).
+   */
+  private keepSent(entry: OutboxEntry, ack: SendAck, floor: number): void {
     const packet = entry.packets.at(-1);
     const text = this.ctx.book.log(entry.peer)?.messages.find((m) => m.id === packet?.id)?.text;
     if (packet === undefined || text === undefined) return;
     const { session } = this.ctx;
     const me = session.account.identifier;
-    const line = { seq, id: packet.id, from: me, to: entry.peer, time: packet.time, text };
-    keepInHistory(session, [{ ...line, direction: 'outgoing' }]);
+    const line = { seq: ack.seq, id: packet.id, from: me, to: entry.peer, time: packet.time, text };
+    keepSent(session, ack, { ...line, direction: 'outgoing' }, floor);
   }
 
   /** Whether a message to this peer is still failed (so its notice stays). */
