@@ -63,12 +63,15 @@ async function quit(target: string, exitFile: string): Promise<string> {
   return code.trim();
 }
 
+/** An SGR sequence that turns inverse on (7, alone or among other attributes). */
+const INVERSE = new RegExp(`${String.fromCharCode(27)}\\[(?:\\d+;)*7(?:;\\d+)*m`);
+
 /** The screen lines drawn inverse (the highlighted message), from the pane with its attributes. */
 function inverseLines(target: string): string[] {
   return term
     .screen(target, true)
     .split('\n')
-    .filter((line) => /\u001b\[(?:\d+;)*7(?:;\d+)*m/.test(line));
+    .filter((line) => INVERSE.test(line));
 }
 
 beforeAll(async () => {
