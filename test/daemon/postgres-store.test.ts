@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { pino } from 'pino';
+import type { Packet } from '../../src/core/index.js';
 import { ConfigError, resolveConfig } from '../../src/daemon/config.js';
 import { DEFAULT_STORAGE_LIMITS } from '../../src/daemon/storage-limits.js';
 import { migrate, SchemaTooNewError } from '../../src/daemon/postgres/migrate.js';
@@ -197,4 +199,47 @@ describe('the PostgreSQL store', () => {
     expect(await sessions()).toBe(0);
     await check.end();
   }, 60_000);
+
+  it('keeps every answered append when PostgreSQL is killed right after the answers (the batch commits without waiting for the WAL, its answers wait for the flush)', async () => {
+    const own = await startPostgres();
+    const url = await own.createDatabase();
+    let pool = createPool(url, silent);
+    await migrate(pool);
+    let store = new PgMessageStore(pool);
+    const [a, b] = ['a', 'b'].map((c) => c.repeat(64)) as [string, string];
+    const packet = (i: number): Packet => ({
+      v: 1,
+      id: randomBytes(16).toString('hex'),
+      from: i % 2 === 0 ? a : b,
+      to: i % 2 === 0 ? b : a,
+      time: Date.now(),
+      iv: randomBytes(12).toString('base64'),
+      ct: randomBytes(32).toString('base64'),
+      keyTo: randomBytes(256).toString('base64'),
+      keyFrom: randomBytes(256).toString('base64'),
+      sig: randomBytes(256).toString('base64'),
+    });
+    // Several rounds of concurrent sends, PostgreSQL killed as soon as the last answer came: an
+    // answer given before the WAL reached the disk would be lost with the server's memory.
+    const answered: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => store.append(packet(i), 1000 + i)),
+      );
+      answered.push(...results.map((r) => r.record.packet.id));
+    }
+    await own.kill();
+    await store.close();
+    await own.start();
+    pool = createPool(url, silent);
+    store = new PgMessageStore(pool);
+    const { rows } = await pool.query<{ id: string }>('SELECT id FROM packets');
+    expect(new Set(rows.map((row) => row.id))).toEqual(new Set(answered));
+    const seqs = packetRecordsOf((await store.since(a, 0, 500)).records).map((r) =>
+      r.packet.from === a ? r.seqFrom : r.seqTo,
+    );
+    expect(seqs).toEqual(answered.map((_, i) => i + 1));
+    await store.close();
+    await own.stop();
+  }, 90_000);
 });

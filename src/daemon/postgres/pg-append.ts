@@ -16,6 +16,11 @@ const ROW_UNCHARGED = 2;
  * Every step is a scan, a sort or a hash over the batch (never a join of the batch with itself row
  * by row), so a batch of 256 costs per packet what a batch of 8 does.
  *
+ * - `nowait` commits this statement's transaction without waiting for the WAL flush
+ *   (`synchronous_commit` off for it alone), so its row locks are released at once and the next
+ *   batch need not wait for this one's disk. Its packets are visible before they are durable:
+ *   nothing read from it may be acknowledged or handed out before `WalFlush.flush()` returned.
+ *
  * - `fresh` leaves out the packets whose id is stored already, and every packet of a sender whose
  *   usage as last committed leaves no room for the least the batch's packets can weigh (`blocked`):
  *   they come back without a row, and the caller answers them one by one.
@@ -33,9 +38,11 @@ const ROW_UNCHARGED = 2;
  *   be missed, never invented); each stream row gives its identifier's delivery cursor.
  */
 export const APPEND_BATCH = `
-WITH b AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])
-    WITH ORDINALITY AS b (id, sender, recipient, server_time, packet, n)
+WITH nowait AS MATERIALIZED (
+  SELECT set_config('synchronous_commit', 'off', true) AS setting
+), b AS (
+  SELECT b.* FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])
+    WITH ORDINALITY AS b (id, sender, recipient, server_time, packet, n) CROSS JOIN nowait
 ), blocked AS (
   SELECT q.sender FROM (
     SELECT sender, count(*) AS k, sum(55 + length(server_time::text) + octet_length(packet)) AS least

@@ -43,7 +43,8 @@ const rowSchema = z.discriminatedUnion('kind', [
  * Stores a batch in one statement (APPEND_BATCH); resolves once it committed, to one answer per
  * item in order: the stored record, or undefined for an item the statement left out (its id is
  * stored already, or its sender is at its quota). Rejects when the statement failed (rolled back).
- * The ids of a batch are unique.
+ * The ids of a batch are unique. The commit did not wait for the WAL: acknowledge an answer only
+ * after a `WalFlush.flush()` called once this resolved.
  */
 export async function storeBatch(
   pool: pg.Pool | pg.PoolClient,
@@ -105,21 +106,20 @@ type StoredRow = Extract<z.infer<typeof rowSchema>, { kind: typeof ROW_PACKET }>
 /**
  * Group commit on PostgreSQL: the sends that arrive while a statement is under way (or within the
  * same turn of the event loop) are stored together by the next one, one round trip and one commit
- * for all of them, and each is acknowledged only once that commit returned. The batch's transaction
- * is committed while the next batch's statement already runs: that statement waits on the stream
- * rows the first one locked until its commit, so seqs follow arrival order, and the wait for the
- * disk of one batch overlaps the work of the next (at most two transactions open). What the batch
- * leaves out (a resend of a stored packet, a sender at its quota) and every packet of a batch that
- * PostgreSQL refused whole (a quota crossed, an id stored meanwhile, a full disk) is answered by
- * `one`, packet by packet, so one packet never fails the others. A batch that got no answer at all
- * (the connection broke, the query or its commit timed out) fails each of its sends: the clients
- * send again and the packet id finds whatever was committed.
+ * for all of them. The statement commits without waiting for the WAL flush, so its stream row locks
+ * are released as it returns and the next batch's statement starts at once (one statement at a
+ * time, so seqs follow arrival order); each send is acknowledged only once `durable` (a WAL flush,
+ * shared by the batches committed meanwhile) returned, so the wait for the disk of one batch
+ * overlaps the work of the next. What the batch leaves out (a resend of a stored packet, a sender
+ * at its quota) and every packet of a batch that PostgreSQL refused whole (a quota crossed, an id
+ * stored meanwhile, a full disk) is answered by `one`, packet by packet, so one packet never fails
+ * the others. A batch that got no answer at all (the connection broke, the query or the flush timed
+ * out) fails each of its sends: the clients send again and the packet id finds whatever was
+ * committed.
  */
 export class PgGroupCommit {
   private queue: Pending[] = [];
   private running: Promise<void> | undefined;
-  /** The commit of the batch before, still under way while the next statement runs. */
-  private committing: Promise<unknown> = Promise.resolve();
   /** The answers of the packets in a batch not yet committed: a resend meanwhile waits for its answer. */
   private readonly inFlight = new Map<string, Promise<AppendResult>>();
 
@@ -127,6 +127,7 @@ export class PgGroupCommit {
     private readonly pool: pg.Pool,
     private readonly quota: readonly [number, number],
     private readonly one: (item: BatchItem) => Promise<AppendResult>,
+    private readonly durable: () => Promise<void>,
   ) {}
 
   /** Resolves once the packet's commit returned (or `one` answered it). */
@@ -198,19 +199,14 @@ export class PgGroupCommit {
   }
 
   /**
-   * One answer per packet, in order, and when the next batch may start: once this batch's statement
-   * holds its locks and the commit before it returned (at most two transactions open), or, when a
-   * packet is answered alone or no send was waiting, once every answer is in (so such a packet is
-   * not overtaken).
+   * One answer per packet, in order, and when the next batch may start: at once when the statement
+   * answered every packet (it committed, its locks are released; the answers wait for the WAL
+   * flush), or, when a packet is answered alone, once every answer is in (so such a packet is not
+   * overtaken).
    */
   private async store(
     batch: readonly Pending[],
   ): Promise<{ outcomes: Promise<AppendResult>[]; ready: Promise<unknown> }> {
-    const failAll = (error: unknown) => {
-      const failure = error instanceof Error ? error : new Error('no answer', { cause: error });
-      const outcomes = batch.map(() => Promise.reject(failure));
-      return { outcomes, ready: Promise.allSettled(outcomes) };
-    };
     const alone = (answers: readonly (AppendResult | undefined)[], after: Promise<unknown>) => {
       const outcomes = batch.map((item, i) => {
         const answer = answers[i];
@@ -218,63 +214,21 @@ export class PgGroupCommit {
       });
       return { outcomes, ready: Promise.allSettled(outcomes) };
     };
-    // Nothing waits behind this batch: one statement that commits by itself, one round trip.
-    if (this.queue.length === 0) {
-      let answers: (AppendResult | undefined)[];
-      try {
-        answers = await storeBatch(this.pool, batch, this.quota);
-      } catch (error) {
-        // PostgreSQL refused the statement and rolled it back whole: each packet is tried alone.
-        if (error instanceof pg.DatabaseError) return alone([], Promise.resolve());
-        return failAll(error);
-      }
-      return alone(answers, Promise.resolve());
-    }
-    let checkedOut: pg.PoolClient;
-    try {
-      checkedOut = await this.pool.connect();
-    } catch (error) {
-      return failAll(error);
-    }
-    // A connection that breaks while checked out emits 'error' besides failing its query: without a
-    // listener that would take the daemon down. The failed query answers for it.
-    const ignore = () => undefined;
-    checkedOut.on('error', ignore);
-    const client = {
-      query: (text: string) => checkedOut.query(text),
-      release: (destroy?: Error | boolean) => {
-        checkedOut.off('error', ignore);
-        checkedOut.release(destroy);
-      },
-    };
     let answers: (AppendResult | undefined)[];
     try {
-      await client.query('BEGIN');
-      answers = await storeBatch(checkedOut, batch, this.quota);
+      answers = await storeBatch(this.pool, batch, this.quota);
     } catch (error) {
-      // PostgreSQL refused the statement: rolled back whole, each packet is tried alone.
-      if (error instanceof pg.DatabaseError) {
-        const rolledBack = client.query('ROLLBACK').then(
-          () => client.release(),
-          (failure: unknown) => client.release(failure instanceof Error ? failure : true),
-        );
-        return alone([], rolledBack);
-      }
-      client.release(true);
-      return failAll(error);
+      // PostgreSQL refused the statement and rolled it back whole: each packet is tried alone.
+      if (error instanceof pg.DatabaseError) return alone([], Promise.resolve());
+      // No answer at all (the connection broke, the query timed out): every send fails.
+      const failure = error instanceof Error ? error : new Error('no answer', { cause: error });
+      const outcomes = batch.map(() => Promise.reject(failure));
+      return { outcomes, ready: Promise.allSettled(outcomes) };
     }
-    const before = this.committing;
-    const committed = client.query('COMMIT').then(
-      () => client.release(),
-      (error: unknown) => {
-        client.release(true);
-        throw error;
-      },
-    );
-    this.committing = committed.catch(() => undefined);
-    const acknowledged = committed.then(() => answers);
-    if (answers.some((answer) => answer === undefined)) return alone(answers, committed);
-    const outcomes = batch.map((_, i) => acknowledged.then((all) => all[i] as AppendResult));
-    return { outcomes, ready: before };
+    // Committed but not yet durable: nothing is acknowledged before the WAL flush that covers it.
+    const durable = this.durable();
+    if (answers.some((answer) => answer === undefined)) return alone(answers, durable);
+    const outcomes = batch.map((_, i) => durable.then(() => answers[i] as AppendResult));
+    return { outcomes, ready: Promise.resolve() };
   }
 }

@@ -26,6 +26,7 @@ import {
 } from './pg-pages.js';
 import { LIVE_SOCKET } from './pg-socket-registry.js';
 import { endBounded, failureCode, guarded } from './pool.js';
+import { WalFlush } from './wal-flush.js';
 
 const COLUMNS = RECORD_COLUMNS;
 
@@ -84,17 +85,24 @@ function isDuplicateId(error: unknown): boolean {
 /**
  * The primary store in PostgreSQL, shared by every daemon on the database. Sends are stored by
  * group commit (PgGroupCommit: one statement and one commit for the sends that arrive together);
- * each append resolves only once the commit that holds it returned.
+ * each append resolves only once the commit that holds it is on disk. The append statement commits
+ * without waiting for the WAL flush, so what it stored is visible before it is durable (on any
+ * daemon): every read that hands out packets, contacts or a stored record flushes first (`wal`).
  */
 export class PgMessageStore implements MessageStore {
   private readonly batches: PgGroupCommit;
+  private readonly wal: WalFlush;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly limits: StorageLimits = DEFAULT_STORAGE_LIMITS,
   ) {
-    this.batches = new PgGroupCommit(pool, [limits.quotaPackets, limits.quotaBytes], (item) =>
-      this.appendAlone(item),
+    this.wal = new WalFlush(pool);
+    this.batches = new PgGroupCommit(
+      pool,
+      [limits.quotaPackets, limits.quotaBytes],
+      (item) => this.appendAlone(item),
+      () => this.wal.flush(),
     );
   }
 
@@ -112,7 +120,10 @@ export class PgMessageStore implements MessageStore {
     const { quotaPackets, quotaBytes } = this.limits;
     try {
       const [stored] = await storeBatch(this.pool, [item], [quotaPackets, quotaBytes]);
-      if (stored) return stored;
+      if (stored) {
+        await this.wal.flush();
+        return stored;
+      }
       // Left out: a resend of a stored packet, or else its sender is at its quota.
       const original = await this.stored(item.packet.id);
       if (original) return original;
@@ -126,12 +137,13 @@ export class PgMessageStore implements MessageStore {
     }
   }
 
-  /** The stored record of a packet id, as the answer to a resend. */
+  /** The stored record of a packet id, as the answer to a resend (durable before it is answered). */
   private async stored(id: string): Promise<AppendResult | undefined> {
     const { rows } = await this.pool.query<PacketRow>(
       `SELECT ${COLUMNS} FROM packets p WHERE id = $1`,
       [id],
     );
+    await this.wal.flush();
     const row = rows[0];
     return row ? { record: toRecord(row), duplicate: true } : undefined;
   }
@@ -171,7 +183,7 @@ export class PgMessageStore implements MessageStore {
     limit: number,
     maxBytes = Number.POSITIVE_INFINITY,
   ): Promise<RecordPage> {
-    const page = await guarded(() =>
+    const page = await this.durable(() =>
       readPage(
         this.pool,
         GROUP_CONVERSATION,
@@ -189,7 +201,7 @@ export class PgMessageStore implements MessageStore {
     limit: number,
     maxBytes = Number.POSITIVE_INFINITY,
   ): Promise<RecordPage> {
-    return guarded(() =>
+    return this.durable(() =>
       readPage(this.pool, SINCE, { identifier, seq: after, limit, maxBytes }, toRecord),
     );
   }
@@ -202,7 +214,7 @@ export class PgMessageStore implements MessageStore {
     limit: number,
     maxBytes = Number.POSITIVE_INFINITY,
   ): Promise<RecordPage> {
-    const page = await guarded(() =>
+    const page = await this.durable(() =>
       readPage(
         this.pool,
         CONVERSATION,
@@ -213,9 +225,21 @@ export class PgMessageStore implements MessageStore {
     return { records: [...page.records].reverse(), more: page.more };
   }
 
+  /** Contacts come from append statements too: flushed before they decide who learns of presence. */
   async peersOf(identifier: string): Promise<readonly string[]> {
-    const { rows } = await guarded(() => this.pool.query<{ peer: string }>(PEERS, [identifier]));
+    const { rows } = await this.durable(() =>
+      this.pool.query<{ peer: string }>(PEERS, [identifier]),
+    );
     return rows.map((row) => row.peer);
+  }
+
+  /** A read whose answer may hold what an append statement committed: answered once that is on disk. */
+  private durable<T>(read: () => Promise<T>): Promise<T> {
+    return guarded(async () => {
+      const answer = await read();
+      await this.wal.flush();
+      return answer;
+    });
   }
 
   /** Moves the cursor, then reads only the ids, senders and seqs it covers: never a packet body. */
