@@ -36,6 +36,7 @@ const ON_BOTH_STORES = [
   'test/cli/group-deleted-member.test.ts',
   'test/cli/group-messages.test.ts',
   'test/hostile/group-message-attacks.test.ts',
+  'test/cli/group-rotate-key.test.ts',
 ];
 
 export default {

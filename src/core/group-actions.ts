@@ -8,7 +8,13 @@ import {
   type UnsignedGroupEntry,
 } from './group-entry.js';
 import { applyGroupEntry, groupHead, type GroupKeyLookup, type GroupLog } from './group-log.js';
-import { sealGroupMeta, unwrapGroupMetaKey, wrapGroupMetaKey } from './group-meta.js';
+import type { ReplacedMemberKey } from './group-keys.js';
+import {
+  sealGroupMeta,
+  unwrapGroupMetaKey,
+  wrapGroupMetaKey,
+  type GroupReaderKeys,
+} from './group-meta.js';
 import type { KeyPair, PublicKey } from './keys.js';
 import { PROTOCOL_VERSION } from './labels.js';
 import { systemRandom, type RandomSource } from './random.js';
@@ -18,6 +24,22 @@ import { parseWire, timestampSchema } from './schemas.js';
 export interface GroupActor {
   readonly identifier: string;
   readonly keyPair: KeyPair;
+  /** Key pairs it replaced by a key rotation, newest first, with the rotation's time (16.1). */
+  readonly replaced?: readonly { readonly keyPair: KeyPair; readonly until: number }[];
+}
+
+/** The actor's replaced public keys, as core's key checks take them. */
+export function actorReplacedKeys(actor: GroupActor): ReplacedMemberKey[] {
+  return (actor.replaced ?? []).map((r) => ({ key: r.keyPair.publicKey, until: r.until }));
+}
+
+/** The actor's keys for reading what was wrapped for it (its replaced private keys too). */
+export function actorReaderKeys(actor: GroupActor): GroupReaderKeys {
+  return {
+    identifier: actor.identifier,
+    privateKey: actor.keyPair.privateKey,
+    replacedPrivateKeys: (actor.replaced ?? []).map((r) => r.keyPair.privateKey),
+  };
 }
 
 /** Injection points for vectors and tests; production code passes nothing. */
@@ -40,7 +62,10 @@ function signChecked(
   const entry = signGroupEntry(actor.keyPair.privateKey, unsigned);
   const ownFirst: GroupKeyLookup = (id) =>
     id === actor.identifier ? actor.keyPair.publicKey : keyOf(id);
-  applyGroupEntry(log === null ? null : groupHead(log), entry, ownFirst);
+  const own = actorReplacedKeys(actor);
+  applyGroupEntry(log === null ? null : groupHead(log), entry, ownFirst, (id) =>
+    id === actor.identifier ? own : [],
+  );
   return entry;
 }
 
@@ -120,10 +145,7 @@ export function addMemberEntry(
   keyOf: GroupKeyLookup,
   options: GroupActionOptions = {},
 ): GroupEntry {
-  const metaKey = unwrapGroupMetaKey(log, {
-    identifier: admin.identifier,
-    privateKey: admin.keyPair.privateKey,
-  });
+  const metaKey = unwrapGroupMetaKey(log, actorReaderKeys(admin));
   return signChecked(
     log,
     admin,

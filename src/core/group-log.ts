@@ -1,4 +1,5 @@
 import {
+  SignatureInvalidError,
   GroupChainBrokenError,
   GroupForkedError,
   GroupFullError,
@@ -14,10 +15,17 @@ import {
   groupEntrySize,
   groupIdOf,
   parseGroupEntry,
-  verifyGroupEntrySignature,
   type GroupEntry,
 } from './group-entry.js';
-import { assertGroupMemberKey, type GroupKeyBinding } from './group-keys.js';
+import {
+  assertGroupMemberKey,
+  memberSigningKey,
+  NO_REPLACED_KEYS,
+  type GroupKeyBinding,
+  type GroupReplacedKeys,
+} from './group-keys.js';
+import { base64ToBytes } from './encoding.js';
+import { pssVerify } from './rsa.js';
 import { MAX_GROUP_LOG_BYTES, MAX_GROUP_LOG_ENTRIES, MAX_GROUP_MEMBERS } from './group-limits.js';
 import type { PublicKey } from './keys.js';
 
@@ -208,20 +216,32 @@ export function applyGroupEntry(
   head: GroupHead | null,
   input: unknown,
   keyOf: GroupKeyLookup,
+  replacedOf: GroupReplacedKeys = NO_REPLACED_KEYS,
 ): VerifiedGroupEntry {
   const entry = parseGroupEntry(input);
   if (head === null) linkFirst(entry);
   else linkNext(head, entry);
   const signing = groupEntrySigningBytes(entry);
   bytesAfter(head, signing);
-  const authorKey = keyOf(entry.author);
-  verifyGroupEntrySignature(entry, authorKey, signing);
+  const sig = base64ToBytes(entry.sig, 'sig');
+  const signer = memberSigningKey(
+    keyOf(entry.author),
+    replacedOf(entry.author),
+    entry.time,
+    (key) => pssVerify(key.keyObject, signing, sig),
+  );
+  if (signer === undefined) {
+    throw new SignatureInvalidError(
+      `Group log entry ${entry.index} is not signed by the member it names: it was forged or altered.`,
+    );
+  }
   const state = advance(head, entry, signing);
   assertGroupMemberKey(
     head === null ? state : head,
     entry.author,
-    authorKey,
+    signer.key,
     `the author of group log entry ${entry.index},`,
+    signer.replaced,
   );
   return { ...state, entry };
 }
@@ -299,6 +319,7 @@ export function updateGroupLog(
   served: readonly unknown[],
   keyOf: GroupKeyLookup,
   expectedGroup: string,
+  replacedOf: GroupReplacedKeys = NO_REPLACED_KEYS,
 ): GroupLog {
   if (known !== null && known.group !== expectedGroup) {
     throw new GroupForkedError('The log this device holds is of another group than the one asked.');
@@ -338,7 +359,7 @@ export function updateGroupLog(
           `Group log entry ${entry.index} follows a different entry ${last.index} than the one this device verified: the relay shows members different logs.`,
         );
       }
-      out.push(applyGroupEntry(last ?? null, entry, keyOf));
+      out.push(applyGroupEntry(last ?? null, entry, keyOf, replacedOf));
     }
   }
   if (known !== null && out.length < have.length) throw rolledBack(known);

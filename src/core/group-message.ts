@@ -10,11 +10,19 @@ import {
   GroupSenderRemovedError,
   NotAddressedToMeError,
   OversizeError,
+  SignatureInvalidError,
   UnsupportedVersionError,
   UsernameMismatchError,
 } from './errors.js';
-import { assertGroupMemberKey, assertGroupNamesMyKey } from './group-keys.js';
+import {
+  assertGroupMemberKey,
+  assertGroupNamesMyKey,
+  memberSigningKey,
+  NO_REPLACED_KEYS,
+  type GroupReplacedKeys,
+} from './group-keys.js';
 import { MAX_GROUP_BODY_BYTES } from './group-limits.js';
+import { unwrapWithMyKeys, type GroupReaderKeys } from './group-meta.js';
 import {
   groupHead,
   type GroupKeyLookup,
@@ -26,17 +34,17 @@ import {
   groupPacketAad,
   groupPacketSchema,
   groupPacketSigningBytes,
-  verifyGroupPacketSignature,
+  groupPacketSignedBy,
   type GroupPacket,
   type GroupPacketBytes,
   type GroupPacketHeader,
 } from './group-sign.js';
 import { usernameMatchesIdentifier } from './identity.js';
-import type { KeyPair, PrivateKey } from './keys.js';
+import type { KeyPair } from './keys.js';
 import { PROTOCOL_VERSION } from './labels.js';
 import { PACKET_ID_BYTES } from './packet.js';
 import { systemRandom, type RandomSource } from './random.js';
-import { oaepDecrypt, oaepEncrypt, pssSign } from './rsa.js';
+import { oaepEncrypt, pssSign } from './rsa.js';
 import { parseWire, timestampSchema } from './schemas.js';
 
 /** Parses a group message from untrusted input; a future version is told apart from garbage. */
@@ -58,6 +66,8 @@ export interface GroupSealInput {
   readonly log: GroupLog;
   /** Each other member's key from the sender's pinned store. */
   readonly keyOf: GroupKeyLookup;
+  /** The keys each member (the sender too) replaced by a rotation the sender checked (16.1). */
+  readonly replacedOf?: GroupReplacedKeys;
   readonly body: Body;
 }
 
@@ -91,11 +101,16 @@ export function sealGroupMessage(
     head: head.hash,
     time: parseWire(timestampSchema, (options.now ?? Date.now)(), 'time'),
   };
-  assertGroupNamesMyKey(head, { identifier: me, publicKey: input.sender.keyPair.publicKey });
+  const replacedOf = input.replacedOf ?? NO_REPLACED_KEYS;
+  assertGroupNamesMyKey(head, {
+    identifier: me,
+    publicKey: input.sender.keyPair.publicKey,
+    replaced: replacedOf(me),
+  });
   const memberKeys = head.members.map((member) => {
     if (member === me) return input.sender.keyPair.publicKey;
     const key = input.keyOf(member);
-    assertGroupMemberKey(head, member, key, 'member');
+    assertGroupMemberKey(head, member, key, 'member', replacedOf(member));
     return key;
   });
   const messageKey = random(AES_KEY_BYTES);
@@ -136,9 +151,11 @@ export interface OpenedGroupPacket {
 /** Who opens a group message, with the log it verified and its pinned keys. */
 export interface GroupOpenInput {
   readonly packet: unknown;
-  readonly reader: { readonly identifier: string; readonly privateKey: PrivateKey };
+  readonly reader: GroupReaderKeys;
   readonly log: GroupLog;
   readonly keyOf: GroupKeyLookup;
+  /** The keys each member replaced by a rotation the reader checked (16.1); none if absent. */
+  readonly replacedOf?: GroupReplacedKeys;
 }
 
 function headFor(packet: GroupPacket, log: GroupLog): VerifiedGroupEntry {
@@ -165,10 +182,19 @@ function headFor(packet: GroupPacket, log: GroupLog): VerifiedGroupEntry {
 export function openGroupMessage(input: GroupOpenInput): OpenedGroupPacket {
   const packet = parseGroupPacket(input.packet);
   const bytes = decodeGroupPacketBytes(packet);
-  const senderKey = input.keyOf(packet.from);
-  verifyGroupPacketSignature(packet, senderKey, bytes);
+  const signer = memberSigningKey(
+    input.keyOf(packet.from),
+    (input.replacedOf ?? NO_REPLACED_KEYS)(packet.from),
+    packet.time,
+    (key) => groupPacketSignedBy(packet, key, bytes),
+  );
+  if (signer === undefined) {
+    throw new SignatureInvalidError(
+      'This group message is not signed by the member it names: it was forged or altered in transit.',
+    );
+  }
   const head = headFor(packet, input.log);
-  assertGroupMemberKey(head, packet.from, senderKey, 'the sender');
+  assertGroupMemberKey(head, packet.from, signer.key, 'the sender', signer.replaced);
   if (!head.members.includes(packet.from)) {
     throw new GroupNotMemberError(
       'This group message is from someone who was not a member at the log entry it names; it is not shown.',
@@ -193,7 +219,7 @@ export function openGroupMessage(input: GroupOpenInput): OpenedGroupPacket {
       'This group message was encrypted for members that did not include you (before you joined).',
     );
   }
-  const messageKey = oaepDecrypt(input.reader.privateKey.keyObject, wrapped);
+  const messageKey = unwrapWithMyKeys(input.reader, wrapped);
   if (messageKey?.length !== AES_KEY_BYTES) {
     throw new DecryptionFailedError(
       'Your key in this group message does not decrypt with your key.',

@@ -105,6 +105,25 @@ export function wrapGroupMetaKey(metaKey: Uint8Array, memberKey: PublicKey): str
   return bytesToBase64(oaepEncrypt(memberKey.keyObject, metaKey));
 }
 
+/**
+ * A member's own private keys: the current one, and those it replaced by a key rotation (newest
+ * first), for what other members wrapped for it before they learned of the rotation (16.1).
+ */
+export interface GroupReaderKeys {
+  readonly identifier: string;
+  readonly privateKey: PrivateKey;
+  readonly replacedPrivateKeys?: readonly PrivateKey[];
+}
+
+/** RSA-OAEP-unwraps a key wrapped for this member, with its current key first, then its replaced ones. */
+export function unwrapWithMyKeys(reader: GroupReaderKeys, wrapped: Uint8Array): Uint8Array | null {
+  for (const key of [reader.privateKey, ...(reader.replacedPrivateKeys ?? [])]) {
+    const opened = oaepDecrypt(key.keyObject, wrapped);
+    if (opened?.length === AES_KEY_BYTES) return opened;
+  }
+  return null;
+}
+
 function wrappedKeyFor(log: GroupLog, reader: string): { wrapped: string; index: number } {
   const head = log.entries.at(-1);
   if (head === undefined || !head.members.includes(reader)) {
@@ -131,12 +150,9 @@ function wrappedKeyFor(log: GroupLog, reader: string): { wrapped: string; index:
 }
 
 /** The metadata key of the log's latest metadata, unwrapped by a member (an admin adding someone). */
-export function unwrapGroupMetaKey(
-  log: GroupLog,
-  reader: { readonly identifier: string; readonly privateKey: PrivateKey },
-): Uint8Array {
+export function unwrapGroupMetaKey(log: GroupLog, reader: GroupReaderKeys): Uint8Array {
   const { wrapped } = wrappedKeyFor(log, reader.identifier);
-  const key = oaepDecrypt(reader.privateKey.keyObject, base64ToBytes(wrapped, 'meta key'));
+  const key = unwrapWithMyKeys(reader, base64ToBytes(wrapped, 'meta key'));
   if (key?.length !== AES_KEY_BYTES) {
     throw new DecryptionFailedError('The group metadata key does not decrypt with your key.');
   }
@@ -144,10 +160,7 @@ export function unwrapGroupMetaKey(
 }
 
 /** Decrypts the group's current metadata (its name) from a verified log, as a member. */
-export function openGroupMeta(
-  log: GroupLog,
-  reader: { readonly identifier: string; readonly privateKey: PrivateKey },
-): GroupMeta {
+export function openGroupMeta(log: GroupLog, reader: GroupReaderKeys): GroupMeta {
   const key = unwrapGroupMetaKey(log, reader);
   const head = log.entries.at(-1);
   const metaEntry = head === undefined ? undefined : log.entries[head.metaIndex]?.entry;

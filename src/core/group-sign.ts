@@ -85,14 +85,23 @@ export function groupPacketSigningBytes(
   ]);
 }
 
+/** Whether a group message's signature verifies under one key. */
+export function groupPacketSignedBy(
+  packet: GroupPacket,
+  key: PublicKey,
+  bytes: GroupPacketBytes = decodeGroupPacketBytes(packet),
+): boolean {
+  const signature = base64ToBytes(packet.sig, 'sig');
+  return pssVerify(key.keyObject, groupPacketSigningBytes(packet, bytes), signature);
+}
+
 /** Verifies a group message's signature under its sender's key: what the relay checks on send. */
 export function verifyGroupPacketSignature(
   packet: GroupPacket,
   senderKey: PublicKey,
   bytes: GroupPacketBytes = decodeGroupPacketBytes(packet),
 ): void {
-  const signature = base64ToBytes(packet.sig, 'sig');
-  if (!pssVerify(senderKey.keyObject, groupPacketSigningBytes(packet, bytes), signature)) {
+  if (!groupPacketSignedBy(packet, senderKey, bytes)) {
     throw new SignatureInvalidError(
       'This group message is not signed by the member it names: it was forged or altered in transit.',
     );

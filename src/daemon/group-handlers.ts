@@ -17,6 +17,7 @@ import {
 } from '../core/index.js';
 import { me, oneRead } from './message-handlers.js';
 import { deletedRefusal } from './delete-account-handler.js';
+import { replacedKeysOf } from './group-replaced-keys.js';
 import { publicKeyOf, roomOf, type RelayContext, type Session } from './relay-context.js';
 
 /** Entries in a `group-log` page when the client does not ask for a number. */
@@ -89,7 +90,9 @@ export async function groupAppend(
   if (!authorKey)
     throw new RelayError('UNKNOWN_IDENTIFIER', 'The author is not registered on this relay.');
   const keyOf = (): PublicKey => authorKey;
-  const next = headOf(applyGroupEntry(head ?? null, entry, keyOf));
+  // A member who rotated its key signs with the new one; the log may still name the key it replaced.
+  const replaced = await replacedKeysOf(ctx, author);
+  const next = headOf(applyGroupEntry(head ?? null, entry, keyOf, () => replaced));
   if (!(await ctx.groups.append(entry, next, head?.index))) return storedAgain(ctx, entry);
   const told = new Set([...(head?.members ?? []), ...next.members]);
   for (const member of told) {

@@ -26,6 +26,7 @@ import {
   type Session,
 } from './relay-context.js';
 import { StoreCorruptError } from './store-corrupt-error.js';
+import { replacedKeysOf } from './group-replaced-keys.js';
 
 /** Every field of a group message, from its schema: a field added later is compared too. */
 const GROUP_PACKET_FIELDS = Object.keys(groupPacketSchema.shape) as (keyof GroupPacket)[];
@@ -123,7 +124,7 @@ export async function groupSend(
       `You were not a member at group log entry ${packet.headIndex}, which the message names: you cannot write to this group.`,
     );
   }
-  assertGroupMemberKey(at, sender, senderKey, 'the sender');
+  assertGroupMemberKey(at, sender, senderKey, 'the sender', await replacedKeysOf(ctx, sender));
   if (packet.keys.length !== at.members.length) {
     throw new GroupMembershipInvalidError(
       `The group had ${at.members.length} members at entry ${packet.headIndex}, and the message carries ${packet.keys.length} keys: seal it again with one key per member.`,

@@ -5,6 +5,8 @@ import {
   groupEntryHash,
   identifierFromUsername,
   signGroupEntry,
+  signKeyRotation,
+  importPublicKey,
   type GroupEntry,
   type KeyPair,
 } from '../../src/core/index.js';
@@ -175,5 +177,43 @@ describe('a relay that lies about a group log, to the CLI', () => {
       (m) => m.id === world.id('dave'),
     );
     expect(row?.key).toBe('mismatch');
+  }, 120_000);
+
+  it('cannot pass a made-up key for a member as a rotation of the logged one', async () => {
+    await world.register('erin');
+    const rotGroup = String(
+      (await ok('alice', ['group', 'create', 'rot', 'bob', 'erin']))['group'],
+    );
+    // Bob's key swapped for Mallory's, with a rotation statement that Bob's key never signed.
+    world.hostile.behave({
+      reply(event, payload, response) {
+        if (event !== 'key' || (payload as { identifier?: unknown }).identifier !== world.id('bob'))
+          return response;
+        const real = importPublicKey((response as { publicKey: string }).publicKey);
+        const forged = signKeyRotation(
+          world.id('bob'),
+          1,
+          Date.now(),
+          // Bob's public key beside Mallory's private key: what a forger holds.
+          { ...mallory, publicKey: real },
+          mallory,
+        );
+        return { ok: true, publicKey: mallory.publicKey.encoded, rotations: [forged] };
+      },
+    });
+    // Erin never pinned Bob: the made-up chain does not verify, so the logged key does not match.
+    const erinSend = await world.cli('erin', ['send', `group:${rotGroup}`, 'hi', '--json']);
+    const erinView = await ok('erin', ['group', 'members', rotGroup]);
+    // Alice pinned Bob's real key: the chain does not count, a key change as ever.
+    const aliceSend = await world.cli('alice', ['send', `group:${rotGroup}`, 'hi', '--json']);
+    world.hostile.behave({});
+    expect(codeOf(erinSend)).toBe('GROUP_KEY_MISMATCH');
+    const row = (erinView['members'] as { id: string; key: string }[]).find(
+      (m) => m.id === world.id('bob'),
+    );
+    expect(row?.key).toBe('mismatch');
+    expect(codeOf(aliceSend)).toBe('KEY_CHANGED');
+    expect(aliceSend.stderr).toMatch(/ROTATION_OLD_SIGNATURE_INVALID/);
+    await ok('alice', ['send', `group:${rotGroup}`, 'hi again']);
   }, 120_000);
 });

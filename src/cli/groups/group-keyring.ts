@@ -2,12 +2,20 @@ import {
   assertGroupMemberKey,
   GroupKeyMismatchError,
   importPublicKey,
+  SignatureInvalidError,
+  replacedKeysFromChain,
+  type GroupActor,
   type GroupKeyBinding,
   type GroupKeyLookup,
+  type GroupReaderKeys,
+  type GroupReplacedKeys,
+  type KeyRotation,
   type PublicKey,
+  type ReplacedMemberKey,
 } from '../../core/index.js';
 import { DeletionUnverifiedError, KeyChangedError, PeerDeletedError } from '../cli-errors.js';
-import { peerKey } from '../profile/peers.js';
+import { replacedKeysOf } from '../profile/key-replacements.js';
+import { peerLookup } from '../profile/peers.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
 import { peerLabel } from '../stream/peer-label.js';
@@ -23,17 +31,97 @@ type Candidate = PublicKey;
  */
 export class GroupKeyring {
   private readonly served = new Map<string, Candidate>();
+  /** Keys members replaced, from the rotation chains the relay served with their keys (verified). */
+  private readonly chains = new Map<string, readonly ReplacedMemberKey[]>();
 
   constructor(private readonly session: Pick<Session, 'client' | 'profile' | 'account'>) {}
 
+  /** This account as the author of an entry: its key pair and the pairs it replaced (rotate-key). */
+  actor(): GroupActor {
+    const { identifier, keyPair, replacedKeys } = this.session.account;
+    const replaced = (replacedKeys ?? []).map((r) => ({ keyPair: r.keyPair, until: r.replacedAt }));
+    return { identifier, keyPair, replaced };
+  }
+
+  /** This account's private keys for reading what members wrapped for it, replaced ones too. */
+  readerKeys(): GroupReaderKeys {
+    const { identifier, keyPair, replacedKeys } = this.session.account;
+    const older = (replacedKeys ?? []).map((r) => r.keyPair.privateKey);
+    return { identifier, privateKey: keyPair.privateKey, replacedPrivateKeys: older };
+  }
+
+  /**
+   * The keys a member replaced by a rotation this device checked (docs/protocol.md 16.1): those it
+   * followed from its pin, and those of a chain the relay served that verifies up to the key used
+   * now. A log naming one of them still names the member; the relay cannot make up a chain.
+   */
+  readonly replacedOf: GroupReplacedKeys = (identifier) => {
+    const known = replacedKeysOf(this.session.profile, identifier);
+    const seen = new Set(known.map((r) => r.key.fingerprint));
+    const served = (this.chains.get(identifier) ?? []).filter((r) => !seen.has(r.key.fingerprint));
+    return [...known, ...served];
+  };
+
+  /**
+   * Asks the relay for members' keys again, pinned ones too (a pin the relay's key differs from is
+   * followed along a signed rotation, else KEY_CHANGED naming the member), with the rotation
+   * chains served beside them: after a signature or a logged key did not match the pinned one.
+   */
+  async refresh(identifiers: Iterable<string>): Promise<void> {
+    const { profile, client } = this.session;
+    for (const identifier of new Set(identifiers)) {
+      if (identifier === profile.identifier) continue;
+      this.served.delete(identifier);
+      if (profile.peers[identifier]?.publicKey === undefined) {
+        await this.serve(identifier);
+        continue;
+      }
+      let found: { key: PublicKey; rotations: readonly KeyRotation[] };
+      try {
+        found = await peerLookup(client, profile, { identifier });
+      } catch (error) {
+        if (error instanceof PeerDeletedError || error instanceof DeletionUnverifiedError) continue;
+        if (!(error instanceof KeyChangedError)) throw error;
+        throw new KeyChangedError(
+          `A group message or log entry of ${peerLabel(profile, identifier).name} does not verify under the key pinned here: ${error.message}`,
+        );
+      }
+      this.chains.set(identifier, replacedKeysFromChain(identifier, found.key, found.rotations));
+    }
+  }
+
+  /**
+   * Runs a check with the keys held now; if a signature or a logged key does not match them, asks
+   * the relay for the keys of `identifiers` again (refresh: a rotation is followed, a plain change
+   * is KEY_CHANGED naming the member) and runs it once more.
+   */
+  async retried<T>(identifiers: Iterable<string>, check: () => T): Promise<T> {
+    try {
+      return check();
+    } catch (error) {
+      if (!(error instanceof SignatureInvalidError || error instanceof GroupKeyMismatchError))
+        throw error;
+      await this.refresh(identifiers);
+      return check();
+    }
+  }
+
+  /** The relay's key for a member never pinned here, and the rotations it served with it. */
+  private async serve(identifier: string): Promise<Candidate> {
+    const { key, rotations } = await servedKey(this.session.client, identifier);
+    this.served.set(identifier, key);
+    this.chains.set(identifier, replacedKeysFromChain(identifier, key, rotations));
+    return key;
+  }
+
   /** Looks up, at the relay, the keys of those among `identifiers` this device has not pinned. */
   async prefetch(identifiers: Iterable<string>): Promise<void> {
-    const { profile, client } = this.session;
+    const { profile } = this.session;
     for (const identifier of new Set(identifiers)) {
       if (identifier === profile.identifier) continue;
       if (profile.peers[identifier]?.publicKey !== undefined || this.served.has(identifier))
         continue;
-      this.served.set(identifier, await servedKey(client, identifier));
+      await this.serve(identifier);
     }
   }
 
@@ -60,7 +148,7 @@ export class GroupKeyring {
     const { profile } = this.session;
     for (const [identifier, key] of this.served) {
       if (!binding.members.includes(identifier)) continue;
-      assertGroupMemberKey(binding, identifier, key, 'the member');
+      assertGroupMemberKey(binding, identifier, key, 'the member', this.replacedOf(identifier));
       if (profile.peers[identifier]?.publicKey !== undefined) continue;
       profile.peers[identifier] = { ...(profile.peers[identifier] ?? {}), publicKey: key.encoded };
     }
@@ -77,11 +165,12 @@ export class GroupKeyring {
     if (identifier === account.identifier) return account.keyPair.publicKey;
     let key: PublicKey;
     if (profile.peers[identifier]?.publicKey === undefined) {
-      key = this.served.get(identifier) ?? (await servedKey(client, identifier));
-      this.served.set(identifier, key);
+      key = this.served.get(identifier) ?? (await this.serve(identifier));
     } else {
       try {
-        key = await peerKey(client, profile, { identifier });
+        const found = await peerLookup(client, profile, { identifier });
+        key = found.key;
+        this.chains.set(identifier, replacedKeysFromChain(identifier, key, found.rotations));
       } catch (error) {
         if (error instanceof PeerDeletedError || error instanceof DeletionUnverifiedError) {
           // A member whose account is gone (or so the relay says) stays one until an admin removes
@@ -95,7 +184,7 @@ export class GroupKeyring {
         );
       }
     }
-    assertGroupMemberKey(binding, identifier, key, 'the member');
+    assertGroupMemberKey(binding, identifier, key, 'the member', this.replacedOf(identifier));
     this.pinMembers(binding);
     return key;
   }
@@ -103,7 +192,7 @@ export class GroupKeyring {
   /** A member's pinned key, checked against the one the log names (GROUP_KEY_MISMATCH). */
   private pinnedMemberKey(binding: GroupKeyBinding, identifier: string): PublicKey {
     const key = importPublicKey(this.session.profile.peers[identifier]?.publicKey);
-    assertGroupMemberKey(binding, identifier, key, 'the member');
+    assertGroupMemberKey(binding, identifier, key, 'the member', this.replacedOf(identifier));
     return key;
   }
 
@@ -133,12 +222,16 @@ export class GroupKeyring {
  * The relay's key for someone this device never pinned; for a deleted account, the key its
  * tombstone names (a member stays one until removed). Either is used only if the log names it.
  */
-async function servedKey(client: Session['client'], identifier: string): Promise<PublicKey> {
+async function servedKey(
+  client: Session['client'],
+  identifier: string,
+): Promise<{ key: PublicKey; rotations: readonly KeyRotation[] }> {
   try {
-    return importPublicKey(await client.key(identifier));
+    const { publicKey, rotations } = await client.lookup(identifier);
+    return { key: importPublicKey(publicKey), rotations };
   } catch (error) {
     if (!(error instanceof RelayRefusedError && error.code === 'ACCOUNT_DELETED')) throw error;
-    return importPublicKey((await client.deletion(identifier)).publicKey);
+    return { key: importPublicKey((await client.deletion(identifier)).publicKey), rotations: [] };
   }
 }
 

@@ -101,10 +101,6 @@ function distinctMembers(session: Session, args: readonly string[]): string[] {
   });
 }
 
-function actor(session: Session) {
-  return { identifier: session.account.identifier, keyPair: session.account.keyPair };
-}
-
 /** Refuses a change before signing it when this device's verified head says it cannot be made. */
 function requireRole(session: Session, log: GroupLog, admin: boolean): void {
   const head = groupHead(log);
@@ -153,9 +149,10 @@ export async function createGroup(
   const others: { identifier: string; publicKey: PublicKey }[] = [];
   for (const arg of distinctMembers(session, memberArgs))
     others.push(await memberKey(session, arg, notify));
-  const entry = createGroupEntry(actor(session), others, name);
+  const keyring = new GroupKeyring(session);
+  const entry = createGroupEntry(keyring.actor(), others, name);
   await session.client.groupAppend(entry);
-  const log = applyOwnEntry(session, new GroupKeyring(session), null, entry);
+  const log = applyOwnEntry(session, keyring, null, entry);
   return viewOf(session, log);
 }
 
@@ -185,7 +182,7 @@ export async function addMembers(
     }
     log = await appendChange(session, keyring, log, (at) => {
       requireRole(session, at, true);
-      return addMemberEntry(at, actor(session), member, keyring.lookup);
+      return addMemberEntry(at, keyring.actor(), member, keyring.lookup);
     });
   }
   return viewOf(session, log);
@@ -212,7 +209,7 @@ export async function removeMembers(
     }
     log = await appendChange(session, keyring, log, (at) => {
       requireRole(session, at, true);
-      return removeMemberEntry(at, actor(session), identifier, keyring.lookup);
+      return removeMemberEntry(at, keyring.actor(), identifier, keyring.lookup);
     });
   }
   return viewOf(session, log);
@@ -234,7 +231,7 @@ export async function leaveGroup(
     );
   const left = await appendChange(session, keyring, log, (at) => {
     requireRole(session, at, false);
-    return leaveGroupEntry(at, actor(session), keyring.lookup);
+    return leaveGroupEntry(at, keyring.actor(), keyring.lookup);
   });
   return viewOf(session, left);
 }
@@ -256,7 +253,7 @@ export async function renameGroup(
       groupHead(at),
       `renaming ${groupTitle(session, group)}`,
     );
-    return renameGroupEntry(at, actor(session), name, (id) => keys.get(id) ?? keyring.lookup(id));
+    return renameGroupEntry(at, keyring.actor(), name, (id) => keys.get(id) ?? keyring.lookup(id));
   });
   return viewOf(session, renamed);
 }

@@ -87,23 +87,26 @@ export async function readGroupRecord(
   const message = stored.groupMessage;
   const base = { id: message.id, seq: stored.seq, group: message.group };
   const keyring = new GroupKeyring(session);
-  const { identifier, keyPair } = session.account;
-  const open = (log: GroupLog): OpenedGroupPacket =>
-    openGroupMessage({
-      packet: message,
-      reader: { identifier, privateKey: keyPair.privateKey },
-      log,
-      keyOf: keyring.lookup,
-    });
+  const { identifier } = session.account;
+  const open = (log: GroupLog): Promise<OpenedGroupPacket> =>
+    keyring.retried([message.from], () =>
+      openGroupMessage({
+        packet: message,
+        reader: keyring.readerKeys(),
+        log,
+        keyOf: keyring.lookup,
+        replacedOf: keyring.replacedOf,
+      }),
+    );
   let opened: OpenedGroupPacket;
   try {
     await keyring.prefetch([message.from]);
     const held = heldGroupLog(session.profile, message.group);
     try {
-      opened = open(held ?? { group: message.group, entries: [] });
+      opened = await open(held ?? { group: message.group, entries: [] });
     } catch (error) {
       if (!(error instanceof GroupHeadUnknownError)) throw error;
-      opened = open(await syncGroupLog(session, keyring, message.group));
+      opened = await open(await syncGroupLog(session, keyring, message.group));
     }
     keyring.pinMembers(opened.head);
   } catch (error) {

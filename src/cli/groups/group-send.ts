@@ -60,6 +60,7 @@ async function seal(
       sender,
       log,
       keyOf: (id) => keys.get(id) ?? keyring.lookup(id),
+      replacedOf: keyring.replacedOf,
       body,
     }),
   );

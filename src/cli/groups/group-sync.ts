@@ -18,11 +18,11 @@ import type { GroupKeyring } from './group-keyring.js';
 const MAX_PAGES = MAX_GROUP_LOG_ENTRIES + 2;
 
 /** The name a member reads from the log (undefined: not a member now, or unreadable: the old one stays). */
-function readName(session: Pick<Session, 'account'>, log: GroupLog): string | undefined {
-  const { identifier, keyPair } = session.account;
-  if (!groupHead(log).members.includes(identifier)) return undefined;
+function readName(keyring: GroupKeyring, log: GroupLog): string | undefined {
+  const reader = keyring.readerKeys();
+  if (!groupHead(log).members.includes(reader.identifier)) return undefined;
   try {
-    return openGroupMeta(log, { identifier, privateKey: keyPair.privateKey }).name;
+    return openGroupMeta(log, reader).name;
   } catch (error) {
     if (error instanceof MetaChatError) return undefined;
     throw error;
@@ -35,12 +35,13 @@ function readName(session: Pick<Session, 'account'>, log: GroupLog): string | un
  * kept first, so a fork or rollback is still recognised next time.
  */
 function keep(session: Session, keyring: GroupKeyring, log: GroupLog): GroupLog {
-  keepGroupLog(session.profile, log, readName(session, log));
+  keepGroupLog(session.profile, log, readName(keyring, log));
   const head = groupHead(log);
   keyring.pinMembers(head);
   assertGroupNamesMyKey(head, {
     identifier: session.account.identifier,
     publicKey: session.account.keyPair.publicKey,
+    replaced: keyring.replacedOf(session.account.identifier),
   });
   return log;
 }
@@ -62,8 +63,12 @@ export async function syncGroupLog(
       const from = groupLogFetchFrom(log);
       const page = await session.client.groupLog(group, from, MAX_GROUP_LOG_PAGE_ENTRIES);
       const held = log?.entries.length ?? 0;
-      await keyring.prefetch(page.entries.filter((e) => e.index >= held).map((e) => e.author));
-      log = updateGroupLog(log, page.entries, keyring.lookup, group);
+      const authors = page.entries.filter((e) => e.index >= held).map((e) => e.author);
+      await keyring.prefetch(authors);
+      const before = log;
+      log = await keyring.retried(authors, () =>
+        updateGroupLog(before, page.entries, keyring.lookup, group, keyring.replacedOf),
+      );
       if (log.entries.length === held || !page.more) break;
     }
   } catch (error) {
@@ -81,7 +86,7 @@ export function applyOwnEntry(
   log: GroupLog | null,
   entry: GroupEntry,
 ): GroupLog {
-  const next = updateGroupLog(log, [entry], keyring.lookup, entry.group);
+  const next = updateGroupLog(log, [entry], keyring.lookup, entry.group, keyring.replacedOf);
   return keep(session, keyring, next);
 }
 
@@ -101,7 +106,10 @@ export async function takeGroupPush(
   let log: GroupLog;
   if (held !== null && entry.index <= before) {
     await keyring.prefetch([entry.author]);
-    log = keep(session, keyring, updateGroupLog(held, [entry], keyring.lookup, entry.group));
+    const next = await keyring.retried([entry.author], () =>
+      updateGroupLog(held, [entry], keyring.lookup, entry.group, keyring.replacedOf),
+    );
+    log = keep(session, keyring, next);
   } else {
     log = await syncGroupLog(session, keyring, entry.group);
   }

@@ -3,6 +3,7 @@ import {
   importPublicKey,
   isIdentifier,
   normalizeUsername,
+  type KeyRotation,
   type PublicKey,
 } from '../../core/index.js';
 import {
@@ -70,8 +71,28 @@ export async function peerKey(
   profile: Profile,
   address: PeerAddress,
 ): Promise<PublicKey> {
-  if (address.identifier === profile.identifier) return importPublicKey(profile.publicKey);
+  return (await peerLookup(client, profile, address)).key;
+}
+
+/** peerKey, with the rotation statements the relay served beside the key (none for oneself). */
+export async function peerLookup(
+  client: RelayClient,
+  profile: Profile,
+  address: PeerAddress,
+): Promise<{ key: PublicKey; rotations: readonly KeyRotation[] }> {
+  if (address.identifier === profile.identifier)
+    return { key: importPublicKey(profile.publicKey), rotations: [] };
   const lookup = await lookupLiving(client, profile, address.identifier);
+  const key = checkedPeerKey(profile, address, lookup);
+  return { key, rotations: lookup.rotations };
+}
+
+/** The served key against the pin: followed along a rotation, pinned at first contact, or refused. */
+function checkedPeerKey(
+  profile: Profile,
+  address: PeerAddress,
+  lookup: Awaited<ReturnType<RelayClient['lookup']>>,
+): PublicKey {
   const served = importPublicKey(lookup.publicKey);
   let peer = profile.peers[address.identifier] ?? {};
   if (address.fingerprint !== undefined && served.fingerprint !== address.fingerprint) {
