@@ -303,4 +303,37 @@ describe('a relay that forges or misplaces group messages, to the CLI', () => {
       MAX_PROFILE_GROUPS,
     );
   }, 180_000);
+
+  it('a message from a member whose key the relay changed is KEY_CHANGED naming them, not SIGNATURE_INVALID', async () => {
+    const head = groupHead(await bobsLog(group));
+    // Mallory signs in Alice's name (the head as Bob verified it, but for Mallory's key as hers).
+    const fingerprints = head.members.map((id, i) =>
+      id === world.id('alice') ? mallory.publicKey.fingerprint : (head.fingerprints[i] ?? ''),
+    );
+    const forged = sealFor(
+      { identifier: world.id('alice'), keyPair: mallory },
+      { ...head, fingerprints },
+      'not alice',
+    );
+    // The relay serves Mallory's key for Alice beside the message Mallory signed in her name.
+    const swapped = inject('history', group, forged);
+    const lines = await bobReads(group, {
+      ...swapped,
+      answer(name, payload) {
+        if (
+          name === 'key' &&
+          (payload as { identifier?: unknown }).identifier === world.id('alice')
+        )
+          return { ok: true, publicKey: mallory.publicKey.encoded };
+        return undefined;
+      },
+    });
+    expect(codes(lines)).toEqual(['KEY_CHANGED']);
+    const refused = lines.find((l) => l['code'] === 'KEY_CHANGED');
+    expect(String(refused?.['warning'])).toMatch(/alice/);
+    expect(texts(lines)).not.toContain('not alice');
+    // With Alice's real key served, the same message is a forgery.
+    const honest = await bobReads(group, swapped);
+    expect(codes(honest)).toEqual(['SIGNATURE_INVALID']);
+  }, 120_000);
 });
