@@ -3,6 +3,8 @@ import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } fro
 import type { ChatController } from './chat-controller.js';
 import type { ConversationSummary } from './chat-state.js';
 import { ChatView, type ChatActions } from './ChatView.js';
+import { GroupScreen } from './GroupScreen.js';
+import { groupOfChat } from './group-state.js';
 import { InboxView, type InboxActions } from './InboxView.js';
 import { isCtrl } from './key-decoder.js';
 import type { EditorState } from './line-editor.js';
@@ -112,7 +114,10 @@ function Screen({
 
   const openPeer = useCallback(
     (id: string) => {
-      controller.openChat(id);
+      // A group's conversation is `group:<id>` (group-state.ts), never a peer's.
+      const group = groupOfChat(id);
+      if (group === null) controller.openChat(id);
+      else controller.groups.open(group);
       setPeer(id);
       setLeft(id);
       setFocus(null);
@@ -199,6 +204,26 @@ function Screen({
   );
   if (quitting) {
     return shown(<Text {...tint('yellow')}>Sending queued messages and saving…</Text>);
+  }
+  const group = peer === null ? null : groupOfChat(peer);
+  if (peer !== null && group !== null) {
+    const draft = drafts.current.get(peer);
+    return shown(
+      <GroupScreen
+        key={peer}
+        controller={controller}
+        group={group}
+        snapshot={snapshot}
+        width={columns}
+        height={height}
+        onBack={() => {
+          controller.groups.close();
+          setPeer(null);
+        }}
+        {...(draft === undefined ? {} : { draft })}
+        onDraft={keepDraft}
+      />,
+    );
   }
   if (peer !== null && chat !== null) {
     const summary: ConversationSummary = snapshot.conversations.find((c) => c.id === peer) ?? {

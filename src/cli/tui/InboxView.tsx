@@ -1,6 +1,8 @@
 import { Box, Text } from 'ink';
-import { useCallback, useRef, useState } from 'react';
+import { useCallback, useMemo, useRef, useState } from 'react';
 import type { ChatSnapshot, ConversationSummary } from './chat-state.js';
+import { GroupInboxEntry } from './GroupInboxEntry.js';
+import { inboxItems, type InboxItem } from './inbox-items.js';
 import { graphemes } from './graphemes.js';
 import { isKey, type Keypress } from './key-decoder.js';
 import { MessageInput } from './MessageInput.js';
@@ -92,7 +94,11 @@ export function InboxView({
   actions: InboxActions;
   focus?: string | null;
 }) {
-  const list = snapshot.conversations;
+  // Groups among the conversations, by activity; a group's id is `group:<id>` (group-state.ts).
+  const list = useMemo(
+    () => inboxItems(snapshot.conversations, snapshot.groups ?? []),
+    [snapshot.conversations, snapshot.groups],
+  );
   const [selectedId, setSelectedState] = useState<string | null>(focus);
   const selection = useRef<string | null>(focus);
   const listRef = useRef(list);
@@ -120,7 +126,7 @@ export function InboxView({
     [actions],
   );
   const editor = useLineEditor(submit);
-  const indexOf = (id: string | null, of: readonly ConversationSummary[]) =>
+  const indexOf = (id: string | null, of: readonly InboxItem[]) =>
     Math.max(
       0,
       of.findIndex((entry) => entry.id === id),
@@ -193,15 +199,24 @@ export function InboxView({
         ) : (
           list
             .slice(start, start + listHeight)
-            .map((entry, offset) => (
-              <Entry
-                key={entry.id}
-                entry={entry}
-                selected={start + offset === index}
-                width={width}
-                mine={entry.id === snapshot.me.identifier}
-              />
-            ))
+            .map((item, offset) =>
+              item.kind === 'group' ? (
+                <GroupInboxEntry
+                  key={item.id}
+                  entry={item.entry}
+                  selected={start + offset === index}
+                  width={width}
+                />
+              ) : (
+                <Entry
+                  key={item.id}
+                  entry={item.entry}
+                  selected={start + offset === index}
+                  width={width}
+                  mine={item.id === snapshot.me.identifier}
+                />
+              ),
+            )
         )}
       </Box>
       {asking ? (

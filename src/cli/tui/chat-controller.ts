@@ -31,6 +31,7 @@ import { ChatOutbox } from './chat-outbox.js';
 import type { ChatSnapshot, ConnectionState, TrustState } from './chat-state.js';
 import { ChatStream } from './chat-stream.js';
 import { ConversationBook, trustOf } from './conversation-book.js';
+import { GroupDesk } from './group-desk.js';
 import { ProfileWatch } from './profile-watch.js';
 import { RelayLink } from './relay-link.js';
 
@@ -70,6 +71,8 @@ export class ChatController {
   private readonly outbox: ChatOutbox;
   private readonly stream: ChatStream;
   private readonly cache: ChatCache;
+  /** The group conversations: inbox tallies, opened chats, sends and member lists. */
+  readonly groups: GroupDesk;
   private readonly keys = new Map<string, PublicKey>();
   private closing = false;
   private readonly listeners = new Set<() => void>();
@@ -164,7 +167,8 @@ export class ChatController {
         this.end('This device was logged out in another terminal: the chat screen closed.');
       },
     });
-    this.stream = new ChatStream(ctx);
+    this.groups = new GroupDesk(ctx);
+    this.stream = new ChatStream(ctx, this.groups);
     this.cache = new ChatCache(
       this.session,
       (text) => {
@@ -199,6 +203,7 @@ export class ChatController {
     client.on('invalid', (event) => {
       this.say(`The relay sent a malformed "${event}" push; it was ignored.`, 'error');
     });
+    this.groups.start();
     this.link.start();
     void this.watch.start();
   }
@@ -606,6 +611,8 @@ export class ChatController {
       arrivals: this.book.arrivals,
       notice: this.notice,
       ended: this.ended,
+      groups: this.groups.summaries(),
+      groupChats: this.groups.logs(),
     };
   }
 }

@@ -1,3 +1,5 @@
+import type { MemberKeyState } from '../groups/group-keyring.js';
+
 /** Where the link to the relay stands, as the chat header shows it. */
 export type ConnectionState =
   | { readonly status: 'connecting' }
@@ -26,6 +28,10 @@ export interface ChatMessage {
   readonly status?: OutgoingStatus;
   /** Why the relay refused a failed message. */
   readonly failure?: string;
+  /** In a group: the sender's name, shown instead of the conversation's. */
+  readonly sender?: string;
+  /** Set instead of `text` for a line of its own that is no message (a group's membership change). */
+  readonly info?: string;
 }
 
 /** One conversation in the inbox. */
@@ -57,6 +63,41 @@ export interface ChatLog {
   readonly cached?: boolean;
 }
 
+/** One group in the inbox: its name, last message (sender named), unread and refused counts. */
+export interface GroupSummary {
+  readonly group: string;
+  /** The name this device read for it, else a short id. */
+  readonly name: string;
+  readonly unread: number;
+  readonly lastActivity: number;
+  readonly last: { readonly sender: string; readonly text: string } | null;
+  /** Group messages refused (forged, from a non-member, for a head not in the verified log…). */
+  readonly rejected: number;
+  /** Members whose pinned key changed, by name: they block every send to the group. */
+  readonly changed: readonly string[];
+}
+
+/** One member as the member list shows it. */
+export interface GroupMemberRow {
+  readonly identifier: string;
+  readonly name: string;
+  readonly admin: boolean;
+  /** How this device stands with the member's key, checked as a send would check it. */
+  readonly state: MemberKeyState;
+}
+
+/** An opened group conversation: messages and membership changes by time, and its member list. */
+export interface GroupChat {
+  readonly group: string;
+  readonly messages: readonly ChatMessage[];
+  readonly hasOlder: boolean;
+  readonly loadingOlder: boolean;
+  /** Null until the member list was asked for and checked. */
+  readonly members: readonly GroupMemberRow[] | null;
+  /** False once I was removed or left (at the verified head). */
+  readonly member: boolean;
+}
+
 /** Everything the TUI renders: an immutable snapshot, replaced on each change. */
 export interface ChatSnapshot {
   readonly me: { readonly identifier: string; readonly username: string };
@@ -70,6 +111,10 @@ export interface ChatSnapshot {
   readonly notice: { readonly text: string; readonly tone: 'info' | 'error' } | null;
   /** Set when the screen must close: this device's account was logged out (or replaced) elsewhere. */
   readonly ended: string | null;
+  /** The groups this device reads, newest activity first. */
+  readonly groups?: readonly GroupSummary[];
+  /** The group conversations opened, by group id. */
+  readonly groupChats?: ReadonlyMap<string, GroupChat>;
 }
 
 function order(message: ChatMessage): number {

@@ -6,17 +6,12 @@ import {
 } from '../../core/index.js';
 import { verifySender } from '../stream/open-with-keys.js';
 import { PeerBlockedError } from '../cli-errors.js';
-import {
-  GROUP_NOT_SHOWN,
-  groupNotShown,
-  isWarning,
-  readStored,
-  type MessageLine,
-} from '../stream/messages.js';
+import { isWarning, readStored, type MessageLine } from '../stream/messages.js';
 import { followStream, type StreamFollower, type StreamItem } from '../stream/stream-follower.js';
 import { checkHistoryPage, hidesPacket, type StreamIssue } from '../stream/stream-guard.js';
 import type { ChatContext } from './chat-context.js';
 import type { ChatMessage } from './chat-state.js';
+import type { GroupDesk } from './group-desk.js';
 
 /** Messages per history page in the chat view. */
 const PAGE = 50;
@@ -31,7 +26,10 @@ export class ChatStream {
   /** True once the first catch-up is done: from then on packets are new, shown, and ring the bell. */
   private following = false;
 
-  constructor(private readonly ctx: ChatContext) {}
+  constructor(
+    private readonly ctx: ChatContext,
+    private readonly groups: GroupDesk,
+  ) {}
 
   /**
    * After each (re)connection. The first time: count what this device saw in earlier sessions (for
@@ -118,7 +116,10 @@ export class ChatStream {
       const page = await this.ctx.session.client.sync(after, 500);
       for (const stored of page.packets) {
         if (stored.seq > upTo) return;
-        if (isGroupRecord(stored)) continue;
+        if (isGroupRecord(stored)) {
+          await this.groups.take(stored, false);
+          continue;
+        }
         await this.ingest(stored, false);
       }
       const last = page.packets.at(-1)?.seq ?? after;
@@ -134,11 +135,9 @@ export class ChatStream {
   private async take(item: StreamItem): Promise<boolean> {
     const stored = item.kind === 'packet' ? item.stored : undefined;
     if (stored !== undefined && isGroupRecord(stored)) {
-      // Its place is refused, not withheld: the screen says why once, under its own code.
-      const line = groupNotShown(stored);
-      if (isWarning(line)) this.ctx.say(line.warning, 'info', false, GROUP_NOT_SHOWN);
+      const verified = await this.groups.take(stored, this.following);
       if (item.issue) this.ctx.say(item.issue.message, 'error', true);
-      return false;
+      return verified;
     }
     const verified = stored !== undefined && (await this.ingest(stored, this.following));
     if (item.issue) this.streamIssue(item.issue, item.stored);

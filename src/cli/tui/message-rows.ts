@@ -28,6 +28,13 @@ export type ChatRow =
       readonly time: string;
       readonly body: string;
       readonly height: number;
+    }
+  | {
+      readonly kind: 'info';
+      readonly key: string;
+      readonly time: string;
+      readonly body: string;
+      readonly height: number;
     };
 
 function dayKey(time: number): string {
@@ -75,7 +82,7 @@ export function prefixWidth(names: readonly string[]): number {
 
 /**
  * Lays a conversation out for a terminal `width` columns wide: a separator at each new local day,
- * each message with its time, sender and state, each warning on its own red row, with the height
+ * each message with its time, sender and state, each warning on its own red row (a group's membership change on a yellow one), with the height
  * every block will take once wrapped (the windowed view needs it to show exactly what fits).
  */
 export function layoutRows(
@@ -83,7 +90,10 @@ export function layoutRows(
   names: { readonly mine: string; readonly theirs: string },
   width: number,
 ): { rows: ChatRow[]; prefix: number } {
-  const prefix = prefixWidth([names.mine, names.theirs]);
+  const senders = messages.flatMap((message) =>
+    message.sender === undefined ? [] : [message.sender],
+  );
+  const prefix = prefixWidth([names.mine, names.theirs, ...senders]);
   const column = prefix - 8;
   const bodyWidth = Math.max(8, width - prefix);
   const rows: ChatRow[] = [];
@@ -111,6 +121,17 @@ export function layoutRows(
       });
       continue;
     }
+    if (message.info !== undefined) {
+      const body = `· ${sanitizeForTerminal(message.info)}`;
+      rows.push({
+        kind: 'info',
+        key: message.id,
+        time,
+        body,
+        height: wrappedHeight(body, Math.max(8, width - 6)),
+      });
+      continue;
+    }
     const mine = message.direction === 'outgoing';
     const body = sanitizeForTerminal(message.text ?? '');
     const suffix = mine ? statusMark(message) : '';
@@ -118,7 +139,7 @@ export function layoutRows(
       kind: 'message',
       key: message.id,
       time,
-      name: fitWidth(mine ? names.mine : names.theirs, column),
+      name: fitWidth(mine ? names.mine : (message.sender ?? names.theirs), column),
       mine,
       body,
       status: message.status,
@@ -175,7 +196,8 @@ export function rowLines(rows: readonly ChatRow[], prefix: number, width: number
       lines.push({ row: row.key, index: 0, spans: [{ text, dim: true }] });
       continue;
     }
-    if (row.kind === 'warning') {
+    if (row.kind === 'warning' || row.kind === 'info') {
+      const color = row.kind === 'warning' ? 'red' : 'yellow';
       const body = wrapLines(row.body, Math.max(8, width - 6));
       body.forEach((text, index) => {
         const head = index === 0 ? row.time.padEnd(6) : ' '.repeat(6);
@@ -184,7 +206,7 @@ export function rowLines(rows: readonly ChatRow[], prefix: number, width: number
           index,
           spans: [
             { text: head, dim: true },
-            { text, color: 'red' },
+            { text, color },
           ],
         });
       });
