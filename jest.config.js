@@ -37,6 +37,7 @@ const ON_BOTH_STORES = [
   'test/cli/group-messages.test.ts',
   'test/hostile/group-message-attacks.test.ts',
   'test/cli/group-rotate-key.test.ts',
+  'test/cli/group-second-device.test.ts',
 ];
 
 export default {

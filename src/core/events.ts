@@ -19,7 +19,13 @@ import { packetSchema } from './packet.js';
 import { kdfParamsSchema, type KdfParams, KDF_SUBKEY_BYTES } from './password-keys.js';
 import type { Packet } from './packet.js';
 import type { GroupEntry } from './group-entry.js';
-import type { GroupAppendResult, GroupLogPage, GroupLogRequest } from './group-events.js';
+import type {
+  GroupAppendResult,
+  GroupListPage,
+  GroupListRequest,
+  GroupLogPage,
+  GroupLogRequest,
+} from './group-events.js';
 import { groupIdSchema } from './group-entry.js';
 import { groupPacketSchema, type GroupPacket } from './group-sign.js';
 import { wrappedPrivateKeySchema, type WrappedPrivateKey } from './private-key-wrap.js';
@@ -184,6 +190,7 @@ export interface ClientToServerEvents {
   receipt: (request: ReceiptRequest, ack: (response: Ack) => void) => void;
   'group-append': (entry: GroupEntry, ack: (response: Ack<GroupAppendResult>) => void) => void;
   'group-log': (request: GroupLogRequest, ack: (response: Ack<GroupLogPage>) => void) => void;
+  'group-list': (request: GroupListRequest, ack: (response: Ack<GroupListPage>) => void) => void;
 }
 
 /** Events the daemon pushes to authenticated sockets. */

@@ -39,3 +39,21 @@ export const groupAppendResultSchema = z.strictObject({
 
 /** A `group-append` result. */
 export type GroupAppendResult = z.infer<typeof groupAppendResultSchema>;
+
+/** Most group ids one `group-list` page carries. */
+export const MAX_GROUP_LIST_PAGE = 100;
+
+/** `group-list`: the groups whose log, at the relay's head, lists the caller, after a group id. */
+export const groupListRequestSchema = z.strictObject({ after: groupIdSchema.optional() });
+
+/** A `group-list` request. */
+export type GroupListRequest = z.infer<typeof groupListRequestSchema>;
+
+/** A `group-list` page: group ids in ascending order; a client verifies each group's log itself. */
+export const groupListPageSchema = z.strictObject({
+  groups: z.array(groupIdSchema).max(MAX_GROUP_LIST_PAGE),
+  more: z.boolean(),
+});
+
+/** A `group-list` page. */
+export type GroupListPage = z.infer<typeof groupListPageSchema>;

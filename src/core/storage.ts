@@ -272,6 +272,15 @@ export interface GroupStore {
   /** Whether the identifier is or was a member (so it may read the log, and learn of its removal). */
   wasMember(group: string, identifier: string): Promise<boolean>;
   /**
+   * Ids of the groups the identifier is a member of at their head, ascending, after `after`: at most
+   * `limit`, and whether more follow.
+   */
+  groupsOf(
+    identifier: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ groups: string[]; more: boolean }>;
+  /**
    * Appends the entry after the head at `previousIndex` (undefined: the create of a new group) and
    * makes `head` the group's head, durably; resolves false, writing nothing, if the head is no
    * longer there (another append won, or the group exists).

@@ -125,6 +125,29 @@ export class FileGroupStore implements GroupStore {
     return (await this.load(group)).seen.has(identifier);
   }
 
+  /**
+   * Scans the group files in id order from `after`, loading each (once per daemon), for groups
+   * whose head lists the identifier: the file store serves small relays; PostgreSQL has an index.
+   */
+  async groupsOf(
+    identifier: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ groups: string[]; more: boolean }> {
+    const ids = (await readdir(this.directory))
+      .filter((name) => /^[0-9a-f]{64}\.jsonl$/.test(name))
+      .map((name) => name.slice(0, 64))
+      .filter((id) => after === undefined || id > after)
+      .sort();
+    const groups: string[] = [];
+    for (const id of ids) {
+      if ((await this.load(id)).head?.members.includes(identifier) !== true) continue;
+      if (groups.length === limit) return { groups, more: true };
+      groups.push(id);
+    }
+    return { groups, more: false };
+  }
+
   async membersAt(group: string, index: number): Promise<GroupKeyBinding | undefined> {
     const loaded = await this.load(group);
     if (loaded.head === undefined || index > loaded.head.index) return undefined;

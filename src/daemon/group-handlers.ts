@@ -1,7 +1,9 @@
 import {
   applyGroupEntry,
   groupEntryHash,
+  groupListRequestSchema,
   groupLogRequestSchema,
+  MAX_GROUP_LIST_PAGE,
   MAX_GROUP_LOG_PAGE_BYTES,
   MAX_GROUP_LOG_PAGE_ENTRIES,
   parseGroupEntry,
@@ -12,6 +14,7 @@ import {
   type GroupAppendResult,
   type GroupEntry,
   type GroupHead,
+  type GroupListPage,
   type GroupLogPage,
   type PublicKey,
 } from '../core/index.js';
@@ -126,4 +129,18 @@ export async function groupLog(
     ),
   );
   return { entries: [...page.entries], more: page.more };
+}
+
+/**
+ * `group-list`: the ids of the groups whose log, at the relay's head, lists the caller, ascending,
+ * after `after`, 100 a page: how a new device finds its groups. Its clients verify each log.
+ */
+export async function groupList(
+  ctx: RelayContext,
+  session: Session,
+  input: unknown,
+): Promise<GroupListPage> {
+  const identifier = me(session);
+  const { after } = parseWire(groupListRequestSchema, input, 'group-list');
+  return oneRead(ctx, session, () => ctx.groups.groupsOf(identifier, after, MAX_GROUP_LIST_PAGE));
 }

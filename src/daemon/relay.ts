@@ -10,7 +10,7 @@ import { changePassword } from './credentials-handlers.js';
 import { rotateKey } from './rotate-key-handler.js';
 import { ACCOUNT_DELETED_EVENT, deleteAccount, deletion } from './delete-account-handler.js';
 import { connectionGuard, dropConnection } from './connection-guard.js';
-import { groupAppend, groupLog } from './group-handlers.js';
+import { groupAppend, groupList, groupLog } from './group-handlers.js';
 import { groupSend } from './group-send-handler.js';
 import { history, key, receipt, send, sync } from './message-handlers.js';
 import { closeStores, openStores, type Stores } from './open-stores.js';
@@ -44,6 +44,7 @@ const HANDLERS: ReadonlyMap<string, Handler> = new Map(
     'change-password': changePassword,
     'group-append': groupAppend,
     'group-log': groupLog,
+    'group-list': groupList,
     'group-send': groupSend,
     'rotate-key': rotateKey,
     'delete-account': deleteAccount,

@@ -1,6 +1,7 @@
 import type { PresenceUpdate } from '../../core/index.js';
 import type { CliContext } from '../cli-context.js';
 import { withSession } from './with-session.js';
+import { discoverGroups } from '../groups/group-operations.js';
 import { attachHistory } from '../history/history-access.js';
 import { offlineInbox } from './offline-inbox.js';
 import { RelayUnreachableError } from '../relay/relay-client.js';
@@ -41,6 +42,8 @@ async function onlineInbox(ctx: CliContext): Promise<void> {
     ctx,
     async (session) => {
       await attachHistory(session);
+      // A second device finds the groups that list its account (each log verified) before the scan.
+      await discoverGroups(session, (line) => process.stderr.write(`${line}\n`));
       const { entries: list, groups, issues } = await scanInbox(session, presence);
       for (const issue of issues) printStreamIssue(issue, ctx.options().json === true);
       if (ctx.options().json === true) {

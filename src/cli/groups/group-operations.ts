@@ -6,6 +6,7 @@ import {
   GroupNotAdminError,
   GroupNotMemberError,
   leaveGroupEntry,
+  MAX_GROUP_LIST_PAGE,
   MetaChatError,
   removeMemberEntry,
   renameGroupEntry,
@@ -14,7 +15,8 @@ import {
   type PublicKey,
 } from '../../core/index.js';
 import { KeyChangedError, UsageError } from '../cli-errors.js';
-import { heldGroupLog, heldGroupName } from '../profile/group-store.js';
+import { dropGroupLog, heldGroupLog, heldGroupName } from '../profile/group-store.js';
+import { MAX_PROFILE_GROUPS } from '../profile/profile-schema.js';
 import {
   firstContactNotice,
   noSuchUser,
@@ -286,10 +288,52 @@ export async function groupMembers(
   return { view, members };
 }
 
-/** `group list`: every group this device holds, each brought up to the relay's log first. */
+/** Most `group-list` pages one run asks for: the profile keeps MAX_PROFILE_GROUPS groups. */
+const MAX_LIST_PAGES = Math.ceil(MAX_PROFILE_GROUPS / MAX_GROUP_LIST_PAGE) + 1;
+
+/**
+ * Groups the relay says list this account that this device does not hold yet (a second device): each
+ * log is fetched and verified from its create entry; one whose verified head does not list this
+ * account is said and dropped (the relay's word alone never makes a group).
+ */
+export async function discoverGroups(session: Session, notify: Notify): Promise<void> {
+  let after: string | undefined;
+  for (let page = 0; page < MAX_LIST_PAGES; page++) {
+    const listed = await session.client.groupList(after);
+    for (const group of listed.groups) {
+      if (session.profile.groups?.[group] !== undefined) continue;
+      if (Object.keys(session.profile.groups ?? {}).length >= MAX_PROFILE_GROUPS) return;
+      try {
+        const log = await syncGroupLog(session, new GroupKeyring(session), group);
+        if (groupHead(log).members.includes(session.account.identifier)) continue;
+      } catch (error) {
+        if (!(error instanceof MetaChatError)) throw error;
+        notify(`!! group ${group.slice(0, 16)}…: ${error.code}: ${error.message}`);
+      }
+      dropGroupLog(session.profile, group);
+      notify(
+        `!! the relay lists group ${group.slice(0, 16)}… as yours, but its verified log does not.`,
+      );
+    }
+    after = listed.groups.at(-1);
+    if (!listed.more || after === undefined) return;
+  }
+}
+
+/**
+ * `group list`: every group this device holds, and those the relay lists that it did not hold
+ * (verified first), each brought up to the relay's log.
+ */
 export async function listGroups(session: Session, notify: Notify): Promise<GroupView[]> {
   const views: GroupView[] = [];
+  const held = new Set(Object.keys(session.profile.groups ?? {}));
+  await discoverGroups(session, notify);
   for (const group of Object.keys(session.profile.groups ?? {})) {
+    if (!held.has(group)) {
+      const log = heldGroupLog(session.profile, group);
+      if (log !== null) views.push(viewOf(session, log));
+      continue;
+    }
     try {
       const { log } = await current(session, group);
       views.push(viewOf(session, log));

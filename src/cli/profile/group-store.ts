@@ -76,3 +76,11 @@ export function keepGroupLog(profile: Profile, log: GroupLog, name: string | und
   groups[log.group] = { ...marks, entries, ...(kept === undefined ? {} : { name: kept }) };
   rebuilt.set(entries, log);
 }
+
+/** Forgets a group's log (one the relay listed whose verified log does not list this account). */
+export function dropGroupLog(profile: Profile, group: string): void {
+  if (profile.groups === undefined) return;
+  profile.groups = Object.fromEntries(
+    Object.entries(profile.groups).filter(([id]) => id !== group),
+  );
+}

@@ -8,6 +8,7 @@ import {
   groupAppendResultSchema,
   deletionResultSchema,
   groupEntrySchema,
+  groupListPageSchema,
   groupLogPageSchema,
   keyResultSchema,
   loginResultSchema,
@@ -25,6 +26,7 @@ import {
   type DeliveredNotice,
   type GroupAppendResult,
   type GroupEntry,
+  type GroupListPage,
   type GroupLogPage,
   type KdfParams,
   type Packet,
@@ -338,6 +340,13 @@ export class RelayClient {
         ...(from === undefined ? {} : { from }),
         ...(limit === undefined ? {} : { limit }),
       }),
+    );
+  }
+
+  /** One page of the groups whose log at the relay lists this account (verify each log before use). */
+  async groupList(after?: string): Promise<GroupListPage> {
+    return this.onePage(() =>
+      this.request('group-list', groupListPageSchema, after === undefined ? {} : { after }),
     );
   }
 

@@ -217,4 +217,12 @@ SELECT s.group_id, s.member, s.fingerprint, s.idx,
 FROM starts s;
 `,
   },
+  {
+    version: 10,
+    name: 'groups of a member',
+    // `group-list`: the groups an identifier is a member of now, by id, without a scan of the spells.
+    sql: `
+CREATE INDEX group_spells_member ON group_spells (identifier, group_id COLLATE "C") WHERE to_idx IS NULL;
+`,
+  },
 ];

@@ -65,6 +65,12 @@ SELECT identifier, fingerprint FROM group_spells
 WHERE group_id = $1 AND from_idx <= $2 AND (to_idx IS NULL OR to_idx > $2)
 ORDER BY identifier COLLATE "C"`;
 
+/** The groups an identifier is a member of now (its one open spell in each), by id, from the member index. */
+const GROUPS_OF = `
+SELECT group_id FROM group_spells
+WHERE identifier = $1 AND to_idx IS NULL AND group_id COLLATE "C" > $2
+ORDER BY group_id COLLATE "C" LIMIT $3`;
+
 /** Who an entry brings in (with its logged key) and who it takes out, for the spells. */
 export function spellChange(entry: GroupEntry): {
   joined: string | null;
@@ -110,6 +116,18 @@ export class PgGroupStore implements GroupStore {
       ]),
     );
     return rows.length > 0;
+  }
+
+  async groupsOf(
+    identifier: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ groups: string[]; more: boolean }> {
+    const { rows } = await guarded(() =>
+      this.pool.query<{ group_id: string }>(GROUPS_OF, [identifier, after ?? '', limit + 1]),
+    );
+    const groups = rows.map((row) => row.group_id);
+    return { groups: groups.slice(0, limit), more: groups.length > limit };
   }
 
   async membersAt(group: string, index: number): Promise<GroupKeyBinding | undefined> {
