@@ -97,7 +97,9 @@ describe('metachat delete-account', () => {
     const toBob = await cli('alice', ['send', 'bob', 'are you there?', '--json']);
     expect(toBob.code).toBe(1);
     expect(codeOf(toBob)).toBe('ACCOUNT_DELETED');
-    expect(toBob.stderr).toContain('the deletion is signed by the key pinned here');
+    expect(toBob.stderr).toMatch(
+      /asked to delete their account on \d{4}-\d\d-\d\d \(signed by the key pinned here\)/,
+    );
 
     // Her history with bob still reads, his packets checked under the key she pinned.
     const read = await cli('alice', ['history', 'bob', '--json']);

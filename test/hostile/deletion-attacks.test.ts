@@ -74,7 +74,9 @@ beforeAll(async () => {
   await world.register('alice');
   await world.register('bob');
   await world.register('carol');
+  await world.register('dave');
   expect((await world.cli('alice', ['send', world.id('bob'), 'hello bob'])).code).toBe(0);
+  expect((await world.cli('alice', ['send', world.id('dave'), 'hello dave'])).code).toBe(0);
   expect((await world.cli('alice', ['send', world.id('carol'), 'hello carol'])).code).toBe(0);
   // Carol really leaves: her tombstone holds a statement her key signed.
   const gone = await world.cli('carol', ['delete-account', '--confirm', 'carol']);
@@ -93,7 +95,7 @@ describe('a relay that says a contact deleted the account', () => {
     expect(sent).toBe(false);
     expect(code).toBe('ACCOUNT_DELETED');
     expect(message).toMatch(
-      /deleted their account on \d{4}-\d\d-\d\d \(the deletion is signed by the key pinned here\)/,
+      /asked to delete their account on \d{4}-\d\d-\d\d \(signed by the key pinned here\), and the relay says it is deleted/,
     );
   }, 60_000);
 
@@ -108,7 +110,7 @@ describe('a relay that says a contact deleted the account', () => {
     expect(sent).toBe(false);
     expect(code).toBe('DELETION_UNVERIFIED');
     expect(message).toMatch(
-      /the relay says .* deleted the account, but shows no statement signed by .*'s key \(UNKNOWN_IDENTIFIER/,
+      /the relay says .* deleted the account, but shows no request to delete it signed by .*'s key \(UNKNOWN_IDENTIFIER/,
     );
     expect(await pinOf('alice', 'bob')).toEqual(pinned);
   }, 60_000);
@@ -151,5 +153,76 @@ describe('a relay that says a contact deleted the account', () => {
   it('once the relay stops lying, Bob is reachable as before', async () => {
     const honest = await world.cli('alice', ['send', world.id('bob'), 'still there']);
     expect(honest.code).toBe(0);
+  }, 60_000);
+});
+
+describe('a relay that refuses a deletion, keeps the signed request and shows it', () => {
+  let kept: DeletionResult;
+
+  it('the owner is told the request may be shown, and advised to rotate the key', async () => {
+    let statement: DeletionResult['statement'] | undefined;
+    world.hostile.behave({
+      answer(event, payload) {
+        if (event !== 'delete-account') return undefined;
+        statement = (payload as { statement: DeletionResult['statement'] }).statement;
+        return { ok: false, error: { code: 'STALE_CREDENTIALS', message: 'Try again.' } };
+      },
+    });
+    try {
+      const refused = await world.cli('dave', ['delete-account', '--confirm', 'dave']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        /did not delete the account, but it received your signed deletion request and may show it to your contacts[^\n]*metachat rotate-key/,
+      );
+    } finally {
+      world.hostile.behave({});
+    }
+    expect(statement).toBeDefined();
+    kept = {
+      publicKey: (await pinOf('alice', 'dave'))?.publicKey ?? '',
+      deletedAt: Date.now(),
+      statement: statement as DeletionResult['statement'],
+    };
+  }, 60_000);
+
+  it('shown alone, it verifies: said as a request, "asked to delete", never as a deletion', async () => {
+    const { sent, code, message } = await sendThrough(
+      claimDeleted(world.id('dave'), kept),
+      'alice',
+      'dave',
+    );
+    expect(sent).toBe(false);
+    expect(code).toBe('ACCOUNT_DELETED');
+    expect(message).toMatch(/asked to delete their account on .*\(signed by the key pinned here\)/);
+    expect(message).not.toMatch(/deleted their account/);
+  }, 60_000);
+
+  it('a message Dave signs after it, in the relay’s page, shows the claim false: Dave is active again', async () => {
+    expect((await world.cli('dave', ['send', world.id('alice'), 'still here, dave'])).code).toBe(0);
+    const { result, sent } = await sendThrough(
+      claimDeleted(world.id('dave'), kept),
+      'alice',
+      'dave',
+    );
+    expect(result.code).toBe(0);
+    expect(sent).toBe(true);
+    expect(result.stderr).toMatch(
+      /shows .*signed request to delete it \(\d{4}-\d\d-\d\d\), but .* signed a message on \d{4}-\d\d-\d\d, after that request: the relay's claim is false[^\n]*shown as active/,
+    );
+  }, 60_000);
+
+  it('the local history is evidence too, when the relay withholds its pages', async () => {
+    expect((await world.cli('alice', ['history', world.id('dave')])).code).toBe(0);
+    const lying = claimDeleted(world.id('dave'), kept);
+    const withholding: Behaviour = {
+      answer(event, payload, conn) {
+        if (event === 'history') return { ok: true, packets: [], more: false };
+        return lying.answer?.(event, payload, conn);
+      },
+    };
+    const { result, sent } = await sendThrough(withholding, 'alice', 'dave');
+    expect(result.code).toBe(0);
+    expect(sent).toBe(true);
+    expect(result.stderr).toMatch(/the relay's claim is false/);
   }, 60_000);
 });

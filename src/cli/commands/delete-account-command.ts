@@ -11,9 +11,13 @@ import { withSession } from './with-session.js';
 export const DELETION_NOTICE = [
   'Deleting your account removes from the relay: your key directory entry (public key, wrapped private keys, KDF parameters, login proof hash, signed password and key-rotation statements), your delivery cursor, your last-seen time and your failed-login count. Every device of yours is disconnected and can no longer log in.',
   'It does NOT remove the messages: every message you sent or received is also in your contact’s stream and history, so the relay keeps them all as ciphertext it cannot read (with who wrote to whom, when, and their sizes), including messages sent to you that no device of yours fetched. Your contacts keep what they received; groups keep the entries you signed.',
-  'The relay keeps a tombstone (your identifier, your last public key and the deletion you sign now): nobody can register your username for the relay’s retirement period (365 days by default), contacts are told your account was deleted, and after that period a new account under your name shows your contacts a changed key, never silently yours.',
+  'The relay keeps a tombstone (your identifier, your last public key and the deletion request you sign now): nobody can register your username for the relay’s retirement period (365 days by default), contacts are shown that you asked to delete your account (your signed request), and after that period a new account under your name shows your contacts a changed key, never silently yours.',
   'This device’s profile (your keys, pins, aliases and unsent messages) is removed once the relay has deleted the account.',
 ];
+
+/** Said when the relay refuses a deletion it was sent: it holds the signed request all the same. */
+export const REQUEST_LEFT =
+  'The relay did not delete the account, but it received your signed deletion request and may show it to your contacts as if you had deleted it. Contacts who see a message you sign after it are told the claim is false; to make it void for all of them, run "metachat rotate-key" (your contacts follow the new key, and the request names the old one).';
 
 /**
  * `delete-account`: says what goes and what stays, asks the user to type their username (or takes
@@ -50,9 +54,17 @@ export async function deleteAccountCommand(
   }
   await withSession(ctx, async (session) => {
     const password = await ctx.password(false);
-    await withSpinner('Deleting the account', () =>
-      deleteAccountOnRelay(session.client, session.account, password),
-    );
+    const progress = { signed: false };
+    try {
+      await withSpinner('Deleting the account', () =>
+        deleteAccountOnRelay(session.client, session.account, password, Date.now(), () => {
+          progress.signed = true;
+        }),
+      );
+    } catch (error) {
+      if (progress.signed) process.stderr.write(`metachat: ${REQUEST_LEFT}\n`);
+      throw error;
+    }
   });
   await saveOutbox(home, []);
   await removeProfile(home);

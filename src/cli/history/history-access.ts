@@ -5,6 +5,7 @@ import type { Account } from '../relay/account.js';
 import { saveProfile, type Profile } from '../profile/profile.js';
 import { oneLine } from '../terminal/terminal-text.js';
 import { HistoryCorruptError, HistoryLockedError } from './history-errors.js';
+import { setHistoryEvidence } from './history-evidence.js';
 import { HistoryStore, type HistoryMessage } from './history-store.js';
 
 /** A profile unlocked with its password: what the history needs, and the history once open. */
@@ -58,6 +59,7 @@ export async function openHistory(holder: HistoryHolder): Promise<HistoryStore> 
       );
     }
     holder.history = history;
+    setHistoryEvidence(holder.profile, history);
   }
   return holder.history;
 }
@@ -82,6 +84,7 @@ function warnOnce(holder: HistoryHolder, error: Error): void {
   process.stderr.write(`metachat: ${oneLine(said)} Going on without it.\n`);
   holder.history?.close();
   holder.history = undefined;
+  setHistoryEvidence(holder.profile, undefined);
 }
 
 /**

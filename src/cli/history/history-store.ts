@@ -241,6 +241,17 @@ export class HistoryStore {
     this.db.prepare('UPDATE counts SET messages = messages - 1').run();
   }
 
+  /** The sender's time of the newest message from `sender` kept here (not one of mine), if any. */
+  newestFrom(sender: string): number | undefined {
+    const row = this.guard(
+      () =>
+        this.db
+          .prepare('SELECT max(time) AS time FROM messages WHERE peer = ? AND outgoing = 0')
+          .get(sender) as { time: number | null },
+    );
+    return row.time ?? undefined;
+  }
+
   /** The message held at this place of my stream, if any. */
   at(seq: number): HistoryMessage | undefined {
     const row = this.guard(

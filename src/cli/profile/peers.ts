@@ -17,6 +17,7 @@ import { followPeerRotation, replacedKeysOf, type ReplacedPeerKey } from './key-
 import type { Profile } from './profile.js';
 import { RelayRefusedError, type RelayClient } from '../relay/relay-client.js';
 import { deletedPeerError } from './peer-deletion.js';
+import { oneLine } from '../terminal/terminal-text.js';
 
 /** A peer address after parsing: who, and the fingerprint the user vouched for, if any. */
 export interface PeerAddress {
@@ -149,8 +150,9 @@ function checkedPeerKey(
 }
 
 /**
- * The relay's key answer; its ACCOUNT_DELETED is checked against the deletion statement (a
- * PeerDeletedError when it verifies under the pinned key, a DeletionUnverifiedError warning if not).
+ * The relay's key answer; its ACCOUNT_DELETED is checked against the deletion request (a
+ * PeerDeletedError when it verifies under the pinned key, a DeletionUnverifiedError warning if not,
+ * and, when the key signed something after the request, the pinned key with a warning on stderr).
  */
 async function lookupLiving(
   client: RelayClient,
@@ -160,14 +162,17 @@ async function lookupLiving(
   try {
     return await client.lookup(identifier);
   } catch (error) {
-    if (error instanceof RelayRefusedError && error.code === 'ACCOUNT_DELETED')
-      throw await deletedPeerError(
-        client,
-        profile,
-        identifier,
-        peerLabel(profile, identifier).name,
-      );
-    throw error;
+    if (!(error instanceof RelayRefusedError) || error.code !== 'ACCOUNT_DELETED') throw error;
+    const conclusion = await deletedPeerError(
+      client,
+      profile,
+      identifier,
+      peerLabel(profile, identifier).name,
+    );
+    if (!('contradicted' in conclusion)) throw conclusion;
+    // The claim is false: the peer goes on with the key that signed after the request.
+    process.stderr.write(`\u001b[31m${oneLine(conclusion.warning)}\u001b[0m\n`);
+    return { publicKey: conclusion.publicKey, rotations: [] };
   }
 }
 
