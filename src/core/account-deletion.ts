@@ -11,7 +11,8 @@ import { base64Bytes, identifierSchema, parseWire, timestampSchema } from './sch
 
 /**
  * An account deletion statement (docs/protocol.md 5c): the account key asks the relay to delete
- * the account, over a nonce the relay handed to this very connection, so it is good once.
+ * the account, over a nonce the relay handed to this very connection, so it is good once. It proves
+ * the request, never that the relay carried it out.
  */
 export const deletionStatementSchema = z.strictObject({
   /** The `challenge` nonce of the connection that sends the request. */
@@ -44,7 +45,7 @@ export type DeleteAccountRequest = z.infer<typeof deleteAccountRequestSchema>;
 export const deletionResultSchema = z.strictObject({
   /** The key the account had when it was deleted (the one the statement names). */
   publicKey: publicKeySchema,
-  /** The relay's clock at the deletion. */
+  /** The day of the deletion on the relay's clock: 00:00 UTC of that day (the exact time is not served). */
   deletedAt: timestampSchema,
   statement: deletionStatementSchema,
 });

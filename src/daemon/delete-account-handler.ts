@@ -105,6 +105,9 @@ export async function deletedRefusal(
   );
 }
 
+/** One day in milliseconds: the precision of a served `deletedAt`. */
+const DAY_MS = 86_400_000;
+
 /**
  * `deletion`: the tombstone of a deleted account as the relay keeps it (its last key, the time, the
  * statement its owner signed), so a contact told ACCOUNT_DELETED can check the deletion under the
@@ -128,7 +131,8 @@ export async function deletion(
   }
   return {
     publicKey: tombstone.publicKey,
-    deletedAt: tombstone.deletedAt,
+    // The day only (00:00 UTC): the relay's clock at the deletion tells a contact nothing it needs.
+    deletedAt: tombstone.deletedAt - (tombstone.deletedAt % DAY_MS),
     statement: tombstone.deletion,
   };
 }

@@ -131,6 +131,9 @@ describe('delete-account', () => {
     // The tombstone is served: the statement Bob's key signed, checkable under the key Alice pinned.
     const tombstone = await alice.client.deletion(bob.identifier);
     expect(tombstone.publicKey).toBe(bob.keyPair.publicKey.encoded);
+    // Only the day of the deletion: the relay's clock at it is nobody's business.
+    expect(tombstone.deletedAt % 86_400_000).toBe(0);
+    expect(Date.now() - tombstone.deletedAt).toBeLessThan(2 * 86_400_000);
     expect(
       verifyAccountDeletion(bob.keyPair.publicKey, bob.identifier, tombstone.statement).nonce,
     ).toBe(tombstone.statement.nonce);
