@@ -174,6 +174,23 @@ describe('the local history store', () => {
     again.close();
   });
 
+  it('a replayed packet already held elsewhere never displaces a sent message (hostile relay)', () => {
+    const store = HistoryStore.open(home, key);
+    const mine = line(5, BOB, 'my words', true);
+    expect(store.add([line(2, BOB, 'bob at two'), mine])).toEqual({ added: 2, full: false });
+    // The relay replays Bob's packet (held at 2) as message 5, where my sent message is: it cannot
+    // be kept there (held already), so mine stays, with its words and the count.
+    expect(store.add([{ ...line(2, BOB, 'bob at two'), seq: 5 }])).toEqual({
+      added: 0,
+      full: false,
+    });
+    expect(store.at(5)?.text).toBe('my words');
+    expect(store.search('words').map((m) => m.seq)).toEqual([5]);
+    expect(store.size).toBe(2);
+    store.close();
+    expect(HistoryStore.open(home, key).size).toBe(2);
+  });
+
   it('is bounded: past its size no message is added, whatever the relay sends', () => {
     const store = HistoryStore.open(home, key, 3);
     expect(store.add([1, 2, 3, 4, 5].map((seq) => line(seq, BOB, `m${seq}`)))).toEqual({

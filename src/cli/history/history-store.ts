@@ -217,16 +217,19 @@ export class HistoryStore {
    */
   private replacesClaim(line: HistoryMessage): boolean {
     const held = this.at(line.seq);
+    const elsewhere = this.db
+      .prepare(`SELECT ${COLUMNS} FROM messages WHERE sender = ? AND id = ?`)
+      .get(line.from, line.id) as Row | undefined;
     if (held !== undefined) {
       if (held.direction !== 'outgoing' || (held.from === line.from && held.id === line.id))
         return false;
+      // The packet is held at another place already (a relay replaying it here): the insert would
+      // be ignored, so the sent message stays.
+      if (elsewhere !== undefined) return false;
       this.remove(held);
       return true;
     }
     if (line.direction !== 'outgoing') return false;
-    const elsewhere = this.db
-      .prepare(`SELECT ${COLUMNS} FROM messages WHERE sender = ? AND id = ?`)
-      .get(line.from, line.id) as Row | undefined;
     if (elsewhere === undefined || elsewhere.outgoing !== 1) return false;
     this.remove(message(elsewhere));
     return true;
