@@ -73,8 +73,13 @@ export function foldConversation(messages: readonly MessageOrigin[]): Conversati
       refused.push({ change, error });
       continue;
     }
-    const view = views.get(target);
-    if (view !== undefined) views.set(target, applyChange(view, change));
+    // Every copy of the target (a packet a hostile relay served twice) takes the change, so a
+    // delete or an edit is never undone by a second copy of the original.
+    for (const copy of candidates) {
+      if (copy.conversation !== target.conversation || copy.from !== target.from) continue;
+      const view = views.get(copy);
+      if (view !== undefined) views.set(copy, applyChange(view, change));
+    }
   }
   const folded: FoldedMessage[] = [];
   for (const [message, view] of views) {

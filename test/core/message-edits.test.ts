@@ -219,4 +219,16 @@ describe('foldConversation', () => {
     expect(view.refused).toEqual([]);
     expect(view.messages.map((m) => m.text)).toEqual(['bob says', 'alice edits']);
   });
+
+  it('a packet served twice (a hostile relay) is changed in every copy: a delete hides both', () => {
+    const original = msg(1, A, text('secret'));
+    const view = foldConversation([original, msg(2, A, del(1)), { ...original }]);
+    expect(view.refused).toEqual([]);
+    expect(view.messages.map((m) => [m.text, m.deleted])).toEqual([
+      ['', true],
+      ['', true],
+    ]);
+    const edited = foldConversation([original, { ...original }, msg(3, A, edit(1, 'fixed'))]);
+    expect(edited.messages.map((m) => m.text)).toEqual(['fixed', 'fixed']);
+  });
 });
