@@ -156,6 +156,11 @@ export interface GroupOpenInput {
   readonly keyOf: GroupKeyLookup;
   /** The keys each member replaced by a rotation the reader checked (16.1); none if absent. */
   readonly replacedOf?: GroupReplacedKeys;
+  /**
+   * Whether the message is ordered before the log entry at this index (the sender's departure) in
+   * the reader's own verified stream (16.5 step 6); absent: never, as for a message it cannot place.
+   */
+  readonly precedesDeparture?: (index: number) => boolean;
 }
 
 function headFor(packet: GroupPacket, log: GroupLog): VerifiedGroupEntry {
@@ -171,6 +176,14 @@ function headFor(packet: GroupPacket, log: GroupLog): VerifiedGroupEntry {
     );
   }
   return entry;
+}
+
+/** Whether a sender who is not a member now wrote before its first departure after `from`. */
+function beforeDeparture(input: GroupOpenInput, sender: string, from: number): boolean {
+  const departure = input.log.entries.findIndex(
+    (entry, index) => index > from && !entry.members.includes(sender),
+  );
+  return departure > 0 && input.precedesDeparture?.(departure) === true;
 }
 
 /**
@@ -206,7 +219,7 @@ export function openGroupMessage(input: GroupOpenInput): OpenedGroupPacket {
     );
   }
   const latest = groupHead(input.log);
-  if (!latest.members.includes(packet.from)) {
+  if (!latest.members.includes(packet.from) && !beforeDeparture(input, packet.from, head.index)) {
     throw new GroupSenderRemovedError(
       `This group message is from someone who is no longer a member at entry ${latest.index} of the group log (removed, or left), though it names entry ${head.index} where they were; it is not shown.`,
     );

@@ -7,7 +7,13 @@ import {
   type StoredGroupPacket,
 } from '../../core/index.js';
 import { KeyChangedError } from '../cli-errors.js';
-import { heldGroupLog, heldGroupName, TooManyGroupsError } from '../profile/group-store.js';
+import {
+  beforeDeparture,
+  heldGroupLog,
+  heldGroupName,
+  streamPlaceKnown,
+  TooManyGroupsError,
+} from '../profile/group-store.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
 import { bodyFields } from '../stream/body-fields.js';
@@ -96,6 +102,8 @@ export async function readGroupRecord(
         log,
         keyOf: keyring.lookup,
         replacedOf: keyring.replacedOf,
+        precedesDeparture: (index) =>
+          beforeDeparture(session.profile, message.group, index, stored.seq),
       }),
     );
   let opened: OpenedGroupPacket;
@@ -106,7 +114,9 @@ export async function readGroupRecord(
       opened = await open(held ?? { group: message.group, entries: [] });
     } catch (error) {
       if (!(error instanceof GroupHeadUnknownError)) throw error;
-      opened = await open(await syncGroupLog(session, keyring, message.group));
+      // Departures learnt from this record's fetch come after the places before it, not before it.
+      const mark = Math.max(streamPlaceKnown(session.profile), stored.seq - 1);
+      opened = await open(await syncGroupLog(session, keyring, message.group, mark));
     }
     keyring.pinMembers(opened.head);
   } catch (error) {

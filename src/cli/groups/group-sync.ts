@@ -34,8 +34,8 @@ function readName(keyring: GroupKeyring, log: GroupLog): string | undefined {
  * this device's own key (GROUP_KEY_MISMATCH: whoever added it was given a wrong one). The log is
  * kept first, so a fork or rollback is still recognised next time.
  */
-function keep(session: Session, keyring: GroupKeyring, log: GroupLog): GroupLog {
-  keepGroupLog(session.profile, log, readName(keyring, log));
+function keep(session: Session, keyring: GroupKeyring, log: GroupLog, mark?: number): GroupLog {
+  keepGroupLog(session.profile, log, readName(keyring, log), mark);
   const head = groupHead(log);
   keyring.pinMembers(head);
   assertGroupNamesMyKey(head, {
@@ -56,6 +56,7 @@ export async function syncGroupLog(
   session: Session,
   keyring: GroupKeyring,
   group: string,
+  mark?: number,
 ): Promise<GroupLog> {
   let log = heldGroupLog(session.profile, group);
   try {
@@ -72,11 +73,11 @@ export async function syncGroupLog(
       if (log.entries.length === held || !page.more) break;
     }
   } catch (error) {
-    if (log !== null) keep(session, keyring, log);
+    if (log !== null) keep(session, keyring, log, mark);
     throw error;
   }
   if (log === null) throw new Error('unreachable: a group log fetch ended without a log');
-  return keep(session, keyring, log);
+  return keep(session, keyring, log, mark);
 }
 
 /** The log with an entry this device made and the relay stored, verified like any other. */

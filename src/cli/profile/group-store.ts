@@ -63,17 +63,32 @@ export function heldGroupName(profile: Profile, group: string): string | undefin
  * Keeps a log this device just verified (and the name it read from it, else the one it had): the
  * caller saves the profile. Refused past MAX_PROFILE_GROUPS groups.
  */
-export function keepGroupLog(profile: Profile, log: GroupLog, name: string | undefined): void {
+export function keepGroupLog(
+  profile: Profile,
+  log: GroupLog,
+  name: string | undefined,
+  mark: number = streamPlaceKnown(profile),
+): void {
   const groups = (profile.groups ??= {});
   if (groups[log.group] === undefined && Object.keys(groups).length >= MAX_PROFILE_GROUPS) {
     throw new TooManyGroupsError(
       `This device holds the logs of ${MAX_PROFILE_GROUPS} groups, as many as a profile keeps.`,
     );
   }
-  const { entries: _old, name: held, ...marks } = groups[log.group] ?? {};
+  const { entries: old, name: held, departures: seen, ...marks } = groups[log.group] ?? {};
   const kept = name ?? held;
   const entries = log.entries.map((verified) => verified.entry);
-  groups[log.group] = { ...marks, entries, ...(kept === undefined ? {} : { name: kept }) };
+  // The stream place reached when each departure was first verified here (16.5 step 6).
+  const departures = [...(seen ?? [])];
+  for (const entry of entries.slice(old?.length ?? 0)) {
+    if (entry.op === 'remove' || entry.op === 'leave') departures.push([entry.index, mark]);
+  }
+  groups[log.group] = {
+    ...marks,
+    entries,
+    ...(kept === undefined ? {} : { name: kept }),
+    ...(departures.length === 0 ? {} : { departures }),
+  };
   rebuilt.set(entries, log);
 }
 
@@ -83,4 +98,30 @@ export function dropGroupLog(profile: Profile, group: string): void {
   profile.groups = Object.fromEntries(
     Object.entries(profile.groups).filter(([id]) => id !== group),
   );
+}
+
+/**
+ * Whether a message at stream place `seq` came before the departure at log entry `index`: this
+ * device had reached a later place of its stream when it verified that entry (16.5 step 6).
+ */
+export function beforeDeparture(
+  profile: Profile,
+  group: string,
+  index: number,
+  seq: number,
+): boolean {
+  const mark = profile.groups?.[group]?.departures?.find(([at]) => at === index)?.[1];
+  return mark !== undefined && seq <= mark;
+}
+
+/**
+ * The furthest place of this user's stream this device knows was taken: what it saw in order
+ * (seenUpTo), the packets it remembers, and the group messages it showed.
+ */
+export function streamPlaceKnown(profile: Profile): number {
+  let place = profile.seenUpTo;
+  for (const [seq] of profile.recentPackets ?? []) place = Math.max(place, seq);
+  for (const record of Object.values(profile.groups ?? {}))
+    place = Math.max(place, record.readUpTo ?? 0);
+  return place;
 }

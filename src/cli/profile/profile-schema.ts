@@ -62,6 +62,14 @@ export const groupRecordSchema = z.strictObject({
   readUpTo: z.number().int().min(0).optional(),
   /** The log entry at whose members my username was last sent to the group (a `hello`). */
   helloAt: z.number().int().min(0).optional(),
+  /**
+   * Each remove or leave entry this device verified, with the place of its stream it had reached
+   * then: a departed member's message at a place up to it came before the departure (16.5 step 6).
+   */
+  departures: z
+    .array(z.tuple([z.number().int().min(1), z.number().int().min(0)]))
+    .max(MAX_GROUP_LOG_ENTRIES)
+    .optional(),
 });
 
 /** The local profile: everything this device keeps, never the unwrapped private key nor the password. */
