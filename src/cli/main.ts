@@ -1,4 +1,5 @@
 import { passwdCommand } from './commands/passwd-command.js';
+import { historyUnlockCommand } from './commands/history-unlock-command.js';
 import { rotateKeyCommand } from './commands/rotate-key-command.js';
 import { deleteAccountCommand } from './commands/delete-account-command.js';
 import { Command, Option } from 'commander';
@@ -241,6 +242,16 @@ export function buildProgram(json = false): Command {
     .addOption(new Option('--limit <n>', 'how many').default(50).argParser((v) => parseLimit(v)))
     .action(async (words: string[], opts: { peer?: string; limit: number }) => {
       await searchCommand(ctx, words.join(' '), opts);
+    });
+
+  program
+    .command('history-unlock')
+    .description(
+      'copy a history a login kept aside (history.db.locked-<day>) into the local history: asks the current password, then the one it was made under',
+    )
+    .argument('<file>')
+    .action(async (file: string) => {
+      await historyUnlockCommand(ctx, file);
     });
 
   program

@@ -9,7 +9,9 @@ import { UsageError, UsernameTakenError } from '../cli-errors.js';
 import { describeLoss, guardHome, type AccountAtHome } from '../profile/home-guard.js';
 import type { CliContext } from '../cli-context.js';
 import { saveOutbox } from '../outgoing/outbox.js';
-import { loadProfile, saveProfile } from '../profile/profile.js';
+import { loadProfile, saveProfile, type Profile } from '../profile/profile.js';
+import { carryOrSetAsideHistory } from '../history/history-aside.js';
+import type { Account } from '../relay/account.js';
 import { RelayClient, RelayRefusedError } from '../relay/relay-client.js';
 import { withSpinner } from '../terminal/spinner.js';
 
@@ -49,6 +51,28 @@ async function replaced(home: string, previous: AccountAtHome | 'damaged' | null
       ? `metachat: replaced the damaged profile in ${home}.\n`
       : `metachat: replaced the account ${previous.username} in ${home}; its ${describeLoss(previous)} are gone.\n`,
   );
+}
+
+/**
+ * Saves the new profile of a login or registration; over another one (--force), first carries the
+ * local history on (same account, a key that opens) or keeps it aside, and says so.
+ */
+async function saveOver(
+  home: string,
+  previous: AccountAtHome | 'damaged' | null,
+  next: Profile,
+  account: Pick<Account, 'historyWrapKey'>,
+): Promise<void> {
+  let old: Profile | undefined;
+  try {
+    old = await loadProfile(home);
+  } catch {
+    old = undefined;
+  }
+  const said = await carryOrSetAsideHistory(home, old, next, account.historyWrapKey);
+  await saveProfile(home, next);
+  await replaced(home, previous);
+  if (said !== null) process.stderr.write(`metachat: ${said}\n`);
 }
 
 /** How many usernames `register` tries at a terminal (the relay allows 3 registrations a connection). */
@@ -105,8 +129,7 @@ export async function registerCommand(
   } finally {
     client.close();
   }
-  await saveProfile(home, newProfile(account, server, opts.shareUsername));
-  await replaced(home, previous);
+  await saveOver(home, previous, newProfile(account, server, opts.shareUsername), account);
   ctx.print(
     `Registered.\nidentifier:  ${account.identifier}\nfingerprint: ${account.keyPair.publicKey.fingerprint}`,
     { id: account.identifier, fingerprint: account.keyPair.publicKey.fingerprint },
@@ -145,8 +168,7 @@ export async function loginCommand(
   } finally {
     client.close();
   }
-  await saveProfile(home, newProfile(account, server, opts.shareUsername));
-  await replaced(home, previous);
+  await saveOver(home, previous, newProfile(account, server, opts.shareUsername), account);
   ctx.print(`Logged in as ${account.username} (${account.identifier}).`, {
     id: account.identifier,
     fingerprint: account.keyPair.publicKey.fingerprint,

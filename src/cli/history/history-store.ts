@@ -103,10 +103,15 @@ export class HistoryStore {
     );
   }
 
-  /** Opens (or creates, mode 0600) the history in `home` under `key`; a wrong key is HISTORY_LOCKED. */
-  static open(home: string, key: Uint8Array, maxMessages = MAX_HISTORY_MESSAGES): HistoryStore {
+  /** Opens (or creates, mode 0600) the history in `home` (`file`: a history kept aside) under `key`; a wrong key is HISTORY_LOCKED. */
+  static open(
+    home: string,
+    key: Uint8Array,
+    maxMessages = MAX_HISTORY_MESSAGES,
+    file = HISTORY_FILE,
+  ): HistoryStore {
     if (key.length !== HISTORY_KEY_BYTES) throw new TypeError('The history key is 32 bytes.');
-    const path = join(home, HISTORY_FILE);
+    const path = join(home, file);
     // Created here, 0600, before SQLite opens it: its -wal and -shm files take the same mode.
     closeSync(openSync(path, 'a', 0o600));
     // An existing file keeps its mode at open: one readable by others is made private first.
@@ -253,6 +258,17 @@ export class HistoryStore {
           .get(sender) as { time: number | null },
     );
     return row.time ?? undefined;
+  }
+
+  /** Up to `count` messages of every conversation after `seq`, in stream order (to copy a history). */
+  everything(seq: number, count: number): HistoryMessage[] {
+    const rows = this.guard(
+      () =>
+        this.db
+          .prepare(`SELECT ${COLUMNS} FROM messages WHERE seq > ? ORDER BY seq ASC LIMIT ?`)
+          .all(seq, count) as Row[],
+    );
+    return rows.map(message);
   }
 
   /** The message held at this place of my stream, if any. */

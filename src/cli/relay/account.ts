@@ -122,6 +122,7 @@ export async function loginAccount(
     kdf,
     credentialsGeneration,
     replacedKeys: unwrapReplacedKeys(replacedKeys, keys.keyEncryptionKey, identifier),
+    historyWrapKey: keys.historyWrapKey,
   };
   return upgradeKdf(client, account, password);
 }
