@@ -110,6 +110,9 @@ describe('groups in the chat screen (tmux)', () => {
     await waitFor('bob', (s) => s.includes('alice renamed the group to crew'), 'the rename line');
     term.tmux('send-keys', '-t', 'bob', 'Escape');
     await waitFor('bob', (s) => s.includes('# crew'), 'the renamed group in the inbox');
+    // A group bob is put in while the screen is open shows before its first message.
+    await cli('alice', ['group', 'create', 'side', 'bob']);
+    await waitFor('bob', (s) => s.includes('# side'), 'the new group in the inbox');
     term.tmux('send-keys', '-t', 'bob', 'C-c');
   }, 180_000);
 

@@ -6,13 +6,14 @@ import { followGroupPushes } from '../groups/group-push-listener.js';
 import { isGroupRefusal, readGroupRecord } from '../groups/group-reader.js';
 import { sendToGroup } from '../groups/group-send.js';
 import { syncGroupLog } from '../groups/group-sync.js';
-import { heldGroupLog, heldGroupName, TooManyGroupsError } from '../profile/group-store.js';
+import { TooManyGroupsError } from '../profile/group-store.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import { peerLabel } from '../stream/peer-label.js';
 import { refusalOf } from '../outgoing/message-refusal.js';
 import { aboutSend, type ChatContext } from './chat-context.js';
 import type { ChatMessage } from './chat-state.js';
-import { groupChangeLines, groupChatLines } from './group-lines.js';
+import { groupChatLines } from './group-lines.js';
+import { groupChatViews, groupSummaries, type OpenedGroup, type Tally } from './group-views.js';
 import {
   mergeGroupLines,
   type GroupChat,
@@ -22,14 +23,6 @@ import {
 
 /** Group messages per history page in the chat view. */
 const PAGE = 50;
-
-interface Tally {
-  unread: number;
-  lastActivity: number;
-  lastIncomingSeq: number;
-  rejected: number;
-  last: { sender: string; text: string } | null;
-}
 
 /** What a failed group send can be: said in the status line, the message marked failed. */
 function sendRefusal(error: unknown): error is Error {
@@ -50,10 +43,7 @@ function sendRefusal(error: unknown): error is Error {
  */
 export class GroupDesk {
   private readonly tallies = new Map<string, Tally>();
-  private readonly chats = new Map<
-    string,
-    Omit<GroupChat, 'messages'> & { lines: ChatMessage[] }
-  >();
+  private readonly chats = new Map<string, OpenedGroup>();
   private readonly seen = new Set<number>();
   private activeGroup: string | null = null;
   private pending = 0;
@@ -64,13 +54,8 @@ export class GroupDesk {
   start(): void {
     followGroupPushes(
       this.ctx.session,
-      (line) => {
-        const entry = heldGroupLog(this.ctx.session.profile, line.group)?.entries[line.index];
-        if (entry !== undefined)
-          this.tally(line.group).lastActivity = Math.max(
-            this.tally(line.group).lastActivity,
-            entry.entry.time,
-          );
+      () => {
+        // The change is in the profile's log now: the inbox and the open conversation show it.
         this.ctx.saveSoon();
         this.ctx.changed();
       },
@@ -321,61 +306,13 @@ export class GroupDesk {
     });
   }
 
-  /** The inbox's groups, newest activity first. */
+  /** The inbox's groups (every group held, and any with records in my stream), newest activity first. */
   summaries(): GroupSummary[] {
-    const { profile } = this.ctx.session;
-    return [...this.tallies]
-      .filter(
-        ([group, tally]) => tally.lastActivity > 0 || tally.rejected > 0 || this.chats.has(group),
-      )
-      .map(([group, tally]) => ({
-        group,
-        name: heldGroupName(profile, group) ?? `${group.slice(0, 12)}…`,
-        unread: tally.unread,
-        lastActivity: tally.lastActivity,
-        last: tally.last,
-        rejected: tally.rejected,
-        changed: this.changedMembers(group),
-      }))
-      .sort((a, b) => b.lastActivity - a.lastActivity);
-  }
-
-  /** Members at the verified head whose pinned key changed, by name. */
-  private changedMembers(group: string): string[] {
-    const { profile } = this.ctx.session;
-    let log;
-    try {
-      log = heldGroupLog(profile, group);
-    } catch {
-      return [];
-    }
-    if (log === null) return [];
-    return groupHead(log)
-      .members.filter(
-        (id) => profile.peers[id]?.changedKey !== undefined || profile.peers[id]?.disputed === true,
-      )
-      .map((id) => peerLabel(profile, id).name);
+    return groupSummaries(this.ctx.session.profile, this.tallies, new Set(this.chats.keys()));
   }
 
   /** The opened group conversations, with their membership changes placed among the messages. */
   logs(): Map<string, GroupChat> {
-    const { profile, account } = this.ctx.session;
-    const out = new Map<string, GroupChat>();
-    for (const [group, { lines, ...chat }] of this.chats) {
-      let log = null;
-      try {
-        log = heldGroupLog(profile, group);
-      } catch {
-        log = null;
-      }
-      const oldest = chat.hasOlder
-        ? (lines.find((line) => line.seq !== undefined)?.time ?? Date.now())
-        : 0;
-      const changes = log === null ? [] : groupChangeLines(profile, account, log, oldest);
-      const member =
-        log === null ? chat.member : groupHead(log).members.includes(account.identifier);
-      out.set(group, { ...chat, member, messages: mergeGroupLines(lines, changes) });
-    }
-    return out;
+    return groupChatViews(this.ctx.session, this.chats);
   }
 }
