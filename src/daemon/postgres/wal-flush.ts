@@ -4,11 +4,15 @@ import type pg from 'pg';
  * Makes every commit visible so far durable: when PostgreSQL's WAL is not flushed up to where it is
  * written, a transactional logical message (no table, no lock, no row) is committed synchronously,
  * and its commit flushes the WAL up to its own record, so every commit before it too (the WAL is
- * one sequence). With nothing left to flush it writes nothing and costs one round trip.
+ * one sequence). With nothing left to flush it writes nothing and costs one round trip. Where the
+ * role or database sets `synchronous_commit` off, this transaction alone sets it to `local`:
+ * otherwise its commit would not wait either and nothing would be durable when answered.
  */
 const FLUSH = `
 SELECT CASE WHEN pg_current_wal_flush_lsn() < pg_current_wal_insert_lsn()
-  THEN pg_logical_emit_message(true, 'metachat-flush', '') END AS flushed`;
+  THEN pg_logical_emit_message(true, 'metachat-flush', '') END AS flushed,
+  CASE WHEN current_setting('synchronous_commit') = 'off'
+  THEN set_config('synchronous_commit', 'local', true) END AS waits`;
 
 /**
  * The wait for durability of the statements that commit without waiting for the WAL flush (the
