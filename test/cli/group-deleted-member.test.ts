@@ -13,6 +13,7 @@ const PASSWORD = 'the leavers password';
 let daemon: DaemonProcess;
 let dataDir: string;
 let root: string;
+const ids: Record<string, string> = {};
 
 async function cli(name: string, args: string[]): Promise<CliResult> {
   return runCli([...args, '--home', join(root, name), '--server', daemon.url, '--password-stdin'], {
@@ -30,7 +31,10 @@ beforeAll(async () => {
   dataDir = await tempDir();
   root = await tempDir('metachat-group-deleted-homes-');
   daemon = await spawnDaemon(dataDir);
-  for (const name of ['alice', 'bob', 'carol']) await ok(name, ['register', name]);
+  for (const name of ['alice', 'bob', 'carol']) {
+    const [out] = await ok(name, ['register', name]);
+    ids[name] = String(out?.['id']);
+  }
 }, 120_000);
 
 afterAll(async () => {
@@ -54,6 +58,11 @@ describe('a group with a member whose account was deleted', () => {
       'after carol left',
       'bob too',
     ]);
+    // The member list says so, from the deletion statement that verified under carol's key.
+    const [view] = await ok('alice', ['group', 'members', 'leavers']);
+    const rows = view?.['members'] as { id: string; key: string }[];
+    expect(rows.find((m) => m.id === ids['carol'])?.key).toBe('deleted');
+    expect(rows.find((m) => m.id === ids['bob'])?.key).toBe('pinned');
     await ok('alice', ['group', 'remove', 'leavers', 'carol']);
     await ok('alice', ['send', 'group:leavers', 'without carol']);
   }, 240_000);

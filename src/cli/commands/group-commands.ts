@@ -133,7 +133,8 @@ A member added while this device was offline: name the group by its whole id onc
         const lines = [
           describe(session, view),
           ...members.map(
-            (m) => `  ${oneLine(m.name).padEnd(24)} ${m.admin ? 'admin ' : '      '} key ${m.key}`,
+            (m) =>
+              `  ${oneLine(m.name).padEnd(24)} ${m.admin ? 'admin ' : '      '} ${m.key === 'deleted' ? 'account deleted (signed by its key)' : `key ${m.key}`}`,
           ),
         ];
         ctx.print(lines.join('\n'), { ...view, members });

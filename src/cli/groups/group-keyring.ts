@@ -16,6 +16,7 @@ import {
 import { DeletionUnverifiedError, KeyChangedError, PeerDeletedError } from '../cli-errors.js';
 import { replacedKeysOf } from '../profile/key-replacements.js';
 import { peerLookup } from '../profile/peers.js';
+import { deletedPeerError } from '../profile/peer-deletion.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
 import { peerLabel } from '../stream/peer-label.js';
@@ -33,6 +34,8 @@ export class GroupKeyring {
   private readonly served = new Map<string, Candidate>();
   /** Keys members replaced, from the rotation chains the relay served with their keys (verified). */
   private readonly chains = new Map<string, readonly ReplacedMemberKey[]>();
+  /** Members whose account deletion statement (5c) verified under the key used for them here. */
+  private readonly deleted = new Set<string>();
 
   constructor(private readonly session: Pick<Session, 'client' | 'profile' | 'account'>) {}
 
@@ -108,7 +111,8 @@ export class GroupKeyring {
 
   /** The relay's key for a member never pinned here, and the rotations it served with it. */
   private async serve(identifier: string): Promise<Candidate> {
-    const { key, rotations } = await servedKey(this.session.client, identifier);
+    const { key, rotations, gone } = await servedKey(this.session, identifier);
+    if (gone) this.deleted.add(identifier);
     this.served.set(identifier, key);
     this.chains.set(identifier, replacedKeysFromChain(identifier, key, rotations));
     return key;
@@ -172,6 +176,7 @@ export class GroupKeyring {
         key = found.key;
         this.chains.set(identifier, replacedKeysFromChain(identifier, key, found.rotations));
       } catch (error) {
+        if (error instanceof PeerDeletedError) this.deleted.add(identifier);
         if (error instanceof PeerDeletedError || error instanceof DeletionUnverifiedError) {
           // A member whose account is gone (or so the relay says) stays one until an admin removes
           // them: the message carries a key for them as for every member, sealed to the pinned key.
@@ -214,6 +219,7 @@ export class GroupKeyring {
       if (error instanceof GroupKeyMismatchError) return 'mismatch';
       throw error;
     }
+    if (this.deleted.has(identifier)) return 'deleted';
     return this.session.profile.peers[identifier]?.verified === true ? 'verified' : 'pinned';
   }
 }
@@ -223,17 +229,26 @@ export class GroupKeyring {
  * tombstone names (a member stays one until removed). Either is used only if the log names it.
  */
 async function servedKey(
-  client: Session['client'],
+  session: Pick<Session, 'client' | 'profile'>,
   identifier: string,
-): Promise<{ key: PublicKey; rotations: readonly KeyRotation[] }> {
+): Promise<{ key: PublicKey; rotations: readonly KeyRotation[]; gone: boolean }> {
+  const { client, profile } = session;
   try {
     const { publicKey, rotations } = await client.lookup(identifier);
-    return { key: importPublicKey(publicKey), rotations };
+    return { key: importPublicKey(publicKey), rotations, gone: false };
   } catch (error) {
     if (!(error instanceof RelayRefusedError && error.code === 'ACCOUNT_DELETED')) throw error;
-    return { key: importPublicKey((await client.deletion(identifier)).publicKey), rotations: [] };
+    const key = importPublicKey((await client.deletion(identifier)).publicKey);
+    // Deleted for sure only if the tombstone's statement verifies under that key (5c).
+    const why = await deletedPeerError(
+      client,
+      profile,
+      identifier,
+      peerLabel(profile, identifier).name,
+    );
+    return { key, rotations: [], gone: why instanceof PeerDeletedError };
   }
 }
 
 /** How this device stands with one member's key, as `group members` shows it. */
-export type MemberKeyState = 'me' | 'verified' | 'pinned' | 'changed' | 'mismatch';
+export type MemberKeyState = 'me' | 'verified' | 'pinned' | 'changed' | 'mismatch' | 'deleted';

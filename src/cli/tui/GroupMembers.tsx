@@ -10,6 +10,7 @@ const STATE_WORDS: Record<GroupMemberRow['state'], { text: string; color: string
   pinned: { text: 'key pinned, not verified', color: 'gray' },
   changed: { text: 'KEY CHANGED: blocks sending until verified', color: 'red' },
   mismatch: { text: 'KEY MISMATCH: not the key the log names', color: 'red' },
+  deleted: { text: 'account deleted (signed by its key)', color: 'gray' },
 };
 
 /**
