@@ -15,6 +15,8 @@ import { OutboxCorruptError } from './outgoing/outbox.js';
 import {
   HistoryCorruptError,
   HistoryLockedError,
+  HistoryTooNewError,
+  MessageDeletedError,
   UnknownMessageError,
 } from './history/history-errors.js';
 import { SearchTooLongError } from './history/search-query.js';
@@ -61,6 +63,8 @@ const KNOWN: readonly (abstract new (...args: never[]) => Error)[] = [
   TooManyGroupsError,
   HistoryLockedError,
   HistoryCorruptError,
+  HistoryTooNewError,
+  MessageDeletedError,
 ];
 
 /** `RelayUnreachableError` → `RELAY_UNREACHABLE`: the code of an error class without one of its own. */

@@ -10,7 +10,8 @@ import { UsageError } from './cli-errors.js';
 import { reportOf, writeReport } from './error-report.js';
 import { logoutCommand } from './commands/logout-command.js';
 import { inboxCommand } from './commands/inbox-command.js';
-import { listenCommand, sendCommand } from './commands/message-commands.js';
+import { listenCommand } from './commands/message-commands.js';
+import { deleteCommand, editCommand, sendCommand } from './commands/send-commands.js';
 import { historyCommand } from './commands/history-command.js';
 import { searchCommand } from './commands/search-command.js';
 import { resolveHome, loadProfile } from './profile/profile.js';
@@ -206,8 +207,32 @@ export function buildProgram(json = false): Command {
       'identifier, identifier#fingerprint, alias or known username; or group:<group> (id, 4+ hex prefix or name)',
     )
     .argument('<text...>', 'the message, or - to read it from standard input')
-    .action(async (peer: string, text: string[]) => {
-      await sendCommand(ctx, peer, text);
+    .option('--reply-to <id>', 'reply to the message with this packet id (it is quoted)')
+    .action(async (peer: string, text: string[], opts: { replyTo?: string }) => {
+      await sendCommand(ctx, peer, text, opts);
+    });
+
+  program
+    .command('edit')
+    .description(
+      'new text for one of my messages (its packet id); receivers show it with (edited), and the relay keeps the old ciphertext',
+    )
+    .argument('<peer>', 'a peer, or group:<group>')
+    .argument('<id>', 'the packet id of my message (as send and history print)')
+    .argument('<text...>', 'the new text, or - to read it from standard input')
+    .action(async (peer: string, id: string, text: string[]) => {
+      await editCommand(ctx, peer, id, text);
+    });
+
+  program
+    .command('delete')
+    .description(
+      'hide one of my messages for everyone (its packet id): the relay keeps its ciphertext, and whoever already read it may keep a copy',
+    )
+    .argument('<peer>', 'a peer, or group:<group>')
+    .argument('<id>', 'the packet id of my message')
+    .action(async (peer: string, id: string) => {
+      await deleteCommand(ctx, peer, id);
     });
 
   program

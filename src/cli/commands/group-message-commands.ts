@@ -2,9 +2,11 @@ import type { StoredGroupPacket } from '../../core/index.js';
 import type { CliContext } from '../cli-context.js';
 import { readGroupHistoryPage } from '../groups/group-history.js';
 import { groupLineText } from '../groups/group-line-text.js';
+import { presentGroupLines } from '../groups/group-present.js';
 import { groupTitle } from '../groups/group-operations.js';
 import { isGroupRefusal, readGroupRecord, type GroupLine } from '../groups/group-reader.js';
 import { sendToGroup } from '../groups/group-send.js';
+import { messageBody, type MessageBody } from '../outgoing/compose.js';
 import type { Session } from '../relay/session.js';
 import { printStreamIssue } from '../stream/stream-warnings.js';
 import { oneLine, terminalJson } from '../terminal/terminal-text.js';
@@ -14,10 +16,15 @@ export async function sendGroupCommand(
   ctx: CliContext,
   session: Session,
   group: string,
-  text: string,
+  content: string | MessageBody,
 ): Promise<void> {
-  const sent = await sendToGroup(session, group, text);
-  ctx.print(`Sent to ${groupTitle(session, group)} (${sent.id}).`, sent);
+  const sent = await sendToGroup(session, group, content);
+  const body = messageBody(content);
+  const what = body.type === 'edit' ? 'Edit sent' : body.type === 'delete' ? 'Delete sent' : 'Sent';
+  ctx.print(`${what} to ${groupTitle(session, group)} (${sent.id}).`, {
+    ...sent,
+    ...(body.type === 'edit' || body.type === 'delete' ? { target: body.target } : {}),
+  });
 }
 
 /** A refusal as every command shows it: red on stderr, and with `json` a JSON line on stdout too. */
@@ -35,10 +42,20 @@ export async function groupHistoryCommand(
 ): Promise<void> {
   const json = ctx.options().json === true;
   const { items } = await readGroupHistoryPage(session, group, limit);
+  const presented = new Map(
+    presentGroupLines(items.flatMap((item) => (item.kind === 'line' ? [item.line] : []))).map(
+      (line) => [`${line.seq}/${line.id}`, line],
+    ),
+  );
   for (const item of items) {
-    if (item.kind === 'issue') printStreamIssue(item.issue, json);
-    else if (isGroupRefusal(item.line)) printRefusal(item.line, session, json);
-    else ctx.print(groupLineText(session.profile, item.line), item.line);
+    if (item.kind === 'issue') {
+      printStreamIssue(item.issue, json);
+      continue;
+    }
+    const line = presented.get(`${item.line.seq}/${item.line.id}`);
+    if (line === undefined) continue;
+    if (isGroupRefusal(line)) printRefusal(line, session, json);
+    else ctx.print(groupLineText(session.profile, line), line);
   }
 }
 

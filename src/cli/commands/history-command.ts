@@ -1,14 +1,16 @@
 import type { CliContext } from '../cli-context.js';
 import { UnknownMessageError } from '../history/history-errors.js';
 import { attachHistory } from '../history/history-access.js';
-import type { HistoryMessage, HistoryStore } from '../history/history-store.js';
+import type { HistoryStore } from '../history/history-store.js';
+import { presentHeld, presentLines, type ShownLine } from '../stream/present-lines.js';
 import { loadProfile } from '../profile/profile.js';
 import { RelayUnreachableError } from '../relay/relay-client.js';
 import { openUnlocked } from '../relay/session.js';
 import { readHistoryPage } from '../stream/history-page.js';
 import { printStreamIssue } from '../stream/stream-warnings.js';
 import { oneLine, terminalJson } from '../terminal/terminal-text.js';
-import { printLine, resolvePeer, warnLookalike } from './message-commands.js';
+import { resolvePeer, warnLookalike } from './message-commands.js';
+import { printLine } from './print-line.js';
 import { withUnlockedSession } from './with-session.js';
 import { parseGroupTarget } from '../groups/group-address.js';
 import { groupHistoryCommand } from './group-message-commands.js';
@@ -72,7 +74,7 @@ export async function historyCommand(
       : aroundBefore(history, address.identifier, window.around, limit);
   const cached = history?.page(address.identifier, limit, before) ?? { messages: [], more: false };
   const shown = new Set<string>();
-  const show = (line: HistoryMessage) => {
+  const show = (line: ShownLine) => {
     shown.add(`${line.from}/${line.id}`);
     printLine(ctx, unlocked, line);
   };
@@ -82,17 +84,30 @@ export async function historyCommand(
   const showCache = () => {
     if (cacheShown) return;
     cacheShown = true;
-    for (const line of cached.messages) show(line);
+    if (history === undefined) return;
+    for (const line of presentHeld(cached.messages, address.identifier, history)) show(line);
   };
   const slow = setTimeout(showCache, CACHE_FIRST_MS);
   try {
     await withUnlockedSession(ctx, unlocked, async (session) => {
       const { items } = await readHistoryPage(session, address, limit, before);
       clearTimeout(slow);
+      // Edits and deletes applied (from the page, and the history's knowledge beyond it).
+      const presented = new Map(
+        presentLines(
+          items.flatMap((item) => (item.kind === 'line' ? [item.line] : [])),
+          address.identifier,
+          session.history,
+        ).map((line) => [`${line.seq}/${line.id}`, line]),
+      );
       for (const item of items) {
-        if (item.kind === 'issue') printStreamIssue(item.issue, json);
-        else if (!('from' in item.line) || !shown.has(`${item.line.from}/${item.line.id}`))
-          printLine(ctx, session, item.line);
+        if (item.kind === 'issue') {
+          printStreamIssue(item.issue, json);
+          continue;
+        }
+        const line = presented.get(`${item.line.seq}/${item.line.id}`);
+        if (line !== undefined && (!('from' in line) || !shown.has(`${line.from}/${line.id}`)))
+          printLine(ctx, session, line);
       }
     });
   } catch (error) {

@@ -1,9 +1,7 @@
-import { composeMessage, markHelloSent } from '../outgoing/compose.js';
-import { UsageError } from '../cli-errors.js';
 import type { CliContext } from '../cli-context.js';
-import { isWarning, readStored, type MessageLine } from '../stream/messages.js';
+import { isWarning, readStored } from '../stream/messages.js';
+import { changeRefusal, withChangeState } from '../stream/change-state.js';
 import {
-  firstContactNotice,
   noSuchUser,
   parsePeerAddress,
   peerKey,
@@ -13,10 +11,8 @@ import {
   type PeerAddress,
 } from '../profile/peers.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
-import { refusalOf } from '../outgoing/message-refusal.js';
 import { isGroupRecord, type PublicKey } from '../../core/index.js';
-import { parseGroupTarget } from '../groups/group-address.js';
-import { listenGroupRecord, sendGroupCommand } from './group-message-commands.js';
+import { listenGroupRecord } from './group-message-commands.js';
 import { peerLabel } from '../stream/peer-label.js';
 import { followStream } from '../stream/stream-follower.js';
 import { StreamGuard } from '../stream/stream-guard.js';
@@ -24,74 +20,9 @@ import { printStreamIssue } from '../stream/stream-warnings.js';
 import type { Session, Unlocked } from '../relay/session.js';
 import { withSession } from './with-session.js';
 import { attachHistory } from '../history/history-access.js';
-import { keepSent, type SendAck } from '../history/keep-sent.js';
 import { followGroupPushes } from '../groups/group-push-listener.js';
 import { loadProfile } from '../profile/profile.js';
-import { processStdin } from '../terminal/stdin-reader.js';
-import { localDateTime } from '../terminal/local-time.js';
-import { indentContinuation, oneLine, terminalJson } from '../terminal/terminal-text.js';
-
-/** `send`: seals for the peer's pinned key (sending my username first, once) and waits for the relay's ack; `group:<g>` sends to a group. */
-export async function sendCommand(
-  ctx: CliContext,
-  peerArg: string,
-  words: string[],
-): Promise<void> {
-  const fromStdin = words.length === 1 && words[0] === '-';
-  // With --password-stdin the password is the first line and the text the rest: read in that order.
-  if (fromStdin) await ctx.password(false);
-  const text = fromStdin ? (await processStdin.rest()).replace(/\r?\n$/, '') : words.join(' ');
-  if (text.length === 0) throw new UsageError('The message is empty.');
-  // The same words the chat screen's status line gives, before any password or connection.
-  const refusal = refusalOf(text);
-  if (refusal !== null) throw new UsageError(refusal);
-  await withSession(ctx, async (session) => {
-    const group = parseGroupTarget(peerArg, session.profile);
-    if (group !== null) {
-      await sendGroupCommand(ctx, session, group, text);
-      return;
-    }
-    await attachHistory(session);
-    const address = resolvePeer(peerArg, session);
-    const firstContact = session.profile.peers[address.identifier]?.publicKey === undefined;
-    const publicKey = await keyOf(session, address);
-    if (firstContact && address.identifier !== session.account.identifier)
-      process.stderr.write(
-        `metachat: ${firstContactNotice(address.identifier, publicKey, peerArg.trim())}\n`,
-      );
-    const { packets, hello } = composeMessage(
-      session.account,
-      session.profile,
-      address.identifier,
-      publicKey,
-      text,
-    );
-    const floor = session.profile.seenUpTo;
-    let ack: SendAck = { seq: 0 };
-    for (const packet of packets) {
-      ack = await session.client.send(packet);
-      if (hello) markHelloSent(session.profile, address.identifier);
-    }
-    const sent = packets.at(-1);
-    const id = sent?.id ?? '';
-    if (sent !== undefined)
-      keepSent(
-        session,
-        ack,
-        {
-          seq: ack.seq,
-          id,
-          from: sent.from,
-          to: sent.to,
-          time: sent.time,
-          text,
-          direction: 'outgoing',
-        },
-        floor,
-      );
-    ctx.print(`Sent (${id}).`, { id, seq: ack.seq });
-  });
-}
+import { oneLine, terminalJson } from '../terminal/terminal-text.js';
 
 /** Parses a peer address, saying on stderr when a username was hashed into the identifier used. */
 export function resolvePeer(peerArg: string, session: Unlocked): PeerAddress {
@@ -124,25 +55,6 @@ export function warnLookalike(session: Unlocked, identifier: string): void {
   process.stderr.write(
     `\u001b[31m!! ${oneLine(label.name)} looks like ${oneLine(label.lookalike)}, but is a different peer (${identifier}): check the full identifier before trusting what it says.\u001b[0m\n`,
   );
-}
-
-function render(session: Unlocked, line: MessageLine): string {
-  if (isWarning(line)) return `!! ${line.warning}`;
-  const time = localDateTime(line.time);
-  // A name no other peer shares: a look-alike identifier never reads like a contact's.
-  const who = line.direction === 'outgoing' ? 'me' : peerLabel(session.profile, line.from).name;
-  // A peer's line feeds cannot start a line that reads like another message: continuation lines are prefixed.
-  return `[${time}] ${oneLine(who)}: ${indentContinuation(line.text)}`;
-}
-
-/** Prints one line of a conversation: a message (stdout), or a red warning (stderr; with --json stdout too). */
-export function printLine(ctx: CliContext, session: Unlocked, line: MessageLine): void {
-  if (isWarning(line)) {
-    process.stderr.write(`\u001b[31m${oneLine(render(session, line))}\u001b[0m\n`);
-    if (ctx.options().json === true) process.stdout.write(`${terminalJson(line)}\n`);
-    return;
-  }
-  ctx.print(render(session, line), line);
 }
 
 /** How long a stopping `listen` waits for the packet in hand before saving what was verified. */
@@ -222,8 +134,13 @@ export async function listenCommand(ctx: CliContext): Promise<void> {
             if (item.kind !== 'packet') return false;
             if (isGroupRecord(item.stored))
               return listenGroupRecord(session, item.stored, () => stopping.signal.aborted);
-            const line = await readStored(session, item.stored);
+            const read = await readStored(session, item.stored);
             if (stopping.signal.aborted) return false;
+            // An edit or delete says what became of it (applied, pending, or its refusal code).
+            const line = read === null ? null : withChangeState(session, read);
+            const refusal = line === null ? null : changeRefusal(session, line);
+            if (refusal !== null)
+              process.stderr.write(`\u001b[31m!! ${oneLine(refusal.warning)}\u001b[0m\n`);
             // My own messages from my other devices (and commands) too: "direction":"outgoing" marks them.
             if (line) {
               process.stdout.write(`${terminalJson(line)}\n`);

@@ -3,12 +3,32 @@ import { indentContinuation, oneLine } from '../terminal/terminal-text.js';
 import type { Profile } from '../profile/profile.js';
 import { peerLabel } from '../stream/peer-label.js';
 import { isGroupRefusal, type GroupLine } from './group-reader.js';
+import type { ShownGroupLine } from './group-present.js';
 
 function names(profile: Profile, ids: readonly string[]): string {
   return ids
     .map((id) => (id === profile.identifier ? 'me' : peerLabel(profile, id).name))
     .map(oneLine)
     .join(', ');
+}
+
+/** A group message's text as printed: "message deleted", "(edited)", the quote of a reply. */
+function shownText(line: ShownGroupLine): string {
+  if (line.deleted === true) return 'message deleted';
+  if (line.deletes !== undefined) return `(deletes ${line.deletes})`;
+  const quote = line.quote;
+  const quoted =
+    quote === undefined
+      ? line.replyTo === undefined
+        ? ''
+        : `(reply to ${line.replyTo}) `
+      : quote.state === 'shown'
+        ? `(reply: "${oneLine(quote.excerpt)}") `
+        : quote.state === 'deleted'
+          ? '(reply to a deleted message) '
+          : '(reply to a message not here) ';
+  const edits = line.edits === undefined ? '' : `(edit of ${line.edits}) `;
+  return `${oneLine(quoted)}${edits}${indentContinuation(line.text)}${line.edited === true ? ' (edited)' : ''}`;
 }
 
 /**
@@ -19,7 +39,7 @@ function names(profile: Profile, ids: readonly string[]): string {
 export function groupLineText(profile: Profile, line: GroupLine): string {
   if (isGroupRefusal(line)) return `!! group ${line.group.slice(0, 16)}…: ${line.warning}`;
   const group = oneLine(line.name ?? `${line.group.slice(0, 16)}…`);
-  let text = `[${localDateTime(line.time)}] [${group}] ${oneLine(line.sender)}: ${indentContinuation(line.text)}`;
+  let text = `[${localDateTime(line.time)}] [${group}] ${oneLine(line.sender)}: ${shownText(line)}`;
   if (!line.current) {
     const could = line.formerMembers ?? [];
     const cannot = line.newMembers ?? [];

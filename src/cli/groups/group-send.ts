@@ -7,6 +7,7 @@ import {
   type GroupPacket,
 } from '../../core/index.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
+import { messageBody, type MessageBody } from '../outgoing/compose.js';
 import type { Session } from '../relay/session.js';
 import { GroupKeyring } from './group-keyring.js';
 import { groupTitle } from './group-operations.js';
@@ -76,7 +77,7 @@ async function seal(
 export async function sendToGroup(
   session: Session,
   group: string,
-  text: string,
+  content: string | MessageBody,
 ): Promise<GroupSent> {
   const keyring = new GroupKeyring(session);
   let log = await syncGroupLog(session, keyring, group);
@@ -84,7 +85,7 @@ export async function sendToGroup(
     const hello = helloDue(session, log);
     const bodies: Body[] = [
       ...(hello ? [{ v: 1, type: 'hello', username: session.account.username } as const] : []),
-      { v: 1, type: 'text', text },
+      messageBody(content),
     ];
     const packets = await seal(session, keyring, log, bodies);
     try {

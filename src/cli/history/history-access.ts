@@ -4,7 +4,7 @@ import { newHistoryKey, unwrapHistoryKey, wrapHistoryKey } from '../../core/inde
 import type { Account } from '../relay/account.js';
 import { saveProfile, type Profile } from '../profile/profile.js';
 import { oneLine } from '../terminal/terminal-text.js';
-import { HistoryCorruptError, HistoryLockedError } from './history-errors.js';
+import { HistoryCorruptError, HistoryLockedError, HistoryTooNewError } from './history-errors.js';
 import { setHistoryEvidence } from './history-evidence.js';
 import { HistoryStore, type HistoryMessage } from './history-store.js';
 
@@ -70,13 +70,21 @@ export async function openHistory(holder: HistoryHolder): Promise<HistoryStore> 
  * already did its part.
  */
 function isHistoryFailure(error: unknown): error is Error {
-  if (error instanceof HistoryLockedError || error instanceof HistoryCorruptError) return true;
+  if (
+    error instanceof HistoryLockedError ||
+    error instanceof HistoryCorruptError ||
+    error instanceof HistoryTooNewError
+  )
+    return true;
   const code = (error as { code?: unknown } | null)?.code;
   return error instanceof Error && typeof code === 'string' && code.startsWith('SQLITE_');
 }
 
 function warnOnce(holder: HistoryHolder, error: Error): void {
-  const typed = error instanceof HistoryLockedError || error instanceof HistoryCorruptError;
+  const typed =
+    error instanceof HistoryLockedError ||
+    error instanceof HistoryCorruptError ||
+    error instanceof HistoryTooNewError;
   const code = String((error as { code?: unknown }).code);
   const said = typed
     ? error.message

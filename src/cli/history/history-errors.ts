@@ -18,6 +18,18 @@ export class UnknownMessageError extends Error {
   readonly code = 'UNKNOWN_MESSAGE';
 }
 
+/** An edit or delete of one of my messages that is already deleted: receivers would ignore it. */
+export class MessageDeletedError extends Error {
+  override readonly name = 'MessageDeletedError';
+  readonly code = 'MESSAGE_DELETED';
+}
+
+/** The history file was written by a newer build (a higher schema version): left as it is. */
+export class HistoryTooNewError extends Error {
+  override readonly name = 'HistoryTooNewError';
+  readonly code = 'HISTORY_TOO_NEW';
+}
+
 /** The SQLite codes of a file that is not what the key expects, or a damaged page. */
 const DAMAGED = new Set([
   'SQLITE_NOTADB',

@@ -7,6 +7,17 @@ import { HISTORY_KEY_BYTES } from '../../core/index.js';
 import { HistoryCorruptError, HistoryLockedError, isDamage } from './history-errors.js';
 import { ftsQuery } from './search-query.js';
 import { HISTORY_FILE, makeHistoryPrivate, type ModeFixed } from './history-files.js';
+import { migrateHistory } from './history-schema.js';
+import { message, type HistoryMessage } from './history-message.js';
+import {
+  changeRowOf,
+  changeState,
+  MESSAGE_COLUMNS,
+  settleChange,
+  settleChangesOf,
+  type ChangeState,
+  type MessageRow,
+} from './history-changes.js';
 
 export { HISTORY_FILE } from './history-files.js';
 
@@ -17,64 +28,11 @@ export const MAX_SEARCH_RESULTS = 200;
 /** How long a write waits for another process's write to finish. */
 const BUSY_TIMEOUT_MS = 5_000;
 
-/** One verified message as the history keeps it; `seq` is its place in this account's stream. */
-export interface HistoryMessage {
-  readonly seq: number;
-  readonly id: string;
-  readonly from: string;
-  readonly to: string;
-  readonly time: number;
-  readonly text: string;
-  readonly direction: 'incoming' | 'outgoing';
-}
+type Row = MessageRow;
 
-interface Row {
-  seq: number;
-  id: string;
-  sender: string;
-  recipient: string;
-  time: number;
-  text: string;
-  outgoing: number;
-}
+const COLUMNS = MESSAGE_COLUMNS;
 
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY,
-    peer TEXT NOT NULL,
-    sender TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    id TEXT NOT NULL,
-    time INTEGER NOT NULL,
-    outgoing INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    UNIQUE (sender, id)
-  );
-  CREATE INDEX IF NOT EXISTS messages_by_peer ON messages (peer, seq);
-  CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
-    text, content = 'messages', content_rowid = 'seq',
-    tokenize = "unicode61 remove_diacritics 2 categories 'L* N* Co So'"
-  );
-  CREATE TABLE IF NOT EXISTS counts (one INTEGER PRIMARY KEY CHECK (one = 1), messages INTEGER NOT NULL);
-  CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text);
-    UPDATE counts SET messages = messages + 1;
-  END;
-`;
-
-const COLUMNS = 'seq, id, sender, recipient, time, text, outgoing';
-
-function message(row: Row): HistoryMessage {
-  return {
-    seq: row.seq,
-    id: row.id,
-    from: row.sender,
-    to: row.recipient,
-    time: row.time,
-    text: row.text,
-    direction: row.outgoing === 1 ? 'outgoing' : 'incoming',
-  };
-}
+export type { HistoryMessage } from './history-message.js';
 
 /** The peer of a message: the other side, or me for a note to myself. */
 function peerOf(line: HistoryMessage): string {
@@ -134,7 +92,7 @@ export class HistoryStore {
       db.pragma('synchronous = NORMAL');
       // 16 MiB of decrypted pages: a long conversation is read without decrypting a page twice.
       db.pragma('cache_size = -16384');
-      db.exec(SCHEMA);
+      migrateHistory(db, path);
       // Counted once, when the table is new (counting at each open reads the whole index).
       if (db.prepare('SELECT 1 FROM counts').get() === undefined)
         db.prepare(
@@ -177,8 +135,12 @@ export class HistoryStore {
     placedBy: 'stream' | 'ack' = 'stream',
   ): { added: number; full: boolean } {
     const insert = this.db.prepare(
-      `INSERT OR IGNORE INTO messages (seq, peer, sender, recipient, id, time, outgoing, text)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO messages (seq, peer, sender, recipient, id, time, outgoing, text, reply_to)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const insertChange = this.db.prepare(
+      `INSERT OR IGNORE INTO changes (seq, peer, sender, recipient, id, time, kind, target, text)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.guard(() =>
       this.db.transaction(() => {
@@ -191,21 +153,37 @@ export class HistoryStore {
             ).n;
             if (this.count >= this.maxMessages) return { added, full: true };
           }
+          const target = line.edits ?? line.deletes;
+          const common = [line.seq, peerOf(line), line.from, line.to, line.id, line.time] as const;
+          if (target !== undefined) {
+            // An edit or delete: kept once, then applied to its target by the core rules.
+            const { changes } = insertChange.run(
+              ...common,
+              line.edits === undefined ? 'delete' : 'edit',
+              target,
+              line.text,
+            );
+            if (changes > 0) {
+              settleChange(this.db, changeRowOf(line, target));
+              settleChangesOf(this.db, line.id);
+            }
+            added += changes;
+            this.count += changes;
+            continue;
+          }
           const row = [
-            line.seq,
-            peerOf(line),
-            line.from,
-            line.to,
-            line.id,
-            line.time,
+            ...common,
             line.direction === 'outgoing' ? 1 : 0,
             line.text,
+            line.replyTo ?? null,
           ];
           let { changes } = insert.run(...row);
           if (changes === 0 && placedBy === 'stream' && this.replacesClaim(line)) {
             this.count -= 1;
             ({ changes } = insert.run(...row));
           }
+          // Changes that came before their target (or that a moved row lost) apply now.
+          if (changes > 0) settleChangesOf(this.db, line.id);
           added += changes;
           this.count += changes;
         }
@@ -242,9 +220,11 @@ export class HistoryStore {
 
   /** Deletes one row, its words and its count (the insert that follows counts again). */
   private remove(held: HistoryMessage): void {
-    this.db
-      .prepare(`INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', ?, ?)`)
-      .run(held.seq, held.text);
+    // A deleted message's text is no longer in the index.
+    if (held.deleted !== true)
+      this.db
+        .prepare(`INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', ?, ?)`)
+        .run(held.seq, held.text);
     this.db.prepare('DELETE FROM messages WHERE seq = ?').run(held.seq);
     this.db.prepare('UPDATE counts SET messages = messages - 1').run();
   }
@@ -354,6 +334,11 @@ export class HistoryStore {
             .all(match, options.peer, limit) as (Row & { peer: string })[]),
     );
     return rows.map((row) => ({ ...message(row), peer: row.peer }));
+  }
+
+  /** What became of the edit or delete `id` from `sender`: applied, pending, or its refusal code. */
+  changeState(sender: string, id: string): ChangeState | undefined {
+    return this.guard(() => changeState(this.db, sender, id));
   }
 
   /** Closes the file (the write-ahead log is folded back in by the last process to close). */

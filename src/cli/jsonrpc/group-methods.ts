@@ -1,6 +1,8 @@
 import { readGroupHistoryPage } from '../groups/group-history.js';
 import { isGroupRefusal } from '../groups/group-reader.js';
 import { sendToGroup, type GroupSent } from '../groups/group-send.js';
+import { presentGroupLines } from '../groups/group-present.js';
+import type { MessageBody } from '../outgoing/compose.js';
 import { heldGroupName } from '../profile/group-store.js';
 import type { Session } from '../relay/session.js';
 import { streamIssueJson } from '../stream/stream-warnings.js';
@@ -15,11 +17,11 @@ export class GroupSender {
 
   constructor(private readonly session: Session) {}
 
-  /** Seals `text` for every member at the verified head and resolves once the relay stored it. */
-  send(group: string, text: string): Promise<GroupSent> {
+  /** Seals a text (or reply, edit, delete) for every member at the verified head and resolves once the relay stored it. */
+  send(group: string, content: string | MessageBody): Promise<GroupSent> {
     const run = this.chain.then(
-      () => sendToGroup(this.session, group, text),
-      () => sendToGroup(this.session, group, text),
+      () => sendToGroup(this.session, group, content),
+      () => sendToGroup(this.session, group, content),
     );
     this.chain = run.catch(() => undefined);
     return run;
@@ -43,11 +45,15 @@ export async function groupHistory(
   before: number | undefined,
 ): Promise<unknown> {
   const { items, more } = await readGroupHistoryPage(session, group, limit, before);
+  // Edits and deletes applied within the page, refused ones in their place, replies quoted.
+  const lines = presentGroupLines(
+    items.flatMap((item) => (item.kind === 'line' ? [item.line] : [])),
+  );
   return {
     group,
     name: heldGroupName(session.profile, group) ?? null,
-    messages: items.flatMap((item) => (item.kind === 'line' ? [item.line] : [])),
-    refused: items.filter((item) => item.kind === 'line' && isGroupRefusal(item.line)).length,
+    messages: lines,
+    refused: lines.filter((line) => isGroupRefusal(line)).length,
     warnings: items.flatMap((item) => (item.kind === 'issue' ? [streamIssueJson(item.issue)] : [])),
     more,
   };

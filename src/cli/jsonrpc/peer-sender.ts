@@ -1,6 +1,12 @@
 import type { Packet } from '../../core/index.js';
 import { keyOf } from '../commands/message-commands.js';
-import { composeMessage, markHelloSent } from '../outgoing/compose.js';
+import {
+  composeMessage,
+  markHelloSent,
+  messageBody,
+  type MessageBody,
+} from '../outgoing/compose.js';
+import { bodyFields } from '../stream/body-fields.js';
 import type { PeerAddress } from '../profile/peers.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
@@ -17,7 +23,7 @@ export interface SendOutcome {
 
 interface Pending {
   readonly address: PeerAddress;
-  readonly text: string;
+  readonly body: MessageBody;
   readonly resolve: (outcome: SendOutcome) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -47,10 +53,10 @@ export class PeerSender {
     private readonly pacer: SendPacer,
   ) {}
 
-  /** Seals `text` for the peer and resolves once the relay stored it. */
-  send(address: PeerAddress, text: string): Promise<SendOutcome> {
+  /** Seals a text (or reply, edit, delete) for the peer and resolves once the relay stored it. */
+  send(address: PeerAddress, content: string | MessageBody): Promise<SendOutcome> {
     return new Promise((resolve, reject) => {
-      const item = { address, text, resolve, reject };
+      const item = { address, body: messageBody(content), resolve, reject };
       const queue = this.queues.get(address.identifier);
       if (queue !== undefined) {
         queue.push(item);
@@ -110,7 +116,7 @@ export class PeerSender {
         session.profile,
         peer,
         key,
-        item.text,
+        item.body,
         !this.helloSending.has(peer),
       );
       const text = packets[packets.length - 1];
@@ -145,7 +151,7 @@ export class PeerSender {
               from: text.from,
               to: text.to,
               time: text.time,
-              text: item.text,
+              ...bodyFields(item.body),
               direction: 'outgoing',
             },
             floor,

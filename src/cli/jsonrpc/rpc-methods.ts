@@ -6,6 +6,8 @@ import { refusalOf } from '../outgoing/message-refusal.js';
 import { parsePeerAddress } from '../profile/peers.js';
 import type { Session } from '../relay/session.js';
 import { readHistoryPage } from '../stream/history-page.js';
+import { presentLines } from '../stream/present-lines.js';
+import { checkOwnChange } from '../commands/send-commands.js';
 import { scanInbox } from '../stream/inbox-scan.js';
 import { peerLabel } from '../stream/peer-label.js';
 import { streamIssueJson } from '../stream/stream-warnings.js';
@@ -38,15 +40,37 @@ type Handlers = { [M in MethodName]: (params: ParamsOf<M>) => Promise<unknown> }
 
 function handlers({ session, sender, groups, presence }: MethodContext): Handlers {
   return {
-    async send({ peer, text }) {
+    async send({ peer, text, replyTo }) {
       const refusal = refusalOf(text);
       if (refusal !== null) throw new UsageError(refusal);
       // `group:<g>` as `send` takes it: no peer address holds a colon.
       const group = parseGroupTarget(peer, session.profile);
-      if (group !== null) return groups.send(group, text);
+      const content =
+        replyTo === undefined ? text : ({ v: 1, type: 'reply', target: replyTo, text } as const);
+      if (group !== null) return groups.send(group, content);
       const address = parsePeerAddress(peer, session.profile);
-      const outcome = await sender.send(address, text);
+      const outcome = await sender.send(address, content);
       return { to: address.identifier, ...outcome };
+    },
+    async edit({ peer, id, text }) {
+      const refusal = refusalOf(text);
+      if (refusal !== null) throw new UsageError(refusal);
+      const body = { v: 1, type: 'edit', target: id, text } as const;
+      // A group's members' clients apply the rules (groups are not in the local history).
+      const group = parseGroupTarget(peer, session.profile);
+      if (group !== null) return { target: id, ...(await groups.send(group, body)) };
+      const address = parsePeerAddress(peer, session.profile);
+      // The rules the receivers apply, checked here first (UNKNOWN_MESSAGE, EDIT_FORBIDDEN, ...).
+      checkOwnChange(session, address.identifier, body);
+      return { to: address.identifier, target: id, ...(await sender.send(address, body)) };
+    },
+    async delete({ peer, id }) {
+      const body = { v: 1, type: 'delete', target: id } as const;
+      const group = parseGroupTarget(peer, session.profile);
+      if (group !== null) return { target: id, ...(await groups.send(group, body)) };
+      const address = parsePeerAddress(peer, session.profile);
+      checkOwnChange(session, address.identifier, body);
+      return { to: address.identifier, target: id, ...(await sender.send(address, body)) };
     },
     async history({ peer, limit, before }) {
       const group = parseGroupTarget(peer, session.profile);
@@ -58,7 +82,12 @@ function handlers({ session, sender, groups, presence }: MethodContext): Handler
         peer: address.identifier,
         name: label.name,
         ...(label.lookalike === undefined ? {} : { lookalike: label.lookalike }),
-        messages: items.flatMap((item) => (item.kind === 'line' ? [item.line] : [])),
+        // Edits and deletes applied, refused ones as warning lines, replies quoted.
+        messages: presentLines(
+          items.flatMap((item) => (item.kind === 'line' ? [item.line] : [])),
+          address.identifier,
+          session.history,
+        ),
         warnings: items.flatMap((item) =>
           item.kind === 'issue' ? [streamIssueJson(item.issue)] : [],
         ),

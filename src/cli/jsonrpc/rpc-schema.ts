@@ -19,20 +19,23 @@ export const rpcRequestSchema = z
   })
   .strict();
 
+/** A packet id as `send` answers it: 32 lowercase hex digits. */
+const packetIdParam = z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 lowercase hex digits');
+
+/** A message text, bounded before its own check (refusalOf). */
+const textParam = z
+  .string()
+  .min(1)
+  .max(64 * 1024);
+
 /** A peer as the CLI takes one: identifier, identifier#fingerprint, alias or username. */
 const peerSchema = z.string().min(1).max(200);
 
 /** The params of each method, parsed from `unknown` before the method runs. */
 export const methodParams = {
-  send: z
-    .object({
-      peer: peerSchema,
-      text: z
-        .string()
-        .min(1)
-        .max(64 * 1024),
-    })
-    .strict(),
+  send: z.object({ peer: peerSchema, text: textParam, replyTo: packetIdParam.optional() }).strict(),
+  edit: z.object({ peer: peerSchema, id: packetIdParam, text: textParam }).strict(),
+  delete: z.object({ peer: peerSchema, id: packetIdParam }).strict(),
   history: z
     .object({
       peer: peerSchema,

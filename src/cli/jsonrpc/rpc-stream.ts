@@ -2,6 +2,7 @@ import { isGroupRecord, type StreamRecord } from '../../core/index.js';
 import { followGroupPushes } from '../groups/group-push-listener.js';
 import { isGroupRefusal, readGroupRecord } from '../groups/group-reader.js';
 import { isWarning, readStored } from '../stream/messages.js';
+import { changeRefusal, withChangeState } from '../stream/change-state.js';
 import type { Session } from '../relay/session.js';
 import { followStream, type StreamFollower } from '../stream/stream-follower.js';
 import { StreamGuard } from '../stream/stream-guard.js';
@@ -19,15 +20,22 @@ export interface Notifier {
 async function readRecord(
   session: Session,
   stored: StreamRecord,
-): Promise<{ method: 'message' | 'warning'; params: unknown } | null> {
+): Promise<{ method: 'message' | 'warning'; params: unknown; refusal?: unknown } | null> {
   if (isGroupRecord(stored)) {
     const line = await readGroupRecord(session, stored);
     if (line === null) return null;
     return { method: isGroupRefusal(line) ? 'warning' : 'message', params: line };
   }
-  const line = await readStored(session, stored);
-  if (line === null) return null;
-  return { method: isWarning(line) ? 'warning' : 'message', params: line };
+  const read = await readStored(session, stored);
+  if (read === null) return null;
+  // An edit or delete carries what the local history made of it (`state`); a refused one is also a warning.
+  const line = withChangeState(session, read);
+  const refusal = changeRefusal(session, line);
+  return {
+    method: isWarning(line) ? 'warning' : 'message',
+    params: line,
+    ...(refusal === null ? {} : { refusal }),
+  };
 }
 
 /**
@@ -80,6 +88,7 @@ export async function followForRpc(
       if (item.kind !== 'packet') return false;
       if (read === null) return true;
       notifier.notify(read.method, read.params, false);
+      if (read.refusal !== undefined) notifier.notify('warning', read.refusal, false);
       return read.method === 'message';
     },
     {

@@ -1,6 +1,20 @@
-import { sealPacket, type Packet, type PublicKey } from '../../core/index.js';
+import {
+  sealPacket,
+  type ChangeBody,
+  type Packet,
+  type PublicKey,
+  type ShownBody,
+} from '../../core/index.js';
 import type { Account } from '../relay/account.js';
 import type { Profile } from '../profile/profile.js';
+
+/** What one message carries: a text, a reply, an edit or a delete (docs/protocol.md 8). */
+export type MessageBody = ShownBody | ChangeBody;
+
+/** The body of a plain text, or the body given. */
+export function messageBody(content: string | MessageBody): MessageBody {
+  return typeof content === 'string' ? { v: 1, type: 'text', text: content } : content;
+}
 
 /** The packets of one message, and whether my username rides along (the paper's exchange). */
 export interface ComposedMessage {
@@ -18,7 +32,7 @@ export function composeMessage(
   profile: Profile,
   peer: string,
   publicKey: PublicKey,
-  text: string,
+  content: string | MessageBody,
   helloAllowed = true,
 ): ComposedMessage {
   const seal = (body: Parameters<typeof sealPacket>[0]['body']) =>
@@ -34,7 +48,7 @@ export function composeMessage(
     peer !== account.identifier;
   const packets: Packet[] = [];
   if (hello) packets.push(seal({ v: 1, type: 'hello', username: account.username }));
-  packets.push(seal({ v: 1, type: 'text', text }));
+  packets.push(seal(messageBody(content)));
   return { packets, hello };
 }
 

@@ -43,6 +43,8 @@ export async function tallyGroup(
   }
   tally.lastActivity = Math.max(tally.lastActivity, stored.serverTime);
   if (line === null) return true;
+  // An edit or a delete changes an earlier message: it is not the group's last message.
+  if (line.edits !== undefined || line.deletes !== undefined) return true;
   tally.last = line;
   const readUpTo = session.profile.groups?.[group]?.readUpTo ?? 0;
   if (line.direction === 'incoming' && stored.seq > readUpTo) tally.unread++;

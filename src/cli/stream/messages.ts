@@ -29,6 +29,8 @@ export type MessageLine =
       readonly edits?: string;
       /** A delete: the packet id it hides (this line's text is empty). */
       readonly deletes?: string;
+      /** `listen`, for an edit or delete: what the local history made of it (applied, pending, or a refusal code). */
+      readonly state?: string;
     }
   | { readonly id: string; readonly seq: number; readonly warning: string; readonly code: string };
 
