@@ -1,3 +1,4 @@
+import type { MessageBody } from '../../src/cli/outgoing/compose.js';
 import { describe, expect, it, jest } from '@jest/globals';
 import { render } from 'ink-testing-library';
 import type {
@@ -82,8 +83,8 @@ function log(messages: ChatMessage[], overrides: Partial<ChatLog> = {}): ChatLog
 function chatActions() {
   const sent: string[] = [];
   const actions = {
-    send: jest.fn((text: string) => {
-      sent.push(text);
+    send: jest.fn((content: string | MessageBody) => {
+      sent.push(typeof content === 'string' ? content : JSON.stringify(content));
       return true;
     }),
     retry: jest.fn(),

@@ -160,7 +160,7 @@ function Screen({
       peer === null
         ? null
         : {
-            send: (text) => controller.send(peer, text),
+            send: (content) => controller.send(peer, content),
             retry: () => {
               controller.retry(peer);
             },

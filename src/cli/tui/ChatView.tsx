@@ -1,7 +1,10 @@
-import { Box } from 'ink';
+import { Box, Text } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { SearchHit, SearchOutcome } from './chat-cache.js';
 import { cacheNote } from './cache-status.js';
+import { foldChat, type ShownMessage } from './chat-fold.js';
+import { composeBanner, composedBody, type ComposeMode } from './compose-mode.js';
+import type { MessageBody } from '../outgoing/compose.js';
 import type { ChatLog, ChatSnapshot, ConversationSummary } from './chat-state.js';
 import { ChatHeader } from './ChatHeader.js';
 import { DRAFT_MAX_BYTES, draftBytes, kib } from '../outgoing/draft-text.js';
@@ -20,13 +23,16 @@ import { MessageList } from './MessageList.js';
 import { anchorAt, highlighted } from './message-focus.js';
 import { SEARCH_HINTS, SearchPanel } from './SearchPanel.js';
 import { useChatSearch } from './use-chat-search.js';
+import { useCompose } from './use-compose.js';
+import { tint } from './palette.js';
 import { StatusLine } from './StatusLine.js';
 import { useKeys } from './use-keys.js';
 import { useLineEditor } from './use-line-editor.js';
 
 /** What the chat view can ask of the controller. */
 export interface ChatActions {
-  readonly send: (text: string) => boolean;
+  /** Sends a text, or a reply or edit body. */
+  readonly send: (content: string | MessageBody) => boolean;
   readonly retry: () => void;
   readonly loadOlder: () => void;
   readonly back: () => void;
@@ -38,7 +44,10 @@ export interface ChatActions {
 }
 
 const HINTS =
-  '/ search · Enter send · Alt+Enter/Ctrl+J newline · ↑↓ recall · PgUp/PgDn, Shift+↑↓ scroll · Ctrl+R retry · Ctrl+B bell · Ctrl+L redraw · Esc inbox · Ctrl+C quit';
+  '/ search · Tab select (r reply, e edit) · ↑ on empty draft edits my last · Enter send · Alt+Enter/Ctrl+J newline · ↑↓ recall · PgUp/PgDn, Shift+↑↓ scroll · Ctrl+R retry · Ctrl+B bell · Ctrl+L redraw · Esc inbox · Ctrl+C quit';
+
+const SELECT_HINTS =
+  '↑↓ choose a message · r or Enter reply · e edit (mine) · Esc or Tab back to the draft';
 
 /** From this many bytes on, the status line shows how much of the message limit the draft uses. */
 const BUDGET_SHOWN_FROM = DRAFT_MAX_BYTES * 0.75;
@@ -77,10 +86,16 @@ export function ChatView({
     anchorRef.current = next;
     setAnchorState(next);
   }, []);
+  /** The edit or reply the draft is for, as the last key left it (set once compose exists). */
+  const modeNow = useRef<() => ComposeMode | null>(() => null);
+  const onSent = useRef<() => void>(() => undefined);
   const submit = useCallback(
     (text: string) => {
-      const sent = actions.send(text);
-      if (sent) setAnchor(null);
+      const sent = actions.send(composedBody(modeNow.current(), text));
+      if (sent) {
+        setAnchor(null);
+        onSent.current();
+      }
       return sent;
     },
     [actions, setAnchor],
@@ -100,17 +115,34 @@ export function ChatView({
     if (snapshot.notice !== null) clearNote();
   }, [snapshot.notice, clearNote]);
 
-  const messages = log?.messages ?? [];
+  const messages = log?.messages;
+  const me = snapshot.me.identifier;
+  const folded: ShownMessage[] = useMemo(
+    () => foldChat(messages ?? [], me, summary.id),
+    [messages, me, summary.id],
+  );
+  const names = useMemo(
+    () => ({ mine: snapshot.me.username || 'me', theirs: summary.name }),
+    [snapshot.me.username, summary.name],
+  );
   const lines = useMemo(() => {
-    const { rows, prefix } = layoutRows(
-      messages,
-      { mine: snapshot.me.username || 'me', theirs: summary.name },
-      width,
-    );
+    const { rows, prefix } = layoutRows(folded, names, width);
     return rowLines(rows, prefix, width);
-  }, [messages, snapshot.me.username, summary.name, width]);
+  }, [folded, names, width]);
+  const compose = useCompose({
+    messages: () => view.current.folded,
+    draft: () => editor.read().text,
+    setDraft: editor.set,
+    scrollTo: (id) => {
+      const at = anchorAt(view.current.lines, id, view.current.listHeight);
+      if (at !== undefined) setAnchor(at.anchor);
+    },
+  });
+  modeNow.current = compose.modeNow;
+  onSent.current = compose.sent;
+  const banner = compose.mode === null ? null : composeBanner(compose.mode, names);
   const editorRows = Math.max(1, Math.min(inputHeight(editor.state, width), height - 3));
-  const listHeight = Math.max(1, height - editorRows - 2);
+  const listHeight = Math.max(1, height - editorRows - 2 - (banner === null ? 0 : 1));
   const bottom = bottomLine(lines, anchor);
   const { shown, atTop } = windowLines(lines, listHeight, bottom);
   const focused = useRef(false);
@@ -125,8 +157,8 @@ export function ChatView({
   const newer = lines.length - bottom;
 
   // Read at key time: several keys of one chunk must each see where the one before scrolled to.
-  const view = useRef({ lines, listHeight });
-  view.current = { lines, listHeight };
+  const view = useRef({ lines, listHeight, folded });
+  view.current = { lines, listHeight, folded };
   const scroll = (by: number) => {
     const { lines: now, listHeight: rows } = view.current;
     const from = bottomLine(now, anchorRef.current);
@@ -140,6 +172,7 @@ export function ChatView({
   useKeys((press: Keypress) => {
     const page = Math.max(1, view.current.listHeight - 1);
     if (search.active()) return search.handle(press, page);
+    if (compose.handle(press)) return true;
     if (press.kind === 'text' && press.text.startsWith('/') && editor.read().text === '') {
       // `/` on an empty draft searches; `//` writes a `/`.
       if (press.text.startsWith('//'))
@@ -170,7 +203,9 @@ export function ChatView({
   const hint =
     search.prompt !== null
       ? SEARCH_HINTS
-      : `${newer > 0 ? `↓ ${String(newer)} lines below (PgDn) · ` : ''}${HINTS}`;
+      : compose.selected !== null
+        ? SELECT_HINTS
+        : `${newer > 0 ? `↓ ${String(newer)} lines below (PgDn) · ` : ''}${HINTS}`;
   const cache = cacheNote(log, snapshot.connection);
   const lead = `${cache === null ? '' : `${cache} · `}${budget}`;
   return (
@@ -186,11 +221,22 @@ export function ChatView({
       ) : (
         <>
           <MessageList
-            lines={focus === undefined ? shown : highlighted(shown, focus)}
+            lines={
+              (compose.selected ?? focus) === undefined
+                ? shown
+                : highlighted(shown, compose.selected ?? focus)
+            }
             width={width}
             height={listHeight}
             top={top}
           />
+          {banner === null ? null : (
+            <Box height={1} width={width} overflow="hidden">
+              <Text {...tint('yellow')} wrap="truncate-end">
+                {banner}
+              </Text>
+            </Box>
+          )}
           <MessageInput
             state={editor.state}
             width={width}

@@ -45,12 +45,21 @@ export interface CachedPage {
 
 /** A message the history holds, as the conversation view shows it (mine: stored, "sent"). */
 export function cachedMessage(line: HistoryMessage): ChatMessage {
+  // A history that folds edits and deletes in says so on each message (and what it replies to).
+  const folded = line as HistoryMessage & {
+    readonly replyTo?: string;
+    readonly edited?: boolean;
+    readonly deleted?: boolean;
+  };
   return {
     id: line.id,
     seq: line.seq,
     time: line.time,
     direction: line.direction,
     text: line.text,
+    ...(folded.replyTo === undefined ? {} : { replyTo: folded.replyTo }),
+    ...(folded.edited === true ? { edited: true } : {}),
+    ...(folded.deleted === true ? { deleted: true } : {}),
     ...(line.direction === 'outgoing' ? { status: 'sent' as const } : {}),
   };
 }

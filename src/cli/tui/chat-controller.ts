@@ -7,6 +7,7 @@ import {
   UnknownPeerError,
 } from '../cli-errors.js';
 import type { OutboxEntry } from '../outgoing/outbox.js';
+import type { MessageBody } from '../outgoing/compose.js';
 import {
   firstContactNotice,
   noSuchUser,
@@ -376,8 +377,8 @@ export class ChatController {
     this.changed();
   }
 
-  /** Seals a message for the peer's pinned key and queues it; false (with a notice) if it cannot be. */
-  send(peer: string, text: string): boolean {
+  /** Seals a message (text, reply, edit, delete) for the peer's pinned key and queues it; false (with a notice) if it cannot be. */
+  send(peer: string, text: string | MessageBody): boolean {
     return this.outbox.send(peer, text);
   }
 

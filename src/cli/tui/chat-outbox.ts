@@ -1,7 +1,13 @@
 import { MetaChatError, openPacket, type PublicKey } from '../../core/index.js';
 import { PeerBlockedError } from '../cli-errors.js';
 import { keepSent, type SendAck } from '../history/keep-sent.js';
-import { composeMessage, markHelloSent } from '../outgoing/compose.js';
+import {
+  composeMessage,
+  markHelloSent,
+  messageBody,
+  type MessageBody,
+} from '../outgoing/compose.js';
+import { bodyFields } from '../stream/body-fields.js';
 import { refusalOf } from '../outgoing/message-refusal.js';
 import { outboxId, saveOutbox, type OutboxEntry } from '../outgoing/outbox.js';
 import { RelayRefusedError, RelayTimeoutError } from '../relay/relay-client.js';
@@ -22,7 +28,7 @@ const RETRY_MAX_MS = 30_000;
  */
 export class ChatOutbox {
   private readonly entries: OutboxEntry[];
-  private readonly unsealed = new Map<string, { peer: string; text: string }>();
+  private readonly unsealed = new Map<string, { peer: string; content: MessageBody }>();
   /** Unsealed messages whose key lookup was refused: failed until Ctrl+R. */
   private readonly failedLocal = new Set<string>();
   private awaitingKey = 0;
@@ -39,9 +45,13 @@ export class ChatOutbox {
     for (const entry of this.entries) this.showQueued(entry);
   }
 
-  /** Seals a message for the peer's pinned key and queues it; false (with a notice) if it cannot be. */
-  send(peer: string, text: string): boolean {
-    const refusal = refusalOf(text);
+  /**
+   * Seals a message (a text, or a reply, edit or delete body) for the peer's pinned key and
+   * queues it; false (with a notice) if it cannot be.
+   */
+  send(peer: string, text: string | MessageBody): boolean {
+    const content = messageBody(text);
+    const refusal = content.type === 'delete' ? null : refusalOf(content.text);
     if (refusal !== null) {
       this.ctx.say(refusal, 'error');
       return false;
@@ -61,12 +71,14 @@ export class ChatOutbox {
       return false;
     }
     const key = this.ctx.knownKey(peer);
-    if (key !== undefined) return this.queue(peer, key, text);
+    if (key !== undefined) return this.queue(peer, key, content);
     const local = `local-${String(++this.localCount)}`;
     const time = Date.now();
-    this.unsealed.set(local, { peer, text });
+    this.unsealed.set(local, { peer, content });
     book.touch(peer, time);
-    book.update(peer, [{ id: local, time, direction: 'outgoing', text, status: 'sending' }]);
+    book.update(peer, [
+      { id: local, time, direction: 'outgoing', ...bodyFields(content), status: 'sending' },
+    ]);
     this.ctx.changed();
     this.sealLater(local);
     return true;
@@ -144,11 +156,11 @@ export class ChatOutbox {
   }
 
   /** Seals (fixing the packet ids), queues, persists and starts sending; false (said) if refused. */
-  private queue(peer: string, key: PublicKey, text: string): boolean {
+  private queue(peer: string, key: PublicKey, content: MessageBody): boolean {
     const { profile, account } = this.ctx.session;
     let composed: ReturnType<typeof composeMessage>;
     try {
-      composed = composeMessage(account, profile, peer, key, text);
+      composed = composeMessage(account, profile, peer, key, content);
     } catch (error) {
       if (!(error instanceof MetaChatError)) throw error;
       this.ctx.say(`Not sent: ${error.message}`, 'error');
@@ -158,7 +170,7 @@ export class ChatOutbox {
     if (hello) markHelloSent(profile, peer);
     const entry: OutboxEntry = { peer, packets: [...packets] };
     this.entries.push(entry);
-    this.showQueued(entry, text);
+    this.showQueued(entry, content);
     this.persist();
     this.ctx.changed();
     void this.flush();
@@ -207,7 +219,7 @@ export class ChatOutbox {
     this.failedLocal.delete(local);
     book.remove(item.peer, local);
     this.ctx.saveSoon();
-    this.queue(item.peer, key, item.text);
+    this.queue(item.peer, key, item.content);
   }
 
   private async sendEntry(entry: OutboxEntry): Promise<'done' | 'retry-later'> {
@@ -248,25 +260,25 @@ export class ChatOutbox {
     return 'done';
   }
 
-  /** Shows a queued message in its conversation; its text comes from opening my own packet. */
-  private showQueued(entry: OutboxEntry, known?: string): void {
+  /** Shows a queued message in its conversation; its body comes from opening my own packet. */
+  private showQueued(entry: OutboxEntry, known?: MessageBody): void {
     const packet = entry.packets[entry.packets.length - 1];
     if (!packet) return;
-    let text = known;
-    if (text === undefined) {
+    let body = known;
+    if (body === undefined) {
       const { account } = this.ctx.session;
       const opened = openPacket({
         packet,
         reader: { identifier: account.identifier, privateKey: account.keyPair.privateKey },
         sender: { identifier: account.identifier, publicKey: account.keyPair.publicKey },
       });
-      text = opened.body.type === 'text' ? opened.body.text : '';
+      body = opened.body.type === 'hello' ? messageBody('') : opened.body;
     }
     const message: ChatMessage = {
       id: packet.id,
       time: packet.time,
       direction: 'outgoing',
-      text,
+      ...bodyFields(body),
       status: entry.failure === undefined ? 'sending' : 'failed',
       ...(entry.failure === undefined ? {} : { failure: entry.failure }),
     };
@@ -280,12 +292,19 @@ export class ChatOutbox {
    */
   private keepSent(entry: OutboxEntry, ack: SendAck, floor: number): void {
     const packet = entry.packets.at(-1);
-    const text = this.ctx.book.log(entry.peer)?.messages.find((m) => m.id === packet?.id)?.text;
-    if (packet === undefined || text === undefined) return;
+    const shown = this.ctx.book.log(entry.peer)?.messages.find((m) => m.id === packet?.id);
+    if (packet === undefined || shown?.text === undefined) return;
     const { session } = this.ctx;
     const me = session.account.identifier;
-    const line = { seq: ack.seq, id: packet.id, from: me, to: entry.peer, time: packet.time, text };
-    keepSent(session, ack, { ...line, direction: 'outgoing' }, floor);
+    const { id, time } = packet;
+    const line = { seq: ack.seq, id, from: me, to: entry.peer, time, text: shown.text };
+    // What it replies to or changes goes with it, for a history that keeps those apart.
+    const fields = {
+      ...(shown.replyTo === undefined ? {} : { replyTo: shown.replyTo }),
+      ...(shown.edits === undefined ? {} : { edits: shown.edits }),
+      ...(shown.deletes === undefined ? {} : { deletes: shown.deletes }),
+    };
+    keepSent(session, ack, { ...line, ...fields, direction: 'outgoing' }, floor);
   }
 
   /** Whether a message to this peer is still failed (so its notice stays). */

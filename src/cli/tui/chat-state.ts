@@ -32,6 +32,15 @@ export interface ChatMessage {
   readonly sender?: string;
   /** Set instead of `text` for a line of its own that is no message (a group's membership change). */
   readonly info?: string;
+  /** A reply: the packet id it quotes. */
+  readonly replyTo?: string;
+  /** An edit (not shown as a line): the packet id of the message it gives this text to. */
+  readonly edits?: string;
+  /** A delete (not shown as a line): the packet id of the message it hides. */
+  readonly deletes?: string;
+  /** Read from the local history already changed: edited, or deleted (text empty). */
+  readonly edited?: boolean;
+  readonly deleted?: boolean;
 }
 
 /** One conversation in the inbox. */

@@ -296,6 +296,9 @@ export class ConversationBook {
       time: line.time,
       direction: line.direction,
       text: line.text,
+      ...(line.replyTo === undefined ? {} : { replyTo: line.replyTo }),
+      ...(line.edits === undefined ? {} : { edits: line.edits }),
+      ...(line.deletes === undefined ? {} : { deletes: line.deletes }),
       ...(line.direction === 'outgoing'
         ? { status: stored.delivered === true ? 'delivered' : 'sent' }
         : {}),

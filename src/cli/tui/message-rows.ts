@@ -1,6 +1,7 @@
 import stringWidth from 'string-width';
 import wrapAnsi from 'wrap-ansi';
 import type { ChatMessage } from './chat-state.js';
+import type { ShownMessage, ShownQuote } from './chat-fold.js';
 import { clockTime, dayLabel } from '../terminal/local-time.js';
 import { sanitizeForTerminal } from '../terminal/terminal-text.js';
 
@@ -20,6 +21,10 @@ export type ChatRow =
       readonly status: ChatMessage['status'];
       /** The state mark after my message (and, for a failed one, why and how to retry). */
       readonly suffix: string;
+      /** Deleted by its sender: the body says so, dimmed. */
+      readonly deleted: boolean;
+      /** A reply's line about what it quotes, drawn above its text. */
+      readonly quote?: string;
       readonly height: number;
     }
   | {
@@ -86,7 +91,7 @@ export function prefixWidth(names: readonly string[]): number {
  * every block will take once wrapped (the windowed view needs it to show exactly what fits).
  */
 export function layoutRows(
-  messages: readonly ChatMessage[],
+  messages: readonly ShownMessage[],
   names: { readonly mine: string; readonly theirs: string },
   width: number,
 ): { rows: ChatRow[]; prefix: number } {
@@ -133,8 +138,11 @@ export function layoutRows(
       continue;
     }
     const mine = message.direction === 'outgoing';
-    const body = sanitizeForTerminal(message.text ?? '');
-    const suffix = mine ? statusMark(message) : '';
+    const deleted = message.deleted === true;
+    const body = deleted ? 'message deleted' : sanitizeForTerminal(message.text ?? '');
+    const edited = message.edited === true && !deleted ? ' (edited)' : '';
+    const suffix = `${edited}${mine ? statusMark(message) : ''}`;
+    const quote = quoteLine(message.quote, names);
     rows.push({
       kind: 'message',
       key: message.id,
@@ -144,10 +152,26 @@ export function layoutRows(
       body,
       status: message.status,
       suffix,
-      height: wrappedHeight(`${body}${suffix}`, bodyWidth),
+      deleted,
+      ...(quote === undefined ? {} : { quote }),
+      height:
+        wrappedHeight(`${body}${suffix}`, bodyWidth) +
+        (quote === undefined ? 0 : wrappedHeight(quote, bodyWidth)),
     });
   }
   return { rows, prefix };
+}
+
+/** The line above a reply: whose message it quotes and an excerpt, or that it is gone or not here. */
+export function quoteLine(
+  quote: ShownQuote | undefined,
+  names: { readonly mine: string; readonly theirs: string },
+): string | undefined {
+  if (quote === undefined) return undefined;
+  if (quote.state === 'deleted') return '↪ a deleted message';
+  if (quote.state === 'missing') return '↪ a message not loaded here';
+  const who = quote.mine ? names.mine : names.theirs;
+  return `↪ ${sanitizeForTerminal(who, false)}: ${sanitizeForTerminal(quote.excerpt, false)}`;
 }
 
 /** A run of text on one screen line, with how it is drawn. */
@@ -217,7 +241,12 @@ export function rowLines(rows: readonly ChatRow[], prefix: number, width: number
     const last = body.at(-1) ?? '';
     const joined = suffix.length === 1 && stringWidth(last) + stringWidth(row.suffix) <= bodyWidth;
     const color = statusColor(row.status);
-    const texts: Span[][] = body.map((text) => [{ text }]);
+    const texts: Span[][] = [
+      ...(row.quote === undefined ? [] : wrapLines(row.quote, bodyWidth)).map((text) => [
+        { text, dim: true, color: 'gray' },
+      ]),
+      ...body.map((text) => [row.deleted ? { text, dim: true } : { text }]),
+    ];
     if (joined) texts[texts.length - 1]?.push({ text: row.suffix, color });
     else for (const text of suffix) texts.push([{ text, color }]);
     texts.forEach((spans, index) => {

@@ -19,6 +19,8 @@ export function useLineEditor(
   clearNote: () => void;
   /** The state as the last key left it (a later key of the same chunk sees it before a render). */
   read: () => EditorState;
+  /** Puts `text` in the draft, the cursor at its end (an edit starts from the message's text). */
+  set: (text: string) => void;
 } {
   const [state, setState] = useState<EditorState>(options.initial ?? EMPTY_EDITOR);
   const [note, setNote] = useState<string | null>(null);
@@ -52,6 +54,12 @@ export function useLineEditor(
   }, []);
 
   const read = useCallback(() => current.current, []);
+  const set = useCallback(
+    (text: string) => {
+      update({ ...current.current, text, cursor: text.length, recall: null });
+    },
+    [update],
+  );
 
-  return { state, note, handle, clearNote, read };
+  return { state, note, handle, clearNote, read, set };
 }
