@@ -114,7 +114,7 @@ describe('the chat screen over the local history, in a real terminal (tmux)', ()
     expect(inverseLines(target).some((line) => line.includes('needle'))).toBe(true);
     // Writing goes on as usual from there; / then Esc leaves a search without opening anything.
     tmux('send-keys', '-t', target, '/hay', 'Enter', 'Escape');
-    await term.waitForScreen((s) => s.includes('/ search · Enter send'), 'the chat hints again', {
+    await term.waitForScreen((s) => s.includes('/ search · Tab select'), 'the chat hints again', {
       target,
     });
     expect(await quit(target, exitFile)).toBe('0');
