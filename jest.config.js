@@ -38,6 +38,7 @@ const ON_BOTH_STORES = [
   'test/hostile/group-message-attacks.test.ts',
   'test/cli/group-rotate-key.test.ts',
   'test/cli/group-second-device.test.ts',
+  'test/cli/edits-cli.test.ts',
 ];
 
 export default {
