@@ -204,6 +204,43 @@ describe('the local history store', () => {
     again.close();
   });
 
+  it('bounds a stranger: past its share its oldest go first, never a conversation I wrote in', () => {
+    const bounds = { strangerMessages: 5, strangerBytes: 1_000 };
+    const store = HistoryStore.open(home, key, undefined, undefined, bounds);
+    // Bob is a contact (I wrote to him); Carol never heard from me.
+    store.add([line(1, BOB, 'to bob', true), line(2, BOB, 'from bob')]);
+    store.add(Array.from({ length: 20 }, (_, i) => line(100 + i, CAROL, `flood ${i}`)));
+    expect(store.page(CAROL, 50).messages.map((m) => m.text)).toEqual(
+      [15, 16, 17, 18, 19].map((i) => `flood ${i}`),
+    );
+    // Bytes too: two long ones fill her share, the older goes.
+    store.add([line(200, CAROL, 'x'.repeat(600)), line(201, CAROL, 'y'.repeat(600))]);
+    expect(store.page(CAROL, 50).messages.map((m) => m.seq)).toEqual([201]);
+    store.add(Array.from({ length: 20 }, (_, i) => line(300 + i, BOB, `bob ${i}`)));
+    expect(store.page(BOB, 50).messages).toHaveLength(22);
+    // A peer the caller knows (accepted) is not a stranger either.
+    const dave = 'd'.repeat(64);
+    store.add(
+      Array.from({ length: 10 }, (_, i) => line(400 + i, dave, `dave ${i}`)),
+      'stream',
+      (peer) => peer === dave,
+    );
+    expect(store.page(dave, 50).messages).toHaveLength(10);
+    expect(store.size).toBe(1 + 22 + 10);
+    store.close();
+    expect(HistoryStore.open(home, key).size).toBe(33);
+  });
+
+  it('is bounded in bytes: past the file size it keeps no new message', () => {
+    const store = HistoryStore.open(home, key, undefined, undefined, { maxBytes: 64 * 1024 });
+    const big = Array.from({ length: 40 }, (_, i) => line(i + 1, BOB, `${i} `.repeat(2_000)));
+    let full = false;
+    for (const batch of big) if (store.add([batch]).full) full = true;
+    expect(full).toBe(true);
+    expect(store.size).toBeLessThan(40);
+    store.close();
+  });
+
   it('pages a conversation backwards by seq, oldest first in a page', () => {
     const store = HistoryStore.open(home, key);
     store.add(
@@ -302,7 +339,7 @@ describe('the history of a command', () => {
     other.pragma(`cipher = 'chacha20'`);
     other.pragma(`key = "x'${Buffer.from(key).toString('hex')}'"`);
     other.exec('BEGIN IMMEDIATE');
-    const holder = { home, history: store } as unknown as HistoryHolder;
+    const holder = { home, history: store, profile: { peers: {} } } as unknown as HistoryHolder;
     const said: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
     process.stderr.write = (chunk: string | Uint8Array) => {

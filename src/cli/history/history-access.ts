@@ -122,7 +122,11 @@ export function keepInHistory(
   const messages = lines.flatMap((line) => (line === null || 'warning' in line ? [] : [line]));
   if (messages.length === 0) return;
   try {
-    const { full } = history.add(messages, placedBy);
+    const { full } = history.add(messages, placedBy, (peer) => {
+      // Accepted: I wrote to them (my name went with it), compared keys, or named them.
+      const record = holder.profile.peers[peer];
+      return record?.helloSent === true || record?.verified === true || record?.alias !== undefined;
+    });
     if (full && !fullWarned.has(history)) {
       fullWarned.add(history);
       process.stderr.write(

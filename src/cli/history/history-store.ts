@@ -23,6 +23,25 @@ export { HISTORY_FILE } from './history-files.js';
 
 /** Most messages one profile keeps: past it, new ones are not added (a flood cannot fill the disk). */
 export const MAX_HISTORY_MESSAGES = 1_000_000;
+/** Most bytes the history file may take (SQLite pages): past it, new messages are not added. */
+export const MAX_HISTORY_BYTES = 1024 * 1024 * 1024;
+/** Most messages kept from one peer I never wrote to nor accepted: past it, its oldest go first. */
+export const MAX_STRANGER_MESSAGES = 1_000;
+/** Most bytes of text kept from one such peer (so 1,000 peers, the profile's cap, fill 256 MiB at most). */
+export const MAX_STRANGER_BYTES = 256 * 1024;
+/** The byte bounds of a history (the defaults above; tests give smaller ones). */
+export interface HistoryBounds {
+  readonly maxBytes: number;
+  readonly strangerMessages: number;
+  readonly strangerBytes: number;
+}
+
+const DEFAULT_BOUNDS: HistoryBounds = {
+  maxBytes: MAX_HISTORY_BYTES,
+  strangerMessages: MAX_STRANGER_MESSAGES,
+  strangerBytes: MAX_STRANGER_BYTES,
+};
+
 /** Most results one search returns. */
 export const MAX_SEARCH_RESULTS = 200;
 /** How long a write waits for another process's write to finish. */
@@ -47,6 +66,7 @@ function peerOf(line: HistoryMessage): string {
  */
 export class HistoryStore {
   private count: number;
+  private bounds: HistoryBounds = DEFAULT_BOUNDS;
   /** The history files this open found readable by others and made 0600 (for the caller to say). */
   modesFixed: readonly ModeFixed[] = [];
 
@@ -67,6 +87,7 @@ export class HistoryStore {
     key: Uint8Array,
     maxMessages = MAX_HISTORY_MESSAGES,
     file = HISTORY_FILE,
+    bounds: Partial<HistoryBounds> = {},
   ): HistoryStore {
     if (key.length !== HISTORY_KEY_BYTES) throw new TypeError('The history key is 32 bytes.');
     const path = join(home, file);
@@ -99,6 +120,7 @@ export class HistoryStore {
           'INSERT OR IGNORE INTO counts VALUES (1, (SELECT count(*) FROM messages))',
         ).run();
       const store = new HistoryStore(db, path, maxMessages);
+      store.bounds = { ...DEFAULT_BOUNDS, ...bounds };
       store.modesFixed = modesFixed;
       return store;
     } catch (error) {
@@ -133,6 +155,7 @@ export class HistoryStore {
   add(
     lines: readonly HistoryMessage[],
     placedBy: 'stream' | 'ack' = 'stream',
+    known: (peer: string) => boolean = () => false,
   ): { added: number; full: boolean } {
     const insert = this.db.prepare(
       `INSERT OR IGNORE INTO messages (seq, peer, sender, recipient, id, time, outgoing, text, reply_to)
@@ -145,6 +168,8 @@ export class HistoryStore {
     return this.guard(() =>
       this.db.transaction(() => {
         let added = 0;
+        if (this.fileBytes() >= this.bounds.maxBytes) return { added, full: true };
+        const strangers = new Map<string, boolean>();
         for (const line of lines) {
           if (this.count >= this.maxMessages) {
             // Counted again in the transaction: other processes may have added meanwhile.
@@ -170,6 +195,14 @@ export class HistoryStore {
             added += changes;
             this.count += changes;
             continue;
+          }
+          if (line.direction === 'incoming' && line.from !== line.to) {
+            let stranger = strangers.get(line.from);
+            if (stranger === undefined) {
+              stranger = !known(line.from) && !this.wroteTo(line.from);
+              strangers.set(line.from, stranger);
+            }
+            if (stranger) this.makeRoom(line);
           }
           const row = [
             ...common,
@@ -216,6 +249,44 @@ export class HistoryStore {
     if (elsewhere === undefined || elsewhere.outgoing !== 1) return false;
     this.remove(message(elsewhere));
     return true;
+  }
+
+  /** The bytes the database takes now (its pages, as this connection sees them). */
+  private fileBytes(): number {
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const size = this.db.pragma('page_size', { simple: true }) as number;
+    return pages * size;
+  }
+
+  /** Whether I ever wrote to this peer (a message of mine to them is held). */
+  private wroteTo(peer: string): boolean {
+    return (
+      this.db
+        .prepare('SELECT 1 FROM messages WHERE peer = ? AND outgoing = 1 LIMIT 1')
+        .get(peer) !== undefined
+    );
+  }
+
+  /**
+   * Before a message of a stranger (a peer I never wrote to nor accepted) is added: its oldest
+   * messages go until it holds fewer than the stranger bounds, never anyone else's.
+   */
+  private makeRoom(line: HistoryMessage): void {
+    const incoming = Buffer.byteLength(line.text);
+    for (let i = 0; i <= this.bounds.strangerMessages; i++) {
+      const { n, bytes } = this.db
+        .prepare(
+          'SELECT count(*) AS n, coalesce(sum(length(CAST(text AS BLOB))), 0) AS bytes FROM messages WHERE peer = ?',
+        )
+        .get(line.from) as { n: number; bytes: number };
+      if (n < this.bounds.strangerMessages && bytes + incoming <= this.bounds.strangerBytes) return;
+      const oldest = this.db
+        .prepare(`SELECT ${COLUMNS} FROM messages WHERE peer = ? ORDER BY seq ASC LIMIT 1`)
+        .get(line.from) as Row | undefined;
+      if (oldest === undefined) return;
+      this.remove(message(oldest));
+      this.count -= 1;
+    }
   }
 
   /** Deletes one row, its words and its count (the insert that follows counts again). */
