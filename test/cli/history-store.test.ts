@@ -191,6 +191,25 @@ describe('the local history store', () => {
     expect(HistoryStore.open(home, key).size).toBe(2);
   });
 
+  it('a sent message a page placed never gives way to another packet a later page claims there', () => {
+    const store = HistoryStore.open(home, key);
+    // My message as a verified page showed it (its true place), then a hostile relay's page
+    // claims that place for another genuine packet: mine stays, and the other is not kept there.
+    expect(store.add([line(5, BOB, 'mine verified', true)])).toEqual({ added: 1, full: false });
+    expect(store.add([{ ...line(7, BOB, 'bob elsewhere'), seq: 5 }]).added).toBe(0);
+    expect(store.at(5)?.text).toBe('mine verified');
+    // Nor does my own packet move away from a place a page gave it.
+    expect(store.add([{ ...line(5, BOB, 'mine verified', true), seq: 8 }]).added).toBe(0);
+    expect(store.at(5)?.text).toBe('mine verified');
+    // An ack's place that a page then confirmed is the stream's too.
+    expect(store.add([line(6, BOB, 'acked', true)], 'ack').added).toBe(1);
+    expect(store.add([line(6, BOB, 'acked', true)]).added).toBe(0);
+    expect(store.add([{ ...line(9, BOB, 'claim'), seq: 6 }]).added).toBe(0);
+    expect(store.at(6)?.text).toBe('acked');
+    expect(store.size).toBe(2);
+    store.close();
+  });
+
   it('is bounded: past its size no message is added, whatever the relay sends', () => {
     const store = HistoryStore.open(home, key, 3);
     expect(store.add([1, 2, 3, 4, 5].map((seq) => line(seq, BOB, `m${seq}`)))).toEqual({

@@ -3,8 +3,11 @@
 import type Database from 'better-sqlite3-multiple-ciphers';
 import { HistoryTooNewError } from './history-errors.js';
 
-/** The schema this build writes: 1 added edits, deletes and replies (files without it are 0). */
-export const HISTORY_SCHEMA_VERSION = 1;
+/**
+ * The schema this build writes: 1 added edits, deletes and replies (files without it are 0); 2 the
+ * places sent messages hold by the relay's acknowledgement alone.
+ */
+export const HISTORY_SCHEMA_VERSION = 2;
 
 const TABLES = `
   CREATE TABLE IF NOT EXISTS messages (
@@ -61,6 +64,11 @@ const VERSION_1 = `
   END;
 `;
 
+/** Version 2: the places a sent message holds only by the relay's ack (no page showed it there). */
+const VERSION_2 = `
+  CREATE TABLE ack_places (seq INTEGER PRIMARY KEY);
+`;
+
 /**
  * Creates the tables, or upgrades an older file in one transaction (another process may be doing
  * the same: the version is read again under the write lock). A file written by a newer build is
@@ -82,6 +90,7 @@ export function migrateHistory(db: Database.Database, path: string): void {
     if (found === HISTORY_SCHEMA_VERSION) return;
     db.exec(TABLES);
     if (found < 1) db.exec(VERSION_1);
+    if (found < 2) db.exec(VERSION_2);
     db.pragma(`user_version = ${HISTORY_SCHEMA_VERSION}`);
   }).immediate();
 }

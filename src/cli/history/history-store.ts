@@ -217,6 +217,8 @@ export class HistoryStore {
           }
           // Changes that came before their target (or that a moved row lost) apply now.
           if (changes > 0) settleChangesOf(this.db, line.id);
+          if (changes > 0 && placedBy === 'ack')
+            this.db.prepare('INSERT OR IGNORE INTO ack_places VALUES (?)').run(line.seq);
           added += changes;
           this.count += changes;
         }
@@ -237,8 +239,13 @@ export class HistoryStore {
       .prepare(`SELECT ${COLUMNS} FROM messages WHERE sender = ? AND id = ?`)
       .get(line.from, line.id) as Row | undefined;
     if (held !== undefined) {
-      if (held.direction !== 'outgoing' || (held.from === line.from && held.id === line.id))
+      if (held.from === line.from && held.id === line.id) {
+        // The page shows it where the ack put it: that place is the stream's now.
+        this.db.prepare('DELETE FROM ack_places WHERE seq = ?').run(held.seq);
         return false;
+      }
+      // Only a place an ack alone gave yields: a page's place is never taken by another page.
+      if (held.direction !== 'outgoing' || !this.ackPlaced(held.seq)) return false;
       // The packet is held at another place already (a relay replaying it here): the insert would
       // be ignored, so the sent message stays.
       if (elsewhere !== undefined) return false;
@@ -246,7 +253,8 @@ export class HistoryStore {
       return true;
     }
     if (line.direction !== 'outgoing') return false;
-    if (elsewhere === undefined || elsewhere.outgoing !== 1) return false;
+    if (elsewhere === undefined || elsewhere.outgoing !== 1 || !this.ackPlaced(elsewhere.seq))
+      return false;
     this.remove(message(elsewhere));
     return true;
   }
@@ -297,6 +305,7 @@ export class HistoryStore {
         .prepare(`INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', ?, ?)`)
         .run(held.seq, held.text);
     this.db.prepare('DELETE FROM messages WHERE seq = ?').run(held.seq);
+    this.db.prepare('DELETE FROM ack_places WHERE seq = ?').run(held.seq);
     this.db.prepare('UPDATE counts SET messages = messages - 1').run();
   }
 
@@ -320,6 +329,11 @@ export class HistoryStore {
           .all(seq, count) as Row[],
     );
     return rows.map(message);
+  }
+
+  /** Whether the row at `seq` holds its place by the relay's acknowledgement alone. */
+  private ackPlaced(seq: number): boolean {
+    return this.db.prepare('SELECT 1 FROM ack_places WHERE seq = ?').get(seq) !== undefined;
   }
 
   /** The message held at this place of my stream, if any. */
