@@ -74,6 +74,16 @@ function inverseLines(target: string): string[] {
     .filter((line) => INVERSE.test(line));
 }
 
+/** Whether a line holding `text` is drawn inverse within a few seconds (Ink may draw a frame late). */
+async function highlightShown(target: string, text: string): Promise<boolean> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    if (inverseLines(target).some((line) => line.includes(text))) return true;
+    if (Date.now() > until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 beforeAll(async () => {
   term = new TmuxTerminal(`metachat-history-${String(process.pid)}`, 'hist1');
   daemon = await spawnDaemon(await tempDir());
@@ -111,7 +121,7 @@ describe('the chat screen over the local history, in a real terminal (tmux)', ()
       { target },
     );
     expect(opened).toContain('hay 0');
-    expect(inverseLines(target).some((line) => line.includes('needle'))).toBe(true);
+    expect(await highlightShown(target, 'needle')).toBe(true);
     // Writing goes on as usual from there; / then Esc leaves a search without opening anything.
     tmux('send-keys', '-t', target, '/hay', 'Enter', 'Escape');
     await term.waitForScreen((s) => s.includes('/ search · Tab select'), 'the chat hints again', {
@@ -145,7 +155,7 @@ describe('the chat screen over the local history, in a real terminal (tmux)', ()
       'the conversation at the needle, offline',
       { target },
     );
-    expect(inverseLines(target).some((line) => line.includes('needle'))).toBe(true);
+    expect(await highlightShown(target, 'needle')).toBe(true);
     expect(await quit(target, exitFile)).toBe('0');
   }, 90_000);
 });
