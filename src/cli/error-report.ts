@@ -19,11 +19,12 @@ import {
   MessageDeletedError,
   UnknownMessageError,
 } from './history/history-errors.js';
+import { GroupListUnorderedError } from './groups/group-discovery.js';
 import { SearchTooLongError } from './history/search-query.js';
 import { oneLine, terminalJson } from './terminal/terminal-text.js';
 import { OutboxFlushError } from './outgoing/outbox-flush.js';
 import { ProfileBusyError } from './profile/profile-lock.js';
-import { TooManyGroupsError } from './profile/group-store.js';
+import { GroupStoreFullError, TooManyGroupsError } from './profile/group-store.js';
 import { ProfileReplacedError } from './profile/profile-merge.js';
 import { NoProfileError, ProfileCorruptError } from './profile/profile.js';
 import {
@@ -61,6 +62,8 @@ const KNOWN: readonly (abstract new (...args: never[]) => Error)[] = [
   ProfileReplacedError,
   ProfileBusyError,
   TooManyGroupsError,
+  GroupStoreFullError,
+  GroupListUnorderedError,
   HistoryLockedError,
   HistoryCorruptError,
   HistoryTooNewError,

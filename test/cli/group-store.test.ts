@@ -152,7 +152,8 @@ describe('the group store in the profile', () => {
 
   it('holds at most MAX_PROFILE_GROUPS groups: TOO_MANY_GROUPS', () => {
     const full = profile();
-    const record = { entries: created.entries.map((e) => e.entry) };
+    // Groups the user opened (hello marks): no stranger's group to give way.
+    const record = { entries: created.entries.map((e) => e.entry), helloAt: 0 };
     full.groups = Object.fromEntries(
       Array.from({ length: MAX_PROFILE_GROUPS }, (_, i) => [
         i.toString(16).padStart(64, '0'),

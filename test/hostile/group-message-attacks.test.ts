@@ -286,7 +286,8 @@ describe('a relay that forges or misplaces group messages, to the CLI', () => {
         [{ identifier: world.id('dave'), publicKey: dave.keyPair.publicKey }],
         `spam ${String(i)}`,
       );
-      groups[entry.group] = { entries: [entry] };
+      // Groups Dave sent to: none is a stranger's that could give way to the new one.
+      groups[entry.group] = { entries: [entry], helloAt: 0 };
     }
     profile.groups = groups;
     await saveProfile(daveHome, profile);

@@ -1,7 +1,7 @@
 import type { PresenceUpdate } from '../../core/index.js';
 import type { CliContext } from '../cli-context.js';
 import { withSession } from './with-session.js';
-import { discoverGroups } from '../groups/group-operations.js';
+import { discoverGroups } from '../groups/group-discovery.js';
 import { attachHistory } from '../history/history-access.js';
 import { offlineInbox } from './offline-inbox.js';
 import { RelayUnreachableError } from '../relay/relay-client.js';

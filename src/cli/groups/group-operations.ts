@@ -6,7 +6,6 @@ import {
   GroupNotAdminError,
   GroupNotMemberError,
   leaveGroupEntry,
-  MAX_GROUP_LIST_PAGE,
   MetaChatError,
   removeMemberEntry,
   renameGroupEntry,
@@ -15,8 +14,7 @@ import {
   type PublicKey,
 } from '../../core/index.js';
 import { KeyChangedError, UsageError } from '../cli-errors.js';
-import { dropGroupLog, heldGroupLog, heldGroupName } from '../profile/group-store.js';
-import { MAX_PROFILE_GROUPS } from '../profile/profile-schema.js';
+import { heldGroupLog, heldGroupName } from '../profile/group-store.js';
 import {
   firstContactNotice,
   noSuchUser,
@@ -28,6 +26,7 @@ import {
 import { RelayRefusedError } from '../relay/relay-client.js';
 import type { Session } from '../relay/session.js';
 import { peerLabel } from '../stream/peer-label.js';
+import { discoverGroups } from './group-discovery.js';
 import { GroupKeyring, type MemberKeyState } from './group-keyring.js';
 import { applyOwnEntry, syncGroupLog } from './group-sync.js';
 
@@ -286,38 +285,6 @@ export async function groupMembers(
     members.push({ id, name, admin: view.admins.includes(id), key: state });
   }
   return { view, members };
-}
-
-/** Most `group-list` pages one run asks for: the profile keeps MAX_PROFILE_GROUPS groups. */
-const MAX_LIST_PAGES = Math.ceil(MAX_PROFILE_GROUPS / MAX_GROUP_LIST_PAGE) + 1;
-
-/**
- * Groups the relay says list this account that this device does not hold yet (a second device): each
- * log is fetched and verified from its create entry; one whose verified head does not list this
- * account is said and dropped (the relay's word alone never makes a group).
- */
-export async function discoverGroups(session: Session, notify: Notify): Promise<void> {
-  let after: string | undefined;
-  for (let page = 0; page < MAX_LIST_PAGES; page++) {
-    const listed = await session.client.groupList(after);
-    for (const group of listed.groups) {
-      if (session.profile.groups?.[group] !== undefined) continue;
-      if (Object.keys(session.profile.groups ?? {}).length >= MAX_PROFILE_GROUPS) return;
-      try {
-        const log = await syncGroupLog(session, new GroupKeyring(session), group);
-        if (groupHead(log).members.includes(session.account.identifier)) continue;
-      } catch (error) {
-        if (!(error instanceof MetaChatError)) throw error;
-        notify(`!! group ${group.slice(0, 16)}…: ${error.code}: ${error.message}`);
-      }
-      dropGroupLog(session.profile, group);
-      notify(
-        `!! the relay lists group ${group.slice(0, 16)}… as yours, but its verified log does not.`,
-      );
-    }
-    after = listed.groups.at(-1);
-    if (!listed.more || after === undefined) return;
-  }
 }
 
 /**

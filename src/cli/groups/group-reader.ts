@@ -11,6 +11,7 @@ import {
   beforeDeparture,
   heldGroupLog,
   heldGroupName,
+  GroupStoreFullError,
   streamPlaceKnown,
   TooManyGroupsError,
 } from '../profile/group-store.js';
@@ -74,6 +75,7 @@ function refusalCode(error: unknown): string | undefined {
   if (error instanceof RelayRefusedError) return error.code;
   // Anyone can make groups that list me: one past the profile's cap is a refused line, not a failure.
   if (error instanceof TooManyGroupsError) return 'TOO_MANY_GROUPS';
+  if (error instanceof GroupStoreFullError) return 'GROUP_STORE_FULL';
   return undefined;
 }
 

@@ -5,13 +5,11 @@ import {
   type GroupLog,
   type VerifiedGroupEntry,
 } from '../../core/index.js';
-import { MAX_PROFILE_GROUPS, type GroupRecord, type Profile } from './profile-schema.js';
+import { makeGroupRoom } from './group-budget.js';
+import type { GroupRecord, Profile } from './profile-schema.js';
 import { ProfileCorruptError } from './profile.js';
 
-/** This device holds as many groups as a profile may: it keeps no log of another one. */
-export class TooManyGroupsError extends Error {
-  override readonly name = 'TooManyGroupsError';
-}
+export { GroupStoreFullError, TooManyGroupsError } from './group-budget.js';
 
 /** Logs rebuilt from a record's entries, so a command that reads a group twice replays it once. */
 const rebuilt = new WeakMap<GroupRecord['entries'], GroupLog>();
@@ -61,7 +59,8 @@ export function heldGroupName(profile: Profile, group: string): string | undefin
 
 /**
  * Keeps a log this device just verified (and the name it read from it, else the one it had): the
- * caller saves the profile. Refused past MAX_PROFILE_GROUPS groups.
+ * caller saves the profile. Room is made first (makeGroupRoom: the oldest groups of strangers go);
+ * refused past the profile's group count (TOO_MANY_GROUPS) or bytes (GROUP_STORE_FULL).
  */
 export function keepGroupLog(
   profile: Profile,
@@ -69,15 +68,11 @@ export function keepGroupLog(
   name: string | undefined,
   mark: number = streamPlaceKnown(profile),
 ): void {
+  const entries = log.entries.map((verified) => verified.entry);
+  makeGroupRoom(profile, log.group, entries);
   const groups = (profile.groups ??= {});
-  if (groups[log.group] === undefined && Object.keys(groups).length >= MAX_PROFILE_GROUPS) {
-    throw new TooManyGroupsError(
-      `This device holds the logs of ${MAX_PROFILE_GROUPS} groups, as many as a profile keeps.`,
-    );
-  }
   const { entries: old, name: held, departures: seen, ...marks } = groups[log.group] ?? {};
   const kept = name ?? held;
-  const entries = log.entries.map((verified) => verified.entry);
   // The stream place reached when each departure was first verified here (16.5 step 6).
   const departures = [...(seen ?? [])];
   for (const entry of entries.slice(old?.length ?? 0)) {

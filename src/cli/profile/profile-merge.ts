@@ -1,3 +1,4 @@
+import { MAX_PROFILE_GROUP_BYTES, profileGroupBytes } from './group-budget.js';
 import { isDeepStrictEqual } from 'node:util';
 import { groupEntryHash } from '../../core/index.js';
 import {
@@ -174,19 +175,29 @@ function withMarks(record: GroupRecord, mine: GroupRecord, theirs: GroupRecord):
   };
 }
 
-/** Every group either side holds, each log merged (mergeGroupRecord). */
-function mergeGroups(mine: Profile, theirs: Profile): Profile['groups'] {
+/**
+ * Every group either side holds, each log merged (mergeGroupRecord), but for those this process
+ * dropped since it read the profile (a stranger's group that gave way, or one whose log does not
+ * list this account): they stay dropped.
+ */
+function mergeGroups(base: Profile, mine: Profile, theirs: Profile): Profile['groups'] {
   if (mine.groups === undefined && theirs.groups === undefined) return undefined;
   const groups: NonNullable<Profile['groups']> = {};
+  const dropped = (id: string) =>
+    base.groups?.[id] !== undefined && mine.groups?.[id] === undefined;
   for (const id of new Set([
     ...Object.keys(mine.groups ?? {}),
     ...Object.keys(theirs.groups ?? {}),
   ])) {
+    if (dropped(id)) continue;
     const merged = mergeGroupRecord(mine.groups?.[id], theirs.groups?.[id]);
     if (merged !== undefined) groups[id] = merged;
   }
   // Two processes that each took in new groups up to the bound: this one's stay, as it counted them.
-  return Object.keys(groups).length > MAX_PROFILE_GROUPS ? mine.groups : groups;
+  const over =
+    Object.keys(groups).length > MAX_PROFILE_GROUPS ||
+    profileGroupBytes({ ...mine, groups }) > MAX_PROFILE_GROUP_BYTES;
+  return over ? mine.groups : groups;
 }
 
 /**
@@ -227,7 +238,7 @@ export function mergeProfiles(base: Profile, mine: Profile, theirs: Profile): Pr
     seenUpTo: Math.max(mine.seenUpTo, theirs.seenUpTo),
     peers,
   };
-  const groups = mergeGroups(mine, theirs);
+  const groups = mergeGroups(base, mine, theirs);
   if (groups === undefined) delete merged.groups;
   else merged.groups = groups;
   const bell = choose(base.bell, mine.bell, theirs.bell);

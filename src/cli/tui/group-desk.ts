@@ -6,7 +6,7 @@ import { followGroupPushes } from '../groups/group-push-listener.js';
 import { isGroupRefusal, readGroupRecord } from '../groups/group-reader.js';
 import { sendToGroup } from '../groups/group-send.js';
 import { syncGroupLog } from '../groups/group-sync.js';
-import { TooManyGroupsError } from '../profile/group-store.js';
+import { GroupStoreFullError, TooManyGroupsError } from '../profile/group-store.js';
 import { RelayRefusedError } from '../relay/relay-client.js';
 import { peerLabel } from '../stream/peer-label.js';
 import { refusalOf } from '../outgoing/message-refusal.js';
@@ -30,7 +30,8 @@ function sendRefusal(error: unknown): error is Error {
     error instanceof PeerBlockedError ||
     error instanceof MetaChatError ||
     error instanceof RelayRefusedError ||
-    error instanceof TooManyGroupsError
+    error instanceof TooManyGroupsError ||
+    error instanceof GroupStoreFullError
   );
 }
 
