@@ -263,7 +263,7 @@ export function buildProgram(json = false): Command {
       "full-text search of this device's local history, newest first (all words must occur)",
     )
     .argument('<words...>')
-    .option('--peer <peer>', 'only the conversation with this peer')
+    .option('--peer <peer>', 'only the conversation with this peer (or group:<group>)')
     .addOption(new Option('--limit <n>', 'how many').default(50).argParser((v) => parseLimit(v)))
     .action(async (words: string[], opts: { peer?: string; limit: number }) => {
       await searchCommand(ctx, words.join(' '), opts);

@@ -144,6 +144,11 @@ describe('a relay that forges or misplaces group messages, to the CLI', () => {
     const lines = await bobReads(group, inject('history', group, forged));
     expect(codes(lines)).toEqual(['GROUP_NOT_MEMBER']);
     expect(texts(lines)).toEqual(['the real one']);
+    // Only what verified is in Bob's local history: the real one, never the forgery.
+    expect(await ok('bob', ['search', 'mallory'])).toEqual([]);
+    expect(await ok('bob', ['search', 'real', '--peer', `group:${group}`])).toEqual([
+      expect.objectContaining({ group, text: 'the real one', from: world.id('alice') }),
+    ]);
     // The inbox counts it as refused, and the last message stays the real one.
     world.hostile.behave(inject('sync', group, forged));
     const inbox = await ok('bob', ['inbox']).finally(() => world.hostile.behave({}));

@@ -3,6 +3,7 @@ import type { CliContext } from '../cli-context.js';
 import { readGroupHistoryPage } from '../groups/group-history.js';
 import { groupLineText } from '../groups/group-line-text.js';
 import { presentGroupLines } from '../groups/group-present.js';
+import { withHeldChanges } from '../groups/group-kept.js';
 import { groupTitle } from '../groups/group-operations.js';
 import { isGroupRefusal, readGroupRecord, type GroupLine } from '../groups/group-reader.js';
 import { sendToGroup } from '../groups/group-send.js';
@@ -33,19 +34,22 @@ function printRefusal(line: GroupLine, session: Session, json: boolean): void {
   if (json) process.stdout.write(`${terminalJson(line)}\n`);
 }
 
-/** `history group:<g>`: the group's last messages in my stream, each opened and checked, oldest first. */
+/** `history group:<g>`: the group's last messages in my stream (before `before`), each opened and checked, oldest first. */
 export async function groupHistoryCommand(
   ctx: CliContext,
   session: Session,
   group: string,
   limit: number,
+  before?: number,
 ): Promise<void> {
   const json = ctx.options().json === true;
-  const { items } = await readGroupHistoryPage(session, group, limit);
+  const { items } = await readGroupHistoryPage(session, group, limit, before);
+  // Edits and deletes applied: those of the page, and those the history kept from other pages.
   const presented = new Map(
-    presentGroupLines(items.flatMap((item) => (item.kind === 'line' ? [item.line] : []))).map(
-      (line) => [`${line.seq}/${line.id}`, line],
-    ),
+    withHeldChanges(
+      presentGroupLines(items.flatMap((item) => (item.kind === 'line' ? [item.line] : []))),
+      session.history,
+    ).map((line) => [`${line.seq}/${line.id}`, line]),
   );
   for (const item of items) {
     if (item.kind === 'issue') {

@@ -14,6 +14,8 @@ import { printLine } from './print-line.js';
 import { withUnlockedSession } from './with-session.js';
 import { parseGroupTarget } from '../groups/group-address.js';
 import { groupHistoryCommand } from './group-message-commands.js';
+import { groupHistoryKey, heldGroupPage } from '../groups/group-kept.js';
+import { groupLineText } from '../groups/group-line-text.js';
 
 /** How long `history` waits for the relay's page before it shows what this device holds. */
 const CACHE_FIRST_MS = 1_000;
@@ -43,11 +45,31 @@ function aroundBefore(
   return (later.at(-1)?.seq ?? hit.seq) + 1;
 }
 
+/** Says `history` is offline (stderr; with --json a last `{"offline":true,…}` line) and what it showed. */
+async function sayOffline(
+  ctx: CliContext,
+  error: RelayUnreachableError,
+  count: number,
+  more: boolean,
+  first: number | undefined,
+  json: boolean,
+): Promise<void> {
+  const server = ctx.server() ?? (await loadProfile(ctx.home())).server;
+  process.stderr.write(
+    `metachat: offline: ${oneLine(error.message)}. Shown: the ${count} message${count === 1 ? '' : 's'} this device holds${more ? ' (older ones: --before ' + String(first ?? '') + ')' : ''}; anything newer needs the relay.\n`,
+  );
+  if (json)
+    process.stdout.write(
+      `${terminalJson({ offline: true, server, reason: error.message, cached: count, more })}\n`,
+    );
+}
+
 /**
  * `history`: the messages with a peer, oldest first: the relay's page, verified and kept in the
  * local history. If the relay has not answered within a second, what this device holds is
  * printed at once and the relay's lines it lacked follow when they come (catching up). With the relay out of reach it says so (stderr; with --json a last
- * `{"offline":true,…}` line) and shows what this device holds; older pages need the relay.
+ * `{"offline":true,…}` line) and shows what this device holds; older pages need the relay. A group
+ * (`group:<g>`) is the same, its kept messages read back under `group:<id>`.
  */
 export async function historyCommand(
   ctx: CliContext,
@@ -56,12 +78,29 @@ export async function historyCommand(
 ): Promise<void> {
   const json = ctx.options().json === true;
   const unlocked = await openUnlocked(ctx.home(), () => ctx.password(false));
-  // A group's messages are not kept in the local history yet: read from the relay as before.
   const group = parseGroupTarget(peerArg, unlocked.profile);
   if (group !== null) {
-    await withUnlockedSession(ctx, unlocked, (session) =>
-      groupHistoryCommand(ctx, session, group, window.limit),
-    );
+    // The relay's page, verified and kept; this device's copy when the relay is out of reach.
+    const history = await attachHistory(unlocked);
+    const { limit } = window;
+    const before =
+      window.around === undefined
+        ? window.before
+        : aroundBefore(history, groupHistoryKey(group), window.around, limit);
+    // Read first: the history is closed once the session ends, reached or not.
+    const held =
+      history === undefined
+        ? { lines: [], more: false }
+        : heldGroupPage(unlocked.profile, history, group, limit, before);
+    try {
+      await withUnlockedSession(ctx, unlocked, (session) =>
+        groupHistoryCommand(ctx, session, group, limit, before),
+      );
+    } catch (error) {
+      if (!(error instanceof RelayUnreachableError)) throw error;
+      for (const line of held.lines) ctx.print(groupLineText(unlocked.profile, line), line);
+      await sayOffline(ctx, error, held.lines.length, held.more, held.lines[0]?.seq, json);
+    }
     return;
   }
   const address = resolvePeer(peerArg, unlocked);
@@ -113,14 +152,14 @@ export async function historyCommand(
   } catch (error) {
     if (!(error instanceof RelayUnreachableError)) throw error;
     showCache();
-    const server = ctx.server() ?? (await loadProfile(ctx.home())).server;
-    process.stderr.write(
-      `metachat: offline: ${oneLine(error.message)}. Shown: the ${cached.messages.length} message${cached.messages.length === 1 ? '' : 's'} this device holds${cached.more ? ' (older ones: --before ' + String(cached.messages[0]?.seq ?? '') + ')' : ''}; anything newer needs the relay.\n`,
+    await sayOffline(
+      ctx,
+      error,
+      cached.messages.length,
+      cached.more,
+      cached.messages[0]?.seq,
+      json,
     );
-    if (json)
-      process.stdout.write(
-        `${terminalJson({ offline: true, server, reason: error.message, cached: cached.messages.length, more: cached.more })}\n`,
-      );
   } finally {
     clearTimeout(slow);
   }

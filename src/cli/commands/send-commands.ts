@@ -131,7 +131,7 @@ async function deliver(ctx: CliContext, peerArg: string, body: MessageBody): Pro
   await withSession(ctx, async (session) => {
     const group = parseGroupTarget(peerArg, session.profile);
     if (group !== null) {
-      // Groups are not in the local history: the members' clients apply the rules (8.1).
+      // A sent group message is kept only once a page shows it: the members' clients apply the rules (8.1).
       await sendGroupCommand(ctx, session, group, body);
       return;
     }

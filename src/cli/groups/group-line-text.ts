@@ -2,8 +2,8 @@ import { localDateTime } from '../terminal/local-time.js';
 import { indentContinuation, oneLine } from '../terminal/terminal-text.js';
 import type { Profile } from '../profile/profile.js';
 import { peerLabel } from '../stream/peer-label.js';
-import { isGroupRefusal, type GroupLine } from './group-reader.js';
-import type { ShownGroupLine } from './group-present.js';
+import type { GroupLine } from './group-reader.js';
+import type { HeldGroupLine, ShownGroupLine } from './group-present.js';
 
 function names(profile: Profile, ids: readonly string[]): string {
   return ids
@@ -13,7 +13,7 @@ function names(profile: Profile, ids: readonly string[]): string {
 }
 
 /** A group message's text as printed: "message deleted", "(edited)", the quote of a reply. */
-function shownText(line: ShownGroupLine): string {
+function shownText(line: ShownGroupLine | HeldGroupLine): string {
   if (line.deleted === true) return 'message deleted';
   if (line.deletes !== undefined) return `(deletes ${line.deletes})`;
   const quote = line.quote;
@@ -34,13 +34,14 @@ function shownText(line: ShownGroupLine): string {
 /**
  * A group line for a person: `[time] [group] alice: text`, the sender named as no other peer is;
  * a message written for an older head says so, with who could also read it and who cannot
- * (docs/protocol.md 16.5 step 7); a refusal is `!! group …: why`.
+ * (docs/protocol.md 16.5 step 7); a refusal is `!! group …: why`. A line from the local history
+ * (`held`) has no log fields to say.
  */
-export function groupLineText(profile: Profile, line: GroupLine): string {
-  if (isGroupRefusal(line)) return `!! group ${line.group.slice(0, 16)}…: ${line.warning}`;
+export function groupLineText(profile: Profile, line: GroupLine | HeldGroupLine): string {
+  if ('warning' in line) return `!! group ${line.group.slice(0, 16)}…: ${line.warning}`;
   const group = oneLine(line.name ?? `${line.group.slice(0, 16)}…`);
   let text = `[${localDateTime(line.time)}] [${group}] ${oneLine(line.sender)}: ${shownText(line)}`;
-  if (!line.current) {
+  if ('current' in line && !line.current) {
     const could = line.formerMembers ?? [];
     const cannot = line.newMembers ?? [];
     text += `\n  !! written for an older membership (log entry ${line.head}): the sender had not seen the later changes`;

@@ -18,6 +18,15 @@ export type ShownGroupLine = GroupMessageLine & {
   readonly quote?: ReplyQuote;
 };
 
+/** A group message read back from the local history: what it keeps, without the log fields of a live read. */
+export type HeldGroupLine = Omit<
+  ShownGroupLine,
+  'head' | 'current' | 'formerMembers' | 'newMembers'
+> & {
+  /** Read from this device's history, not from the relay. */
+  readonly held: true;
+};
+
 function bodyOf(line: GroupMessageLine): Body {
   if (line.edits !== undefined) return { v: 1, type: 'edit', target: line.edits, text: line.text };
   if (line.deletes !== undefined) return { v: 1, type: 'delete', target: line.deletes };
@@ -27,10 +36,10 @@ function bodyOf(line: GroupMessageLine): Body {
 }
 
 /**
- * The lines of a group page as shown (groups are not in the local history: the page is all
- * that is known). An edit or delete is no line of its own; a refused one (another member's
- * message, another conversation) is a refusal line with its code; one whose target is not in
- * the page changes nothing shown.
+ * The lines of a group page as shown, folded within the page (withHeldChanges then adds what
+ * the local history kept from other pages). An edit or delete is no line of its own; a refused
+ * one (another member's message, another conversation) is a refusal line with its code; one
+ * whose target is not in the page changes nothing shown here.
  */
 export function presentGroupLines(lines: readonly GroupLine[]): GroupLine[] {
   const messages = lines.filter((line): line is GroupMessageLine => !isGroupRefusal(line));

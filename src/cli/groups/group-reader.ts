@@ -1,5 +1,6 @@
 import {
   GroupHeadUnknownError,
+  groupConversation,
   MetaChatError,
   openGroupMessage,
   type GroupLog,
@@ -7,6 +8,8 @@ import {
   type StoredGroupPacket,
 } from '../../core/index.js';
 import { KeyChangedError } from '../cli-errors.js';
+import { keepInHistory, type HistoryHolder } from '../history/history-access.js';
+import type { HistoryMessage } from '../history/history-message.js';
 import {
   beforeDeparture,
   heldGroupLog,
@@ -79,6 +82,23 @@ function refusalCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** Keeps a verified, opened group message in the session's open history, if any, under `group:<id>`. */
+function keepGroupLine(holder: HistoryHolder, line: GroupMessageLine): void {
+  const kept: HistoryMessage = {
+    seq: line.seq,
+    id: line.id,
+    from: line.from,
+    to: groupConversation(line.group),
+    time: line.time,
+    text: line.text,
+    direction: line.direction,
+    ...(line.replyTo === undefined ? {} : { replyTo: line.replyTo }),
+    ...(line.edits === undefined ? {} : { edits: line.edits }),
+    ...(line.deletes === undefined ? {} : { deletes: line.deletes }),
+  };
+  keepInHistory(holder, [kept]);
+}
+
 /**
  * Opens a group record through core's checks (docs/protocol.md 16.5): the signature under the
  * sender's pinned key (or, for a member never met, the relay's key, kept only if the log names
@@ -86,7 +106,8 @@ function refusalCode(error: unknown): string | undefined {
  * head. A head this device does not hold makes it fetch the group's log from its own head and
  * verify it (16.4) first, then try once more; nothing is shown before. Every refusal becomes a
  * line with its code. A verified `hello` records the sender's username (for a pinned sender) and
- * gives no line. Mutates the profile; the caller saves it.
+ * gives no line. A message that opened is kept in the local history (if open) under the group.
+ * Mutates the profile; the caller saves it.
  */
 export async function readGroupRecord(
   session: Session,
@@ -132,7 +153,7 @@ export async function readGroupRecord(
       session.profile.peers[message.from] = { ...peer, username: opened.body.username };
     return null;
   }
-  return {
+  const line: GroupMessageLine = {
     ...base,
     name: heldGroupName(session.profile, message.group) ?? null,
     from: message.from,
@@ -146,4 +167,7 @@ export async function readGroupRecord(
       ? {}
       : { formerMembers: opened.formerMembers, newMembers: opened.newMembers }),
   };
+  // Verified and opened: kept in this device's history, if the command opened it.
+  keepGroupLine(session, line);
+  return line;
 }

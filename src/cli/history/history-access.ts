@@ -6,6 +6,7 @@ import { saveProfile, type Profile } from '../profile/profile.js';
 import { oneLine } from '../terminal/terminal-text.js';
 import { HistoryCorruptError, HistoryLockedError, HistoryTooNewError } from './history-errors.js';
 import { setHistoryEvidence } from './history-evidence.js';
+import { GROUP_RECIPIENT_PREFIX } from './history-changes.js';
 import { HistoryStore, type HistoryMessage } from './history-store.js';
 
 /** A profile unlocked with its password: what the history needs, and the history once open. */
@@ -111,6 +112,26 @@ export async function attachHistory(holder: HistoryHolder): Promise<HistoryStore
 
 const fullWarned = new WeakSet<HistoryStore>();
 
+/**
+ * Whether a conversation is accepted (its messages are not a stranger's): a peer I wrote to (my
+ * name went with it), compared keys with, or named; a group I wrote in, made, or was put in by
+ * such a peer (its creator).
+ */
+function accepted(profile: Profile, conversation: string): boolean {
+  if (conversation.startsWith(GROUP_RECIPIENT_PREFIX)) {
+    const group = profile.groups?.[conversation.slice(GROUP_RECIPIENT_PREFIX.length)];
+    if (group === undefined) return false;
+    const creator = group.entries[0]?.author;
+    return (
+      group.helloAt !== undefined ||
+      creator === profile.identifier ||
+      (creator !== undefined && accepted(profile, creator))
+    );
+  }
+  const record = profile.peers[conversation];
+  return record?.helloSent === true || record?.verified === true || record?.alias !== undefined;
+}
+
 /** Keeps verified messages in the open history, if any; a damaged file is said once and let go. */
 export function keepInHistory(
   holder: HistoryHolder,
@@ -122,11 +143,7 @@ export function keepInHistory(
   const messages = lines.flatMap((line) => (line === null || 'warning' in line ? [] : [line]));
   if (messages.length === 0) return;
   try {
-    const { full } = history.add(messages, placedBy, (peer) => {
-      // Accepted: I wrote to them (my name went with it), compared keys, or named them.
-      const record = holder.profile.peers[peer];
-      return record?.helloSent === true || record?.verified === true || record?.alias !== undefined;
-    });
+    const { full } = history.add(messages, placedBy, (peer) => accepted(holder.profile, peer));
     if (full && !fullWarned.has(history)) {
       fullWarned.add(history);
       process.stderr.write(

@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3-multiple-ciphers';
 import {
   applyChange,
   checkChange,
+  groupConversation,
   MetaChatError,
   pairConversation,
   type ChangeMessage,
@@ -70,11 +71,21 @@ export function changeRowOf(
 export const MESSAGE_COLUMNS =
   'seq, id, sender, recipient, time, text, outgoing, reply_to, edited_at, edit_id, deleted_at';
 
+/** The recipient a group message is kept under: `group:<id>` (no peer address holds a colon). */
+export const GROUP_RECIPIENT_PREFIX = 'group:';
+
+/** The conversation of a kept row: its group (recipient `group:<id>`), else the pair. */
+export function conversationOf(sender: string, recipient: string): string {
+  return recipient.startsWith(GROUP_RECIPIENT_PREFIX)
+    ? groupConversation(recipient.slice(GROUP_RECIPIENT_PREFIX.length))
+    : pairConversation(sender, recipient);
+}
+
 function changeOf(row: ChangeRow): ChangeMessage {
   return {
     id: row.id,
     from: row.sender,
-    conversation: pairConversation(row.sender, row.recipient),
+    conversation: conversationOf(row.sender, row.recipient),
     time: row.time,
     body:
       row.kind === 'edit'
@@ -87,7 +98,7 @@ function originOf(row: MessageRow): MessageOrigin {
   return {
     id: row.id,
     from: row.sender,
-    conversation: pairConversation(row.sender, row.recipient),
+    conversation: conversationOf(row.sender, row.recipient),
     time: row.time,
     body:
       row.reply_to === null
@@ -100,7 +111,7 @@ function viewOfRow(row: MessageRow): MessageView {
   return {
     id: row.id,
     from: row.sender,
-    conversation: pairConversation(row.sender, row.recipient),
+    conversation: conversationOf(row.sender, row.recipient),
     time: row.time,
     text: row.text,
     replyTo: row.reply_to,

@@ -12,6 +12,7 @@ import { message, type HistoryMessage } from './history-message.js';
 import {
   changeRowOf,
   changeState,
+  GROUP_RECIPIENT_PREFIX,
   MESSAGE_COLUMNS,
   settleChange,
   settleChangesOf,
@@ -53,8 +54,9 @@ const COLUMNS = MESSAGE_COLUMNS;
 
 export type { HistoryMessage } from './history-message.js';
 
-/** The peer of a message: the other side, or me for a note to myself. */
+/** The conversation of a message: its group (`group:<id>`), else the other side, or me for a note to myself. */
 function peerOf(line: HistoryMessage): string {
+  if (line.to.startsWith(GROUP_RECIPIENT_PREFIX)) return line.to;
   return line.direction === 'outgoing' ? line.to : line.from;
 }
 
@@ -197,12 +199,15 @@ export class HistoryStore {
             continue;
           }
           if (line.direction === 'incoming' && line.from !== line.to) {
-            let stranger = strangers.get(line.from);
+            // A group's messages are bounded as one conversation: a group I never wrote in, nor
+            // made, nor was added to by a peer I accepted, is a stranger like a peer.
+            const conversation = peerOf(line);
+            let stranger = strangers.get(conversation);
             if (stranger === undefined) {
-              stranger = !known(line.from) && !this.wroteTo(line.from);
-              strangers.set(line.from, stranger);
+              stranger = !known(conversation) && !this.wroteTo(conversation);
+              strangers.set(conversation, stranger);
             }
-            if (stranger) this.makeRoom(line);
+            if (stranger) this.makeRoom(line, conversation);
           }
           const row = [
             ...common,
@@ -276,21 +281,21 @@ export class HistoryStore {
   }
 
   /**
-   * Before a message of a stranger (a peer I never wrote to nor accepted) is added: its oldest
-   * messages go until it holds fewer than the stranger bounds, never anyone else's.
+   * Before a message of a stranger (a peer or group I never wrote to nor accepted) is added: the
+   * conversation's oldest messages go until it holds fewer than the stranger bounds, never another's.
    */
-  private makeRoom(line: HistoryMessage): void {
+  private makeRoom(line: HistoryMessage, conversation: string): void {
     const incoming = Buffer.byteLength(line.text);
     for (let i = 0; i <= this.bounds.strangerMessages; i++) {
       const { n, bytes } = this.db
         .prepare(
           'SELECT count(*) AS n, coalesce(sum(length(CAST(text AS BLOB))), 0) AS bytes FROM messages WHERE peer = ?',
         )
-        .get(line.from) as { n: number; bytes: number };
+        .get(conversation) as { n: number; bytes: number };
       if (n < this.bounds.strangerMessages && bytes + incoming <= this.bounds.strangerBytes) return;
       const oldest = this.db
         .prepare(`SELECT ${COLUMNS} FROM messages WHERE peer = ? ORDER BY seq ASC LIMIT 1`)
-        .get(line.from) as Row | undefined;
+        .get(conversation) as Row | undefined;
       if (oldest === undefined) return;
       this.remove(message(oldest));
       this.count -= 1;

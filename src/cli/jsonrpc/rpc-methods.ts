@@ -13,7 +13,8 @@ import { peerLabel } from '../stream/peer-label.js';
 import { streamIssueJson } from '../stream/stream-warnings.js';
 import type { PeerSender } from './peer-sender.js';
 import { groupHistory, type GroupSender } from './group-methods.js';
-import { parseGroupTarget } from '../groups/group-address.js';
+import { GROUP_TARGET_PREFIX, parseGroupTarget } from '../groups/group-address.js';
+import { groupHistoryKey, groupSearchHit } from '../groups/group-kept.js';
 import { RPC_CODES, RpcError } from './rpc-errors.js';
 import { openHistory } from '../history/history-access.js';
 import { isMethod, methodParams, type MethodName, type ParamsOf } from './rpc-schema.js';
@@ -56,7 +57,7 @@ function handlers({ session, sender, groups, presence }: MethodContext): Handler
       const refusal = refusalOf(text);
       if (refusal !== null) throw new UsageError(refusal);
       const body = { v: 1, type: 'edit', target: id, text } as const;
-      // A group's members' clients apply the rules (groups are not in the local history).
+      // A group's members' clients apply the rules (a sent group message is kept only once a page shows it).
       const group = parseGroupTarget(peer, session.profile);
       if (group !== null) return { target: id, ...(await groups.send(group, body)) };
       const address = parsePeerAddress(peer, session.profile);
@@ -99,8 +100,13 @@ function handlers({ session, sender, groups, presence }: MethodContext): Handler
       return { conversations: entries, warnings: issues.map(streamIssueJson) };
     },
     async search({ words, peer, limit }) {
+      const group = peer === undefined ? null : parseGroupTarget(peer, session.profile);
       const identifier =
-        peer === undefined ? undefined : parsePeerAddress(peer, session.profile).identifier;
+        peer === undefined
+          ? undefined
+          : group !== null
+            ? groupHistoryKey(group)
+            : parsePeerAddress(peer, session.profile).identifier;
       // Locked or damaged: its typed error (HISTORY_LOCKED, HISTORY_CORRUPT), every time asked.
       const history = await openHistory(session);
       const hits = history.search(words, {
@@ -108,7 +114,11 @@ function handlers({ session, sender, groups, presence }: MethodContext): Handler
         ...(identifier === undefined ? {} : { peer: identifier }),
       });
       return {
-        results: hits.map((hit) => ({ ...hit, name: peerLabel(session.profile, hit.peer).name })),
+        results: hits.map((hit) =>
+          hit.peer.startsWith(GROUP_TARGET_PREFIX)
+            ? groupSearchHit(session.profile, hit)
+            : { ...hit, name: peerLabel(session.profile, hit.peer).name },
+        ),
       };
     },
     async verify({ peer, trust }) {
