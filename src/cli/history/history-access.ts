@@ -77,8 +77,10 @@ function isHistoryFailure(error: unknown): error is Error {
     error instanceof HistoryTooNewError
   )
     return true;
-  const code = (error as { code?: unknown } | null)?.code;
-  return error instanceof Error && typeof code === 'string' && code.startsWith('SQLITE_');
+  // Not `instanceof Error`: the native module makes its errors with the constructor of the first
+  // realm that loaded it, so under Jest's per-file realms a SqliteError may come from another one.
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return typeof message === 'string' && typeof code === 'string' && code.startsWith('SQLITE_');
 }
 
 function warnOnce(holder: HistoryHolder, error: Error): void {
