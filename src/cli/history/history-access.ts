@@ -4,7 +4,12 @@ import { newHistoryKey, unwrapHistoryKey, wrapHistoryKey } from '../../core/inde
 import type { Account } from '../relay/account.js';
 import { saveProfile, type Profile } from '../profile/profile.js';
 import { oneLine } from '../terminal/terminal-text.js';
-import { HistoryCorruptError, HistoryLockedError, HistoryTooNewError } from './history-errors.js';
+import {
+  HistoryCorruptError,
+  HistoryLockedError,
+  HistoryTooNewError,
+  isSqliteRefusal,
+} from './history-errors.js';
 import { setHistoryEvidence } from './history-evidence.js';
 import { GROUP_RECIPIENT_PREFIX } from './history-changes.js';
 import { HistoryStore, type HistoryMessage } from './history-store.js';
@@ -77,10 +82,7 @@ function isHistoryFailure(error: unknown): error is Error {
     error instanceof HistoryTooNewError
   )
     return true;
-  // Not `instanceof Error`: the native module makes its errors with the constructor of the first
-  // realm that loaded it, so under Jest's per-file realms a SqliteError may come from another one.
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  return typeof message === 'string' && typeof code === 'string' && code.startsWith('SQLITE_');
+  return isSqliteRefusal(error);
 }
 
 function warnOnce(holder: HistoryHolder, error: Error): void {

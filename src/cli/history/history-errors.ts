@@ -43,3 +43,13 @@ export function isDamage(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (DAMAGED.has(code) || code.startsWith('SQLITE_CORRUPT'));
 }
+
+/**
+ * Whether an error is SQLite refusing (busy past its wait, full, read-only, I/O, damaged), by its
+ * code: not `instanceof Error`, since the native module makes its errors with the constructor of the
+ * first realm that loaded it (under Jest, another test file's).
+ */
+export function isSqliteRefusal(error: unknown): error is Error {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return typeof message === 'string' && typeof code === 'string' && code.startsWith('SQLITE_');
+}

@@ -1,7 +1,7 @@
 // The chat screen's side of the local history: conversations opened from it, searched in it.
 
 import { UsageError } from '../cli-errors.js';
-import { HistoryCorruptError } from '../history/history-errors.js';
+import { HistoryCorruptError, isSqliteRefusal } from '../history/history-errors.js';
 import type { HistoryMessage } from '../history/history-store.js';
 import { SearchTooLongError } from '../history/search-query.js';
 import type { Session } from '../relay/session.js';
@@ -33,8 +33,7 @@ export type SearchOutcome =
 /** A read of the history that SQLite refused (damaged, busy past its wait, I/O): the relay still serves. */
 function isReadFailure(error: unknown): error is Error {
   if (error instanceof HistoryCorruptError) return true;
-  const code = (error as { code?: unknown } | null)?.code;
-  return error instanceof Error && typeof code === 'string' && code.startsWith('SQLITE_');
+  return isSqliteRefusal(error);
 }
 
 /** A page of a conversation from the local history, and whether it holds older ones. */
