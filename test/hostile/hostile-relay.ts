@@ -117,7 +117,9 @@ export async function startHostileRelay(upstreamUrl: string): Promise<HostileRel
       live.delete(conn);
       upstream.close();
     });
-    upstream.on('disconnect', () => socket.disconnect(true));
+    // After the answers already in hand are passed on: the relay may close right after an answer
+    // (delete-account), and its ack and close can arrive in one read, before the forwarding ran.
+    upstream.on('disconnect', () => setImmediate(() => socket.disconnect(true)));
   });
 
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
